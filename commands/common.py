@@ -1,0 +1,63 @@
+"""Helpers every subcommand shares: logging set-up, JSON output and the one-line failure path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import PneumoError
+
+log = logging.getLogger("pneumollm")
+
+
+def configure_logging(verbosity: int) -> None:
+    """Only the entry points configure logging; the engine just uses named loggers."""
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def emit(payload: dict[str, Any], as_json: bool, text: Callable[[dict[str, Any]], str]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    else:
+        sys.stdout.write(text(payload) + "\n")
+
+
+def fail(message: str, as_json: bool, extra: dict[str, Any] | None = None, code: int = 1) -> int:
+    """Report a failure as one line (stderr) and, with --json, as a JSON object; return the exit code."""
+    line = " ".join(message.split())
+    if as_json:
+        sys.stdout.write(json.dumps({"ok": False, "error": line, **(extra or {})}, default=_json_default) + "\n")
+    sys.stderr.write(f"pneumollm: {line}\n")
+    return code
+
+
+def guarded(as_json: bool, body: Callable[[], int], extra: dict[str, Any] | None = None) -> int:
+    """Run a subcommand body; known errors become one line, unknown ones one line plus a logged traceback."""
+    try:
+        return body()
+    except PneumoError as exc:
+        return fail(exc.one_line(), as_json, extra)
+    except KeyboardInterrupt:
+        return fail("interrupted", as_json, extra, code=130)
+    except MemoryError:
+        return fail("out of memory — close other programs or use a smaller batch", as_json, extra)
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback; the log has it
+        log.debug("unexpected failure", exc_info=True)
+        return fail(f"unexpected error ({type(exc).__name__}); run with -vv for details", as_json, extra)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,357 @@
+"""DICOM decoding: pydicom with the pylibjpeg / GDCM pixel plugins, SimpleITK as the fallback reader.
+
+Order of operations (PS3.4 N.2 grayscale pipeline): Modality LUT (rescale slope/intercept or a Modality
+LUT Sequence) -> VOI LUT or window, for display only -> MONOCHROME1 / Presentation LUT Shape polarity,
+applied exactly once. The LUTs are evaluated over the range of stored values and then gathered, which is
+what keeps decode-to-display close to pydicom's bare ``pixel_array``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+from engine.errors import DicomReadError, PneumoError, UnsupportedImageError
+from engine.ingest import (
+    ImageMeta,
+    LoadedImage,
+    affine_uint8,
+    check_dimensions,
+    window_coefficients,
+    window_uint8,
+)
+
+log = logging.getLogger(__name__)
+
+RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "RG", "DR"})
+NON_RADIOGRAPH_MODALITIES = frozenset(
+    {"CT", "MR", "US", "NM", "PT", "MG", "XA", "RF", "OCT", "OP", "ES", "SM", "IVUS", "ECG", "XC", "GM"}
+)
+LATERAL_VIEWS = frozenset({"LL", "RL", "LATERAL", "LAT", "LLD", "RLD"})
+CHEST_BODY_PARTS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS", "TORAX", "THORAX_PA"})
+# LUT domains up to this many entries are gathered; wider (32-bit, float) data is converted directly.
+MAX_LUT_ENTRIES = 1 << 20
+
+_SOP_PREFIX_REASONS = (
+    ("1.2.840.10008.5.1.4.1.1.88.", "structured report (no image)"),
+    ("1.2.840.10008.5.1.4.1.1.11.", "presentation state (no image)"),
+    ("1.2.840.10008.5.1.4.1.1.104.", "encapsulated document (no image)"),
+    ("1.2.840.10008.5.1.4.1.1.66", "raw data or registration object (no image)"),
+    ("1.2.840.10008.5.1.4.1.1.9.", "waveform (no image)"),
+)
+_SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
+# Secondary captures of a workstation screen, synthetic images or drawings: reports, dose sheets, ...
+_TEXT_CONVERSION_TYPES = frozenset({"WSD", "SYN", "DRW", "SD"})
+
+
+def read_header(path: Path) -> Dataset:
+    """Read a DICOM file without its pixels (for study scans). Raises DicomReadError."""
+    return _dcmread(path, stop_before_pixels=True)
+
+
+def skip_reason(ds: Dataset) -> str | None:
+    """Why this object is not an image we can show as a radiograph, or None if it is one."""
+    sop = str(ds.get("SOPClassUID", ""))
+    for prefix, reason in _SOP_PREFIX_REASONS:
+        if sop.startswith(prefix):
+            return reason
+    modality = str(ds.get("Modality", "")).upper()
+    if modality in {"SR", "PR", "KO", "DOC", "REG", "SEG", "RTSTRUCT", "RTPLAN"}:
+        return f"{modality} object (no radiograph)"
+    if sop.startswith(_SECONDARY_CAPTURE_PREFIX):
+        # Chest films converted to Secondary Capture keep a radiograph modality or a chest body part;
+        # screen grabs of reports and dose sheets have neither.
+        conversion = str(ds.get("ConversionType", "")).upper()
+        body_part = str(ds.get("BodyPartExamined", "")).upper().strip()
+        looks_like_radiograph = modality in RADIOGRAPH_MODALITIES or body_part in CHEST_BODY_PARTS
+        if conversion in _TEXT_CONVERSION_TYPES and not looks_like_radiograph:
+            return f"secondary capture of a screen or document (conversion type {conversion})"
+    return None
+
+
+def review_flags(ds: Dataset) -> tuple[str, ...]:
+    """Reasons an image must not be diagnosed silently: wrong modality, lateral view, other body part."""
+    flags: list[str] = []
+    modality = str(ds.get("Modality", "")).upper()
+    if modality in NON_RADIOGRAPH_MODALITIES:
+        flags.append(f"modality {modality} is not a projection radiograph")
+    view = str(ds.get("ViewPosition", "")).upper().strip()
+    if view in LATERAL_VIEWS:
+        flags.append(f"lateral view ({view}); the model reads frontal (PA/AP) views")
+    body_part = str(ds.get("BodyPartExamined", "")).upper().strip()
+    if body_part and body_part not in CHEST_BODY_PARTS:
+        flags.append(f"body part {body_part}, not chest")
+    frames = _int(ds.get("NumberOfFrames", 1)) or 1
+    if frames > 1:
+        flags.append(f"multi-frame object ({frames} frames)")
+    return tuple(flags)
+
+
+def read_dicom(path: Path) -> LoadedImage:
+    """Decode one DICOM radiograph. See ``engine.ingest.load_image``."""
+    try:
+        return _read_dicom(path)
+    except PneumoError:
+        raise
+    except MemoryError:
+        raise UnsupportedImageError("Not enough memory to decode this image.", path=path) from None
+    except Exception as exc:  # noqa: BLE001 - pydicom parses lazily; a damaged element fails on first use
+        log.debug("DICOM read failed late: %s", type(exc).__name__)
+        raise DicomReadError("The DICOM header is damaged or truncated.", path=path) from None
+
+
+def _read_dicom(path: Path) -> LoadedImage:
+    ds = _dcmread(path, stop_before_pixels=False)
+    reason = skip_reason(ds)
+    if reason is not None:
+        raise UnsupportedImageError(f"Not a radiograph: {reason}.", path=path)
+    if "PixelData" not in ds:
+        raise DicomReadError("The DICOM file has no pixel data — it is not an image.", path=path)
+    rows, columns = _int(ds.get("Rows")), _int(ds.get("Columns"))
+    if rows is None or columns is None:
+        raise DicomReadError("The DICOM header lacks Rows/Columns — the file is damaged.", path=path)
+    check_dimensions(rows, columns, path)
+    frames = _int(ds.get("NumberOfFrames", 1)) or 1
+    if frames > 1:
+        raise UnsupportedImageError(
+            f"Multi-frame object ({frames} frames) — export a single-frame chest radiograph.", path=path
+        )
+    _check_native_length(ds, rows, columns, path)
+
+    meta = _meta(ds, path, rows, columns)
+    stored, decoder = _decode(ds, path)
+    if stored.ndim == 3:  # colour: collapse to grey (ITU-R BT.601 luma)
+        stored = stored[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        meta = replace(meta, flags=meta.flags + ("colour DICOM converted to grey",))
+    if stored.shape != (rows, columns):
+        raise DicomReadError(
+            f"Decoded pixels are {stored.shape}, header says {rows}x{columns} — the file is damaged.",
+            path=path,
+        )
+    meta = replace(meta, decoder=decoder)
+    return _build(ds, meta, stored, modality_done=decoder == "SimpleITK")
+
+
+def _dcmread(path: Path, *, stop_before_pixels: bool) -> Dataset:
+    try:
+        ds = pydicom.dcmread(str(path), stop_before_pixels=stop_before_pixels)
+    except InvalidDicomError:
+        # Some exports omit the 128-byte preamble; accept them only if they parse into an image header.
+        try:
+            ds = pydicom.dcmread(str(path), stop_before_pixels=stop_before_pixels, force=True)
+        except Exception as exc:  # noqa: BLE001 - any parser failure means "not DICOM" to the user
+            log.debug("forced read failed: %s", type(exc).__name__)
+            raise DicomReadError("Not a DICOM file (no DICM marker) — open a .dcm export.", path=path) from None
+        if "SOPClassUID" not in ds and "Rows" not in ds:
+            raise DicomReadError("Not a DICOM file (no DICM marker) — open a .dcm export.", path=path) from None
+    except (OSError, EOFError) as exc:
+        raise DicomReadError(f"The file could not be read ({type(exc).__name__}).", path=path) from None
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged headers
+        log.debug("dcmread failed: %s", type(exc).__name__)
+        raise DicomReadError("The DICOM header is damaged or truncated.", path=path) from None
+    return ds
+
+
+def _check_native_length(ds: Dataset, rows: int, columns: int, path: Path) -> None:
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if ts is not None and ts.is_compressed:
+        return
+    bits_allocated = _int(ds.get("BitsAllocated")) or 0
+    samples = _int(ds.get("SamplesPerPixel", 1)) or 1
+    if bits_allocated not in (1, 8, 16, 32, 64):
+        raise DicomReadError(f"Unsupported Bits Allocated ({bits_allocated}) — the header is damaged.", path=path)
+    expected = rows * columns * samples * bits_allocated // 8
+    actual = len(ds.PixelData) if ds.PixelData is not None else 0
+    if actual < expected:
+        raise DicomReadError(
+            f"Pixel data is truncated ({actual} of {expected} bytes) — the file was cut short.", path=path
+        )
+
+
+def _decode(ds: Dataset, path: Path) -> tuple[np.ndarray, str]:
+    try:
+        return np.asarray(ds.pixel_array), "pydicom"
+    except Exception as exc:  # noqa: BLE001 - fall through to SimpleITK with its own reader
+        first_error = type(exc).__name__
+    try:
+        import SimpleITK as sitk
+
+        image = sitk.ReadImage(str(path))
+        array = sitk.GetArrayFromImage(image)
+        if array.ndim == 3 and array.shape[0] == 1:
+            array = array[0]
+        log.info("pydicom could not decode (%s); SimpleITK did", first_error)
+        return array, "SimpleITK"
+    except Exception:  # noqa: BLE001
+        pass
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    name = ts.name if ts is not None else "unknown transfer syntax"
+    raise DicomReadError(f"Pixel data could not be decoded ({name}) — the file may be damaged.", path=path)
+
+
+def _build(ds: Dataset, meta: ImageMeta, stored: np.ndarray, *, modality_done: bool) -> LoadedImage:
+    invert = _needs_inversion(ds)
+    integer = np.issubdtype(stored.dtype, np.integer)
+    function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
+    window = _file_window(ds)
+    linear = (
+        "ModalityLUTSequence" not in ds and "VOILUTSequence" not in ds and function != "SIGMOID"
+    ) or not integer
+    if linear:
+        # Common case: rescale, window and polarity are all affine, so the display image is one fused
+        # multiply-add-clip over the stored values (no float image, no gather).
+        slope, intercept = (1.0, 0.0) if modality_done else _rescale(ds)
+        smin, smax = float(stored.min()), float(stored.max())
+        lo, hi = sorted((smin * slope + intercept, smax * slope + intercept))
+        if window is not None:
+            scale, offset = window_coefficients(window[0], window[1], function)
+        else:
+            scale = 255.0 / (hi - lo) if hi > lo else 0.0
+            offset = -lo * scale
+        scale, offset = scale * slope, offset + intercept * scale
+        if invert:
+            scale, offset = -scale, 255.0 - offset
+        display = affine_uint8(stored, scale, offset)
+        image = LoadedImage(meta, display, stored, invert=invert, rescale=(slope, intercept))
+    else:
+        # LUT case (Modality/VOI LUT Sequence, sigmoid): evaluate over the stored range, then gather.
+        smin, smax = int(stored.min()), int(stored.max())
+        offset = min(smin, 0)
+        domain = np.arange(offset, smax + 1, dtype=np.int64)
+        values = domain.astype(np.float32) if modality_done else _modality(domain, ds)
+        used = values[smin - offset : smax - offset + 1]
+        lo, hi = float(used.min()), float(used.max())
+        display_lut = _display_lut(values, ds, lo, hi, invert)
+        display = display_lut[stored if offset == 0 else stored.astype(np.int64) - offset]
+        image = LoadedImage(meta, display, stored, values, offset, invert)
+    if window is not None and invert:
+        window = (lo + hi - window[0], window[1])
+    image.default_window = window
+    return image
+
+
+def _rescale(ds: Dataset) -> tuple[float, float]:
+    try:
+        slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+        intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+    except (TypeError, ValueError):
+        return 1.0, 0.0
+    return slope, intercept
+
+
+def _modality(values: np.ndarray, ds: Dataset) -> np.ndarray:
+    return np.asarray(apply_modality_lut(values, ds), dtype=np.float32)
+
+
+def _display_lut(values: np.ndarray, ds: Dataset, lo: float, hi: float, invert: bool) -> np.ndarray:
+    """Map modality values to 8-bit display levels: VOI LUT, else window, else full range."""
+    display: np.ndarray | None = None
+    if "VOILUTSequence" in ds:
+        try:
+            item = ds.VOILUTSequence[0]
+            bits = int(item.LUTDescriptor[2]) or 16
+            # A VOI LUT is indexed by integer modality values; pydicom warns (rightly) on float input.
+            indices = np.rint(values).astype(np.int64)
+            out = np.asarray(apply_voi_lut(indices, ds, prefer_lut=True), dtype=np.float32)
+            display = np.clip(out * (255.0 / ((1 << bits) - 1)) + 0.5, 0, 255).astype(np.uint8)
+        except Exception:  # noqa: BLE001 - a broken VOI LUT falls back to the window or full range
+            log.info("VOI LUT Sequence unusable; falling back")
+    if display is None:
+        window = _file_window(ds)
+        if window is not None:
+            display = window_uint8(values, window[0], window[1], str(ds.get("VOILUTFunction", "LINEAR")))
+    if display is None:
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        display = affine_uint8(values, scale, -lo * scale)
+    return 255 - display if invert else display
+
+
+def _file_window(ds: Dataset) -> tuple[float, float] | None:
+    if "WindowCenter" not in ds or "WindowWidth" not in ds:
+        return None
+    try:
+        center = _first(ds.WindowCenter)
+        width = _first(ds.WindowWidth)
+    except (TypeError, ValueError):
+        return None
+    if width <= 0:
+        return None
+    return center, width
+
+
+def _needs_inversion(ds: Dataset) -> bool:
+    """MONOCHROME1 is inverted once; a Presentation LUT Shape of INVERSE on MONOCHROME1 says the same thing
+    (DX IODs require it) and must not flip the image back. MONOCHROME2 + INVERSE is inverted."""
+    photometric = str(ds.get("PhotometricInterpretation", "")).upper().strip()
+    shape = str(ds.get("PresentationLUTShape", "")).upper().strip()
+    if photometric == "MONOCHROME1":
+        return True
+    return shape == "INVERSE"
+
+
+def _meta(ds: Dataset, path: Path, rows: int, columns: int) -> ImageMeta:
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    return ImageMeta(
+        path=path,
+        source="dicom",
+        rows=rows,
+        columns=columns,
+        modality=_text(ds.get("Modality")),
+        view=_text(ds.get("ViewPosition")),
+        photometric=_text(ds.get("PhotometricInterpretation")),
+        transfer_syntax=str(ts) if ts is not None else None,
+        transfer_syntax_name=ts.name if ts is not None else None,
+        bits_stored=_int(ds.get("BitsStored")),
+        pixel_spacing=pixel_spacing(ds),
+        study_uid=_text(ds.get("StudyInstanceUID")),
+        series_uid=_text(ds.get("SeriesInstanceUID")),
+        sop_instance_uid=_text(ds.get("SOPInstanceUID")),
+        flags=review_flags(ds),
+    )
+
+
+def meta_from_header(ds: Dataset, path: Path) -> ImageMeta:
+    """Header-only metadata for study scans (no decoding)."""
+    return _meta(ds, path, _int(ds.get("Rows")) or 0, _int(ds.get("Columns")) or 0)
+
+
+def pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
+    """PixelSpacing, else ImagerPixelSpacing, in mm; None when absent or zero (e.g. "0.000")."""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = ds.get(keyword)
+        if value is None:
+            continue
+        try:
+            row, col = float(value[0]), float(value[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if row > 0 and col > 0:
+            return row, col
+    return None
+
+
+def _first(value: object) -> float:
+    if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+        value = value[0]
+    return float(value)  # type: ignore[arg-type]
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

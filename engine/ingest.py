@@ -1,0 +1,227 @@
+"""One entry point for every image the app opens: ``load_image(path)``.
+
+A loaded image keeps two things apart:
+
+* ``pixels`` — the full-range float image (Modality LUT applied, polarity normalised so that denser
+  tissue is brighter). The model path starts here; its 8-bit conversion (``model_uint8``) is the paper's:
+  automatic contrast over the pixel range, exactly as matplotlib's ``imsave`` with a grey colormap.
+* ``display`` — the 8-bit reading image (the file's VOI LUT or window when present, else full range).
+
+Everything is opened read-only; nothing here writes to the source file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import DicomReadError, UnsupportedImageError
+
+RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ""})
+
+# Radiographs are between a few hundred and ~5000 pixels on a side; anything far outside that is a
+# damaged header or not a radiograph, and allocating it could exhaust memory.
+MIN_SIDE = 32
+MAX_SIDE = 12_000
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """What we know about an image without its pixels. No patient-identifying values."""
+
+    path: Path
+    source: str  # "dicom" or "raster"
+    rows: int
+    columns: int
+    modality: str | None = None
+    view: str | None = None  # ViewPosition, e.g. "PA", "AP", "LL"
+    photometric: str | None = None
+    transfer_syntax: str | None = None  # UID
+    transfer_syntax_name: str | None = None
+    bits_stored: int | None = None
+    pixel_spacing: tuple[float, float] | None = None  # mm (row, column); None when absent or zero
+    study_uid: str | None = None
+    series_uid: str | None = None
+    sop_instance_uid: str | None = None
+    flags: tuple[str, ...] = ()  # reasons this image should not be diagnosed silently
+    decoder: str = ""  # "pydicom", "SimpleITK", "Pillow", "tifffile"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": str(self.path),
+            "source": self.source,
+            "modality": self.modality,
+            "view": self.view,
+            "photometric_interpretation": self.photometric,
+            "transfer_syntax": self.transfer_syntax,
+            "transfer_syntax_name": self.transfer_syntax_name,
+            "rows": self.rows,
+            "columns": self.columns,
+            "bits_stored": self.bits_stored,
+            "pixel_spacing": list(self.pixel_spacing) if self.pixel_spacing else None,
+            "flags": list(self.flags),
+            "decoder": self.decoder,
+        }
+
+
+@dataclass(eq=False)
+class LoadedImage:
+    """A decoded radiograph. See the module docstring for ``pixels`` versus ``display``."""
+
+    meta: ImageMeta
+    display: np.ndarray  # uint8 (H, W)
+    stored: np.ndarray = field(repr=False)  # decoded stored values (H, W), integer or float
+    value_lut: np.ndarray | None = field(default=None, repr=False)  # float32, stored - lut_offset -> value
+    lut_offset: int = 0
+    rescale: tuple[float, float] = (1.0, 0.0)  # value = stored * slope + intercept (when no value_lut)
+    invert: bool = False  # MONOCHROME1: flip values so that denser is brighter
+    default_window: tuple[float, float] | None = None  # (center, width) in ``pixels`` units, from the file
+
+    @cached_property
+    def pixels(self) -> np.ndarray:
+        """Full-range float32 image, modality values, denser = brighter."""
+        if self.value_lut is not None:
+            values = self.value_lut[self.stored.astype(np.int64, copy=False) - self.lut_offset]
+        else:
+            slope, intercept = self.rescale
+            values = self.stored.astype(np.float32)
+            if (slope, intercept) != (1.0, 0.0):
+                values *= np.float32(slope)
+                values += np.float32(intercept)
+        if self.invert:
+            lo, hi = float(values.min()), float(values.max())
+            values = (lo + hi) - values
+        return values.astype(np.float32, copy=False)
+
+    @cached_property
+    def model_uint8(self) -> np.ndarray:
+        """The paper's DICOM-to-8-bit conversion (matplotlib ``imsave`` autocontrast)."""
+        return autocontrast_uint8(self.pixels)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return float(self.pixels.min()), float(self.pixels.max())
+
+
+def autocontrast_uint8(values: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Map [lo, hi] (default: the image's min and max) onto 0..255 exactly as ``matplotlib.pyplot.imsave``
+    with ``cmap="gray"`` does (the paper's conversion).
+
+    matplotlib normalises to [0, 1], multiplies by N=256, truncates, clips to 255, then looks the index up
+    in the grey colormap, whose byte table is not quite the identity (some levels come out one lower); we
+    use that same table. A constant image maps to 0.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    lo = float(values.min()) if lo is None else lo
+    hi = float(values.max()) if hi is None else hi
+    if hi <= lo:
+        index = np.zeros(values.shape, dtype=np.uint8)
+    else:
+        scaled = (values - np.float32(lo)) / np.float32(hi - lo)
+        scaled *= np.float32(256.0)
+        index = np.clip(scaled, 0, 255).astype(np.uint8)
+    return _matplotlib_gray_table()[index]
+
+
+@lru_cache(maxsize=1)
+def _matplotlib_gray_table() -> np.ndarray:
+    from matplotlib import colormaps
+
+    return colormaps["gray"](np.arange(256), bytes=True)[:, 0].copy()
+
+
+def window_coefficients(center: float, width: float, function: str = "LINEAR") -> tuple[float, float]:
+    """(scale, offset) so that grey level = clip(value * scale + offset, 0, 255), for a linear DICOM window
+    (PS3.3 C.11.2.1.2: LINEAR, or LINEAR_EXACT)."""
+    if (function or "LINEAR").upper() == "LINEAR_EXACT":
+        width = max(float(width), 1e-6)
+        scale = 255.0 / width
+        return scale, 127.5 - center * scale
+    width = max(float(width), 2.0)
+    scale = 255.0 / (width - 1.0)
+    return scale, 127.5 - (center - 0.5) * scale
+
+
+def affine_uint8(values: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    """Round(clip(values * scale + offset, 0, 255)) as uint8.
+
+    This is the display hot path: it runs over blocks of rows so the float temporary stays in cache
+    (measured ~20 % faster than whole-image passes on a 1955x1841 radiograph).
+    """
+    values = np.asarray(values)
+    result = np.empty(values.shape, dtype=np.uint8)
+    if values.ndim != 2:
+        flat = affine_uint8(values.reshape(1, -1), scale, offset)
+        return flat.reshape(values.shape)
+    block = np.empty((_AFFINE_BLOCK_ROWS, values.shape[1]), dtype=np.float32)
+    scale32, offset32 = np.float32(scale), np.float32(offset + 0.5)
+    for start in range(0, values.shape[0], _AFFINE_BLOCK_ROWS):
+        source = values[start : start + _AFFINE_BLOCK_ROWS]
+        work = block[: len(source)]
+        np.multiply(source, scale32, out=work, dtype=np.float32)
+        work += offset32
+        np.clip(work, 0.0, 255.0, out=work)
+        result[start : start + len(source)] = work
+    return result
+
+
+_AFFINE_BLOCK_ROWS = 64
+
+
+def window_uint8(values: np.ndarray, center: float, width: float, function: str = "LINEAR") -> np.ndarray:
+    """Apply a DICOM window (PS3.3 C.11.2.1.2) and return 8-bit grey levels.
+
+    ``function`` is the VOI LUT Function: LINEAR (the default), LINEAR_EXACT or SIGMOID.
+    """
+    if (function or "LINEAR").upper() == "SIGMOID":
+        values = np.asarray(values, dtype=np.float32)
+        width = max(float(width), 1e-6)
+        out = 255.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return affine_uint8(values, *window_coefficients(center, width, function))
+
+
+def is_dicom_file(path: Path) -> bool:
+    """DICOM Part 10 files carry "DICM" at byte 128; we also accept .dcm files without a preamble."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    if head[128:132] == b"DICM":
+        return True
+    return path.suffix.lower() in (".dcm", ".dicom", ".dic")
+
+
+def load_image(path: str | Path) -> LoadedImage:
+    """Decode a DICOM, PNG, JPEG or TIFF radiograph.
+
+    Raises:
+        DicomReadError: corrupt, truncated or non-DICOM file, missing pixel data.
+        UnsupportedImageError: readable but unusable (multi-frame, colour DICOM, absurd size, ...).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DicomReadError("File not found — it may have been moved or deleted.", path=path)
+    if path.is_dir():
+        raise UnsupportedImageError("This is a folder — open it as a study folder instead.", path=path)
+    if path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path):
+        from engine.raster_io import read_raster
+
+        return read_raster(path)
+    from engine.dicom_io import read_dicom
+
+    return read_dicom(path)
+
+
+def check_dimensions(rows: int, columns: int, path: Path) -> None:
+    if rows < MIN_SIDE or columns < MIN_SIDE or rows > MAX_SIDE or columns > MAX_SIDE:
+        raise UnsupportedImageError(
+            f"Image size {columns}x{rows} is outside what a radiograph can be "
+            f"({MIN_SIDE}..{MAX_SIDE} pixels a side) — the header is damaged or this is not a radiograph.",
+            path=path,
+        )

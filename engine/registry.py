@@ -63,7 +63,8 @@ def _full() -> Profile:
     return Profile(
         name="full",
         description="The paper's CLIP ViT-L/14 + LLaMA-7B, from local files you provide",
-        model=ModelConfig(vision="clip_vit", llm="llama_local", source_width=1024, source_layers=()),
+        model=ModelConfig(vision="clip_vit", llm="llama_local", source_width=1024, source_layers=(),
+                          width_without_llm=4096),
         preprocess=PreprocessConfig(mean=CLIP_MEAN, std=CLIP_STD),
         batch_size=4,
     )

@@ -136,6 +136,7 @@ class LungSegmenter:
         self.device = torch.device(device)
         self.network = LungUNet(pretrained_encoder=weights is None)
         self.info: dict[str, object] = {}
+        self.weights_id = "untrained"
         if weights is not None:
             self._load(Path(weights))
         self.network.eval().to(self.device)
@@ -154,6 +155,9 @@ class LungSegmenter:
             state = load_file(str(path))
         except (SafetensorError, OSError, ValueError):
             raise SegmentationError("Lung segmentation weights are damaged — reinstall.", path=path) from None
+        import hashlib
+
+        self.weights_id = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         state = {k: v.float() for k, v in state.items()}
         missing, unexpected = self.network.load_state_dict(state, strict=False)
         if missing or unexpected:
@@ -171,15 +175,28 @@ class LungSegmenter:
 
     def lung_crop(self, image_uint8: np.ndarray, *, size: int = CROP_SIZE) -> LungCrop:
         """Segment one 8-bit radiograph and crop its lungs (see the module docstring)."""
+        return self.lung_crops([image_uint8], size=size)[0]
+
+    def lung_crops(self, images_uint8: list[np.ndarray], *, size: int = CROP_SIZE) -> list[LungCrop]:
+        """Batched ``lung_crop``: one network forward for all images."""
         start = time.perf_counter()
-        if float(image_uint8.std()) < 1.0:
-            return fallback_crop(image_uint8, ("blank or constant image — nothing to segment",), size=size)
-        probability = self.probabilities([image_uint8])[0]
-        forward_ms = (time.perf_counter() - start) * 1e3
-        result = crop_from_probability(image_uint8, probability, size=size)
-        result.timings_ms["segmentation_forward"] = forward_ms
-        result.timings_ms["segmentation_total"] = (time.perf_counter() - start) * 1e3
-        return result
+        blank = [float(image.std()) < 1.0 for image in images_uint8]
+        usable = [image for image, is_blank in zip(images_uint8, blank, strict=True) if not is_blank]
+        probabilities = iter(self.probabilities(usable)) if usable else iter(())
+        forward_ms = (time.perf_counter() - start) * 1e3 / max(1, len(usable))
+        results = []
+        for image, is_blank in zip(images_uint8, blank, strict=True):
+            t0 = time.perf_counter()
+            if is_blank:
+                result = fallback_crop(image, ("blank or constant image — nothing to segment",), size=size)
+                result.timings_ms["segmentation_forward"] = 0.0
+            else:
+                result = crop_from_probability(image, next(probabilities), size=size)
+                result.timings_ms["segmentation_forward"] = forward_ms
+            result.timings_ms["segmentation_total"] = (
+                result.timings_ms["segmentation_forward"] + (time.perf_counter() - t0) * 1e3)
+            results.append(result)
+        return results
 
 
 def to_network_input(image_uint8: np.ndarray) -> np.ndarray:

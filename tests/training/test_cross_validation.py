@@ -1,0 +1,105 @@
+"""Real (tiny) training runs: CV report, no patient leaks, crops cached once, resume after a kill."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.checkpoint import load_checkpoint
+from engine.errors import Cancelled, TrainingError
+from engine.segment import LungSegmenter
+from training.cache import CropCache
+from training.config import CVConfig, FinetuneConfig
+from training.cross_validation import inner_split, patient_folds, run_training
+from training.finetune import TrainingEvent
+
+CONFIG = FinetuneConfig(profile="tiny-test", epochs=2, batch_size=8, warmup_epochs=1, val_fraction=0.25, seed=3)
+
+
+def test_patient_folds_never_share_patients() -> None:
+    labels = np.array([0, 1] * 30)
+    groups = np.array([f"p{i // 3}" for i in range(60)])  # three images per patient
+    for train, test in patient_folds(labels, groups, 5, seed=0):
+        assert not set(groups[train]) & set(groups[test])
+        inner_train, val = inner_split(train, labels, groups, 0.2, seed=1)
+        assert not set(groups[inner_train]) & set(groups[val])
+        assert set(inner_train) | set(val) == set(train)
+
+
+def test_crops_are_cached_and_reused(synthetic_set: Path, segmenter: LungSegmenter, tmp_path: Path) -> None:
+    calls = []
+    original = segmenter.lung_crops
+
+    def counting(images, **kwargs):  # noqa: ANN001, ANN202
+        calls.append(len(images))
+        return original(images, **kwargs)
+
+    segmenter.lung_crops = counting  # type: ignore[method-assign]
+    try:
+        cache = CropCache(segmenter, 224, root=tmp_path / "crops")
+        paths = sorted(synthetic_set.rglob("*.png"))
+        keys, failed = cache.prepare(paths)
+        assert not failed and sum(calls) == len(paths)
+        keys_again, _ = cache.prepare(paths)
+        assert sum(calls) == len(paths) and keys_again == keys  # nothing segmented the second time
+    finally:
+        del segmenter.lung_crops
+
+
+def test_cross_validation_report_and_installable_head(synthetic_set: Path, segmenter: LungSegmenter,
+                                                      tmp_path: Path) -> None:
+    events: list[TrainingEvent] = []
+    report = run_training(synthetic_set, tmp_path / "run", CONFIG, CVConfig(folds=2, seed=3), segmenter=segmenter,
+                          callback=events.append)
+    cv = report["cross_validation"]
+    assert len(cv["folds"]) == 2
+    for fold in cv["folds"]:
+        assert set(fold["metrics"]) == {"sensitivity", "specificity", "accuracy", "auc", "avg"}
+        assert 0.0 <= fold["threshold"] <= 1.0 and fold["temperature"] > 0
+        assert fold["n_train"] + fold["n_val"] + fold["n_test"] == 24
+        assert len(fold["roc"]["fpr"]) == len(fold["roc"]["tpr"]) >= 2
+    assert set(cv["summary"]["auc"]) == {"mean", "std"}
+    head = load_checkpoint(report["model"])
+    assert head.labels == ("abnormal", "normal") and head.positive_index == 0
+    assert head.meta["training"]["patient_id_source"] == "one patient per file"
+    assert head.meta["metrics"]["cross_validation"]["auc"]["mean"] == cv["summary"]["auc"]["mean"]
+    stages = {event.stage for event in events}
+    assert {"segmenting", "training", "validated", "fold done", "done"} <= stages
+    assert all(e.eta_s is None or e.eta_s >= 0 for e in events)
+    with pytest.raises(TrainingError, match="already holds a run"):
+        run_training(synthetic_set, tmp_path / "run", CONFIG, CVConfig(folds=2, seed=3), segmenter=segmenter)
+
+
+def test_killed_run_resumes_from_its_last_epoch(synthetic_set: Path, segmenter: LungSegmenter,
+                                                tmp_path: Path) -> None:
+    config = FinetuneConfig(**{**CONFIG.to_json(), "epochs": 3})
+    reference = run_training(synthetic_set, tmp_path / "straight", config, CVConfig(folds=2, seed=3),
+                             segmenter=segmenter)
+
+    seen: list[TrainingEvent] = []
+
+    def kill_in_fold_two(event: TrainingEvent) -> None:
+        seen.append(event)
+
+    def cancelled() -> bool:  # the user (or a kill) stops the run in fold 2, epoch 2
+        return any(e.stage == "validated" and e.fold == 1 and e.epoch == 1 for e in seen)
+
+    with pytest.raises(Cancelled):
+        run_training(synthetic_set, tmp_path / "killed", config, CVConfig(folds=2, seed=3), segmenter=segmenter,
+                     callback=kill_in_fold_two, cancelled=cancelled)
+    progress = json.loads((tmp_path / "killed" / "folds" / "fold-2" / "progress.json").read_text())
+    assert progress["epoch"] == 1
+    assert (tmp_path / "killed" / "folds" / "fold-1" / "result.json").exists()
+    assert not list((tmp_path / "killed").rglob(".*.*"))  # no half-written temporary files left behind
+    resumed = run_training(synthetic_set, tmp_path / "killed", config, CVConfig(folds=2, seed=3),
+                           segmenter=segmenter, resume=True)
+    for ours, theirs in zip(resumed["cross_validation"]["folds"], reference["cross_validation"]["folds"],
+                            strict=True):
+        assert ours["metrics"] == pytest.approx(theirs["metrics"], abs=1e-6)
+        assert ours["best_epoch"] == theirs["best_epoch"]
+    with pytest.raises(TrainingError, match="same settings"):
+        run_training(synthetic_set, tmp_path / "killed", FinetuneConfig(**{**config.to_json(), "epochs": 4}),
+                     CVConfig(folds=2, seed=3), segmenter=segmenter, resume=True)

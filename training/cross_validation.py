@@ -1,0 +1,226 @@
+"""Patient-level stratified k-fold cross-validation, then the final model on all data.
+
+For each fold the reported test part is never seen during training: the training part is split again
+(patient-level) into train and validation, and checkpoint selection, early stopping, the Youden threshold
+and the temperature all come from that inner validation split. (The public reference implementation
+selects its checkpoint on the split it reports; we do not.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedGroupKFold
+
+from engine.backbones import count_parameters
+from engine.checkpoint import save_checkpoint, write_atomic
+from engine.config import PreprocessConfig
+from engine.errors import TrainingError
+from engine.model import frozen_fingerprints
+from engine.registry import load_profile
+from engine.segment import LungSegmenter
+from engine.tsne_map import ReferenceMap
+from training.cache import CropCache
+from training.config import CVConfig, FinetuneConfig
+from training.data import LabelledSet, load_labelled, positive_class_index
+from training.finetune import Callback, Trainer, TrainingEvent, make_model, predict_logits
+from training.metrics import binary_metrics, roc_points, softmax, summarise_folds
+
+log = logging.getLogger(__name__)
+REFERENCE_MAP_CASES = 2000  # enough for a readable map; placing a case then takes about a second
+
+
+@dataclass
+class PreparedData:
+    dataset: LabelledSet
+    crops: np.ndarray  # (N, S, S) uint8
+    labels: np.ndarray  # (N,) class index
+    groups: np.ndarray  # (N,) patient id
+    fallback: np.ndarray  # (N,) bool: lung crop fell back to the centred crop
+
+
+def prepare_data(source: str | Path | LabelledSet, *, folds: int, input_size: int = 224,
+                 segmenter: LungSegmenter | None = None, callback: Callback | None = None,
+                 cancelled: Callable[[], bool] = lambda: False) -> PreparedData:
+    """Scan, segment (cached) and check a labelled set; unusable data is refused before training."""
+    dataset = source if isinstance(source, LabelledSet) else load_labelled(source)
+    if not dataset.items:
+        raise TrainingError("No images found in the training data.")
+    cache = CropCache(segmenter or LungSegmenter(), input_size)
+
+    def progress(p: Any) -> None:
+        if callback:
+            callback(TrainingEvent("segmenting", step=p.done, steps=p.total, eta_s=p.eta_s, message=p.describe()))
+
+    keys, failed = cache.prepare([item.path for item in dataset.items], progress=progress, cancelled=cancelled)
+    dataset = dataset.without(failed)
+    dataset.check_usable(folds)
+    crops, cached = cache.load_all([keys[item.path] for item in dataset.items])
+    return PreparedData(dataset, crops, np.array([i.label for i in dataset.items]),
+                        np.array([i.patient for i in dataset.items]), np.array([c.fallback for c in cached]))
+
+
+def patient_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(train, test) for train, test in splitter.split(np.zeros(len(labels)), labels, groups)]
+
+
+def inner_split(indices: np.ndarray, labels: np.ndarray, groups: np.ndarray, val_fraction: float,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Patient-level, stratified train/validation split of ``indices``."""
+    n_splits = max(2, round(1 / val_fraction))
+    train, val = patient_folds(labels[indices], groups[indices], n_splits, seed)[0]
+    return indices[train], indices[val]
+
+
+def peak_memory_mb() -> float:
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if platform.system() != "Darwin" else peak / 2**20
+
+
+def train_and_report(config: FinetuneConfig, data: PreparedData, train_idx: np.ndarray, val_idx: np.ndarray,
+                     run_dir: Path, *, resume: bool, callback: Callback | None, cancelled: Callable[[], bool],
+                     fold: int | None, folds: int) -> tuple[Any, Any]:
+    torch.manual_seed(config.seed + (fold or 0))
+    model, preprocess, _ = make_model(config)
+    positive = positive_class_index(data.dataset.classes)
+    trainer = Trainer(config, model, preprocess, run_dir=run_dir, callback=callback, cancelled=cancelled,
+                      fold=fold, folds=folds, positive_index=positive)
+    result = trainer.fit(data.crops[train_idx], data.labels[train_idx], data.crops[val_idx], data.labels[val_idx],
+                         resume=resume)
+    return result, trainer
+
+
+def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedData, out_dir: Path, *,
+                         resume: bool = False, callback: Callback | None = None,
+                         cancelled: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Per-fold test metrics (threshold and temperature from each fold's inner validation split)."""
+    positive = positive_class_index(data.dataset.classes)
+    per_fold, pooled_y, pooled_p = [], [], []
+    splits = patient_folds(data.labels, data.groups, cv.folds, cv.seed)
+    for fold, (train_all, test) in enumerate(splits):
+        fold_dir = out_dir / "folds" / f"fold-{fold + 1}"
+        done_file = fold_dir / "result.json"
+        if resume and done_file.exists():
+            record = json.loads(done_file.read_text())
+        else:
+            assert not set(data.groups[train_all]) & set(data.groups[test]), "patient leak between folds"
+            train, val = inner_split(train_all, data.labels, data.groups, config.val_fraction, cv.seed + fold)
+            result, trainer = train_and_report(config, data, train, val, fold_dir, resume=resume,
+                                               callback=callback, cancelled=cancelled, fold=fold, folds=cv.folds)
+            logits, _ = predict_logits(result.model, data.crops[test], trainer.preprocess, trainer.runtime)
+            probability = softmax(logits, result.temperature)[:, positive]
+            y_test = data.labels[test] == positive
+            record = {"fold": fold + 1, "metrics": binary_metrics(y_test, probability, result.threshold),
+                      "threshold": result.threshold, "temperature": result.temperature,
+                      "best_epoch": result.best_epoch, "val_metrics": result.val_metrics,
+                      "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(test)),
+                      "minutes": result.seconds / 60, "peak_memory_mb": peak_memory_mb(),
+                      "roc": roc_points(y_test, probability), "history": result.history,
+                      "test_labels": y_test.astype(int).tolist(), "test_probability": probability.tolist()}
+            write_atomic(done_file, json.dumps(record, indent=2).encode())
+            if callback:
+                callback(TrainingEvent("fold done", fold=fold, folds=cv.folds, metrics=record["metrics"]))
+        per_fold.append(record)
+        pooled_y.extend(record["test_labels"])
+        pooled_p.extend(record["test_probability"])
+    return {"folds": [{k: v for k, v in r.items() if k not in ("test_labels", "test_probability", "history")}
+                      for r in per_fold],
+            "summary": summarise_folds([r["metrics"] for r in per_fold]),
+            "pooled_roc": roc_points(np.array(pooled_y), np.array(pooled_p)),
+            "minutes": float(sum(r["minutes"] for r in per_fold)),
+            "peak_memory_mb": float(max(r["peak_memory_mb"] for r in per_fold))}
+
+
+def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path, *, resume: bool = False,
+                      callback: Callback | None = None, cancelled: Callable[[], bool] = lambda: False,
+                      cv_report: dict[str, Any] | None = None, data_note: str = "",
+                      reference_map: bool = True) -> Path:
+    """Train on all data (inner validation split), save the installable head to ``out_dir / 'model'``."""
+    indices = np.arange(len(data.labels))
+    train, val = inner_split(indices, data.labels, data.groups, config.val_fraction, config.seed)
+    result, trainer = train_and_report(config, data, train, val, out_dir / "final", resume=resume,
+                                       callback=callback, cancelled=cancelled, fold=None, folds=0)
+    model = result.model
+    profile = config.profile
+    total, trainable = count_parameters(model)
+    positive = positive_class_index(data.dataset.classes)
+    meta = {
+        "profile": profile,
+        "variant": config.variant,
+        "baseline": config.baseline,
+        "model": model.config.to_json(),
+        "preprocess": {"input_size": trainer.preprocess.input_size, "mean": list(trainer.preprocess.mean),
+                       "std": list(trainer.preprocess.std)},
+        "labels": list(data.dataset.classes),
+        "positive_index": positive,
+        "threshold": result.threshold,
+        "temperature": result.temperature,
+        "threshold_source": "Youden's J on the validation split inside the training data",
+        "fingerprints": frozen_fingerprints(model),
+        "parameters": {"total": total, "trainable": trainable},
+        "training": {**data.dataset.summary(), "note": data_note, "epochs": config.epochs,
+                     "best_epoch": result.best_epoch, "n_train": int(len(train)), "n_val": int(len(val)),
+                     "config": config.to_json(), "minutes": round(result.seconds / 60, 1)},
+        "metrics": {"validation": result.val_metrics,
+                    "cross_validation": cv_report["summary"] if cv_report else None,
+                    "cross_validation_folds": len(cv_report["folds"]) if cv_report else 0},
+        "roc": cv_report["pooled_roc"] if cv_report else None,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    folder = save_checkpoint(out_dir / "model", model.trained_state_dict(), meta)
+    if reference_map:
+        logits, embeddings = predict_logits(model, data.crops, trainer.preprocess, trainer.runtime)
+        rng = np.random.default_rng(config.seed)
+        keep = np.sort(rng.permutation(len(embeddings))[:REFERENCE_MAP_CASES])
+        ReferenceMap.fit(embeddings[keep], data.labels[keep], data.dataset.classes, seed=config.seed).save(folder)
+    return folder
+
+
+def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig, cv: CVConfig, *,
+                 resume: bool = False, callback: Callback | None = None, cancelled: Callable[[], bool] = lambda: False,
+                 segmenter: LungSegmenter | None = None, data_note: str = "") -> dict[str, Any]:
+    """What ``pneumollm train`` and the wizard run: cross-validation (folds > 1), then the final model."""
+    out_dir = Path(out_dir)
+    run_file = out_dir / "run.json"
+    if resume and run_file.exists():
+        previous = json.loads(run_file.read_text())
+        if previous.get("config") != config.to_json() or previous.get("cv") != cv.__dict__:
+            raise TrainingError("--resume needs the same settings as the interrupted run (see run.json).")
+    elif not resume and (out_dir / "folds").exists():
+        raise TrainingError(f"{out_dir} already holds a run — choose another --out or add --resume.")
+    data = prepare_data(source, folds=cv.folds, input_size=profile_preprocess(config).input_size, segmenter=segmenter,
+                        callback=callback, cancelled=cancelled)
+    write_atomic(run_file, json.dumps({"config": config.to_json(), "cv": cv.__dict__, "source": str(source),
+                                       "data": data.dataset.summary()}, indent=2).encode())
+    cv_report = None
+    if cv.folds > 1:
+        cv_report = run_cross_validation(config, cv, data, out_dir, resume=resume, callback=callback,
+                                         cancelled=cancelled)
+    model_dir = train_final_model(config, data, out_dir, resume=resume, callback=callback, cancelled=cancelled,
+                                  cv_report=cv_report, data_note=data_note)
+    report = {"ok": True, "error": None, "model": str(model_dir), "data": data.dataset.summary(),
+              "skipped": [{"path": str(p), "reason": r} for p, r in data.dataset.skipped],
+              "fallback_crops": int(data.fallback.sum()), "variant": config.variant,
+              "cross_validation": cv_report, "epochs": config.epochs}
+    write_atomic(out_dir / "report.json", json.dumps(report, indent=2).encode())
+    if callback:
+        callback(TrainingEvent("done", message=f"Model saved to {model_dir}"))
+    return report
+
+
+def profile_preprocess(config: FinetuneConfig) -> PreprocessConfig:
+    """The profile's preprocessing, without building the model (the crop cache needs the input size)."""
+    return load_profile(config.profile, vision_weights=config.vision_weights, llm_path=config.llm_path).preprocess

@@ -1,0 +1,167 @@
+"""Labelled radiographs for fine-tuning: a folder with one sub-folder per class, or a CSV.
+
+Patient ids (for patient-level splits) come from the CSV's ``patient_id`` column, else from the DICOM
+PatientID (hashed at once, never logged or stored in clear), else one patient per file; the summary says
+which source was used.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import PneumoError, TrainingError
+from engine.ingest import DICOM_SUFFIXES, RASTER_SUFFIXES, is_dicom_file
+from engine.phi import hash_uid
+
+log = logging.getLogger(__name__)
+
+MIN_IMAGES_PER_CLASS = 10  # fewer cannot give a validation split and a meaningful metric
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    label: int
+    patient: str  # hashed or derived id, never a clear-text PatientID
+
+
+@dataclass
+class LabelledSet:
+    items: list[Item]
+    classes: tuple[str, ...]
+    patient_source: str  # "csv" | "dicom PatientID (hashed)" | "one patient per file" | mixed
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    root: Path | None = None
+
+    def counts(self) -> dict[str, int]:
+        counter = Counter(item.label for item in self.items)
+        return {name: counter.get(index, 0) for index, name in enumerate(self.classes)}
+
+    def patients(self) -> dict[str, int]:
+        per_class: dict[str, set[str]] = {name: set() for name in self.classes}
+        for item in self.items:
+            per_class[self.classes[item.label]].add(item.patient)
+        return {name: len(ids) for name, ids in per_class.items()}
+
+    def summary(self) -> dict[str, object]:
+        return {"images": len(self.items), "per_class": self.counts(), "patients_per_class": self.patients(),
+                "patients": len({i.patient for i in self.items}), "patient_id_source": self.patient_source,
+                "skipped": len(self.skipped), "classes": list(self.classes)}
+
+    def without(self, failed: dict[Path, str]) -> LabelledSet:
+        """The same set minus files that failed later (decode, segmentation), listed as skipped."""
+        kept = [item for item in self.items if item.path not in failed]
+        return LabelledSet(kept, self.classes, self.patient_source, self.skipped + list(failed.items()), self.root)
+
+    def check_usable(self, folds: int = 1) -> None:
+        """Refuse, before any training, data that cannot give a model (names the fix)."""
+        if len(self.classes) != 2:
+            raise TrainingError(f"Need exactly two classes (found {len(self.classes)}: {', '.join(self.classes)}).")
+        for name, count in self.counts().items():
+            if count == 0:
+                raise TrainingError(f"Class '{name}' has no readable images.")
+            if count < MIN_IMAGES_PER_CLASS:
+                raise TrainingError(f"Class '{name}' has only {count} readable images; at least "
+                                    f"{MIN_IMAGES_PER_CLASS} are needed.")
+        need = max(2, folds) * 2 if folds > 1 else 2
+        for name, count in self.patients().items():
+            if count < need:
+                raise TrainingError(f"Class '{name}' has only {count} patients; {folds}-fold cross-validation "
+                                    f"with a validation split needs at least {need}. Use fewer folds.")
+
+
+def positive_class_index(classes: tuple[str, ...]) -> int:
+    """Which class is the finding: the one that is not called normal/negative (else the second)."""
+    normal_words = ("normal", "negative", "healthy", "no_finding", "nofinding", "0")
+    for index, name in enumerate(classes):
+        if name.lower() in normal_words:
+            return 1 - index if len(classes) == 2 else index
+    return 1
+
+
+def load_labelled(source: str | Path) -> LabelledSet:
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".csv":
+        return from_csv(source)
+    if source.is_dir():
+        return from_folder(source)
+    raise TrainingError(f"{source} is neither a folder with one sub-folder per class nor a CSV file.")
+
+
+def _is_image_candidate(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    return suffix in RASTER_SUFFIXES or suffix in DICOM_SUFFIXES or is_dicom_file(path)
+
+
+def from_folder(root: Path) -> LabelledSet:
+    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    if not classes:
+        raise TrainingError(f"{root} has no class sub-folders (expected e.g. normal/ and pneumoconiosis/).")
+    items, skipped, sources = [], [], Counter()
+    for label, name in enumerate(classes):
+        for path in sorted((root / name).rglob("*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            if not _is_image_candidate(path):
+                skipped.append((path, f"not an image file ({path.suffix or 'no suffix'})"))
+                continue
+            patient, how = _patient_from_file(path)
+            sources[how] += 1
+            items.append(Item(path, label, patient))
+    return LabelledSet(items, classes, _describe_sources(sources), skipped, root)
+
+
+def from_csv(path: Path) -> LabelledSet:
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        raise TrainingError(f"{path.name} could not be read as CSV.") from None
+    if not rows or "path" not in rows[0] or "label" not in rows[0]:
+        raise TrainingError(f"{path.name} needs the columns path,label[,patient_id].")
+    classes = tuple(sorted({row["label"].strip() for row in rows if row.get("label", "").strip()}))
+    items, skipped, sources = [], [], Counter()
+    for row in rows:
+        file = Path(row["path"].strip())
+        file = file if file.is_absolute() else path.parent / file
+        label = row.get("label", "").strip()
+        if not label:
+            skipped.append((file, "no label in the CSV"))
+            continue
+        if not file.exists():
+            skipped.append((file, "file not found"))
+            continue
+        patient = (row.get("patient_id") or "").strip()
+        if patient:
+            how = "csv"
+            patient = f"csv:{patient}"
+        else:
+            patient, how = _patient_from_file(file)
+        sources[how] += 1
+        items.append(Item(file, classes.index(label), patient))
+    return LabelledSet(items, classes, _describe_sources(sources), skipped, path.parent)
+
+
+def _patient_from_file(path: Path) -> tuple[str, str]:
+    if path.suffix.lower() not in RASTER_SUFFIXES and is_dicom_file(path):
+        try:
+            from engine.dicom_io import read_header
+
+            patient_id = str(read_header(path).get("PatientID", "") or "").strip()
+        except PneumoError:
+            patient_id = ""
+        if patient_id:
+            return f"dicom:{hash_uid(patient_id)}", "dicom PatientID (hashed)"
+    return f"file:{path}", "one patient per file"
+
+
+def _describe_sources(sources: Counter) -> str:
+    if not sources:
+        return "none"
+    if len(sources) == 1:
+        return next(iter(sources))
+    return "mixed: " + ", ".join(f"{how} ({n})" for how, n in sources.most_common())

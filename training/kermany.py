@@ -1,0 +1,58 @@
+"""The Kermany paediatric chest X-ray set (../shared/data/kermany): patient ids from file names, and the
+paper-scale draw (630 radiographs: 401 abnormal, 229 normal, as the paper's pneumoconiosis set).
+
+File names carry the patient: ``person1000_bacteria_2931.jpeg`` -> person1000, ``IM-0115-0001.jpeg`` ->
+IM-0115, ``NORMAL2-IM-0383-0001.jpeg`` -> NORMAL2-IM-0383.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from pathlib import Path
+
+from engine.checkpoint import write_atomic
+
+_PATIENT = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL\d+-)?IM-\d+)-"))
+CLASSES = ("NORMAL", "PNEUMONIA")
+
+
+def patient_of(name: str) -> str:
+    for pattern in _PATIENT:
+        match = pattern.match(name)
+        if match:
+            return match.group(1)
+    return Path(name).stem  # unknown pattern: its own patient
+
+
+def kermany_rows(root: Path) -> list[tuple[Path, str, str]]:
+    """(path, label, patient_id) for every image under root/{NORMAL,PNEUMONIA}."""
+    rows = []
+    for label in CLASSES:
+        for path in sorted((root / label).glob("*.jpeg")):
+            rows.append((path, label, patient_of(path.name)))
+    return rows
+
+
+def paper_scale_draw(root: Path, *, abnormal: int = 401, normal: int = 229, seed: int = 0
+                     ) -> list[tuple[Path, str, str]]:
+    """A seeded draw of the paper's size; patient ids kept so every split stays patient-disjoint."""
+    rows = kermany_rows(root)
+    rng = random.Random(seed)
+    drawn = []
+    for label, count in (("PNEUMONIA", abnormal), ("NORMAL", normal)):
+        pool = [row for row in rows if row[1] == label]
+        drawn.extend(rng.sample(pool, count))
+    return sorted(drawn)
+
+
+def write_csv(rows: list[tuple[Path, str, str]], path: Path) -> Path:
+    lines = ["path,label,patient_id"] + [f"{p},{label},{patient}" for p, label, patient in rows]
+    write_atomic(path, ("\n".join(lines) + "\n").encode())
+    return path
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))

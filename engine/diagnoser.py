@@ -16,7 +16,7 @@ from engine.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.ingest import LoadedImage, load_image
 from engine.model import build_model, frozen_fingerprints
-from engine.preprocess import PreparedCase, prepare
+from engine.preprocess import PreparedCase, prepare_batch
 from engine.progress import Progress
 from engine.runtime import Runtime, is_out_of_memory
 from engine.segment import LungCrop, LungSegmenter
@@ -128,10 +128,10 @@ class Diagnoser:
     def predict_batch(self, images: Sequence[LoadedImage], *, allow_flagged: bool = False,
                       decode_ms: Sequence[float] | None = None) -> list[DiagnosisResult]:
         for image in images:
-            if image.meta.flags and not allow_flagged and _blocking_flags(image.meta.flags):
-                raise UnsupportedImageError(f"Not diagnosed: {'; '.join(_blocking_flags(image.meta.flags))}.",
+            if image.meta.flags and not allow_flagged and blocking_flags(image.meta.flags):
+                raise UnsupportedImageError(f"Not diagnosed: {'; '.join(blocking_flags(image.meta.flags))}.",
                                             path=image.meta.path)
-        cases = [prepare(image, self.segmenter, self.preprocess) for image in images]
+        cases = prepare_batch(list(images), self.segmenter, self.preprocess)
         outputs, model_timings = self._forward(torch.stack([case.tensor for case in cases]))
         results = []
         for index, case in enumerate(cases):
@@ -156,9 +156,9 @@ class Diagnoser:
                 t0 = time.perf_counter()
                 try:
                     image = load_image(path)
-                    if image.meta.flags and not allow_flagged and _blocking_flags(image.meta.flags):
+                    if image.meta.flags and not allow_flagged and blocking_flags(image.meta.flags):
                         raise UnsupportedImageError(
-                            f"Not diagnosed: {'; '.join(_blocking_flags(image.meta.flags))}.", path=path)
+                            f"Not diagnosed: {'; '.join(blocking_flags(image.meta.flags))}.", path=path)
                     loaded.append((path, image, (time.perf_counter() - t0) * 1e3))
                 except PneumoError as exc:
                     outcomes[path] = exc
@@ -231,7 +231,7 @@ class Diagnoser:
         )
 
 
-def _blocking_flags(flags: Sequence[str]) -> list[str]:
+def blocking_flags(flags: Sequence[str]) -> list[str]:
     """Ingest flags that stop a silent diagnosis (a grey conversion of a colour file does not)."""
     return [flag for flag in flags if not flag.startswith("colour DICOM")]
 

@@ -31,11 +31,23 @@ def crop_to_tensor(crop_uint8: np.ndarray, config: PreprocessConfig) -> torch.Te
 
 
 def prepare(image: LoadedImage, segmenter: LungSegmenter, config: PreprocessConfig) -> PreparedCase:
-    start = time.perf_counter()
-    eight_bit = image.model_uint8
-    convert_ms = (time.perf_counter() - start) * 1e3
-    crop = segmenter.lung_crop(eight_bit, size=config.input_size)
-    start = time.perf_counter()
-    tensor = crop_to_tensor(crop.crop, config)
-    timings = {"to_8bit": convert_ms, **crop.timings_ms, "to_tensor": (time.perf_counter() - start) * 1e3}
-    return PreparedCase(image, crop, tensor, timings)
+    return prepare_batch([image], segmenter, config)[0]
+
+
+def prepare_batch(images: list[LoadedImage], segmenter: LungSegmenter, config: PreprocessConfig
+                  ) -> list[PreparedCase]:
+    """Batched preprocessing: one segmentation forward for all images."""
+    convert_ms = []
+    eight_bit = []
+    for image in images:
+        start = time.perf_counter()
+        eight_bit.append(image.model_uint8)
+        convert_ms.append((time.perf_counter() - start) * 1e3)
+    crops = segmenter.lung_crops(eight_bit, size=config.input_size)
+    cases = []
+    for image, crop, convert in zip(images, crops, convert_ms, strict=True):
+        start = time.perf_counter()
+        tensor = crop_to_tensor(crop.crop, config)
+        timings = {"to_8bit": convert, **crop.timings_ms, "to_tensor": (time.perf_counter() - start) * 1e3}
+        cases.append(PreparedCase(image, crop, tensor, timings))
+    return cases

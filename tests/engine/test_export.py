@@ -1,0 +1,111 @@
+"""Exports: SR and SC re-read with pydicom, de-identified by default, the source never modified; audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+
+from engine.audit import AuditLog
+from engine.diagnoser import Diagnoser
+from engine.errors import UnsupportedImageError
+from engine.export import (
+    DISCLAIMER,
+    export_html_report,
+    export_png,
+    export_secondary_capture,
+    export_structured_report,
+)
+from engine.ingest import load_image
+from engine.segment import LungSegmenter
+from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
+from tests.head_factory import make_tiny_head
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    folder = tmp_path_factory.mktemp("case")
+    diagnoser = Diagnoser(make_tiny_head(folder / "head", with_map=False), segmenter=LungSegmenter(weights=None))
+    source = make_dicom(folder / "source.dcm", chest_like(300, 280), ViewPosition="PA", StudyDescription="CHEST")
+    image = load_image(source)
+    return source, image, diagnoser.predict(image), diagnoser
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_structured_report_round_trip(case, tmp_path: Path) -> None:  # noqa: ANN001
+    source, image, result, _ = case
+    before = digest(source)
+    out = export_structured_report(tmp_path / "sr.dcm", image, result)
+    sr = pydicom.dcmread(out)
+    assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
+    assert sr.StudyInstanceUID == image.meta.study_uid
+    items = {item.ConceptNameCodeSequence[0].CodeMeaning: item for item in sr.ContentSequence}
+    probability = float(items[f"Probability of {result.labels[result.positive_index]}"]
+                        .MeasuredValueSequence[0].NumericValue)
+    assert probability == pytest.approx(result.probability, abs=1e-5)
+    assert items["PneumoLLM result"].TextValue == result.label
+    assert DISCLAIMER[:40] in items["Disclaimer"].TextValue
+    text = str(sr)
+    assert not any(value in text for value in PHI_VALUES.values())
+    assert digest(source) == before
+
+
+def test_identified_export_keeps_demographics(case, tmp_path: Path) -> None:  # noqa: ANN001
+    _, image, result, _ = case
+    sr = pydicom.dcmread(export_structured_report(tmp_path / "sr.dcm", image, result, identified=True))
+    assert str(sr.PatientName) == PHI_VALUES["PatientName"]
+
+
+def test_secondary_capture_round_trip(case, tmp_path: Path) -> None:  # noqa: ANN001
+    source, image, result, _ = case
+    before = digest(source)
+    sc = pydicom.dcmread(export_secondary_capture(tmp_path / "sc.dcm", image, result))
+    assert sc.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7"
+    assert sc.pixel_array.ndim == 3 and sc.pixel_array.shape[-1] == 3
+    assert sc.StudyInstanceUID == image.meta.study_uid and sc.SeriesInstanceUID != image.meta.series_uid
+    assert str(sc.PatientName) == "Anonymous^" and sc.PatientID != PHI_VALUES["PatientID"]
+    assert digest(source) == before
+
+
+def test_png_and_html(case, tmp_path: Path) -> None:  # noqa: ANN001
+    _, image, result, _ = case
+    png = Image.open(export_png(tmp_path / "view.png", image, result))
+    assert png.size == (280, 300)
+    assert np.asarray(png)[..., 1].max() >= 200  # the green lung contour or the yellow box is drawn
+    page = export_html_report(tmp_path / "r.html", image, result).read_text()
+    assert "Not for diagnostic use" in page and f"{result.probability:.3f}" in page
+    assert "data:image/png;base64," in page
+    assert not any(value in page for value in PHI_VALUES.values()) and "source.dcm" not in page
+
+
+def test_sr_needs_a_dicom_source(case, tmp_path: Path) -> None:  # noqa: ANN001
+    diagnoser = case[3]
+    Image.fromarray(chest_like(dtype=np.uint8, high=250)).save(tmp_path / "a.png")
+    png = load_image(tmp_path / "a.png")
+    result = diagnoser.predict(png)
+    with pytest.raises(UnsupportedImageError, match="DICOM SR needs a DICOM source"):
+        export_structured_report(tmp_path / "sr.dcm", png, result)
+    assert pydicom.dcmread(export_secondary_capture(tmp_path / "sc.dcm", png, result)).Modality == "OT"
+
+
+def test_audit_log_has_no_phi(case, tmp_path: Path) -> None:  # noqa: ANN001
+    _, image, result, _ = case
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.record(image.meta, result, "accepted")
+    entry = log.record(image.meta, result, "overridden", final_decision=not result.decision)
+    assert entry["final_decision"] != entry["decision"]
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[0])["action"] == "accepted"
+    text = "\n".join(lines)
+    assert image.meta.study_uid not in text and "source.dcm" not in text
+    assert not any(value in text for value in PHI_VALUES.values())
+    with pytest.raises(ValueError):
+        log.record(image.meta, result, "ignored")

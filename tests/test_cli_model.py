@@ -1,0 +1,122 @@
+"""The model-facing CLI: models, predict, triage (with a kill and resume), train and evaluate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.diagnoser import DEFAULT_HEAD
+from engine.segment import DEFAULT_WEIGHTS
+from tests.dicom_factory import chest_like, make_dicom
+from tests.head_factory import make_tiny_head
+from tests.training.conftest import write_synthetic_set
+
+CLI = [sys.executable, "-m", "commands"]
+needs_segmenter = pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="segmenter weights not trained yet")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture()
+def isolated(tmp_path: Path) -> dict[str, str]:
+    """A private data folder (no installed head) and a private crop cache; the LLM cache stays shared."""
+    return {"PNEUMOLLM_DATA": str(tmp_path / "data")}
+
+
+def test_models_json(isolated: dict[str, str]) -> None:
+    result = run_cli("models", "--json", env=isolated)
+    assert result.returncode == 0, result.stderr
+    profiles = {p["name"]: p for p in json.loads(result.stdout)["profiles"]}
+    embedded, full = profiles["embedded"], profiles["full"]
+    assert embedded["weights_present"] is True
+    assert full["weights_present"] is False and "not set" in full["weights"]["llm"]["source"]
+    assert full["parameters"]["paper_reported_trainable"] == 2_700_000
+    assert 3_000_000 < full["parameters"]["trainable"] < 4_000_000
+    assert full["parameters"]["total"] > 6_000_000_000
+    assert embedded["parameters"]["trainable_by_part"]["engine"] > 0
+    assert embedded["device"].startswith(("CPU", "CUDA"))
+
+
+def test_predict_without_a_head_says_so(tmp_path: Path, isolated: dict[str, str], dicom_dir: Path) -> None:
+    result = run_cli("predict", str(dicom_dir / "RG1_UNCR.dcm"), "--model", str(tmp_path / "none"), "--json",
+                     env=isolated)
+    assert result.returncode == 1
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False and "No trained head" in payload["error"]
+    assert "probability" not in payload
+
+
+@needs_segmenter
+@pytest.mark.skipif(not DEFAULT_HEAD.exists(), reason="the default head is not trained yet")
+def test_predict_with_the_shipped_head(dicom_dir: Path, isolated: dict[str, str]) -> None:
+    result = run_cli("predict", str(dicom_dir / "RG1_UNCR.dcm"), "--json", env=isolated)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert 0.0 <= payload["probability"] <= 1.0
+    assert payload["label"] in payload["probabilities"]
+    assert payload["threshold"] == json.loads((DEFAULT_HEAD / "head.json").read_text())["threshold"]
+    assert isinstance(payload["quality_flags"], list) and payload["timings_ms"]["model"] > 0
+
+
+@needs_segmenter
+def test_triage_cli_resumes_after_a_kill(tmp_path: Path, isolated: dict[str, str]) -> None:
+    head = make_tiny_head(tmp_path / "head", with_map=False)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(24):
+        image = chest_like(200, 190).astype(np.float32) + rng.normal(0, 50, (200, 190))
+        make_dicom(folder / f"{index:02d}.dcm", np.clip(image, 0, 4095).astype(np.uint16), ViewPosition="PA")
+    (folder / "broken.dcm").write_bytes(b"DICM" * 10)
+    Image.fromarray(chest_like(dtype=np.uint8, high=250)).save(folder / "x.png")
+    out = tmp_path / "results.csv"
+    journal = out.with_name(out.name + ".journal.jsonl")
+    process = subprocess.Popen([*CLI, "triage", str(folder), "--out", str(out), "--model", str(head),
+                                "--batch-size", "4", "--json"], env={**os.environ, **isolated},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 600
+    while time.time() < deadline and (not journal.exists() or len(journal.read_text().splitlines()) < 4):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)  # a kill at an arbitrary moment
+    process.wait()
+    finished = len(journal.read_text().splitlines())
+    assert finished >= 4 and not out.exists()
+    result = run_cli("triage", str(folder), "--out", str(out), "--model", str(head), "--json", env=isolated)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["total"] == 26 and summary["unreadable"] == 1
+    assert summary["skipped_existing"] >= finished - 4  # at most the batch in flight was lost
+    lines = [line for line in out.read_text().splitlines()[1:] if not line.startswith("#")]
+    assert len(lines) == len({line.split(",")[0] for line in lines}) == 26
+
+
+@needs_segmenter
+def test_train_and_evaluate_cli(tmp_path: Path, isolated: dict[str, str]) -> None:
+    data = write_synthetic_set(tmp_path / "data", per_class=10)
+    (data / "normal" / "notes.txt").write_text("not an image")
+    result = run_cli("train", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--folds", "2",
+                     "--batch-size", "8", "--json", env=isolated)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["cross_validation"]["folds"]) == 2
+    assert report["data"]["per_class"] == {"abnormal": 10, "normal": 10}
+    assert any("notes.txt" in s["path"] for s in report["skipped"])
+    result = run_cli("evaluate", str(data), "--model", report["model"], "--json", env=isolated)
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads(result.stdout)
+    assert evaluation["n"] == 20 and set(evaluation["metrics"]) == {"sensitivity", "specificity", "accuracy",
+                                                                    "auc", "avg"}
+    bad = run_cli("train", str(tmp_path / "missing"), "--out", str(tmp_path / "run2"), "--json", env=isolated)
+    assert bad.returncode == 1 and "neither a folder" in json.loads(bad.stdout)["error"]

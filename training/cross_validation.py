@@ -199,7 +199,7 @@ def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig
         previous = json.loads(run_file.read_text())
         if previous.get("config") != config.to_json() or previous.get("cv") != cv.__dict__:
             raise TrainingError("--resume needs the same settings as the interrupted run (see run.json).")
-    elif not resume and (out_dir / "folds").exists():
+    elif not resume and ((out_dir / "folds").exists() or (out_dir / "final").exists()):
         raise TrainingError(f"{out_dir} already holds a run — choose another --out or add --resume.")
     data = prepare_data(source, folds=cv.folds, input_size=profile_preprocess(config).input_size, segmenter=segmenter,
                         callback=callback, cancelled=cancelled)

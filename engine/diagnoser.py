@@ -117,6 +117,19 @@ class Diagnoser:
     def labels(self) -> tuple[str, ...]:
         return self.checkpoint.labels
 
+    @property
+    def source_names(self) -> list[str]:
+        """Names of the source tokens (encoder depths), for attention plots."""
+        from engine.vision import ClipSources, EfficientNetSources
+
+        sources = getattr(self.model, "sources", None)
+        if isinstance(sources, EfficientNetSources):
+            blocks = len(sources.backbone._blocks)
+            return [f"block {tap + 1}" if tap < blocks else "head conv" for tap in sources.taps]
+        if isinstance(sources, ClipSources):
+            return [f"layer {index + 1}" for index in sources.take]
+        return []
+
     # -- single images --------------------------------------------------------------------------------
     def predict(self, item: LoadedImage | str | Path, *, allow_flagged: bool = False) -> DiagnosisResult:
         """Diagnose one image. Images flagged at ingest (lateral, CT, ...) are refused unless allowed."""

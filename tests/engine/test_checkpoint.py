@@ -112,3 +112,18 @@ def test_batch_iteration_survives_bad_files(tmp_path: Path, segmenter: LungSegme
     assert isinstance(outcomes[1][2], PneumoError)  # reported, not raised
     assert outcomes[0][2].probability == pytest.approx(diagnoser.predict(good).probability, abs=1e-5)
     assert outcomes[-1][0].done == 3
+
+
+def test_grad_cam_lands_inside_the_crop(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    from engine.saliency import grad_cam
+
+    diagnoser = Diagnoser(make_tiny_head(tmp_path / "head", with_map=False), segmenter=segmenter)
+    result = diagnoser.predict(make_dicom(tmp_path / "a.dcm", chest_like(300, 280)))
+    cam = grad_cam(diagnoser, result)
+    assert cam.shape == (300, 280) and cam.dtype == np.float32
+    assert cam.min() >= 0.0 and cam.max() <= 1.0
+    x0, y0, x1, y1 = result.lung_crop.box
+    outside = cam.copy()
+    outside[y0:y1, x0:x1] = 0
+    assert outside.max() == 0
+    assert all(p.grad is None for p in diagnoser.model.parameters())

@@ -1,0 +1,42 @@
+"""Viewer fixtures: offscreen Qt, private settings and data folders, a tiny head with the real segmenter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from engine.diagnoser import Diagnoser  # noqa: E402
+from engine.segment import DEFAULT_WEIGHTS, LungSegmenter  # noqa: E402
+from tests.head_factory import make_tiny_head  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def private_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PNEUMOLLM_DATA", str(tmp_path / "user-data"))
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture(scope="session")
+def segmenter() -> LungSegmenter:
+    return LungSegmenter() if DEFAULT_WEIGHTS.exists() else LungSegmenter(weights=None)
+
+
+@pytest.fixture(scope="session")
+def tiny_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_head(tmp_path_factory.mktemp("viewer-head") / "head")
+
+
+@pytest.fixture()
+def factory(tiny_head: Path, segmenter: LungSegmenter):  # noqa: ANN201
+    def make(settings, progress):  # noqa: ANN001, ANN202
+        progress("building the tiny test model")
+        return Diagnoser(tiny_head, segmenter=segmenter)
+
+    return make

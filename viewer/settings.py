@@ -1,0 +1,146 @@
+"""User settings (QSettings) and the dialog that edits them; paths are checked when chosen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from engine.errors import ModelLoadError
+from engine.llm import check_llm_folder
+from engine.vision import check_clip_weights
+
+
+@dataclass
+class ViewerSettings:
+    profile: str = "embedded"
+    vision_weights: str = ""
+    llm_path: str = ""
+    device: str = "auto"
+    threshold_override: float | None = None
+    auto_diagnose: bool = True
+
+    @classmethod
+    def load(cls, store: QSettings | None = None) -> ViewerSettings:
+        store = store or QSettings()
+        threshold = store.value("model/threshold_override", "")
+        try:
+            override = float(threshold) if threshold not in ("", None) else None
+        except (TypeError, ValueError):
+            override = None
+        return cls(profile=str(store.value("model/profile", "embedded")),
+                   vision_weights=str(store.value("model/vision_weights", "")),
+                   llm_path=str(store.value("model/llm_path", "")),
+                   device=str(store.value("model/device", "auto")), threshold_override=override,
+                   auto_diagnose=str(store.value("viewer/auto_diagnose", "true")).lower() == "true")
+
+    def save(self, store: QSettings | None = None) -> None:
+        store = store or QSettings()
+        store.setValue("model/profile", self.profile)
+        store.setValue("model/vision_weights", self.vision_weights)
+        store.setValue("model/llm_path", self.llm_path)
+        store.setValue("model/device", self.device)
+        store.setValue("model/threshold_override", "" if self.threshold_override is None else self.threshold_override)
+        store.setValue("viewer/auto_diagnose", "true" if self.auto_diagnose else "false")
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: ViewerSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        form = QFormLayout(self)
+        self.profile = QComboBox()
+        self.profile.addItem("embedded — EfficientNet-Lite0 + SmolLM2 (installed)", "embedded")
+        self.profile.addItem("full — CLIP ViT-L/14 + LLaMA-7B (local files)", "full")
+        self.profile.setCurrentIndex(max(0, self.profile.findData(settings.profile)))
+        form.addRow("Model profile", self.profile)
+        self.vision = QLineEdit(settings.vision_weights)
+        form.addRow("CLIP ViT-L/14 checkpoint", self._with_browse(self.vision, folder=False))
+        self.llm = QLineEdit(settings.llm_path)
+        form.addRow("LLaMA folder", self._with_browse(self.llm, folder=True))
+        self.device = QComboBox()
+        for label, value in (("Automatic (CUDA when present)", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")):
+            self.device.addItem(label, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        form.addRow("Device", self.device)
+        self.threshold = QLineEdit("" if settings.threshold_override is None else f"{settings.threshold_override:g}")
+        self.threshold.setPlaceholderText("empty = the model's own operating threshold")
+        form.addRow("Operating threshold", self.threshold)
+        self.auto = QCheckBox("Diagnose automatically when an image opens")
+        self.auto.setChecked(settings.auto_diagnose)
+        form.addRow("", self.auto)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b00020")
+        form.addRow(self.message)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _with_browse(self, edit: QLineEdit, *, folder: bool) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit)
+        button = QPushButton("Browse…")
+        row.addWidget(button)
+
+        def browse() -> None:
+            path = (QFileDialog.getExistingDirectory(self, "LLaMA folder") if folder
+                    else QFileDialog.getOpenFileName(self, "CLIP checkpoint")[0])
+            if path:
+                edit.setText(path)
+                self.validate()
+
+        button.clicked.connect(browse)
+        return box
+
+    def validate(self) -> str:
+        """Check the chosen paths now, so a wrong file is named before any model is loaded."""
+        problems = []
+        if self.vision.text().strip():
+            try:
+                check_clip_weights(self.vision.text().strip())
+            except ModelLoadError as exc:
+                problems.append(exc.user_message)
+        if self.llm.text().strip():
+            try:
+                check_llm_folder(self.llm.text().strip())
+            except ModelLoadError as exc:
+                problems.append(exc.user_message)
+        text = self.threshold.text().strip()
+        if text:
+            try:
+                if not 0.0 <= float(text) <= 1.0:
+                    problems.append("The threshold must be between 0 and 1.")
+            except ValueError:
+                problems.append("The threshold must be a number between 0 and 1.")
+        self.message.setText("\n".join(problems))
+        return "\n".join(problems)
+
+    def _accept(self) -> None:
+        if self.validate():
+            return
+        text = self.threshold.text().strip()
+        self.settings.profile = self.profile.currentData()
+        self.settings.vision_weights = self.vision.text().strip()
+        self.settings.llm_path = self.llm.text().strip()
+        self.settings.device = self.device.currentData()
+        self.settings.threshold_override = float(text) if text else None
+        self.settings.auto_diagnose = self.auto.isChecked()
+        self.accept()

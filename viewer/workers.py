@@ -1,0 +1,77 @@
+"""Run engine work off the GUI thread (TagStudio's CustomRunnable + napari's worker signals).
+
+``Worker`` wraps a function; if it returns a generator, the worker drains it, emitting each yielded value
+as ``progress`` and checking ``cancelled`` between yields. Any exception becomes ``failed``. Model work
+(torch) runs on ``model_pool()``, which has a single thread so the model is never used concurrently.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from engine.errors import Cancelled
+
+log = logging.getLogger(__name__)
+_MODEL_POOL: QThreadPool | None = None
+
+
+def model_pool() -> QThreadPool:
+    global _MODEL_POOL
+    if _MODEL_POOL is None:
+        _MODEL_POOL = QThreadPool()
+        _MODEL_POOL.setMaxThreadCount(1)
+    return _MODEL_POOL
+
+
+class WorkerSignals(QObject):
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+
+
+class Worker(QRunnable):
+    def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.signals = WorkerSignals()
+        self.is_cancelled = False
+        self.setAutoDelete(False)  # the owner keeps a reference; Qt must not delete it under us
+
+    def cancel(self) -> None:
+        self.is_cancelled = True
+
+    def run(self) -> None:
+        try:
+            if "worker" in inspect.signature(self.function).parameters:
+                self.kwargs["worker"] = self
+            result = self.function(*self.args, **self.kwargs)
+            if inspect.isgenerator(result):
+                last = None
+                for value in result:
+                    if self.is_cancelled:
+                        result.close()
+                        self.signals.cancelled.emit()
+                        return
+                    self.signals.progress.emit(value)
+                    last = value
+                result = last
+            if self.is_cancelled:
+                self.signals.cancelled.emit()
+                return
+            self.signals.finished.emit(result)
+        except Cancelled:
+            self.signals.cancelled.emit()
+        except BaseException as exc:  # noqa: BLE001 - every failure reaches the one error sink
+            log.debug("worker failed", exc_info=True)
+            self.signals.failed.emit(exc)
+
+
+def start(worker: Worker, *, model: bool = False) -> Worker:
+    (model_pool() if model else QThreadPool.globalInstance()).start(worker)
+    return worker

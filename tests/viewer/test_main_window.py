@@ -49,7 +49,8 @@ def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_d
     shown = window.view.displayed
     rows, cols = shown.shape
     band = slice(int(rows * 0.35), int(rows * 0.55))
-    lungs = np.r_[shown[band, int(cols * .22):int(cols * .32)].ravel(), shown[band, int(cols * .68):int(cols * .78)].ravel()]
+    left, right = shown[band, int(cols * .22):int(cols * .32)], shown[band, int(cols * .68):int(cols * .78)]
+    lungs = np.r_[left.ravel(), right.ravel()]
     assert lungs.mean() + 20 < shown[band, int(cols * .47):int(cols * .53)].mean()
 
 

@@ -78,8 +78,14 @@ def patient_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int)
 def inner_split(indices: np.ndarray, labels: np.ndarray, groups: np.ndarray, val_fraction: float,
                 seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Patient-level, stratified train/validation split of ``indices``."""
-    n_splits = max(2, round(1 / val_fraction))
-    train, val = patient_folds(labels[indices], groups[indices], n_splits, seed)[0]
+    subset = labels[indices]
+    smallest = int(np.bincount(subset).min()) if len(np.unique(subset)) > 1 else 0
+    if smallest < 2:
+        raise TrainingError("Too few images of one class for a validation split inside the training data — "
+                            "add images or use fewer folds.")
+    # Small data sets cannot afford 1/val_fraction splits: every class must appear in every split.
+    n_splits = min(max(2, round(1 / val_fraction)), smallest)
+    train, val = patient_folds(subset, groups[indices], n_splits, seed)[0]
     return indices[train], indices[val]
 
 

@@ -3,44 +3,127 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 DISCLAIMER = "Not for diagnostic use — research software."
+METRIC_NAMES = (("sensitivity", "Sensitivity"), ("specificity", "Specificity"), ("accuracy", "Accuracy"),
+                ("auc", "AUC"), ("avg", "AVG"))
 
 
-def about_html(meta: dict[str, Any] | None, load_error: str = "") -> str:
-    parts = [f"<h3>PneumoLLM Viewer</h3><p><b style='color:#b00020'>{DISCLAIMER}</b></p>",
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def model_card_text(meta: dict[str, Any], folder: Path | None) -> str:
+    """The head's model card: ``meta["model_card"]`` is either the card itself or a file name in the head folder."""
+    card = meta.get("model_card")
+    if not card:
+        return ""
+    card = str(card)
+    if folder is not None and "\n" not in card and len(card) < 200:
+        path = Path(folder) / card
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            return ""  # a name whose file is gone: say nothing rather than show a bare file name
+    return card
+
+
+def _metrics_row(label: str, values: dict[str, Any]) -> str:
+    cells = []
+    for key, _title in METRIC_NAMES:
+        value = values.get(key)
+        if isinstance(value, dict) and "mean" in value:
+            cells.append(f"{value['mean']:.1f} ± {value.get('std', 0.0):.1f}")
+        elif isinstance(value, (int, float)):
+            cells.append(f"{value:.1f}")
+        else:
+            cells.append("—")
+    return f"<tr><td>{_e(label)}</td>" + "".join(f"<td align='right'>{c}</td>" for c in cells) + "</tr>"
+
+
+def about_html(meta: dict[str, Any] | None, load_error: str = "", folder: Path | None = None) -> str:
+    """The About text (HTML) for a head's ``meta`` (``Diagnoser.checkpoint.meta``), or the reason none loaded."""
+    parts = [f"<h3>PneumoLLM Viewer</h3><p><b style='color:#b00020'>{DISCLAIMER}</b> Every result must be "
+             "reviewed by a qualified reader.</p>",
              "<p>Screens chest radiographs with PneumoLLM (Song et al., Medical Image Analysis 2024), rebuilt on "
              "pretrained backbones that install offline.</p>"]
     if meta is None:
-        parts.append(f"<p><b>Model:</b> {html.escape(load_error or 'not loaded yet')}</p>")
+        parts.append(f"<p><b>Model:</b> {_e(load_error or 'not loaded yet')}</p>")
         return "".join(parts)
-    training = meta.get("training", {})
-    metrics = meta.get("metrics", {}) or {}
-    cv = metrics.get("cross_validation") or {}
-    parts.append(f"<p><b>Model profile:</b> {html.escape(str(meta.get('profile')))} "
-                 f"({html.escape(str(meta.get('variant', 'pneumollm')))}), head <code>{meta.get('model_id', '')}</code>"
-                 f"<br><b>Classes:</b> {html.escape(', '.join(meta.get('labels', [])))}; "
-                 f"operating threshold {float(meta.get('threshold', 0.5)):.3f}, "
-                 f"calibration temperature {float(meta.get('temperature', 1.0)):.3f}</p>")
-    note = meta.get("stand_in_note") or training.get("note")
+    training = meta.get("training") or {}
+    metrics = meta.get("metrics") or {}
+    labels = meta.get("labels") or []
+    positive = int(meta.get("positive_index", 1))
+    positive_label = labels[positive] if 0 <= positive < len(labels) else "?"
+    parts.append("<h4>Model</h4>"
+                 f"<p><b>Profile:</b> {_e(meta.get('profile', '?'))} ({_e(meta.get('variant', 'pneumollm'))})<br>"
+                 f"<b>Head:</b> <code>{_e(meta.get('model_id', ''))}</code>"
+                 + (f", trained {_e(meta['created'])}" if meta.get("created") else "") + "<br>"
+                 f"<b>Classes:</b> {_e(', '.join(labels))} (positive: {_e(positive_label)})<br>"
+                 f"<b>Operating threshold:</b> {float(meta.get('threshold', 0.5)):.3f}"
+                 + (f" ({_e(meta['threshold_source'])})" if meta.get("threshold_source") else "")
+                 + f"; calibration temperature {float(meta.get('temperature', 1.0)):.3f}</p>")
+    note = meta.get("stand_in_note")
     if note:
-        parts.append(f"<p><b>Training data:</b> {html.escape(str(note))}</p>")
+        parts.append(f"<p style='background:#fff3cd; padding:4px'><b>Note:</b> {_e(note)}</p>")
+    parts.append("<h4>Training data</h4>")
+    facts = []
+    if training.get("note"):
+        facts.append(_e(training["note"]))
+    if training.get("data"):
+        facts.append(_e(training["data"]))
     if training.get("images"):
-        parts.append(f"<p>{training['images']} images, {training.get('patients', '?')} patients "
-                     f"({html.escape(str(training.get('per_class', '')))}), {training.get('epochs', '?')} epochs.</p>")
-    if cv:
-        cells = ", ".join(f"{name} {cv[name]['mean']:.1f} ± {cv[name]['std']:.1f}"
-                          for name in ("sensitivity", "specificity", "accuracy", "auc", "avg") if name in cv)
-        parts.append(f"<p><b>Cross-validation</b> ({metrics.get('cross_validation_folds', '?')} folds, %): {cells}</p>")
+        per_class = training.get("per_class")
+        per_class_text = (", ".join(f"{_e(k)}: {_e(v)}" for k, v in per_class.items())
+                          if isinstance(per_class, dict) else _e(per_class or ""))
+        facts.append(f"{_e(training['images'])} images"
+                     + (f", {_e(training['patients'])} patients" if training.get("patients") else "")
+                     + (f" ({per_class_text})" if per_class_text else "")
+                     + (f", {_e(training['epochs'])} epochs" if training.get("epochs") else ""))
+    parts.append("<p>" + ("<br>".join(facts) if facts else "No training summary in this head.") + "</p>")
+    rows = []
+    if isinstance(metrics.get("cross_validation"), dict) and metrics["cross_validation"]:
+        folds = metrics.get("cross_validation_folds") or "?"
+        rows.append(_metrics_row(f"Cross-validation ({folds} folds, patient-level)", metrics["cross_validation"]))
+    if isinstance(metrics.get("validation"), dict) and metrics["validation"]:
+        rows.append(_metrics_row("Validation split (also chose the threshold)", metrics["validation"]))
+    for name, values in metrics.items():
+        if name not in ("cross_validation", "validation", "cross_validation_folds") and isinstance(values, dict):
+            rows.append(_metrics_row(name.replace("_", " ").capitalize(), values))
+    parts.append("<h4>Metrics (%)</h4>")
+    if rows:
+        header = "".join(f"<th>{title}</th>" for _key, title in METRIC_NAMES)
+        parts.append(f"<table cellspacing='0' cellpadding='3' border='1'><tr><th></th>{header}</tr>"
+                     + "".join(rows) + "</table>")
+    else:
+        parts.append("<p>This head carries no evaluation metrics.</p>")
+    card = model_card_text(meta, folder)
+    if card:
+        parts.append("<h4>Model card</h4><pre style='white-space:pre-wrap'>" + _e(card) + "</pre>")
     return "".join(parts)
 
 
-def show_about(parent: QWidget | None, meta: dict[str, Any] | None, load_error: str = "") -> None:
-    box = QMessageBox(parent)
-    box.setWindowTitle("About PneumoLLM Viewer")
-    box.setTextFormat(box.textFormat().RichText)
-    box.setText(about_html(meta, load_error))
-    box.exec()
+class AboutDialog(QDialog):
+    def __init__(self, parent: QWidget | None, meta: dict[str, Any] | None, load_error: str = "",
+                 folder: Path | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About PneumoLLM Viewer")
+        self.resize(720, 640)
+        layout = QVBoxLayout(self)
+        self.text = QTextBrowser()
+        self.text.setOpenExternalLinks(False)
+        self.text.setHtml(about_html(meta, load_error, folder))
+        layout.addWidget(self.text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout.addWidget(buttons)
+
+
+def show_about(parent: QWidget | None, meta: dict[str, Any] | None, load_error: str = "",
+               folder: Path | None = None) -> None:
+    AboutDialog(parent, meta, load_error, folder).exec()

@@ -1,5 +1,8 @@
-"""The diagnosis panel: busy state and cancel, calibrated confidence against the threshold, quality
-warnings, the 224x224 model input, the t-SNE map, the emitter's attention — and the reader's verdict."""
+"""The diagnosis panel: busy state and cancel, calibrated confidence against the operating threshold, quality
+warnings, the 224x224 model input, the t-SNE map, the emitter's attention — and the reader's verdict.
+
+Layout only: the main window runs the model in a worker and hands the results here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -22,43 +26,57 @@ from engine.tsne_map import ReferenceMap
 from viewer.plots import AttentionCanvas, MapCanvas
 from viewer.reading_view import to_qimage_grey
 
-ATTENTION_CAPTION = ("Each heatmap: how strongly one diagnosis token reads each encoder depth (columns) in each "
-                     "LLM layer (rows), averaged over heads; each row sums to 1.")
-ENGINE_CAPTION = "Engine map M_c: how each diagnosis token mixes the encoder depths before the LLM (columns sum to 1)."
-MAP_CAPTION = "Where this case falls among the reference cases: neighbours are cases the model sees as similar."
+ATTENTION_CAPTION = ("Heatmaps: how strongly each diagnosis token reads each encoder depth (columns) in each LLM "
+                     "layer (rows), averaged over heads; with the information-emitter mask each row sums to 1.")
+ENGINE_CAPTION = ("Engine map M_c: how much of each encoder depth (rows) each diagnosis token is made of before "
+                  "the LLM; each column sums to 1.")
+MAP_CAPTION = ("Where this case falls among the model's reference cases; neighbours are cases the model "
+               "represents alike. Hover the star for its nearest reference cases.")
+CROP_SIDE = 200
 
 
 class ConfidenceBar(QWidget):
-    """0..1 bar with the operating threshold marked and the case's probability as a pointer."""
+    """0..1 scale with the operating threshold marked and the case's calibrated probability as a pointer."""
 
     def __init__(self) -> None:
         super().__init__()
         self.probability: float | None = None
         self.threshold = 0.5
-        self.setMinimumHeight(34)
+        self.setMinimumHeight(46)
+        self.setMinimumWidth(180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_values(self, probability: float | None, threshold: float) -> None:
         self.probability, self.threshold = probability, threshold
+        self.setToolTip("" if probability is None else
+                        f"probability {probability:.3f}; threshold {threshold:.3f}; at or above the threshold the "
+                        "case is flagged")
         self.update()
 
     def paintEvent(self, _event) -> None:  # noqa: ANN001
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        bar = QRectF(8, 10, self.width() - 16, 12)
+        bar = QRectF(10, 12, self.width() - 20, 10)
         gradient = QLinearGradient(bar.topLeft(), bar.topRight())
         gradient.setColorAt(0.0, QColor(60, 160, 90))
         gradient.setColorAt(max(0.01, min(0.99, self.threshold)), QColor(230, 200, 60))
         gradient.setColorAt(1.0, QColor(200, 50, 50))
         painter.fillRect(bar, gradient)
+        font = QFont()
+        font.setPointSize(7)
+        painter.setFont(font)
+        painter.setPen(QColor(90, 90, 90))
+        painter.drawText(QRectF(bar.left() - 10, 26, 30, 14), Qt.AlignmentFlag.AlignCenter, "0")
+        painter.drawText(QRectF(bar.right() - 20, 26, 30, 14), Qt.AlignmentFlag.AlignCenter, "1")
         x = bar.left() + bar.width() * self.threshold
         painter.setPen(QPen(QColor(20, 20, 20), 2))
-        painter.drawLine(int(x), 4, int(x), 28)
+        painter.drawLine(int(x), 6, int(x), 28)
+        painter.drawText(QRectF(x - 60, 28, 120, 14), Qt.AlignmentFlag.AlignCenter, f"threshold {self.threshold:.3f}")
         if self.probability is not None:
-            px = bar.left() + bar.width() * self.probability
+            px = bar.left() + bar.width() * min(1.0, max(0.0, self.probability))
             painter.setBrush(QColor(255, 255, 255))
             painter.setPen(QPen(QColor(0, 0, 0), 1.5))
-            painter.drawEllipse(QRectF(px - 6, 10, 12, 12))
+            painter.drawEllipse(QRectF(px - 6, 11, 12, 12))
         painter.end()
 
 
@@ -69,101 +87,127 @@ class DiagnosisPanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        self.setMinimumWidth(430)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
         top = QHBoxLayout()
         self.status = QLabel("Open a radiograph to begin.")
         self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top.addWidget(self.status, 1)
         self.diagnose_button = QPushButton("Diagnose")
+        self.diagnose_button.setToolTip("Run the model on this image (Ctrl+D)")
         self.diagnose_button.clicked.connect(lambda: self.diagnose_requested.emit(False))
         self.anyway_button = QPushButton("Diagnose anyway")
+        self.anyway_button.setToolTip("Run the model although the file is flagged; the flag stays on the result")
         self.anyway_button.clicked.connect(lambda: self.diagnose_requested.emit(True))
         self.anyway_button.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
         self.cancel_button.hide()
         for button in (self.diagnose_button, self.anyway_button, self.cancel_button):
-            top.addWidget(button)
+            top.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(top)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
-        self.busy.setMaximumHeight(8)
+        self.busy.setMaximumHeight(6)
         self.busy.setTextVisible(False)
         self.busy.hide()
         layout.addWidget(self.busy)
 
         result_row = QHBoxLayout()
         text_column = QVBoxLayout()
+        text_column.setSpacing(3)
         self.headline = QLabel("—")
         font = QFont()
-        font.setPointSize(15)
+        font.setPointSize(14)
         font.setBold(True)
         self.headline.setFont(font)
+        self.headline.setWordWrap(True)
         text_column.addWidget(self.headline)
         self.numbers = QLabel("")
         self.numbers.setWordWrap(True)
+        self.numbers.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         text_column.addWidget(self.numbers)
         self.bar = ConfidenceBar()
         text_column.addWidget(self.bar)
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
-        self.warnings.setStyleSheet("color: #b35c00")
         text_column.addWidget(self.warnings)
         self.device = QLabel("")
+        self.device.setWordWrap(True)
         self.device.setStyleSheet("color: #666")
         text_column.addWidget(self.device)
         review = QHBoxLayout()
         self.accept_button = QPushButton("Accept result")
         self.override_button = QPushButton("Override")
+        self.accept_button.setToolTip("Record that you agree with the decision (audit log, no patient data)")
+        self.override_button.setToolTip("Record that you reverse the decision (audit log, no patient data)")
         self.accept_button.clicked.connect(lambda: self.review_recorded.emit("accepted"))
         self.override_button.clicked.connect(lambda: self.review_recorded.emit("overridden"))
         review.addWidget(self.accept_button)
         review.addWidget(self.override_button)
-        self.review_note = QLabel("")
-        self.review_note.setStyleSheet("color: #2e7d32")
-        review.addWidget(self.review_note, 1)
+        review.addStretch(1)
         text_column.addLayout(review)
+        self.review_note = QLabel("")
+        self.review_note.setWordWrap(True)
+        self.review_note.setStyleSheet("color: #2e7d32")
+        text_column.addWidget(self.review_note)
         text_column.addStretch(1)
         result_row.addLayout(text_column, 1)
         crop_column = QVBoxLayout()
+        crop_column.setSpacing(2)
         self.crop = QLabel()
-        self.crop.setFixedSize(224, 224)
-        self.crop.setStyleSheet("background: #111; border: 1px solid #444")
+        self.crop.setFixedSize(CROP_SIDE, CROP_SIDE)
+        self.crop.setFrameShape(QFrame.Shape.Box)
+        self.crop.setStyleSheet("background: #111; color: #999")
         self.crop.setAlignment(Qt.AlignmentFlag.AlignCenter)
         crop_column.addWidget(self.crop)
-        self.crop_caption = QLabel("Model input: 224×224 lung crop")
+        self.crop_caption = QLabel("Model input (lung crop)")
         self.crop_caption.setStyleSheet("color: #666")
+        self.crop_caption.setWordWrap(True)
+        self.crop_caption.setMaximumWidth(CROP_SIDE)
         crop_column.addWidget(self.crop_caption)
+        crop_column.addStretch(1)
         result_row.addLayout(crop_column)
         layout.addLayout(result_row)
 
         self.tabs = QTabWidget()
         map_page = QWidget()
         map_layout = QVBoxLayout(map_page)
+        map_layout.setContentsMargins(4, 4, 4, 4)
         self.map = MapCanvas()
         map_layout.addWidget(self.map, 1)
         self.map_caption = QLabel(MAP_CAPTION)
         self.map_caption.setWordWrap(True)
+        self.map_caption.setStyleSheet("color: #555")
         self.map.hover_text.connect(self.map_caption.setText)
         map_layout.addWidget(self.map_caption)
         self.tabs.addTab(map_page, "t-SNE map")
         attention_page = QWidget()
         attention_layout = QVBoxLayout(attention_page)
+        attention_layout.setContentsMargins(4, 4, 4, 4)
         self.attention = AttentionCanvas()
         attention_layout.addWidget(self.attention, 1)
+        self.attention_captions = []
         for caption in (ATTENTION_CAPTION, ENGINE_CAPTION):
             label = QLabel(caption)
             label.setWordWrap(True)
             label.setStyleSheet("color: #555")
             attention_layout.addWidget(label)
+            self.attention_captions.append(label)
         self.tabs.addTab(attention_page, "Emitter attention")
         layout.addWidget(self.tabs, 1)
         self.result: DiagnosisResult | None = None
+        self.threshold: float | None = None
+        self.source_names: list[str] = []
         self._set_review_enabled(False)
+        self.clear()
 
     # -- states -----------------------------------------------------------------------------------------
     def show_busy(self, text: str) -> None:
         self.status.setText(text)
+        self.status.setStyleSheet("")
         self.busy.show()
         self.cancel_button.show()
         self.diagnose_button.setEnabled(False)
@@ -171,28 +215,45 @@ class DiagnosisPanel(QWidget):
 
     def show_idle(self, text: str) -> None:
         self.status.setText(text)
+        self.status.setStyleSheet("")
         self.busy.hide()
         self.cancel_button.hide()
         self.diagnose_button.setEnabled(True)
 
     def clear(self) -> None:
+        """No result (a new image is opening)."""
         self.result = None
         self.headline.setText("—")
+        self.headline.setStyleSheet("")
         self.numbers.setText("")
         self.warnings.setText("")
         self.device.setText("")
         self.bar.set_values(None, 0.5)
+        self.bar.hide()
         self.crop.clear()
+        self.crop.setText("no crop yet")
+        self.crop_caption.setText("Model input (lung crop)")
         self.map.show_message("No case yet")
+        self.map_caption.setText(MAP_CAPTION)
         self.attention.show_message("No case yet")
         self.review_note.setText("")
+        self.anyway_button.hide()
         self._set_review_enabled(False)
 
     def show_problem(self, message: str, *, flagged: bool = False) -> None:
-        """A plain message in place of a result (no head installed, unreadable image, flagged image)."""
+        """A plain message in place of a result (no head installed, unreadable image, flagged image).
+
+        No numbers are shown: nothing is made up when the model could not run.
+        """
         self.show_idle(message)
-        self.headline.setText("No result")
+        self.status.setStyleSheet("color: #b00020")
+        self.headline.setText("Not diagnosed" if flagged else "No result")
+        self.headline.setStyleSheet("color: #555")
         self.anyway_button.setVisible(flagged)
+        if self.result is None:
+            self.map.show_message("No result to place on the map.")
+            self.map_caption.setText("")
+            self.attention.show_message("No result.")
 
     def _set_review_enabled(self, enabled: bool) -> None:
         self.accept_button.setEnabled(enabled)
@@ -200,30 +261,54 @@ class DiagnosisPanel(QWidget):
 
     # -- results ----------------------------------------------------------------------------------------
     def show_result(self, result: DiagnosisResult, threshold: float, source_names: list[str]) -> None:
+        """The model's output; ``threshold`` is the operating threshold in force (the model's or an override)."""
         self.result = result
-        decision = result.probability >= threshold
-        positive = result.labels[result.positive_index]
-        negative = next(label for i, label in enumerate(result.labels) if i != result.positive_index)
-        self.show_idle("Diagnosis complete.")
-        self.headline.setText(f"{positive if decision else negative} — {'flagged' if decision else 'not flagged'}")
-        self.headline.setStyleSheet("color: #b71c1c" if decision else "color: #1b5e20")
-        source = "the model's" if abs(threshold - result.threshold) < 1e-9 else "your override of the"
-        self.numbers.setText(f"Calibrated probability of {positive}: {result.probability:.3f}   |   "
-                             f"operating threshold {threshold:.3f} ({source} threshold)")
-        self.bar.set_values(result.probability, threshold)
-        warnings = [*result.image_flags, *result.quality_flags, *result.warnings]
-        self.warnings.setText(("⚠ " + "\n⚠ ".join(warnings)) if warnings else "Lung crop quality: ok")
-        self.device.setText(f"Ran on {result.device} · profile {result.profile} · head {result.model_id} · "
-                            f"{sum(v for k, v in result.timings_ms.items() if k != 'segmentation_forward'):.0f} ms")
-        self.crop.setPixmap(QPixmap.fromImage(to_qimage_grey(result.lung_crop.crop)))
-        self.crop_caption.setText("Model input: 224×224 " + ("centred fallback crop" if result.lung_crop.fallback
-                                                               else "lung crop"))
-        self.attention.show_attention(result.emitter_attention, result.engine_map, source_names)
+        self.source_names = list(source_names)
+        self.show_idle("Diagnosis complete — review the image and the result.")
+        self.set_threshold(threshold)
+        flags = [*result.image_flags, *result.quality_flags, *result.warnings]
+        if flags:
+            self.warnings.setText("⚠ " + "\n⚠ ".join(flags))
+            self.warnings.setStyleSheet("color: #b35c00")
+        else:
+            self.warnings.setText("✓ Lung crop quality check passed")
+            self.warnings.setStyleSheet("color: #2e7d32")
+        model_ms = sum(v for k, v in result.timings_ms.items() if k != "segmentation_forward")
+        self.device.setText(f"Ran on {result.device} · profile {result.profile} · head {result.model_id[:12]} · "
+                            f"{model_ms:.0f} ms")
+        crop = QPixmap.fromImage(to_qimage_grey(result.lung_crop.crop))
+        self.crop.setPixmap(crop.scaled(CROP_SIDE - 2, CROP_SIDE - 2, Qt.AspectRatioMode.KeepAspectRatio,
+                                        Qt.TransformationMode.SmoothTransformation))
+        side = result.lung_crop.crop.shape[0]
+        self.crop_caption.setText(f"Model input: {side}×{side} " + ("centred fallback crop (lungs not found)"
+                                                                 if result.lung_crop.fallback else "lung crop"))
+        self.attention.show_attention(result.emitter_attention, result.engine_map, self.source_names)
         self.review_note.setText("")
         self._set_review_enabled(True)
 
-    def show_map(self, reference: ReferenceMap | None, point: np.ndarray | None, message: str = "") -> None:
+    def set_threshold(self, threshold: float) -> None:
+        """Redraw the decision for ``threshold`` (Settings can override the model's threshold)."""
+        self.threshold = threshold
+        result = self.result
+        if result is None:
+            return
+        decision = result.probability >= threshold
+        positive = result.labels[result.positive_index]
+        negative = next(label for i, label in enumerate(result.labels) if i != result.positive_index)
+        self.headline.setText(f"{positive if decision else negative} — {'flagged' if decision else 'not flagged'}")
+        self.headline.setStyleSheet("color: #b71c1c" if decision else "color: #1b5e20")
+        override = abs(threshold - result.threshold) > 1e-9
+        source = f"your override; the model's is {result.threshold:.3f}" if override else "the model's"
+        self.numbers.setText(f"Calibrated probability of {positive}: <b>{result.probability:.3f}</b><br>"
+                             f"Operating threshold: <b>{threshold:.3f}</b> ({source})")
+        self.bar.set_values(result.probability, threshold)
+        self.bar.show()
+
+    def show_map(self, reference: ReferenceMap | None, point: np.ndarray | None, message: str = "",
+                 nearest: np.ndarray | None = None) -> None:
         if reference is None:
-            self.map.show_message(message or "This model has no reference map.")
+            self.map.show_message(message or "No reference map: this model has no t-SNE map of reference cases.")
+            self.map_caption.setText("")
         else:
-            self.map.show_map(reference, point, self.result.embedding if self.result else None)
+            self.map.show_map(reference, point, nearest)
+            self.map_caption.setText(self.map.nearest_text() or MAP_CAPTION)

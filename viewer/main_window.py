@@ -1,8 +1,14 @@
-"""The main window: reading view + diagnosis panel, study and tag browsers, menus, and the worker plumbing
-that keeps decoding, segmentation and inference off the GUI thread."""
+"""The main window: reading view + diagnosis panel, study and tag browsers, overlays, menus, and the worker
+plumbing that keeps decoding, segmentation and inference off the GUI thread.
+
+Seams for other tabs: ``add_tab(widget, title)`` adds a tab beside "Reading"; ``open_in_reading_view(path)``
+shows one image in the reading view (e.g. a triage double-click); ``shared_diagnoser()`` hands the window's
+model to a model-pool worker.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QMainWindow,
     QProgressDialog,
@@ -27,39 +33,62 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import Diagnoser, DiagnosisResult
+from engine.checkpoint import META_NAME
+from engine.diagnoser import Diagnoser, DiagnosisResult, active_head_dir, blocking_flags
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.ingest import LoadedImage, load_image
 from engine.llm import smollm_is_prepared
-from engine.segment import LungSegmenter
+from engine.phi import TagRow
 from engine.tsne_map import ReferenceMap
 from viewer.about import DISCLAIMER, show_about
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
-from viewer.reading_view import PRESETS, ReadingView
-from viewer.settings import SettingsDialog, ViewerSettings
+from viewer.export_dialog import ExportDialog, open_export_dialog
+from viewer.finetune_wizard import FinetuneWizard
+from viewer.reading_view import PRESETS, ReadingView, lung_outline
+from viewer.settings import PROFILES, SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
-from viewer.tag_browser import TagBrowser
-from viewer.workers import Worker, start
+from viewer.tag_browser import TagBrowser, read_tag_rows
+from viewer.triage_tab import TriageTab
+from viewer.workers import Worker, model_pool, start
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
+OVERLAY_LABELS = (("contour", "Lung contour", "C"), ("box", "Crop rectangle", "B"), ("saliency", "Saliency (Grad-CAM)",
+                                                                                       "S"))
+
+
+def head_profile(folder: Path) -> str | None:
+    try:
+        return str(json.loads((Path(folder) / META_NAME).read_text()).get("profile"))
+    except (OSError, ValueError, AttributeError):
+        return None  # load_checkpoint will say what is wrong with the folder
 
 
 def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
-    return Diagnoser(None, vision_weights=settings.vision_weights or None, llm_path=settings.llm_path or None,
+    """The installed (or shipped) head with the Settings' device and local weight paths.
+
+    Raises:
+        ModelLoadError: no head installed, a head for the other profile, or weights that do not load.
+    """
+    folder = active_head_dir()
+    profile = head_profile(folder)
+    if profile in PROFILES and profile != settings.profile:
+        raise ModelLoadError(f"The installed head was trained for the {profile} profile but Settings ask for the "
+                             f"{settings.profile} profile — change the profile in Settings, or train a "
+                             f"{settings.profile} head.")
+    return Diagnoser(folder, vision_weights=settings.vision_weights or None, llm_path=settings.llm_path or None,
                      device=settings.device, progress=progress)
 
 
 @dataclass
-class CaseOutcome:
-    """Everything one diagnosis run produces, handed from the model worker to the GUI thread."""
+class MapPlacement:
+    """The case on the head's reference map (computed in the worker: openTSNE rebuilds its affinities)."""
 
-    result: DiagnosisResult
     reference: ReferenceMap | None
     point: np.ndarray | None
-    map_message: str
-    saliency: np.ndarray | None
+    nearest: np.ndarray | None
+    message: str
 
 
 class MainWindow(QMainWindow):
@@ -69,19 +98,29 @@ class MainWindow(QMainWindow):
         self.settings = settings or ViewerSettings.load()
         self.diagnoser_factory = diagnoser_factory or default_diagnoser_factory
         self.diagnoser: Diagnoser | None = None
-        self.diagnoser_error: str = ""
+        self.diagnoser_error = ""
         self.reference: ReferenceMap | None = None
         self.reference_error = ""
         self.current_path: Path | None = None
         self.current_image: LoadedImage | None = None
+        self.saliency: np.ndarray | None = None
         self._workers: set[Worker] = set()
         self._diagnosis_worker: Worker | None = None
         self._load_token = 0
+        self._diagnosis_token = 0
+        self._loading_model = False
+        self._closing = False
+        self._sized = False
         self._prepare_dialog: QProgressDialog | None = None
         self.setWindowTitle("PneumoLLM Viewer — research software, not for diagnostic use")
         self.resize(1500, 950)
         self.setAcceptDrops(True)
+        self.wizard: FinetuneWizard | None = None
+        self.export_dialog: ExportDialog | None = None
         self._build_ui()
+        self.triage_tab = TriageTab(self.shared_diagnoser, self)
+        self.triage_tab.open_image_requested.connect(self.open_in_reading_view)
+        self.add_tab(self.triage_tab, "Triage")
         self._build_menus()
         if preload_model:
             self.ensure_diagnoser()
@@ -91,70 +130,79 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
         self.banner = QLabel(f"⚠ {DISCLAIMER} Results must be reviewed by a qualified reader.")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setStyleSheet("background:#8b0000; color:white; font-weight:bold; padding:5px;")
         layout.addWidget(self.banner)
         self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
         layout.addWidget(self.tabs, 1)
-        reading = QSplitter(Qt.Orientation.Horizontal)
+        self.reading = QSplitter(Qt.Orientation.Horizontal)
         self.view = ReadingView()
-        reading.addWidget(self.view)
+        self.reading.addWidget(self.view)
         self.panel = DiagnosisPanel()
-        reading.addWidget(self.panel)
-        reading.setStretchFactor(0, 3)
-        reading.setStretchFactor(1, 2)
-        reading.setSizes([900, 600])
-        self.tabs.addTab(reading, "Reading")
+        self.reading.addWidget(self.panel)
+        self.reading.setStretchFactor(0, 3)
+        self.reading.setStretchFactor(1, 2)
+        self.reading.setChildrenCollapsible(False)
+        self.tabs.addTab(self.reading, "Reading")
+        self.tabs.tabBar().setVisible(False)  # shown once a second tab (triage, fine-tune) is added
         self.setCentralWidget(central)
 
         self.studies = StudyBrowser()
-        self.studies.image_selected.connect(self.open_image)
+        self.studies.image_selected.connect(self._browser_selected)
         self.studies.scanned.connect(self._first_image_of_scan)
+        self.studies.scan_failed.connect(lambda exc: self.panel.show_problem(message_for(exc)))
         self.study_dock = self._dock("Studies", self.studies, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tags = TagBrowser()
         self.tag_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.study_dock, self.tag_dock)
         self.study_dock.raise_()
         self.overlay_controls = self._overlay_box()
-        self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.overlay_dock = self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self.pixel_label = QLabel("")
         self.device_label = QLabel("Model: loading…")
         self.statusBar().addWidget(self.pixel_label, 1)
         self.statusBar().addPermanentWidget(self.device_label)
         self.view.pixel_info.connect(self.pixel_label.setText)
+        self.view.step_requested.connect(self._step)
         self.panel.diagnose_requested.connect(self.diagnose)
-        self.panel.cancel_requested.connect(self.cancel_diagnosis)
+        self.panel.cancel_requested.connect(self._user_cancelled)
         self.panel.review_recorded.connect(self._record_review)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
 
     def _overlay_box(self) -> QWidget:
         box = QWidget()
-        layout = QVBoxLayout(box)
+        grid = QGridLayout(box)
+        grid.setContentsMargins(6, 4, 6, 4)
         self.overlay_checks: dict[str, QCheckBox] = {}
-        names = (("contour", "Lung contour"), ("box", "Crop rectangle"), ("saliency", "Saliency (Grad-CAM)"))
-        for name, label in names:
-            row = QHBoxLayout()
+        self.overlay_sliders: dict[str, QSlider] = {}
+        for row, (name, label, _key) in enumerate(OVERLAY_LABELS):
             check = QCheckBox(label)
             check.setChecked(self.view.overlay_visible[name])
             check.toggled.connect(lambda on, n=name: self.view.set_overlay(n, visible=on))
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(0, 100)
             slider.setValue(int(self.view.overlay_opacity[name] * 100))
-            slider.setToolTip("opacity")
+            slider.setToolTip(f"{label} opacity")
             slider.valueChanged.connect(lambda v, n=name: self.view.set_overlay(n, opacity=v / 100))
-            row.addWidget(check)
-            row.addWidget(slider)
-            layout.addLayout(row)
+            grid.addWidget(check, row, 0)
+            grid.addWidget(slider, row, 1)
             self.overlay_checks[name] = check
-        layout.addStretch(1)
+            self.overlay_sliders[name] = slider
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(len(OVERLAY_LABELS), 1)
         return box
 
     def _build_menus(self) -> None:
@@ -162,7 +210,8 @@ class MainWindow(QMainWindow):
                    ) -> QAction:
             item = QAction(text, self)
             if shortcut is not None:
-                item.setShortcut(QKeySequence(shortcut))
+                shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+                item.setShortcuts([QKeySequence(s) for s in shortcuts])
             item.setCheckable(checkable)
             item.triggered.connect(slot)
             menu.addAction(item)
@@ -172,46 +221,83 @@ class MainWindow(QMainWindow):
         action(file_menu, "&Open image…", self._choose_file, QKeySequence.StandardKey.Open)
         action(file_menu, "Open &folder…", self._choose_folder, "Ctrl+Shift+O")
         file_menu.addSeparator()
-        self.export_menu = file_menu.addMenu("&Export current case")
-        action(self.export_menu, "Annotated image (PNG)…", lambda: self.export_case("png"), "Ctrl+E")
-        action(self.export_menu, "Report (HTML)…", lambda: self.export_case("html"))
-        action(self.export_menu, "DICOM Secondary Capture…", lambda: self.export_case("sc"))
-        action(self.export_menu, "DICOM Structured Report…", lambda: self.export_case("sr"))
+        action(file_menu, "&Export current case… (PNG, HTML, DICOM SC/SR)", self.export_case, "Ctrl+E")
+        action(file_menu, "&Triage a folder…", lambda: self.tabs.setCurrentWidget(self.triage_tab), "Ctrl+T")
         file_menu.addSeparator()
         action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         view_menu = self.menuBar().addMenu("&View")
         action(view_menu, "&Fit to window", self.view.fit, "F")
-        action(view_menu, "Zoom &in", lambda: self.view.zoom(1.25), "+")
-        action(view_menu, "Zoom &out", lambda: self.view.zoom(0.8), "-")
+        action(view_menu, "Zoom &in (wheel up)", lambda: self.view.zoom(1.25), ["+", "="])
+        action(view_menu, "Zoom &out (wheel down)", lambda: self.view.zoom(0.8), "-")
         self.invert_action = action(view_menu, "&Invert",
                                     lambda: self.view.set_inverted(self.invert_action.isChecked()), "I", checkable=True)
         action(view_menu, "&Reset view", self._reset_view, "R")
-        presets = view_menu.addMenu("Window &presets")
+        presets = view_menu.addMenu("Window/level &presets (right-drag adjusts)")
         group = QActionGroup(self)
         for index, name in enumerate(PRESETS, start=1):
             item = action(presets, name.capitalize(), lambda n=name: self.view.apply_preset(n), str(index))
             group.addAction(item)
         view_menu.addSeparator()
-        for name, key in (("contour", "C"), ("box", "B"), ("saliency", "S")):
+        for name, label, key in OVERLAY_LABELS:
             check = self.overlay_checks[name]
-            action(view_menu, f"Toggle {check.text().lower()}", check.toggle, key)
+            item = action(view_menu, f"Show {label.lower()}", lambda: None, key, checkable=True)
+            item.setChecked(check.isChecked())
+            item.triggered.connect(check.setChecked)
+            check.toggled.connect(item.setChecked)
         view_menu.addSeparator()
         action(view_menu, "&Next image", lambda: self._step(1), "PgDown")
         action(view_menu, "&Previous image", lambda: self._step(-1), "PgUp")
-        view_menu.addAction(self.study_dock.toggleViewAction())
-        view_menu.addAction(self.tag_dock.toggleViewAction())
+        view_menu.addSeparator()
+        for dock in (self.study_dock, self.tag_dock, self.overlay_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        self.view_menu = view_menu
 
         model_menu = self.menuBar().addMenu("&Model")
         action(model_menu, "&Diagnose", lambda: self.diagnose(False), "Ctrl+D")
+        action(model_menu, "&Cancel diagnosis", self._user_cancelled, "Esc")
+        model_menu.addSeparator()
         action(model_menu, "&Settings…", self._open_settings, "Ctrl+,")
+        action(model_menu, "&Fine-tune a new head…", self.open_finetune_wizard, "Ctrl+Shift+F")
         self.model_menu = model_menu
         help_menu = self.menuBar().addMenu("&Help")
         action(help_menu, "&About", self.show_about, "F1")
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:  # the image gets most of the width; the panel keeps enough for its plots
+            self._sized = True
+            self.resizeDocks([self.study_dock], [340], Qt.Orientation.Horizontal)
+            total = max(self.width() - 340 - 16, 800)
+            panel = max(self.panel.minimumWidth(), int(total * 0.42))
+            self.reading.setSizes([total - panel, panel])
+
+    # -- seams for other tabs ---------------------------------------------------------------------------
+    def add_tab(self, widget: QWidget, title: str) -> int:
+        """Add a tab beside "Reading" (triage, fine-tune); the tab bar appears with the second tab."""
+        index = self.tabs.addTab(widget, title)
+        self.tabs.tabBar().setVisible(self.tabs.count() > 1)
+        return index
+
+    def open_in_reading_view(self, path: Path) -> None:
+        """Show one image in the reading view (switching to it), e.g. from a triage list."""
+        path = Path(path)
+        self.tabs.setCurrentWidget(self.reading)
+        if path in self.studies.paths:
+            self.studies.select(path)
+        else:
+            self.studies.show_single(path)
+        self.open_image(path)
+
+    def shared_diagnoser(self) -> Diagnoser:
+        """The window's model, built on first use. Call it from a ``model_pool()`` worker only."""
+        if self.diagnoser is None:
+            self.diagnoser = self.diagnoser_factory(self.settings, lambda _text: None)
+        return self.diagnoser
+
     # -- opening ---------------------------------------------------------------------------------------
     def _choose_file(self) -> None:
-        patterns = "Radiographs (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
+        patterns = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
         name, _ = QFileDialog.getOpenFileName(self, "Open radiograph", "", patterns)
         if name:
             self.open_path(Path(name))
@@ -222,18 +308,26 @@ class MainWindow(QMainWindow):
             self.open_path(Path(name))
 
     def open_path(self, path: Path) -> None:
+        """Open a file (shown at once) or a folder (scanned into studies; its first image is shown)."""
         path = Path(path)
+        self.tabs.setCurrentWidget(self.reading)
         if path.is_dir():
-            self.track(self.studies.open_folder(path))
+            self.studies.open_folder(path)
         else:
             self.studies.show_single(path)
             self.open_image(path)
 
     def _first_image_of_scan(self, result: Any) -> None:
         if self.studies.paths:
+            self.studies.select(self.studies.paths[0])
             self.open_image(self.studies.paths[0])
-        elif result.skipped:
-            self.panel.show_problem(f"No radiographs in this folder ({len(result.skipped)} files skipped).")
+        else:
+            skipped = f" ({len(result.skipped)} files skipped — see the Studies list)" if result.skipped else ""
+            self.panel.show_problem(f"No radiographs found in this folder{skipped}.")
+
+    def _browser_selected(self, path: Path) -> None:
+        if path != self.current_path:
+            self.open_image(path)
 
     def _step(self, offset: int) -> None:
         path = self.studies.step(offset, self.current_path)
@@ -241,61 +335,77 @@ class MainWindow(QMainWindow):
             self.open_image(path)
 
     def open_image(self, path: Path) -> None:
-        """Decode in a worker; stale results (the user moved on) are dropped."""
+        """Decode (and read the tags) in a worker; results for an image the user has left are dropped."""
         self._load_token += 1
         token = self._load_token
         self.cancel_diagnosis()
         self.current_path = Path(path)
+        self.current_image = None
         self.panel.clear()
         self.panel.show_busy(f"Opening {Path(path).name}…")
-        worker = Worker(load_image, Path(path))
-        worker.signals.finished.connect(lambda image: self._image_loaded(token, image))
+        worker = Worker(_load_for_reading, Path(path))
+        worker.signals.finished.connect(lambda loaded: self._image_loaded(token, *loaded))
         worker.signals.failed.connect(lambda exc: self._image_failed(token, exc))
         self.track(worker)
 
-    def _image_loaded(self, token: int, image: LoadedImage) -> None:
-        if token != self._load_token:
+    def _image_loaded(self, token: int, image: LoadedImage, rows: list[TagRow] | None) -> None:
+        if self._closing or token != self._load_token:
             return
         self.current_image = image
+        self.saliency = None
         self.view.set_image(image)
         self.invert_action.setChecked(False)
-        self.tags.show_file(image.meta.path if image.meta.source == "dicom" else None)
-        flags = "; ".join(image.meta.flags)
-        self.panel.show_idle(f"{image.meta.path.name}: {image.meta.columns}×{image.meta.rows}"
+        self.tags.show_rows(rows, is_dicom=image.meta.source == "dicom")
+        meta = image.meta
+        flags = "; ".join(meta.flags)
+        self.panel.show_idle(f"{meta.path.name}: {meta.columns}×{meta.rows}"
+                             + (f" {meta.modality}" if meta.modality else "")
                              + (f" — flagged: {flags}" if flags else ""))
         if self.settings.auto_diagnose:
             self.diagnose(False)
 
     def _image_failed(self, token: int, exc: BaseException) -> None:
-        if token != self._load_token:
+        if self._closing or token != self._load_token:
             return
         self.current_image = None
+        self.view.clear()
+        self.tags.show_rows([], is_dicom=False)
         self.panel.show_problem(message_for(exc))
 
     # -- the model ------------------------------------------------------------------------------------
     def ensure_diagnoser(self) -> None:
-        """Build the diagnoser in the model worker (first start prepares the LLM with a progress dialog)."""
-        if self.diagnoser is not None or getattr(self, "_loading_model", False):
+        """Build the diagnoser in the model worker (first start prepares the LLM, with a progress dialog)."""
+        if self.diagnoser is not None or self._loading_model:
             return
         self._loading_model = True
-        if not smollm_is_prepared():
+        self.device_label.setText("Model: loading…")
+        if self.settings.profile == "embedded" and not smollm_is_prepared():
             self._prepare_dialog = QProgressDialog(
-                "Preparing the embedded language model (first start only, about 30 seconds)…", "", 0, 0, self)
+                "Preparing the embedded language model (first start only, about 30 seconds)…\n"
+                "You can open and read images meanwhile.", "", 0, 0, self)
             self._prepare_dialog.setCancelButton(None)
-            self._prepare_dialog.setWindowTitle("PneumoLLM Viewer")
+            self._prepare_dialog.setWindowTitle("PneumoLLM Viewer — first start")
             self._prepare_dialog.setWindowModality(Qt.WindowModality.NonModal)
+            self._prepare_dialog.setMinimumDuration(0)
             self._prepare_dialog.show()
 
         def build(worker: Worker) -> Diagnoser:
             diagnoser = self.diagnoser_factory(self.settings, worker.signals.progress.emit)
-            self.diagnoser = diagnoser  # set here too: a queued diagnosis on the same pool must not build another
+            self.diagnoser = diagnoser  # set here too: a diagnosis queued on the same pool must not build another
             return diagnoser
 
         worker = Worker(build)
-        worker.signals.progress.connect(lambda text: self.device_label.setText(str(text)))
+        worker.signals.progress.connect(self._model_progress)
         worker.signals.finished.connect(self._diagnoser_ready)
         worker.signals.failed.connect(self._diagnoser_failed)
         self.track(worker, model=True)
+
+    def _model_progress(self, text: object) -> None:
+        if self._closing:
+            return
+        self.device_label.setText(str(text))
+        if self._prepare_dialog is not None:
+            self._prepare_dialog.setLabelText(str(text))
 
     def _close_prepare_dialog(self) -> None:
         self._loading_model = False
@@ -304,94 +414,147 @@ class MainWindow(QMainWindow):
             self._prepare_dialog = None
 
     def _diagnoser_ready(self, diagnoser: Diagnoser) -> None:
+        if self._closing:
+            return
         self._close_prepare_dialog()
         self.diagnoser = diagnoser
         self.diagnoser_error = ""
         self.device_label.setText(f"Model: {diagnoser.profile} on {diagnoser.runtime.label}")
+        self.device_label.setToolTip("")
 
     def _diagnoser_failed(self, exc: BaseException) -> None:
+        if self._closing:
+            return
         self._close_prepare_dialog()
         self.diagnoser_error = message_for(exc)
         self.device_label.setText("Model: not available")
-        if self.current_image is not None:
+        self.device_label.setToolTip(self.diagnoser_error)
+        if self.current_image is None and self.current_path is None:
+            self.panel.show_idle(f"Open a radiograph to read it. The model is not available: {self.diagnoser_error}")
+        elif self.current_image is not None and self.panel.result is None and self._diagnosis_worker is None:
             self.panel.show_problem(self.diagnoser_error)
 
+    def threshold_in_force(self, result: DiagnosisResult) -> float:
+        override = self.settings.threshold_override
+        return result.threshold if override is None else override
+
     def diagnose(self, allow_flagged: bool = False) -> None:
+        """Segment, run PneumoLLM, place the case on the map and compute Grad-CAM — all in the model worker."""
         if self.current_image is None:
             return
         self.cancel_diagnosis()
-        image, token = self.current_image, self._load_token
-        self.panel.show_busy("Diagnosing: lung segmentation, PneumoLLM, map and saliency…")
+        self._diagnosis_token += 1
+        token, image = self._diagnosis_token, self.current_image
+        self.panel.show_busy("Diagnosing: lung segmentation and PneumoLLM…")
 
         def run(worker: Worker):  # noqa: ANN202 - a generator: cancellable between stages
             if self.diagnoser is None:
-                yield "Loading the model…"
+                yield "status", "Loading the model…"
                 self.diagnoser = self.diagnoser_factory(self.settings, worker.signals.progress.emit)
             diagnoser = self.diagnoser
-            yield "Running the model…"
             result = diagnoser.predict(image, allow_flagged=allow_flagged)
-            yield "Placing the case on the reference map…"
-            reference, point, message = self._place_on_map(diagnoser, result)
-            yield "Computing the saliency map…"
+            yield "result", (result, diagnoser.source_names, lung_outline(result.lung_crop.mask))
+            yield "status", "Placing the case on the reference map…"
+            yield "map", self._place_on_map(diagnoser, result)
+            yield "status", "Computing the saliency map (Grad-CAM)…"
             from engine.saliency import grad_cam
 
             try:
-                saliency = grad_cam(diagnoser, result)
+                cam = grad_cam(diagnoser, result)
             except Exception:  # noqa: BLE001 - a missing overlay must not lose the result
                 log.warning("Grad-CAM failed", exc_info=True)
-                saliency = None
-            yield CaseOutcome(result, reference, point, message, saliency)
+                cam = None
+            yield "saliency", cam
 
         worker = Worker(run)
-        worker.signals.progress.connect(lambda value: self._diagnosis_progress(token, value))
+        worker.signals.progress.connect(lambda value: self._diagnosis_stage(token, value))
+        worker.signals.finished.connect(lambda _value: self._diagnosis_done(token))
         worker.signals.failed.connect(lambda exc: self._diagnosis_failed(token, exc))
-        worker.signals.cancelled.connect(lambda: self.panel.show_idle("Diagnosis cancelled."))
         self._diagnosis_worker = worker
         self.track(worker, model=True)
 
-    def _place_on_map(self, diagnoser: Diagnoser, result: DiagnosisResult
-                      ) -> tuple[ReferenceMap | None, np.ndarray | None, str]:
+    def _place_on_map(self, diagnoser: Diagnoser, result: DiagnosisResult) -> MapPlacement:
+        """Worker side: load the head's reference map once, place the case, find its nearest references."""
         if self.reference is None and not self.reference_error:
             try:
                 self.reference = ReferenceMap.load(diagnoser.checkpoint.folder)
             except ModelLoadError as exc:
-                self.reference_error = exc.user_message
-        if self.reference is None:
-            return None, None, self.reference_error
-        return self.reference, self.reference.place(result.embedding)[0], ""
+                self.reference_error = f"No reference map: {exc.user_message}"
+        reference = self.reference
+        if reference is None:
+            return MapPlacement(None, None, None, self.reference_error)
+        try:
+            point = reference.place(result.embedding)[0]
+        except Exception:  # noqa: BLE001 - the map is an aid; its failure must not lose the result
+            log.warning("placing the case on the reference map failed", exc_info=True)
+            point = None
+        return MapPlacement(reference, point, reference.nearest(result.embedding, k=5), "")
 
-    def _diagnosis_progress(self, token: int, value: Any) -> None:
-        if token != self._load_token:
+    def _diagnosis_stage(self, token: int, value: Any) -> None:
+        if self._closing or token != self._diagnosis_token:
             return
-        if isinstance(value, CaseOutcome):
-            self._show_outcome(value)
-        else:
-            self.panel.show_busy(str(value))
+        if isinstance(value, str):  # the factory's own progress lines (model loading)
+            self.panel.show_busy(value)
+            return
+        kind, payload = value
+        if kind == "status":
+            self.panel.show_busy(payload)
+        elif kind == "result":
+            result, source_names, outline = payload
+            if self.diagnoser is not None:
+                self.device_label.setText(f"Model: {self.diagnoser.profile} on {result.device}")
+            self.panel.show_result(result, self.threshold_in_force(result), source_names)
+            crop = result.lung_crop
+            self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, outline)
+        elif kind == "map":
+            self.panel.show_map(payload.reference, payload.point, payload.message, payload.nearest)
+        elif kind == "saliency" and payload is not None:
+            self.saliency = payload
+            self.view.set_saliency(payload)
 
-    def _show_outcome(self, outcome: CaseOutcome) -> None:
-        result = outcome.result
-        if self.diagnoser is not None:
-            self.device_label.setText(f"Model: {self.diagnoser.profile} on {result.device}")
-        threshold = self.settings.threshold_override if self.settings.threshold_override is not None \
-            else result.threshold
-        self.panel.show_result(result, threshold, self.diagnoser.source_names if self.diagnoser else [])
-        self.panel.show_map(outcome.reference, outcome.point, outcome.map_message)
-        self.view.set_lung_overlay(result.lung_crop.mask, result.lung_crop.box, result.lung_crop.fallback)
-        if outcome.saliency is not None:
-            self.view.set_saliency(outcome.saliency)
+    def _diagnosis_done(self, token: int) -> None:
+        if self._closing or token != self._diagnosis_token:
+            return
+        self._diagnosis_worker = None
+        self.panel.show_idle("Diagnosis complete — review the image and the result." if self.panel.result
+                             else "Done.")
 
     def _diagnosis_failed(self, token: int, exc: BaseException) -> None:
-        if token != self._load_token:
+        if self._closing or token != self._diagnosis_token:
             return
+        self._diagnosis_worker = None
         if isinstance(exc, ModelLoadError):
             self.diagnoser_error = exc.user_message
-        flagged = isinstance(exc, UnsupportedImageError) and exc.user_message.startswith("Not diagnosed")
-        self.panel.show_problem(message_for(exc), flagged=flagged)
+            self.device_label.setText("Model: not available")
+            self.device_label.setToolTip(exc.user_message)
+        image = self.current_image
+        flagged = (isinstance(exc, UnsupportedImageError) and image is not None
+                   and bool(blocking_flags(image.meta.flags)))
+        if self.panel.result is None:
+            self.panel.show_problem(message_for(exc), flagged=flagged)
+        else:  # the result is in; only an aid (map, saliency) failed
+            self.panel.show_idle(f"Diagnosis complete; {message_for(exc)}")
 
     def cancel_diagnosis(self) -> None:
+        """Stop listening to the running diagnosis; its worker stops at the next stage."""
         if self._diagnosis_worker is not None:
             self._diagnosis_worker.cancel()
             self._diagnosis_worker = None
+        self._diagnosis_token += 1
+
+    def _user_cancelled(self) -> None:
+        if self._diagnosis_worker is None:
+            return
+        self.cancel_diagnosis()
+        if self.panel.result is None:
+            self.panel.show_idle("Diagnosis cancelled — press Diagnose to run it again.")
+        else:
+            self.panel.show_idle("Cancelled: the result is shown; the map or saliency may be missing.")
+
+    @property
+    def diagnosis_running(self) -> bool:
+        """True from Diagnose until the worker's last stage (result, map, saliency) has been handled."""
+        return self._diagnosis_worker is not None
 
     @property
     def result(self) -> DiagnosisResult | None:
@@ -405,7 +568,7 @@ class MainWindow(QMainWindow):
             return
         result = self.panel.result
         threshold = self.settings.threshold_override
-        decision = result.probability >= (result.threshold if threshold is None else threshold)
+        decision = result.probability >= self.threshold_in_force(result)
         try:
             entry = AuditLog().record(self.current_image.meta, result, action, threshold=threshold,
                                       final_decision=(not decision) if action == "overridden" else decision)
@@ -414,29 +577,59 @@ class MainWindow(QMainWindow):
             return
         self.panel.review_note.setText(f"Recorded: {action} — final decision {entry['final_decision']}.")
 
-    def export_case(self, kind: str) -> None:
-        from viewer.case_export import export_current_case
-
+    def export_case(self) -> None:
+        """A modeless export dialog for the current case; the export itself runs in a worker."""
         if self.panel.result is None or self.current_image is None:
             show_error(self, PneumoError("Diagnose a case before exporting it."))
             return
-        meta = self.diagnoser.checkpoint.meta if self.diagnoser else {}
-        export_current_case(self, kind, self.current_image, self.panel.result, meta)
+        meta = self.diagnoser.checkpoint.meta if self.diagnoser else None
+        self.export_dialog = open_export_dialog(self, self.current_image, self.panel.result, model_info=meta)
+
+    def open_finetune_wizard(self) -> FinetuneWizard:
+        """One wizard at a time; installing or rolling back a head reloads the window's model."""
+        if self.wizard is None:
+            self.wizard = FinetuneWizard(self, profiles=PROFILES, vision_weights=self.settings.vision_weights or None,
+                                         llm_path=self.settings.llm_path or None)
+            self.wizard.head_changed.connect(self._head_changed)
+            self.wizard.finished.connect(lambda _code: setattr(self, "wizard", None))
+        self.wizard.show()
+        self.wizard.raise_()
+        return self.wizard
+
+    def _head_changed(self, _folder: object) -> None:
+        self.cancel_diagnosis()
+        self.diagnoser, self.reference, self.reference_error, self.diagnoser_error = None, None, "", ""
+        self.ensure_diagnoser()
+        if self.panel.result is not None:
+            self.panel.show_idle("A new head is active — press Diagnose to run it.")
 
     def _reset_view(self) -> None:
         self.view.reset()
         self.invert_action.setChecked(False)
 
     def _open_settings(self) -> None:
+        before = self.settings.copy()
         dialog = SettingsDialog(self.settings, self)
-        if dialog.exec():
-            self.settings.save()
+        if not dialog.exec():
+            return
+        self.apply_settings(before)
+
+    def apply_settings(self, before: ViewerSettings) -> None:
+        """Save the settings; reload the model only when a model setting changed, else redraw the decision."""
+        self.settings.save()
+        if self.settings.model_differs(before):
+            self.cancel_diagnosis()
             self.diagnoser, self.reference, self.reference_error = None, None, ""
             self.ensure_diagnoser()
+            if self.panel.result is not None:
+                self.panel.show_idle("Model settings changed — press Diagnose to run the new model.")
+        elif self.panel.result is not None:
+            self.panel.set_threshold(self.threshold_in_force(self.panel.result))
 
     def show_about(self) -> None:
-        meta = self.diagnoser.checkpoint.meta if self.diagnoser else None
-        show_about(self, meta, self.diagnoser_error)
+        diagnoser = self.diagnoser
+        meta = diagnoser.checkpoint.meta if diagnoser else None
+        show_about(self, meta, self.diagnoser_error, diagnoser.checkpoint.folder if diagnoser else None)
 
     # -- plumbing ---------------------------------------------------------------------------------------
     def track(self, worker: Worker, *, model: bool = False) -> Worker:
@@ -451,10 +644,29 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        urls = event.mimeData().urls()
-        if urls:
-            self.open_path(Path(urls[0].toLocalFile()))
+        local = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if local:
+            event.acceptProposedAction()
+            self.open_path(Path(local[0]))
 
-    def segmenter(self) -> LungSegmenter | None:
-        return self.diagnoser.segmenter if self.diagnoser else None
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop workers at their next yield and give them a moment, so none reports to a closed window."""
+        self._closing = True
+        if self.wizard is not None:
+            self.wizard.reject()  # stops a running training; nothing half-trained is installed
+        self.triage_tab.cancel()
+        for worker in list(self._workers):
+            worker.cancel()
+        self.studies.shutdown()
+        self._close_prepare_dialog()
+        QThreadPool.globalInstance().waitForDone(3000)
+        model_pool().waitForDone(3000)
+        super().closeEvent(event)
 
+
+def _load_for_reading(path: Path) -> tuple[LoadedImage, list[TagRow] | None]:
+    """Worker side: decode, compute the float pixels once (W/L and the read-out use them), read the tags."""
+    image = load_image(path)
+    _ = image.pixels, image.value_range
+    rows = read_tag_rows(path) if image.meta.source == "dicom" else None
+    return image, rows

@@ -1,17 +1,43 @@
-"""The 2-D reading view: fit, zoom (wheel), pan (left-drag), window/level (right-drag), invert, presets,
-pixel read-out, and toggleable overlays (lung contour, crop rectangle, saliency) with opacity."""
+"""The 2-D reading view (Weasis/RadiAnt conventions): fit, zoom (wheel), pan (left-drag), window/level
+(right-drag), invert, presets, pixel read-out, and toggleable overlays (lung contour, crop rectangle,
+Grad-CAM saliency) with opacity. Layout and display only: it gets decoded images and arrays, never a model."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+)
 
 from engine.ingest import LoadedImage, window_uint8
 from engine.segment import mask_outline
 
 PRESETS = ("default", "full range", "lung", "bone")
+OVERLAYS = ("contour", "box", "saliency")
+CONTOUR_RGB = (60, 230, 110)
+BOX_COLOUR = QColor(250, 210, 40)
+FALLBACK_COLOUR = QColor(240, 80, 80)
 
 
 def to_qimage_grey(array: np.ndarray) -> QImage:
@@ -26,24 +52,45 @@ def to_qimage_rgba(array: np.ndarray) -> QImage:
     return image.copy()
 
 
+def lung_outline(mask: np.ndarray) -> np.ndarray:
+    """The lung mask's contour, a line about 1/350 of the image wide (worker side: a full-size morphology)."""
+    return mask_outline(mask, width=max(1, max(mask.shape) // 350))
+
+
+@lru_cache(maxsize=1)
+def _saliency_lut() -> np.ndarray:
+    """(256, 4) uint8 RGBA: inferno colours, transparent below 0.25 and opaque from 0.8."""
+    from matplotlib import colormaps
+
+    lut = (colormaps["inferno"](np.arange(256)) * 255).astype(np.uint8)
+    lut[:, 3] = (np.clip((np.arange(256) / 255 - 0.25) / 0.55, 0, 1) * 255).astype(np.uint8)
+    return lut
+
+
 def preset_window(image: LoadedImage, name: str) -> tuple[float, float] | None:
-    """(center, width) in ``image.pixels`` units; None = show the file's own display image."""
+    """(center, width) in ``image.pixels`` units; None = show the file's own display image.
+
+    Percentiles come from a subsample (about 256x256), so a preset costs milliseconds on a 3000-pixel film.
+    Pixels are "denser = brighter": aerated lung is the darker part of the range, bone the brighter.
+    """
     if name == "default":
         return image.default_window
-    values = image.pixels[:: max(1, image.pixels.shape[0] // 256), :: max(1, image.pixels.shape[1] // 256)]
-    lo, p20, p50, p98, hi = np.percentile(values, [0, 20, 50, 98, 100])
+    pixels = image.pixels
+    values = pixels[:: max(1, pixels.shape[0] // 256), :: max(1, pixels.shape[1] // 256)]
+    lo, p1, p5, p40, p50, p75, p99, hi = (float(v) for v in np.percentile(values, [0, 1, 5, 40, 50, 75, 99, 100]))
     if name == "full range":
         return (lo + hi) / 2, max(hi - lo, 1e-3)
-    if name == "lung":  # a wide window over the darker part, where aerated lung lives
-        return (lo + p50) / 2, max((p50 - lo) * 1.6, 1e-3)
+    if name == "lung":  # a wide window over the lower part of the range, where aerated lung lives
+        return (p1 + p50) / 2, max((p75 - p1) * 1.1, 1e-3)
     if name == "bone":  # a narrower window over the bright end
-        return (p50 + p98) / 2, max((p98 - p20) * 0.8, 1e-3)
-    raise ValueError(name)
+        return (p40 + p99) / 2, max((p99 - p40) * 1.2, 1e-3)
+    raise ValueError(f"unknown window preset {name!r}; valid: {', '.join(PRESETS)}")
 
 
 class ReadingView(QGraphicsView):
-    pixel_info = Signal(str)
-    window_changed = Signal(float, float)
+    pixel_info = Signal(str)  # "x 12  y 34  value 567.0  ..." for the status bar
+    window_changed = Signal(float, float)  # center, width
+    step_requested = Signal(int)  # arrow keys: +1 next image, -1 previous
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,34 +98,53 @@ class ReadingView(QGraphicsView):
         self.setBackgroundBrush(QBrush(QColor(12, 12, 12)))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)  # corner text
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
         self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(320, 320)
         self.image: LoadedImage | None = None
         self.window: tuple[float, float] | None = None
+        self.preset = "default"
         self.inverted = False
         self._pixmap = QGraphicsPixmapItem()
         self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._contour = QGraphicsPixmapItem()
         self._saliency = QGraphicsPixmapItem()
         self._box = QGraphicsRectItem()
-        for z, item in enumerate((self._pixmap, self._saliency, self._contour, self._box)):
+        self._box_label = QGraphicsSimpleTextItem()
+        self._box_label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)  # readable at any zoom
+        bold = QFont()
+        bold.setBold(True)
+        self._box_label.setFont(bold)
+        for z, item in enumerate((self._pixmap, self._saliency, self._contour, self._box, self._box_label)):
             item.setZValue(z)
             self.scene().addItem(item)
         self._box.setVisible(False)
+        self._box_label.setVisible(False)
+        self.fallback = False
         self._drag: tuple[str, QPointF, tuple[float, float] | None] | None = None
         self.displayed: np.ndarray | None = None  # the 8-bit image currently shown (tests read it)
         self.auto_fit = True  # keep fitting on resize until the user zooms or pans
-        self.overlay_opacity = {"contour": 0.9, "box": 0.9, "saliency": 0.45}
+        self.overlay_opacity = {"contour": 0.9, "box": 0.9, "saliency": 0.5}
         self.overlay_visible = {"contour": True, "box": True, "saliency": False}
 
     # -- image ------------------------------------------------------------------------------------------
     def set_image(self, image: LoadedImage) -> None:
         self.image = image
         self.window = image.default_window
+        self.preset = "default"
         self.inverted = False
         self.clear_overlays()
         self._render()
         self.fit()
+
+    def clear(self) -> None:
+        """No image (the file could not be opened)."""
+        self.image, self.window, self.displayed = None, None, None
+        self._pixmap.setPixmap(QPixmap())
+        self.clear_overlays()
+        self.viewport().update()
 
     def _render(self) -> None:
         if self.image is None:
@@ -89,6 +155,7 @@ class ReadingView(QGraphicsView):
         self.displayed = shown
         self._pixmap.setPixmap(QPixmap.fromImage(to_qimage_grey(shown)))
         self.scene().setSceneRect(QRectF(0, 0, shown.shape[1], shown.shape[0]))
+        self.viewport().update()
 
     def set_window(self, center: float, width: float) -> None:
         self.window = (float(center), max(float(width), 1e-3))
@@ -104,14 +171,17 @@ class ReadingView(QGraphicsView):
             self._render()
         else:
             self.set_window(*window)
+        self.preset = name
 
     def set_inverted(self, inverted: bool) -> None:
         self.inverted = inverted
         self._render()
 
     def reset(self) -> None:
+        """The file's own window, no inversion, fitted."""
         if self.image is not None:
             self.window = self.image.default_window
+            self.preset = "default"
             self.inverted = False
             self._render()
             self.fit()
@@ -120,10 +190,16 @@ class ReadingView(QGraphicsView):
         self.auto_fit = True
         if self.image is not None:
             self.fitInView(self._pixmap, Qt.AspectRatioMode.KeepAspectRatio)
+        self.viewport().update()
 
     def zoom(self, factor: float) -> None:
         self.auto_fit = False
         self.scale(factor, factor)
+        self.viewport().update()
+
+    @property
+    def zoom_factor(self) -> float:
+        return float(self.transform().m11())
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001
         super().resizeEvent(event)
@@ -135,51 +211,115 @@ class ReadingView(QGraphicsView):
         if self.auto_fit:
             self.fit()
 
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Corner annotations in screen coordinates (window/level, zoom), as reading software does."""
+        if self.image is None:
+            return
+        painter.save()
+        painter.resetTransform()
+        font = QFont()
+        font.setPointSize(9)
+        painter.setFont(font)
+        window = "W/L: file display" if self.window is None else f"W {self.window[1]:.0f}  L {self.window[0]:.0f}"
+        zoom = f"Zoom {self.zoom_factor * 100:.0f} %" + ("  · inverted" if self.inverted else "")
+        lines = [f"{window}  ({self.preset})", zoom]
+        meta = self.image.meta
+        lines.append(f"{meta.columns}×{meta.rows}" + (f"  {meta.modality}" if meta.modality else "")
+                     + (f"  {meta.view}" if meta.view else ""))
+        y = 16
+        for line in lines:
+            painter.setPen(QColor(0, 0, 0))
+            painter.drawText(9, y + 1, line)
+            painter.setPen(QColor(235, 235, 160))
+            painter.drawText(8, y, line)
+            y += 15
+        painter.restore()
+
     # -- overlays ---------------------------------------------------------------------------------------
     def clear_overlays(self) -> None:
         self._contour.setPixmap(QPixmap())
         self._saliency.setPixmap(QPixmap())
+        self._box.setRect(QRectF())
         self._box.setVisible(False)
+        self._box_label.setVisible(False)
+        self.fallback = False
 
-    def set_lung_overlay(self, mask: np.ndarray, box: tuple[int, int, int, int], fallback: bool) -> None:
-        outline = mask_outline(mask, width=max(1, max(mask.shape) // 350))
+    def set_lung_overlay(self, mask: np.ndarray, box: tuple[int, int, int, int], fallback: bool,
+                         outline: np.ndarray | None = None) -> None:
+        """The lung contour and the crop rectangle (dashed and labelled when it is the centred fallback).
+
+        ``outline`` (from ``lung_outline``, computed in a worker) saves the GUI thread the morphology.
+        """
+        if outline is None:
+            outline = lung_outline(mask)
         rgba = np.zeros((*mask.shape, 4), np.uint8)
-        rgba[outline] = (60, 230, 110, 255)
+        rgba[outline] = (*CONTOUR_RGB, 255)
         self._contour.setPixmap(QPixmap.fromImage(to_qimage_rgba(rgba)))
         x0, y0, x1, y1 = box
         self._box.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        pen = QPen(QColor(230, 70, 70) if fallback else QColor(250, 210, 40))
-        pen.setWidthF(max(2.0, max(mask.shape) / 400))
+        colour = FALLBACK_COLOUR if fallback else BOX_COLOUR
+        pen = QPen(colour)
+        pen.setCosmetic(True)  # the same on-screen width at every zoom
+        pen.setWidthF(2.5 if fallback else 2.0)
         pen.setStyle(Qt.PenStyle.DashLine if fallback else Qt.PenStyle.SolidLine)
         self._box.setPen(pen)
+        self.fallback = fallback
+        self._box_label.setText("fallback crop — lungs not found" if fallback else "model crop")
+        self._box_label.setBrush(QBrush(colour))
+        outline_pen = QPen(QColor(0, 0, 0, 200))
+        outline_pen.setWidthF(0.6)
+        self._box_label.setPen(outline_pen)
+        self._box_label.setPos(x0 + 4, y0 + 4)
         self._apply_overlay_state()
 
     def set_saliency(self, cam: np.ndarray) -> None:
-        from matplotlib import colormaps
+        """A (H, W) map in [0, 1] (Grad-CAM), drawn with the inferno colormap, transparent where low.
 
-        rgba = (colormaps["inferno"](cam) * 255).astype(np.uint8)
-        rgba[..., 3] = (np.clip(cam * 1.5, 0, 1) * 255).astype(np.uint8)  # transparent where the map is low
-        self._saliency.setPixmap(QPixmap.fromImage(to_qimage_rgba(rgba)))
+        The map is smooth (upsampled from the encoder's 7x7 grid), so it is coloured at most 1024 pixels a side
+        and stretched over the image: cheap enough for the GUI thread on a 3000-pixel film.
+        """
+        cam = np.asarray(cam, np.float32)
+        step = max(1, int(np.ceil(max(cam.shape) / 1024)))
+        small = cam[::step, ::step]
+        index = (np.clip(small, 0.0, 1.0) * 255).astype(np.uint8)
+        self._saliency.setPixmap(QPixmap.fromImage(to_qimage_rgba(_saliency_lut()[index])))
+        self._saliency.setTransform(QTransform.fromScale(cam.shape[1] / small.shape[1], cam.shape[0] / small.shape[0]))
         self._apply_overlay_state()
 
     def set_overlay(self, name: str, *, visible: bool | None = None, opacity: float | None = None) -> None:
+        if name not in OVERLAYS:
+            raise ValueError(f"unknown overlay {name!r}; valid: {', '.join(OVERLAYS)}")
         if visible is not None:
             self.overlay_visible[name] = visible
         if opacity is not None:
             self.overlay_opacity[name] = opacity
         self._apply_overlay_state()
 
+    def has_overlay(self, name: str) -> bool:
+        if name == "box":
+            return not self._box.rect().isEmpty()
+        return not (self._contour if name == "contour" else self._saliency).pixmap().isNull()
+
+    def overlay_shown(self, name: str) -> bool:
+        item = {"contour": self._contour, "box": self._box, "saliency": self._saliency}[name]
+        return item.isVisible()
+
     def _apply_overlay_state(self) -> None:
         for name, item in (("contour", self._contour), ("saliency", self._saliency), ("box", self._box)):
             item.setOpacity(self.overlay_opacity[name])
-            has_content = not (isinstance(item, QGraphicsPixmapItem) and item.pixmap().isNull())
-            if name == "box":
-                has_content = not self._box.rect().isEmpty()
-            item.setVisible(self.overlay_visible[name] and has_content)
+            item.setVisible(self.overlay_visible[name] and self.has_overlay(name))
+        self._box_label.setOpacity(max(0.6, self.overlay_opacity["box"]))
+        self._box_label.setVisible(self._box.isVisible())
 
-    # -- mouse ------------------------------------------------------------------------------------------
+    # -- mouse and keys ---------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
-        self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+        delta = event.angleDelta().y()
+        if self.image is not None and delta:
+            self.zoom(1.15 if delta > 0 else 1 / 1.15)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.fit()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self.image is None:
@@ -187,6 +327,7 @@ class ReadingView(QGraphicsView):
         if event.button() == Qt.MouseButton.RightButton:
             window = self.window or preset_window(self.image, "full range")
             self._drag = ("window", event.position(), window)
+            self.setCursor(Qt.CursorShape.SizeAllCursor)
         elif event.button() == Qt.MouseButton.LeftButton:
             self._drag = ("pan", event.position(), None)
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -204,21 +345,36 @@ class ReadingView(QGraphicsView):
                 self._drag = (kind, event.position(), None)
             elif window is not None:
                 lo, hi = self.image.value_range
-                step = (hi - lo) / 500.0
-                # Radiology convention: horizontal drag = width, vertical drag = level (center).
-                self.set_window(window[0] - delta.y() * step, window[1] + delta.x() * step)
+                step = max(hi - lo, 1e-3) / 500.0
+                # Radiology convention: drag right = wider window, drag down = higher level (darker image).
+                self.preset = "manual"
+                self.set_window(window[0] + delta.y() * step, window[1] + delta.x() * step)
         self._report_pixel(event.position())
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self._drag = None
         self.unsetCursor()
 
+    def contextMenuEvent(self, event) -> None:  # noqa: ANN001
+        event.accept()  # right-drag is window/level, never a context menu
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
+            self.step_requested.emit(1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
+            self.step_requested.emit(-1)
+        else:
+            super().keyPressEvent(event)
+
     def _report_pixel(self, position: QPointF) -> None:
         assert self.image is not None
         point = self.mapToScene(position.toPoint())
-        x, y = int(point.x()), int(point.y())
+        x, y = int(np.floor(point.x())), int(np.floor(point.y()))
         rows, cols = self.image.pixels.shape
         if 0 <= x < cols and 0 <= y < rows:
             value = float(self.image.pixels[y, x])
             window = "" if self.window is None else f"   W {self.window[1]:.0f} L {self.window[0]:.0f}"
             self.pixel_info.emit(f"x {x}  y {y}  value {value:.1f}{window}")
+        else:
+            self.pixel_info.emit("")

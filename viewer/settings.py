@@ -1,8 +1,9 @@
-"""User settings (QSettings) and the dialog that edits them; paths are checked when chosen."""
+"""User settings (QSettings, organisation "PneumoLLM", application "PneumoLLM Viewer") and the dialog that
+edits them; local weight paths are checked with the engine's validators as soon as they are chosen."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
@@ -23,6 +24,15 @@ from engine.errors import ModelLoadError
 from engine.llm import check_llm_folder
 from engine.vision import check_clip_weights
 
+ORGANISATION = "PneumoLLM"
+APPLICATION = "PneumoLLM Viewer"
+PROFILES = ("embedded", "full")
+
+
+def settings_store() -> QSettings:
+    """The app's settings (user scope, in ``QSettings.defaultFormat()`` so tests can redirect them)."""
+    return QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+
 
 @dataclass
 class ViewerSettings:
@@ -35,20 +45,29 @@ class ViewerSettings:
 
     @classmethod
     def load(cls, store: QSettings | None = None) -> ViewerSettings:
-        store = store or QSettings()
+        store = store or settings_store()
         threshold = store.value("model/threshold_override", "")
         try:
             override = float(threshold) if threshold not in ("", None) else None
         except (TypeError, ValueError):
             override = None
-        return cls(profile=str(store.value("model/profile", "embedded")),
+        profile = str(store.value("model/profile", "embedded"))
+        return cls(profile=profile if profile in PROFILES else "embedded",
                    vision_weights=str(store.value("model/vision_weights", "")),
                    llm_path=str(store.value("model/llm_path", "")),
                    device=str(store.value("model/device", "auto")), threshold_override=override,
                    auto_diagnose=str(store.value("viewer/auto_diagnose", "true")).lower() == "true")
 
+    def copy(self) -> ViewerSettings:
+        return replace(self)
+
+    def model_differs(self, other: ViewerSettings) -> bool:
+        """True when switching from ``other`` to these settings needs a new model (not just a new threshold)."""
+        return (self.profile, self.vision_weights, self.llm_path, self.device) != (
+            other.profile, other.vision_weights, other.llm_path, other.device)
+
     def save(self, store: QSettings | None = None) -> None:
-        store = store or QSettings()
+        store = store or settings_store()
         store.setValue("model/profile", self.profile)
         store.setValue("model/vision_weights", self.vision_weights)
         store.setValue("model/llm_path", self.llm_path)
@@ -61,6 +80,7 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: ViewerSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
+        self.setMinimumWidth(600)
         self.settings = settings
         form = QFormLayout(self)
         self.profile = QComboBox()
@@ -69,8 +89,12 @@ class SettingsDialog(QDialog):
         self.profile.setCurrentIndex(max(0, self.profile.findData(settings.profile)))
         form.addRow("Model profile", self.profile)
         self.vision = QLineEdit(settings.vision_weights)
+        self.vision.setPlaceholderText("full profile only: a local open_clip ViT-L/14 checkpoint file")
+        self.vision.editingFinished.connect(self.validate)
         form.addRow("CLIP ViT-L/14 checkpoint", self._with_browse(self.vision, folder=False))
         self.llm = QLineEdit(settings.llm_path)
+        self.llm.setPlaceholderText("full profile only: a local Hugging Face LLaMA folder")
+        self.llm.editingFinished.connect(self.validate)
         form.addRow("LLaMA folder", self._with_browse(self.llm, folder=True))
         self.device = QComboBox()
         for label, value in (("Automatic (CUDA when present)", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")):
@@ -79,13 +103,17 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         self.threshold = QLineEdit("" if settings.threshold_override is None else f"{settings.threshold_override:g}")
         self.threshold.setPlaceholderText("empty = the model's own operating threshold")
+        self.threshold.editingFinished.connect(self.validate)
         form.addRow("Operating threshold", self.threshold)
         self.auto = QCheckBox("Diagnose automatically when an image opens")
         self.auto.setChecked(settings.auto_diagnose)
         form.addRow("", self.auto)
+        note = QLabel("The model profile must match the installed head; weights are never downloaded.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #666")
+        form.addRow(note)
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b00020")
         form.addRow(self.message)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
@@ -113,16 +141,17 @@ class SettingsDialog(QDialog):
     def validate(self) -> str:
         """Check the chosen paths now, so a wrong file is named before any model is loaded."""
         problems = []
-        if self.vision.text().strip():
-            try:
-                check_clip_weights(self.vision.text().strip())
-            except ModelLoadError as exc:
-                problems.append(exc.user_message)
-        if self.llm.text().strip():
-            try:
-                check_llm_folder(self.llm.text().strip())
-            except ModelLoadError as exc:
-                problems.append(exc.user_message)
+        checked = []
+        for edit, check, name in ((self.vision, check_clip_weights, "CLIP checkpoint"),
+                                  (self.llm, check_llm_folder, "LLaMA folder")):
+            if edit.text().strip():
+                try:
+                    check(edit.text().strip())
+                    checked.append(name)
+                except ModelLoadError as exc:
+                    problems.append(exc.user_message)
+        if self.profile.currentData() == "full" and not (self.vision.text().strip() and self.llm.text().strip()):
+            problems.append("The full profile needs a CLIP ViT-L/14 checkpoint and a LLaMA folder on this computer.")
         text = self.threshold.text().strip()
         if text:
             try:
@@ -130,7 +159,13 @@ class SettingsDialog(QDialog):
                     problems.append("The threshold must be between 0 and 1.")
             except ValueError:
                 problems.append("The threshold must be a number between 0 and 1.")
-        self.message.setText("\n".join(problems))
+        if problems:
+            self.message.setStyleSheet("color: #b00020")
+            self.message.setText("\n".join(problems))
+        else:
+            self.message.setStyleSheet("color: #2e7d32")
+            verb = "look" if len(checked) > 1 else "looks"
+            self.message.setText(f"✓ {' and '.join(checked)} {verb} right." if checked else "")
         return "\n".join(problems)
 
     def _accept(self) -> None:

@@ -1,8 +1,11 @@
 """Run engine work off the GUI thread (TagStudio's CustomRunnable + napari's worker signals).
 
 ``Worker`` wraps a function; if it returns a generator, the worker drains it, emitting each yielded value
-as ``progress`` and checking ``cancelled`` between yields. Any exception becomes ``failed``. Model work
-(torch) runs on ``model_pool()``, which has a single thread so the model is never used concurrently.
+as ``progress`` and checking the ``cancelled`` flag between yields. Any exception becomes ``failed``; the
+last yielded value (or the return value) becomes ``finished``. A function that takes a ``worker`` argument
+gets the worker itself (to emit progress or read the flag). Model work (torch) runs on ``model_pool()``,
+which has a single thread so the model is never used concurrently; everything else (decoding, folder
+scans, thumbnails) runs on ``QThreadPool.globalInstance()``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def model_pool() -> QThreadPool:
 
 
 class WorkerSignals(QObject):
+    """Created on the GUI thread, so slots connected to these signals run there (queued from the worker)."""
+
     progress = Signal(object)
     finished = Signal(object)
     failed = Signal(object)
@@ -44,7 +49,12 @@ class Worker(QRunnable):
         self.setAutoDelete(False)  # the owner keeps a reference; Qt must not delete it under us
 
     def cancel(self) -> None:
+        """Ask the worker to stop at its next yield; nothing more is emitted except ``cancelled``."""
         self.is_cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self.is_cancelled
 
     def run(self) -> None:
         try:

@@ -1,9 +1,14 @@
-"""Render the main window offscreen to PNGs for the README:
+"""Render the main window offscreen to the PNGs the README shows:
 
     QT_QPA_PLATFORM=offscreen python docs/screenshots/make_screenshots.py [--head DIR]
 
-Uses the installed/shipped head (the real model), a real DICOM from ../shared/data/dicom, and writes
-``reading_view.png`` (and ``attention.png``) next to this script.
+Uses the active head (installed, else ``resources/default_head``) unless ``--head`` names one, the shipped lung
+segmenter, and the real DICOMs in ../shared/data/dicom. Writes next to this script:
+
+* ``reading_view.png`` — study browser with thumbnails, a MONOCHROME1 CR with lung contour, crop rectangle and
+  Grad-CAM overlay, and the filled diagnosis panel (t-SNE map);
+* ``attention.png`` — the same case with the emitter-attention tab;
+* ``tag_browser.png`` — the DICOM tag dock with identifying tags hidden (the default).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
+DICOM = ROOT.parent / "shared" / "data" / "dicom"
 
 
 def main() -> None:
@@ -27,19 +33,16 @@ def main() -> None:
     from viewer.main_window import MainWindow
     from viewer.settings import ViewerSettings
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--head", type=Path, default=None)
-    parser.add_argument("--image", type=Path, default=ROOT.parent / "shared" / "data" / "dicom" / "RG1_UNCR.dcm")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--head", type=Path, default=None, help="a trained head folder (default: the active head)")
+    parser.add_argument("--folder", type=Path, default=DICOM)
+    parser.add_argument("--image", default="RG1_UNCR.dcm")
+    parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
 
     def factory(settings, progress):  # noqa: ANN001, ANN202
         return Diagnoser(args.head, progress=progress)
-
-    window = MainWindow(settings=ViewerSettings(), diagnoser_factory=factory, preload_model=False)
-    window.resize(1600, 1000)
-    window.show()
-    window.open_path(args.image)
 
     def wait(condition, seconds: float) -> None:  # noqa: ANN001
         loop = QEventLoop()
@@ -49,13 +52,26 @@ def main() -> None:
         QTimer.singleShot(int(seconds * 1000), loop.quit)
         loop.exec()
 
-    wait(lambda: window.panel.result is not None and not window.panel.cancel_button.isVisible(), 600)
+    window = MainWindow(settings=ViewerSettings(), diagnoser_factory=factory, preload_model=False)
+    window.resize(1600, 1000)
+    window.show()
+    window.open_path(args.folder)
+    wait(lambda: window.studies.paths and window.studies.thumbnail_count() == len(window.studies.paths), 300)
+    window.open_in_reading_view(args.folder / args.image)
+    wait(lambda: window.panel.result is not None and not window.panel.cancel_button.isVisible(), 900)
+    if window.panel.result is None:
+        raise SystemExit(f"no result: {window.panel.status.text()}")
     window.overlay_checks["saliency"].setChecked(True)
     wait(lambda: False, 1.0)
-    window.grab().save(str(HERE / "reading_view.png"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(args.out / "reading_view.png"))
     window.panel.tabs.setCurrentIndex(1)
     wait(lambda: False, 1.0)
-    window.grab().save(str(HERE / "attention.png"))
+    window.grab().save(str(args.out / "attention.png"))
+    window.tag_dock.raise_()
+    wait(lambda: False, 0.5)
+    window.grab().save(str(args.out / "tag_browser.png"))
+    window.close()
     app.quit()
 
 

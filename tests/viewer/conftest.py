@@ -25,6 +25,7 @@ def private_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def segmenter() -> LungSegmenter:
+    """The shipped lung segmenter when it is present, else a random one (crops then fall back, visibly)."""
     return LungSegmenter() if DEFAULT_WEIGHTS.exists() else LungSegmenter(weights=None)
 
 
@@ -33,10 +34,19 @@ def tiny_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_head(tmp_path_factory.mktemp("viewer-head") / "head")
 
 
+@pytest.fixture(scope="session")
+def tiny_diagnoser(tiny_head: Path, segmenter: LungSegmenter) -> Diagnoser:
+    """Built once: windows share it (tests run one at a time and the model pool has a single thread)."""
+    return Diagnoser(tiny_head, segmenter=segmenter)
+
+
 @pytest.fixture()
-def factory(tiny_head: Path, segmenter: LungSegmenter):  # noqa: ANN201
+def factory(tiny_diagnoser: Diagnoser):  # noqa: ANN201
+    """A ``MainWindow`` diagnoser factory that reports progress like the real one, then returns the tiny model."""
+
     def make(settings, progress):  # noqa: ANN001, ANN202
         progress("building the tiny test model")
-        return Diagnoser(tiny_head, segmenter=segmenter)
+        return tiny_diagnoser
 
     return make
+

@@ -1,0 +1,75 @@
+"""Shared helpers for the triage, fine-tune wizard and export tests (imported explicitly, not a conftest)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.diagnoser import Diagnoser
+from engine.segment import LungSegmenter
+from tests.dicom_factory import chest_like, make_dicom
+from tests.head_factory import make_tiny_head
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+def isolate_user_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Point the cache and the user data folder (models, runs, audit log) into tmp_path."""
+    monkeypatch.setenv("PNEUMOLLM_CACHE", str(tmp_path / "user-cache"))
+    monkeypatch.setenv("PNEUMOLLM_DATA", str(tmp_path / "user-data"))
+
+
+def tiny_diagnoser(folder: Path, threshold: float = 0.5) -> Diagnoser:
+    head = make_tiny_head(folder / "head", with_map=False, threshold=threshold)
+    return Diagnoser(head, segmenter=LungSegmenter(weights=None))
+
+
+def make_triage_folder(root: Path, good: int = 5) -> Path:
+    """``good`` frontal DICOMs, one PNG and one broken file: ``good + 2`` rows."""
+    rng = np.random.default_rng(0)
+    (root / "study").mkdir(parents=True)
+    for index in range(good):
+        image = chest_like(128 + index, 120).astype(np.float32) + rng.normal(0, 300 + 150 * index, (128 + index, 120))
+        make_dicom(root / "study" / f"img{index}.dcm", np.clip(image, 0, 4095).astype(np.uint16), ViewPosition="PA")
+    Image.fromarray(chest_like(dtype=np.uint8, high=250)).save(root / "chest.png")
+    (root / "study" / "broken.dcm").write_bytes(b"\x00" * 300)
+    return root
+
+
+class GatedDiagnoser:
+    """Wraps a Diagnoser; from the ``gate_after``-th model batch on, waits until ``gate`` is set.
+
+    Lets a test cancel between two batches deterministically, however slow the machine is.
+    """
+
+    def __init__(self, diagnoser: Diagnoser, gate_after: int = 1) -> None:
+        self.diagnoser = diagnoser
+        self.gate = threading.Event()
+        self.gate_after = gate_after
+        self.calls = 0
+
+    def predict_batch(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls > self.gate_after:
+            self.gate.wait(timeout=60)
+        return self.diagnoser.predict_batch(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.diagnoser, name)
+
+
+def save_screenshot(widget: Any, name: str) -> Path:
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):  # let pending layout requests (new label texts) settle before grabbing
+        QApplication.processEvents()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    assert widget.grab().save(str(path)), f"could not write {path}"
+    return path

@@ -1,0 +1,216 @@
+"""The fine-tune wizard end to end on a tiny profile: data check, measured estimate, training, CV table,
+install and roll back; a cancelled run and unusable data never reach the model store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QWizard
+
+import tests.training.conftest as training_fixtures  # registers the "tiny-test" profile
+from engine.checkpoint import META_NAME
+from engine.errors import ModelLoadError, TrainingError
+from engine.model_store import ModelStore
+from engine.segment import LungSegmenter
+from tests.head_factory import make_tiny_head
+from tests.viewer.issue7_helpers import isolate_user_folders, save_screenshot
+from training.config import FinetuneConfig
+from training.data import load_labelled
+from training.estimate import StepTiming, estimate_seconds, extrapolate
+from viewer.finetune_wizard import FinetuneWizard, evaluate_installed, head_card
+
+TINY_PROFILE = "tiny-test"
+
+
+def tiny_config(profile: str, epochs: int) -> FinetuneConfig:
+    return FinetuneConfig(profile=profile, epochs=epochs, batch_size=8, warmup_epochs=1, val_fraction=0.25, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def _private_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_user_folders(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> LungSegmenter:
+    return LungSegmenter(weights=None)
+
+
+def make_head(folder: Path, classes: tuple[str, ...] = ("abnormal", "normal")) -> Path:
+    """A tiny random head whose classes match the synthetic set's (sorted folder names)."""
+    head = make_tiny_head(folder, with_map=False)
+    card = json.loads((head / META_NAME).read_text())
+    card["labels"], card["positive_index"] = list(classes), classes.index("abnormal")
+    (head / META_NAME).write_text(json.dumps(card))
+    return head
+
+
+def make_wizard(qtbot, tmp_path: Path, segmenter: LungSegmenter, store: ModelStore) -> FinetuneWizard:  # noqa: ANN001
+    wizard = FinetuneWizard(store=store, segmenter=segmenter, profiles=(TINY_PROFILE,), config_factory=tiny_config,
+                            output_root=tmp_path / "runs", default_epochs=2, default_folds=2, measure_batches=1)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    return wizard
+
+
+def next_enabled(wizard: FinetuneWizard) -> bool:
+    return wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+
+
+def choose_data(qtbot, wizard: FinetuneWizard, source: Path) -> None:  # noqa: ANN001
+    wizard.data_page.set_source(source)
+    assert wizard.data_page.is_checking and not next_enabled(wizard)
+    qtbot.waitUntil(lambda: not wizard.data_page.is_checking, timeout=60_000)
+
+
+def test_estimate_is_measured_and_scales() -> None:
+    config = tiny_config(TINY_PROFILE, 2)
+    assert estimate_seconds(config, 24, 2, batches=1, crops=np.zeros((3, 224, 224), np.uint8)) > 0
+    timing = StepTiming(step_s=2.0, eval_s_per_image=0.1, batch_size=8, device="CPU", setup_s=5.0, save_s=0.5)
+    one = extrapolate(timing, config, 100, 1)  # 75 train + 25 validation images, 2 epochs
+    assert one == pytest.approx(5 + 2 * (10 * 2.0 + 25 * 0.1 + 0.5) + (25 + 100) * 0.1)
+    assert extrapolate(timing, config, 100, 5) > 4 * one  # five folds + the final model
+    two_more_epochs = extrapolate(timing, tiny_config(TINY_PROFILE, 4), 100, 1) - one
+    assert two_more_epochs == pytest.approx(2 * (10 * 2.0 + 25 * 0.1 + 0.5))
+
+
+def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: Path,  # noqa: ANN001
+                                                               segmenter: LungSegmenter) -> None:
+    data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=12)
+    (data / "normal" / "broken.png").write_bytes(b"not a png at all")
+    store = ModelStore(root=tmp_path / "models")
+    original = store.install(make_head(tmp_path / "old-head"))
+    pointer_before = store.pointer.read_bytes()
+    wizard = make_wizard(qtbot, tmp_path, segmenter, store)
+    changes: list[object] = []
+    wizard.head_changed.connect(changes.append)
+
+    # 1. data: counts per class, the unreadable file listed, Next enabled once usable
+    assert not next_enabled(wizard)
+    choose_data(qtbot, wizard, data)
+    check = wizard.state.check
+    assert check is not None and check.dataset.counts() == {"abnormal": 12, "normal": 12}
+    assert [p.name for p, _ in check.unreadable] == ["broken.png"]
+    assert wizard.data_page.problems.count() == 1 and "broken.png" in wizard.data_page.problems.item(0).text()
+    assert wizard.data_page.counts.rowCount() == 2
+    assert next_enabled(wizard)
+    save_screenshot(wizard, "finetune_wizard_data.png")
+
+    # 2. settings: a measured estimate
+    wizard.next()
+    page = wizard.settings_page
+    assert page.fold_count() == 2 and page.epochs.value() == 2
+    qtbot.waitUntil(lambda: "measured on this machine" in page.estimate_label.text(), timeout=120_000)
+    assert "About" in page.estimate_label.text() and page.estimate_seconds() > 0
+    page.folds.setValue(20)  # 12 patients per class cannot give 20 folds
+    assert not next_enabled(wizard) and "patients" in page.verdict.text()
+    page.folds.setValue(2)
+    assert next_enabled(wizard)
+    save_screenshot(wizard, "finetune_wizard_settings.png")
+
+    # 3. train: live curves, then the report
+    wizard.next()
+    train = wizard.train_page
+    assert not next_enabled(wizard)
+    assert train.start_training() is not None
+    qtbot.waitUntil(lambda: not train.is_running, timeout=240_000)
+    report = wizard.state.report
+    assert report is not None, train.status.text()
+    assert train.canvas.loss and train.canvas.auc  # both curves received points
+    assert store.pointer.read_bytes() == pointer_before  # training alone never installs
+    assert next_enabled(wizard) and "finished" in train.status.text()
+    save_screenshot(wizard, "finetune_wizard_train.png")
+
+    # 4. evaluate: the CV table, next to the installed head on the same data
+    wizard.next()
+    evaluate = wizard.evaluate_page
+    qtbot.waitUntil(lambda: not evaluate.is_evaluating, timeout=120_000)
+    assert evaluate.installed_result is not None, evaluate.comparison.text()
+    assert evaluate.table.rowCount() == 4  # two folds + mean ± std + the installed head
+    assert evaluate.table.verticalHeaderItem(2).text() == "Mean ± std"
+    assert evaluate.table.verticalHeaderItem(3).text().startswith("Installed head")
+    assert all(evaluate.table.item(row, col).text() for row in (0, 1, 3) for col in range(6))
+    assert "±" in evaluate.table.item(2, 3).text()
+    assert "threshold" in evaluate.threshold_label.text()
+    evaluate.roc.draw()
+    save_screenshot(wizard, "finetune_wizard_evaluate.png")
+
+    # 5. install, then roll back
+    wizard.next()
+    install = wizard.install_page
+    assert install.install_button.isEnabled()
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        install.install()
+    active = ModelStore(root=tmp_path / "models").active()  # a fresh look at the store on disk
+    assert active is not None and active != original
+    assert head_card(active)["model_id"] == head_card(Path(report["model"]))["model_id"]
+    assert store.previous() == original
+    assert not install.install_button.isEnabled()  # one install per trained head
+    assert head_card(active)["model_id"] in install.active_label.text()
+    save_screenshot(wizard, "finetune_wizard_install.png")
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        install.rollback()
+    assert ModelStore(root=tmp_path / "models").active() == original and changes == [active, original]
+    assert (original / META_NAME).exists()
+
+
+def test_cancelled_training_leaves_the_store_untouched(qtbot, tmp_path: Path,  # noqa: ANN001
+                                                       segmenter: LungSegmenter) -> None:
+    data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=10)
+    store = ModelStore(root=tmp_path / "models")
+    store.install(make_head(tmp_path / "old-head"))
+    pointer_before = store.pointer.read_bytes()
+    heads_before = sorted(p.name for p in store.root.iterdir())
+    wizard = make_wizard(qtbot, tmp_path, segmenter, store)
+    choose_data(qtbot, wizard, data)
+    wizard.next()
+    wizard.next()
+    train = wizard.train_page
+    job = train.start_training()
+    assert job is not None
+    job.worker.signals.progress.connect(lambda _event: train.cancel_training())  # cancel at the first event
+    qtbot.waitUntil(lambda: not train.is_running, timeout=120_000)
+    assert "cancelled" in train.status.text()
+    assert wizard.state.report is None and not next_enabled(wizard)
+    assert store.pointer.read_bytes() == pointer_before
+    assert sorted(p.name for p in store.root.iterdir()) == heads_before
+    train.start_training()  # a fresh run can start after a cancel (then closing the wizard stops it)
+    assert train.is_running
+    wizard.reject()
+    qtbot.waitUntil(lambda: not train.is_running, timeout=120_000)
+    assert store.pointer.read_bytes() == pointer_before
+
+
+def test_comparison_is_refused_with_a_reason(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=10)
+    dataset = load_labelled(data)
+    with pytest.raises(ModelLoadError, match="No head is installed"):
+        evaluate_installed(None, dataset, lambda: segmenter)
+    other_order = make_head(tmp_path / "head", classes=("normal", "abnormal"))
+    with pytest.raises(TrainingError, match="differ"):
+        evaluate_installed(other_order, dataset, lambda: pytest.fail("no model is loaded to refuse"))
+
+
+@pytest.mark.parametrize(("classes", "reason"), [(("normal",), "exactly two classes"),
+                                                 (("normal", "abnormal"), "at least 10")])
+def test_unusable_data_keeps_next_disabled(qtbot, tmp_path: Path, segmenter: LungSegmenter,  # noqa: ANN001
+                                           classes: tuple[str, ...], reason: str) -> None:
+    data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=4)
+    for name in {"normal", "abnormal"} - set(classes):
+        for file in (data / name).iterdir():
+            file.unlink()
+        (data / name).rmdir()
+    wizard = make_wizard(qtbot, tmp_path, segmenter, ModelStore(root=tmp_path / "models"))
+    choose_data(qtbot, wizard, data)
+    assert reason in wizard.data_page.verdict.text()
+    assert not wizard.data_page.isComplete() and not next_enabled(wizard)
+
+
+def test_missing_source_is_explained(qtbot, tmp_path: Path, segmenter: LungSegmenter) -> None:  # noqa: ANN001
+    wizard = make_wizard(qtbot, tmp_path, segmenter, ModelStore(root=tmp_path / "models"))
+    choose_data(qtbot, wizard, tmp_path / "nowhere")
+    assert "neither a folder" in wizard.data_page.verdict.text() and not next_enabled(wizard)
+    assert "Traceback" not in wizard.data_page.verdict.text()

@@ -1,0 +1,74 @@
+"""Settings (QSettings round trip, paths validated with the engine's checks) and the About box."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+from engine.checkpoint import load_checkpoint
+from viewer.about import DISCLAIMER, AboutDialog, about_html
+from viewer.error_dialog import message_for
+from viewer.settings import APPLICATION, ORGANISATION, SettingsDialog, ViewerSettings
+
+
+def test_settings_round_trip_under_the_app_names(tmp_path: Path) -> None:
+    settings = ViewerSettings(profile="full", vision_weights="/w/clip.pt", llm_path="/w/llama", device="cpu",
+                              threshold_override=0.42, auto_diagnose=False)
+    settings.save()
+    store = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+    assert store.value("model/device") == "cpu"
+    assert str(tmp_path) in store.fileName(), "tests must never touch the user's real settings"
+    assert ViewerSettings.load() == settings
+    assert settings.model_differs(ViewerSettings()) and not settings.model_differs(settings.copy())
+
+
+def test_dialog_names_wrong_paths_with_the_engine_messages(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    settings = ViewerSettings()
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.vision.setText(str(tmp_path / "missing.pt"))
+    not_llama = tmp_path / "gpt2"
+    not_llama.mkdir()
+    (not_llama / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    dialog.llm.setText(str(not_llama))
+    dialog.threshold.setText("1.7")
+    problems = dialog.validate()
+    assert "CLIP checkpoint not found" in problems and "not a LLaMA-family" in problems
+    assert "between 0 and 1" in problems and "CLIP checkpoint not found" in dialog.message.text()
+    dialog._accept()
+    assert settings == ViewerSettings(), "invalid settings must not be applied"
+    dialog.vision.setText("")
+    dialog.llm.setText("")
+    dialog.threshold.setText("0.3")
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog._accept()
+    assert settings.threshold_override == 0.3 and settings.device == "cpu"
+
+
+def test_about_names_the_model_its_data_and_metrics(qtbot, tiny_head: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    meta = dict(load_checkpoint(tiny_head).meta)
+    (tmp_path / "MODEL_CARD.md").write_text("# Model card\nTrained on a stand-in set.")
+    meta |= {"stand_in_note": "A stand-in head, not a pneumoconiosis detector.", "model_card": "MODEL_CARD.md",
+             "metrics": {"cross_validation": {"auc": {"mean": 91.2, "std": 1.5}, "sensitivity": {"mean": 88.0,
+                                                                                                  "std": 2.0}},
+                         "cross_validation_folds": 5, "validation": {"auc": 93.0, "accuracy": 90.5}}}
+    text = about_html(meta, folder=tmp_path)
+    for needle in (DISCLAIMER, "tiny-test", meta["model_id"], "normal, abnormal", "stand-in head",
+                   "random weights for tests", "91.2 ± 1.5", "5 folds", "93.0", "Trained on a stand-in set"):
+        assert needle in text, needle
+    dialog = AboutDialog(None, meta, folder=tmp_path)
+    qtbot.addWidget(dialog)
+    assert "stand-in head" in dialog.text.toPlainText()
+    missing = about_html(None, "No trained head is installed — train one.")
+    assert "No trained head" in missing and DISCLAIMER in missing
+
+
+def test_error_sink_shows_user_messages_and_hides_internals(caplog) -> None:  # noqa: ANN001
+    from engine.errors import DicomReadError
+
+    assert message_for(DicomReadError(path="/x/scan.dcm")).startswith("scan.dcm: Not a readable DICOM")
+    text = message_for(KeyError("internal detail"))
+    assert "internal detail" not in text and "KeyError" in text
+    assert "internal detail" in caplog.text  # the traceback goes to the log

@@ -1,0 +1,254 @@
+"""Export the current case: PNG of the view with overlays, HTML report, DICOM Secondary Capture or DICOM SR.
+
+De-identified is the default; an identified export needs a ticked checkbox and shows a warning. The source
+image is only ever read. Writing runs on a worker; failures are shown as the engine's one-line message.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QStandardPaths, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.diagnoser import DiagnosisResult
+from engine.errors import PneumoError
+from engine.export import (
+    DISCLAIMER,
+    export_html_report,
+    export_png,
+    export_secondary_capture,
+    export_structured_report,
+)
+from engine.ingest import LoadedImage
+from engine.phi import hash_uid
+from viewer.error_dialog import message_for
+from viewer.workers import Worker, start
+
+IDENTIFIED_WARNING = ("Identified export: the file will contain the patient's name, ID, birth date and other "
+                      "identifying data from the source study. Store and share it only as protected health "
+                      "information.")
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    key: str
+    label: str
+    suffix: str
+    carries_identity: bool  # whether the identified/de-identified choice applies
+
+
+KINDS = (
+    ExportKind("png", "PNG image of the view (lung contour and crop rectangle)", ".png", False),
+    ExportKind("html", "HTML report (single file, images embedded)", ".html", True),
+    ExportKind("sc", "DICOM Secondary Capture (annotated image, new series in the study)", ".dcm", True),
+    ExportKind("sr", "DICOM Structured Report (probability, threshold, decision, model)", ".dcm", True),
+)
+KIND_BY_KEY = {kind.key: kind for kind in KINDS}
+
+
+def export_case(kind: str, path: str | Path, image: LoadedImage, result: DiagnosisResult, *,
+                identified: bool = False, model_info: dict[str, Any] | None = None) -> Path:
+    """Write one export (no Qt; the dialog runs this on a worker). Refuses to overwrite the source image."""
+    path = Path(path)
+    source = Path(image.meta.path)
+    if source.exists() and path.exists() and path.resolve() == source.resolve():
+        raise PneumoError("Choose another file name: that is the source image, which is never modified.", path=path)
+    if kind == "png":
+        return export_png(path, image, result)
+    if kind == "html":
+        return export_html_report(path, image, result, model_info=model_info, identified=identified)
+    if kind == "sc":
+        return export_secondary_capture(path, image, result, identified=identified)
+    if kind == "sr":
+        return export_structured_report(path, image, result, identified=identified)
+    raise ValueError(f"unknown export kind {kind!r}; valid: {', '.join(KIND_BY_KEY)}")
+
+
+def default_file_name(image: LoadedImage, kind: str) -> str:
+    """A neutral name (source files are often named after the patient): ``pneumollm-<hash>-<kind><suffix>``."""
+    token = hash_uid(image.meta.sop_instance_uid or str(image.meta.path)) or "case"
+    return f"pneumollm-{token[:10]}-{kind}{KIND_BY_KEY[kind].suffix}"
+
+
+class ExportDialog(QDialog):
+    """Choose what to export and where; ``exported(Path)`` fires after each successful export.
+
+    Args:
+        image: the case as loaded (``engine.ingest.load_image``).
+        result: its diagnosis.
+        model_info: the head's card (``diagnoser.checkpoint.meta``) for the HTML report.
+        folder: where files go by default (the user's documents folder when None).
+    """
+
+    exported = Signal(Path)
+
+    def __init__(self, image: LoadedImage, result: DiagnosisResult, parent: QWidget | None = None, *,
+                 model_info: dict[str, Any] | None = None, folder: str | Path | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export case")
+        self.image, self.result, self.model_info = image, result, model_info
+        self.folder = Path(folder) if folder else Path(
+            QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
+        self._worker: Worker | None = None
+        self.last_path: Path | None = None
+
+        self.kind_buttons: dict[str, QRadioButton] = {}
+        group = QButtonGroup(self)
+        kinds_box = QVBoxLayout()
+        for kind in KINDS:
+            button = QRadioButton(kind.label)
+            if kind.key == "sr" and image.meta.source != "dicom":
+                button.setToolTip("A DICOM SR needs a DICOM source image.")
+            group.addButton(button)
+            kinds_box.addWidget(button)
+            self.kind_buttons[kind.key] = button
+            button.toggled.connect(self._kind_changed)
+        self.path_edit = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.identified_box = QCheckBox("Include patient identity (identified export)")
+        self.identified_box.setChecked(False)
+        self.identified_box.toggled.connect(self._identity_changed)
+        self.warning = QLabel(f"⚠ {IDENTIFIED_WARNING}")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color:#8a4b00; background:#fff4d6; padding:6px; border-radius:3px;")
+        self.warning.setVisible(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        disclaimer = QLabel(f"{DISCLAIMER} Exports carry this notice.")
+        disclaimer.setWordWrap(True)
+        disclaimer.setStyleSheet("color: palette(mid);")
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.clicked.connect(self.export)
+        self.buttons.rejected.connect(self.reject)
+
+        path_row = QHBoxLayout()
+        path_row.addWidget(QLabel("Save to:"))
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<b>What to export</b>"))
+        layout.addLayout(kinds_box)
+        layout.addLayout(path_row)
+        layout.addWidget(self.identified_box)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.status)
+        layout.addWidget(disclaimer)
+        layout.addWidget(self.buttons)
+        self.kind_buttons["png"].setChecked(True)
+        self.resize(640, self.sizeHint().height())
+
+    # -- public ---------------------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return next(key for key, button in self.kind_buttons.items() if button.isChecked())
+
+    def set_kind(self, kind: str) -> None:
+        self.kind_buttons[kind].setChecked(True)
+
+    @property
+    def is_exporting(self) -> bool:
+        return self._worker is not None
+
+    def export(self) -> Worker | None:
+        """Write the chosen export in the background; the dialog stays open for another one."""
+        if self._worker is not None:
+            return None
+        text = self.path_edit.text().strip()
+        if not text:
+            self._show(message_for(PneumoError("Choose where to save the export.")), ok=False)
+            return None
+        identified = self.identified_box.isChecked() and self.identified_box.isEnabled()
+        worker = Worker(export_case, self.kind, Path(text).expanduser(), self.image, self.result,
+                        identified=identified, model_info=self.model_info)
+        worker.signals.finished.connect(self._on_exported)
+        worker.signals.failed.connect(self._on_failed)
+        self._worker = worker
+        self.export_button.setEnabled(False)
+        self.status.setText("Exporting…")
+        start(worker)
+        return worker
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _on_exported(self, path: Path) -> None:
+        self._worker = None
+        self.export_button.setEnabled(True)
+        self.last_path = Path(path)
+        who = "identified" if self.identified_box.isChecked() and self.identified_box.isEnabled() else \
+            "de-identified"
+        self._show(f"Saved {path}" + (f" ({who})" if KIND_BY_KEY[self.kind].carries_identity else ""), ok=True)
+        self.exported.emit(Path(path))
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self._worker = None
+        self.export_button.setEnabled(True)
+        self._show(message_for(exc), ok=False)
+
+    def _show(self, text: str, *, ok: bool) -> None:
+        colour = "#1b7a2b" if ok else "#b00020"
+        self.status.setText(f"<span style='color:{colour}'>{html.escape(text)}</span>")
+
+    def _kind_changed(self, checked: bool) -> None:
+        if not checked:
+            return
+        kind = KIND_BY_KEY[self.kind]
+        current = self.path_edit.text().strip()
+        defaults = {default_file_name(self.image, k.key) for k in KINDS}
+        if not current or Path(current).name in defaults:
+            folder = Path(current).parent if current else self.folder
+            self.path_edit.setText(str(folder / default_file_name(self.image, kind.key)))
+        self.identified_box.setEnabled(kind.carries_identity)
+        self.identified_box.setToolTip("" if kind.carries_identity else
+                                       "A PNG holds only the picture; no patient data is written into it.")
+        self._identity_changed(self.identified_box.isChecked())
+        self.status.setText("")
+
+    def _identity_changed(self, checked: bool) -> None:
+        self.warning.setVisible(checked and self.identified_box.isEnabled())
+        self.status.setText("")
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow (never squash the choices) when the warning appears; keep the user's width."""
+        self.layout().activate()
+        self.resize(max(self.width(), 620), max(self.height(), self.sizeHint().height()))
+
+    def _browse(self) -> None:
+        kind = KIND_BY_KEY[self.kind]
+        name, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text(), f"*{kind.suffix}")
+        if name:
+            self.path_edit.setText(name if Path(name).suffix else name + kind.suffix)
+
+
+def open_export_dialog(parent: QWidget | None, image: LoadedImage, result: DiagnosisResult, *,
+                       model_info: dict[str, Any] | None = None,
+                       on_exported: Callable[[Path], None] | None = None) -> ExportDialog:
+    """Convenience for the main window: a modeless export dialog for the current case."""
+    dialog = ExportDialog(image, result, parent, model_info=model_info)
+    if on_exported is not None:
+        dialog.exported.connect(on_exported)
+    dialog.show()
+    return dialog
+
+
+__all__ = ["IDENTIFIED_WARNING", "KINDS", "ExportDialog", "default_file_name", "export_case", "open_export_dialog"]

@@ -1,0 +1,518 @@
+"""Batch-folder triage: every radiograph under a folder through the Diagnoser, into a sorted, filterable table.
+
+The work is ``engine.triage.triage_folder`` on the model worker; rows arrive batch by batch through the
+worker's ``progress`` signal. Re-running on the same folder and CSV resumes (the engine skips finished
+files); cancelling keeps every finished row. The default view shows every case — filters are the reader's
+choice, and no case is ever hidden because the model scored it low.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.diagnoser import Diagnoser
+from engine.progress import Progress
+from engine.triage import TriageRow, TriageSummary, iter_rows, journal_path, triage_folder
+from viewer.error_dialog import message_for
+from viewer.workers import Worker, start
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CSV_NAME = "pneumollm_triage.csv"
+DECISIONS = ("flagged", "not flagged", "not diagnosed", "unreadable")
+DECISION_FILTERS = (("All cases", ""), ("Flagged", "flagged"), ("Not flagged", "not flagged"),
+                    ("Not diagnosed", "not diagnosed"), ("Unreadable", "unreadable"))
+COLUMNS = ("File", "Probability", "Decision", "Threshold", "Lung crop", "Note")
+FILE, PROBABILITY, DECISION, THRESHOLD, QUALITY, NOTE = range(len(COLUMNS))
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+DECISION_ROLE = Qt.ItemDataRole.UserRole + 2
+_ROW_COLOURS = {"flagged": QColor(255, 228, 220), "not diagnosed": QColor(255, 246, 214),
+                "unreadable": QColor(236, 236, 236)}
+
+
+class TriageTableModel(QAbstractTableModel):
+    """Triage rows, one per file (a re-delivered file replaces its earlier row, never duplicates it)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[TriageRow] = []
+        self._index: dict[str, int] = {}
+
+    # -- Qt model API ---------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(row, column)
+        if role == SORT_ROLE:
+            return _sort_key(row, column)
+        if role == DECISION_ROLE:
+            return row.decision
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _display(row, column) if column in (QUALITY, NOTE) else row.file
+        if role == Qt.ItemDataRole.BackgroundRole and row.decision in _ROW_COLOURS:
+            return QBrush(_ROW_COLOURS[row.decision])
+        if role == Qt.ItemDataRole.ForegroundRole and row.decision in _ROW_COLOURS:
+            return QBrush(QColor(20, 20, 20))  # readable on the light row colours in dark themes too
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (PROBABILITY, THRESHOLD):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # -- ours -----------------------------------------------------------------------------------------
+    def rows(self) -> list[TriageRow]:
+        return list(self._rows)
+
+    def row_at(self, row: int) -> TriageRow:
+        return self._rows[row]
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._rows, self._index = [], {}
+        self.endResetModel()
+
+    def set_rows(self, rows: list[TriageRow]) -> None:
+        self.beginResetModel()
+        self._rows, self._index = [], {}
+        for row in rows:
+            if row.file in self._index:
+                self._rows[self._index[row.file]] = row
+            else:
+                self._index[row.file] = len(self._rows)
+                self._rows.append(row)
+        self.endResetModel()
+
+    def add_rows(self, rows: list[TriageRow]) -> None:
+        new = []
+        for row in rows:
+            position = self._index.get(row.file)
+            if position is None:
+                new.append(row)
+            else:
+                self._rows[position] = row
+                self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
+        if new:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for offset, row in enumerate(new):
+                self._index[row.file] = first + offset
+                self._rows.append(row)
+            self.endInsertRows()
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(DECISIONS, 0)
+        for row in self._rows:
+            counts[row.decision] = counts.get(row.decision, 0) + 1
+        return counts
+
+
+def _display(row: TriageRow, column: int) -> str:
+    if column == FILE:
+        return row.file
+    if column == PROBABILITY:
+        return "" if row.probability is None else f"{row.probability:.3f}"
+    if column == DECISION:
+        return row.decision
+    if column == THRESHOLD:
+        return "" if row.threshold is None else f"{row.threshold:.3f}"
+    if column == QUALITY:
+        return row.lung_crop_quality
+    return row.error
+
+
+def _sort_key(row: TriageRow, column: int) -> Any:
+    if column == PROBABILITY:
+        # Rows without a probability sort below every scored row when sorted highest first.
+        return -1.0 if row.probability is None else row.probability
+    if column == THRESHOLD:
+        return -1.0 if row.threshold is None else row.threshold
+    if column == DECISION:
+        return DECISIONS.index(row.decision) if row.decision in DECISIONS else len(DECISIONS)
+    return _display(row, column).lower()
+
+
+class TriageFilterProxy(QSortFilterProxyModel):
+    """Text filter (file name or note) plus a decision filter; sorts on the model's SORT_ROLE."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._decision = ""
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def set_text(self, text: str) -> None:
+        self.beginFilterChange()
+        self._text = text.strip().lower()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def set_decision(self, decision: str) -> None:
+        self.beginFilterChange()
+        self._decision = decision
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        model = self.sourceModel()
+        if self._decision and model.index(source_row, DECISION, source_parent).data(DECISION_ROLE) != self._decision:
+            return False
+        if not self._text:
+            return True
+        haystack = " ".join(str(model.index(source_row, c, source_parent).data() or "") for c in (FILE, NOTE))
+        return self._text in haystack.lower()
+
+
+def _journal_rows(out: Path) -> list[TriageRow]:
+    """Rows a cancelled or killed run already finished (the engine's journal, JSON lines)."""
+    path = journal_path(out)
+    if not path.exists():
+        return []
+    names = {f.name for f in fields(TriageRow)}
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+            rows.append(TriageRow(**{k: v for k, v in record.items() if k in names}))
+        except (ValueError, TypeError):
+            continue  # a torn last line from a kill; the engine does that file again
+    return rows
+
+
+def existing_rows(out: Path) -> list[TriageRow]:
+    """What an earlier run on ``out`` left: the final CSV, then the journal of an interrupted run."""
+    rows: list[TriageRow] = []
+    if out.exists():
+        try:
+            rows = list(iter_rows(out))
+        except (OSError, ValueError, KeyError):
+            log.warning("could not read the earlier triage CSV %s", out.name)
+    return rows + _journal_rows(out)
+
+
+class TriageTab(QWidget):
+    """Choose a folder, triage it in the background, read the sorted and filterable results.
+
+    Args:
+        diagnoser_factory: returns the Diagnoser to use; called inside the model worker (never on the GUI
+            thread) at the start of every run, so it should cache its model (``MainWindow.shared_diagnoser``
+            does) — then a newly installed head is picked up by the next run.
+        batch_size: images per model batch (rows arrive in the table batch by batch).
+    """
+
+    open_image_requested = Signal(Path)  # absolute path of a double-clicked row
+    triage_finished = Signal(object)  # TriageSummary
+    running_changed = Signal(bool)
+
+    def __init__(self, diagnoser_factory: Callable[[], Diagnoser], parent: QWidget | None = None, *,
+                 batch_size: int = 8) -> None:
+        super().__init__(parent)
+        self._factory = diagnoser_factory
+        self.batch_size = batch_size
+        self._worker: Worker | None = None
+        self._last_worker: Worker | None = None
+        self._run_folder: Path | None = None
+        self._csv_edited = False
+        self.last_summary: TriageSummary | None = None
+
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("Folder with radiographs (DICOM, PNG, JPEG, TIFF; sub-folders included)")
+        self.folder_edit.textEdited.connect(self._folder_edited)
+        self.csv_edit = QLineEdit()
+        self.csv_edit.setPlaceholderText(f"<folder>/{DEFAULT_CSV_NAME}")
+        self.csv_edit.textEdited.connect(lambda _text: setattr(self, "_csv_edited", True))
+        folder_button = QPushButton("Choose folder…")
+        folder_button.clicked.connect(self._choose_folder)
+        csv_button = QPushButton("Save CSV as…")
+        csv_button.clicked.connect(self._choose_csv)
+        self.start_button = QPushButton("Start triage")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setTextVisible(True)
+        self.status_label = QLabel("Choose a folder to triage. Finished files are kept if you cancel; "
+                                   "a later run on the same folder continues where it stopped.")
+        self.status_label.setWordWrap(True)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by file name or note…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.decision_combo = QComboBox()
+        for text, value in DECISION_FILTERS:
+            self.decision_combo.addItem(text, value)
+
+        self.model = TriageTableModel(self)
+        self.proxy = TriageFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.filter_edit.textChanged.connect(self._filters_changed)
+        self.decision_combo.currentIndexChanged.connect(self._filters_changed)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)  # one line per case; the full note is in the tooltip
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(FILE, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.table.setColumnWidth(FILE, 260)
+        for column in (PROBABILITY, THRESHOLD):
+            self.table.setColumnWidth(column, 90)
+        self.table.setColumnWidth(DECISION, 110)
+        self.table.setColumnWidth(QUALITY, 170)
+        self.table.doubleClicked.connect(self._row_activated)
+        self.summary_label = QLabel()
+        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        note = QLabel("Research software, not for diagnostic use: every case still needs a reader. "
+                      "Double-click a row to open the image.")
+        note.setStyleSheet("color: palette(mid);")
+        note.setWordWrap(True)
+
+        paths = QGridLayout()
+        paths.addWidget(QLabel("Folder:"), 0, 0)
+        paths.addWidget(self.folder_edit, 0, 1)
+        paths.addWidget(folder_button, 0, 2)
+        paths.addWidget(QLabel("Results CSV:"), 1, 0)
+        paths.addWidget(self.csv_edit, 1, 1)
+        paths.addWidget(csv_button, 1, 2)
+        controls = QHBoxLayout()
+        controls.addWidget(self.start_button)
+        controls.addWidget(self.cancel_button)
+        controls.addWidget(self.progress_bar, 1)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Show:"))
+        filters.addWidget(self.decision_combo)
+        filters.addWidget(self.filter_edit, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(paths)
+        layout.addLayout(controls)
+        layout.addWidget(self.status_label)
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(note)
+        self._update_summary()
+
+    # -- public ---------------------------------------------------------------------------------------
+    @property
+    def is_running(self) -> bool:
+        return self._worker is not None
+
+    def set_folder(self, folder: str | Path, csv_path: str | Path | None = None) -> None:
+        """Fill in the folder (and the CSV: ``<folder>/pneumollm_triage.csv`` unless given or edited)."""
+        self.folder_edit.setText(str(folder))
+        if csv_path is not None:
+            self.csv_edit.setText(str(csv_path))
+            self._csv_edited = True
+        elif not self._csv_edited:
+            self.csv_edit.setText(str(Path(folder) / DEFAULT_CSV_NAME))
+
+    def set_diagnoser_factory(self, factory: Callable[[], Diagnoser]) -> None:
+        """Use another model source from the next run on."""
+        self._factory = factory
+
+    def csv_path(self) -> Path | None:
+        text = self.csv_edit.text().strip()
+        folder = self.folder_edit.text().strip()
+        if text:
+            return Path(text).expanduser()
+        return Path(folder).expanduser() / DEFAULT_CSV_NAME if folder else None
+
+    def start(self) -> Worker | None:
+        """Start (or resume) triage of the chosen folder; returns the worker, or None when nothing started."""
+        if self._worker is not None:
+            return None
+        folder_text = self.folder_edit.text().strip()
+        if not folder_text:
+            self._show_problem("Choose a folder first.")
+            return None
+        folder = Path(folder_text).expanduser()
+        if not folder.is_dir():
+            self._show_problem(f"{folder} is not a folder — choose the folder that holds the images.")
+            return None
+        out = self.csv_path()
+        assert out is not None
+        self.csv_edit.setText(str(out))
+        self._run_folder = folder.resolve()
+        self.model.set_rows(existing_rows(out))  # resumed rows show at once; the engine skips their files
+        self._update_summary()
+        worker = Worker(self._run, folder, out)
+        worker.signals.progress.connect(self._on_progress)
+        worker.signals.finished.connect(self._on_finished)
+        worker.signals.failed.connect(self._on_failed)
+        worker.signals.cancelled.connect(self._on_cancelled)
+        self._worker = self._last_worker = worker  # the last one stays referenced until the next run
+        self._set_running(True)
+        self.status_label.setText("Starting…")
+        self.progress_bar.setRange(0, 0)  # busy until the first batch reports a count
+        start(worker, model=True)
+        return worker
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status_label.setText("Cancelling after the current batch…")
+
+    def rows(self) -> list[TriageRow]:
+        """Every row in the table (unfiltered, in arrival order)."""
+        return self.model.rows()
+
+    def visible_rows(self) -> list[TriageRow]:
+        """The rows as shown: filtered and sorted."""
+        return [self.model.row_at(self.proxy.mapToSource(self.proxy.index(r, 0)).row())
+                for r in range(self.proxy.rowCount())]
+
+    # -- worker side (runs on the model thread) -------------------------------------------------------
+    def _run(self, folder: Path, out: Path, worker: Worker) -> TriageSummary:
+        worker.signals.progress.emit(("status", "Preparing the model (the first start can take a while)…"))
+        diagnoser = self._factory()
+        return triage_folder(folder, out, diagnoser, batch_size=self.batch_size,
+                             progress=lambda p: worker.signals.progress.emit(("progress", p)),
+                             cancelled=lambda: worker.is_cancelled,
+                             on_rows=lambda rows: worker.signals.progress.emit(("rows", rows)))
+
+    # -- GUI side -------------------------------------------------------------------------------------
+    def _on_progress(self, message: tuple[str, Any]) -> None:
+        kind, value = message
+        if kind == "rows":
+            self.model.add_rows(value)
+            self._update_summary()
+        elif kind == "progress":
+            assert isinstance(value, Progress)
+            self.progress_bar.setRange(0, max(1, value.total))
+            self.progress_bar.setValue(value.done)
+            if self._worker is not None and not self._worker.is_cancelled:
+                self.status_label.setText(value.describe())
+        elif kind == "status":
+            self.status_label.setText(str(value))
+
+    def _on_finished(self, summary: TriageSummary) -> None:
+        self._worker = None
+        self._set_running(False)
+        self.last_summary = summary
+        try:
+            self.model.set_rows(list(iter_rows(Path(summary.out))))  # the full, final set (resumed rows too)
+        except (OSError, ValueError, KeyError):
+            log.warning("could not read back the triage CSV", exc_info=True)
+        self.progress_bar.setRange(0, max(1, summary.total))
+        self.progress_bar.setValue(summary.total)
+        skipped = f" ({summary.skipped_existing} kept from an earlier run)" if summary.skipped_existing else ""
+        self.status_label.setText(f"Done in {summary.seconds:.0f} s{skipped}. Saved to {summary.out}")
+        self._update_summary()
+        self.triage_finished.emit(summary)
+
+    def _on_cancelled(self) -> None:
+        self._worker = None
+        self._set_running(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.status_label.setText(f"Cancelled. The {self.model.rowCount()} finished rows are kept; start again "
+                                  "with the same folder and CSV to continue.")
+        self._update_summary()
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self._worker = None
+        self._set_running(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self._show_problem(message_for(exc))
+        self._update_summary()
+
+    def _show_problem(self, text: str) -> None:
+        self.status_label.setText(f"<span style='color:#b00020'>{html.escape(text)}</span>")
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.folder_edit.setEnabled(not running)
+        self.csv_edit.setEnabled(not running)
+        self.running_changed.emit(running)
+
+    def _filters_changed(self, *_args: object) -> None:
+        self.proxy.set_text(self.filter_edit.text())
+        self.proxy.set_decision(self.decision_combo.currentData() or "")
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        counts = self.model.counts()
+        total = self.model.rowCount()
+        text = (f"{total} images: {counts['flagged']} flagged, {counts['not flagged']} not flagged, "
+                f"{counts['not diagnosed']} not diagnosed, {counts['unreadable']} unreadable")
+        shown = self.proxy.rowCount()
+        if shown != total:
+            text += f" — showing {shown} (filtered)"
+        self.summary_label.setText(text)
+
+    def _row_activated(self, index: QModelIndex) -> None:
+        if not index.isValid() or self._run_folder is None:
+            return
+        row = self.model.row_at(self.proxy.mapToSource(index).row())
+        self.open_image_requested.emit((self._run_folder / row.file).resolve())
+
+    def _folder_edited(self, text: str) -> None:
+        if not self._csv_edited:
+            self.csv_edit.setText(str(Path(text.strip()) / DEFAULT_CSV_NAME) if text.strip() else "")
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder to triage", self.folder_edit.text())
+        if folder:
+            self.set_folder(folder)
+
+    def _choose_csv(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save triage results", self.csv_edit.text(), "CSV (*.csv)")
+        if name:
+            self.csv_edit.setText(name)
+            self._csv_edited = True
+
+
+__all__ = ["DEFAULT_CSV_NAME", "TriageFilterProxy", "TriageTab", "TriageTableModel", "existing_rows"]

@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from engine.checkpoint import load_checkpoint, write_atomic
@@ -50,7 +51,7 @@ class ModelStore:
     def install(self, head_dir: Path) -> Path:
         """Copy a trained head into the store and make it active; the current one becomes 'previous'."""
         load_checkpoint(head_dir)  # refuse anything that is not a loadable head before touching the store
-        target = self.root / f"head-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        target = self.root / f"head-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"  # unique within a second
         staging = self.root / f".{target.name}.partial"
         shutil.copytree(head_dir, staging)
         staging.replace(target)

@@ -58,7 +58,7 @@ def main() -> None:
     window.open_path(args.folder)
     wait(lambda: window.studies.paths and window.studies.thumbnail_count() == len(window.studies.paths), 300)
     window.open_in_reading_view(args.folder / args.image)
-    wait(lambda: window.panel.result is not None and not window.panel.cancel_button.isVisible(), 900)
+    wait(lambda: window.panel.result is not None and not window.diagnosis_running, 900)
     if window.panel.result is None:
         raise SystemExit(f"no result: {window.panel.status.text()}")
     window.overlay_checks["saliency"].setChecked(True)

@@ -57,7 +57,7 @@ from training.config import CVConfig, FinetuneConfig
 from training.data import LabelledSet, load_labelled
 from training.finetune import TrainingEvent
 from viewer.error_dialog import message_for
-from viewer.workers import Worker, start
+from viewer.workers import Worker, single_thread_pool, start
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,6 @@ class WizardState:
     installed: Path | None = None  # where page 5 installed this run's head
 
 
-_TRAINING_POOL: QThreadPool | None = None
 _RUNNING: set[Worker] = set()  # workers stay referenced while they run, even if their wizard is closed and gone
 _RETIRED: deque[Worker] = deque(maxlen=8)  # ... and a little longer, until their thread has surely left run()
 
@@ -138,11 +137,7 @@ def _keep_alive(worker: Worker) -> None:
 
 def training_pool() -> QThreadPool:
     """One thread for training-side torch work (one training at a time, beside the viewer's model pool)."""
-    global _TRAINING_POOL
-    if _TRAINING_POOL is None:
-        _TRAINING_POOL = QThreadPool()
-        _TRAINING_POOL.setMaxThreadCount(1)
-    return _TRAINING_POOL
+    return single_thread_pool("training")
 
 
 class Job(QObject):

@@ -20,15 +20,21 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from engine.errors import Cancelled
 
 log = logging.getLogger(__name__)
-_MODEL_POOL: QThreadPool | None = None
+_POOLS: dict[str, QThreadPool] = {}
+
+
+def single_thread_pool(name: str) -> QThreadPool:
+    """A named one-thread pool, created on first use: torch work queued there runs one job at a time."""
+    if name not in _POOLS:
+        pool = QThreadPool()
+        pool.setMaxThreadCount(1)
+        _POOLS[name] = pool
+    return _POOLS[name]
 
 
 def model_pool() -> QThreadPool:
-    global _MODEL_POOL
-    if _MODEL_POOL is None:
-        _MODEL_POOL = QThreadPool()
-        _MODEL_POOL.setMaxThreadCount(1)
-    return _MODEL_POOL
+    """Diagnoses and model loading (one model in memory, one forward pass at a time)."""
+    return single_thread_pool("model")
 
 
 class WorkerSignals(QObject):

@@ -19,6 +19,8 @@ from engine.errors import ModelLoadError
 
 MAP_WEIGHTS = "reference_map.safetensors"
 MAP_META = "reference_map.json"
+NOVELTY_K = 5  # k-th nearest reference: robust to one near-duplicate, still local
+ATYPICAL_PERCENTILE = 95.0  # the viewer warns above this
 
 
 @dataclass
@@ -30,6 +32,7 @@ class ReferenceMap:
     perplexity: float
     seed: int
     _embedding_object: object | None = None
+    _reference_knn: np.ndarray | None = None  # (N,) leave-one-out k-th neighbour distances, sorted
 
     @classmethod
     def fit(cls, embeddings: np.ndarray, classes: np.ndarray, labels: tuple[str, ...], *, perplexity: float = 30.0,
@@ -85,3 +88,27 @@ class ReferenceMap:
         """Indices of the k reference cases closest to ``embedding`` in embedding space."""
         distances = np.linalg.norm(self.embeddings - np.asarray(embedding, np.float32)[None], axis=1)
         return np.argsort(distances)[:k]
+
+    def novelty_percentile(self, embedding: np.ndarray, k: int = NOVELTY_K) -> float | None:
+        """How unlike the reference cases ``embedding`` is, as a percentile of the references themselves.
+
+        The case's distance to its k-th nearest reference (unit-normalised embeddings) is ranked against each
+        reference's own leave-one-out k-th-neighbour distance: 50 is a typical training case, 99 is farther
+        out than 99 % of them. A deep-nearest-neighbour out-of-distribution score; it is a hint that the
+        image is unlike what the head was trained on, not a guarantee either way. None with too few references.
+        """
+        references = _unit(self.embeddings)
+        if len(references) <= k:
+            return None
+        if self._reference_knn is None:
+            distances = np.sqrt(np.maximum(2.0 - 2.0 * references @ references.T, 0.0))
+            np.fill_diagonal(distances, np.inf)
+            self._reference_knn = np.sort(np.partition(distances, k - 1, axis=1)[:, k - 1])
+        query = _unit(np.asarray(embedding, np.float32)[None])[0]
+        case = np.sort(np.sqrt(np.maximum(2.0 - 2.0 * references @ query, 0.0)))[k - 1]
+        return float(100.0 * np.searchsorted(self._reference_knn, case, side="left") / len(self._reference_knn))
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)

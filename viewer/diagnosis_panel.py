@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.diagnoser import DiagnosisResult
-from engine.tsne_map import ReferenceMap
+from engine.tsne_map import ATYPICAL_PERCENTILE, ReferenceMap
 from viewer.plots import AttentionCanvas, MapCanvas
 from viewer.reading_view import to_qimage_grey
 
@@ -134,6 +134,9 @@ class DiagnosisPanel(QWidget):
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
         text_column.addWidget(self.warnings)
+        self.domain = QLabel("")  # filled when the case is placed among the reference cases
+        self.domain.setWordWrap(True)
+        text_column.addWidget(self.domain)
         self.device = QLabel("")
         self.device.setWordWrap(True)
         self.device.setStyleSheet("color: #666")
@@ -227,6 +230,7 @@ class DiagnosisPanel(QWidget):
         self.headline.setStyleSheet("")
         self.numbers.setText("")
         self.warnings.setText("")
+        self.domain.setText("")
         self.device.setText("")
         self.bar.set_values(None, 0.5)
         self.bar.hide()
@@ -286,6 +290,18 @@ class DiagnosisPanel(QWidget):
         self.review_note.setText("")
         self._set_review_enabled(True)
 
+    def show_novelty(self, novelty: float | None) -> None:
+        """Warn when the case lies farther from the reference (training) cases than nearly all of them do."""
+        if novelty is None or novelty < ATYPICAL_PERCENTILE:
+            self.domain.setText("")
+            self.domain.setToolTip("")
+            return
+        self.domain.setText(f"⚠ Unlike the model's training cases (farther from them than {novelty:.0f} % of "
+                            "those cases are from each other): the probability may not be reliable here.")
+        self.domain.setToolTip("Nearest-neighbour distance in the model's embedding space, ranked against the "
+                               "reference cases' own. A hint, not a guarantee either way.")
+        self.domain.setStyleSheet("color: #b35c00")
+
     def set_threshold(self, threshold: float) -> None:
         """Redraw the decision for ``threshold`` (Settings can override the model's threshold)."""
         self.threshold = threshold
@@ -305,7 +321,8 @@ class DiagnosisPanel(QWidget):
         self.bar.show()
 
     def show_map(self, reference: ReferenceMap | None, point: np.ndarray | None, message: str = "",
-                 nearest: np.ndarray | None = None) -> None:
+                 nearest: np.ndarray | None = None, novelty: float | None = None) -> None:
+        self.show_novelty(novelty)
         if reference is None:
             self.map.show_message(message or "No reference map: this model has no t-SNE map of reference cases.")
             self.map_caption.setText("")

@@ -89,6 +89,7 @@ class MapPlacement:
     point: np.ndarray | None
     nearest: np.ndarray | None
     message: str
+    novelty: float | None = None  # percentile among the reference cases (ReferenceMap.novelty_percentile)
 
 
 class MainWindow(QMainWindow):
@@ -488,7 +489,8 @@ class MainWindow(QMainWindow):
         except Exception:  # noqa: BLE001 - the map is an aid; its failure must not lose the result
             log.warning("placing the case on the reference map failed", exc_info=True)
             point = None
-        return MapPlacement(reference, point, reference.nearest(result.embedding, k=5), "")
+        return MapPlacement(reference, point, reference.nearest(result.embedding, k=5), "",
+                            reference.novelty_percentile(result.embedding))
 
     def _diagnosis_stage(self, token: int, value: Any) -> None:
         if self._closing or token != self._diagnosis_token:
@@ -507,7 +509,7 @@ class MainWindow(QMainWindow):
             crop = result.lung_crop
             self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, outline)
         elif kind == "map":
-            self.panel.show_map(payload.reference, payload.point, payload.message, payload.nearest)
+            self.panel.show_map(payload.reference, payload.point, payload.message, payload.nearest, payload.novelty)
         elif kind == "saliency" and payload is not None:
             self.saliency = payload
             self.view.set_saliency(payload)

@@ -15,9 +15,6 @@ from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like, make_dicom
 from tests.head_factory import make_tiny_head
 
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
-
 
 def isolate_user_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Point the cache and the user data folder (models, runs, audit log) into tmp_path."""
@@ -64,12 +61,13 @@ class GatedDiagnoser:
         return getattr(self.diagnoser, name)
 
 
-def save_screenshot(widget: Any, name: str) -> Path:
+def save_screenshot(widget: Any, path: Path) -> Path:
+    """Grab ``widget`` into ``path`` (a test's tmp folder: the README's screenshots come from
+    docs/screenshots/make_screenshots.py with the real head, never from a test's tiny one)."""
     from PySide6.QtWidgets import QApplication
 
     for _ in range(3):  # let pending layout requests (new label texts) settle before grabbing
         QApplication.processEvents()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     assert widget.grab().save(str(path)), f"could not write {path}"
     return path

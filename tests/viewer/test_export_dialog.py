@@ -72,7 +72,7 @@ def test_sr_and_sc_are_deidentified_by_default(qtbot, cases, tmp_path: Path) -> 
 
     dialog.identified_box.setChecked(True)
     assert dialog.warning.isVisible() and IDENTIFIED_WARNING in dialog.warning.text()
-    save_screenshot(dialog, "export_dialog.png")
+    save_screenshot(dialog, tmp_path / "export_dialog.png")
     dialog.set_kind("sr")
     dialog.path_edit.setText(str(tmp_path / "identified-sr.dcm"))
     run_export(qtbot, dialog)

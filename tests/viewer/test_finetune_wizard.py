@@ -97,7 +97,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     assert wizard.data_page.problems.count() == 1 and "broken.png" in wizard.data_page.problems.item(0).text()
     assert wizard.data_page.counts.rowCount() == 2
     assert next_enabled(wizard)
-    save_screenshot(wizard, "finetune_wizard_data.png")
+    save_screenshot(wizard, tmp_path / "finetune_wizard_data.png")
 
     # 2. settings: a measured estimate
     wizard.next()
@@ -109,7 +109,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     assert not next_enabled(wizard) and "patients" in page.verdict.text()
     page.folds.setValue(2)
     assert next_enabled(wizard)
-    save_screenshot(wizard, "finetune_wizard_settings.png")
+    save_screenshot(wizard, tmp_path / "finetune_wizard_settings.png")
 
     # 3. train: live curves, then the report
     wizard.next()
@@ -122,7 +122,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     assert train.canvas.loss and train.canvas.auc  # both curves received points
     assert store.pointer.read_bytes() == pointer_before  # training alone never installs
     assert next_enabled(wizard) and "finished" in train.status.text()
-    save_screenshot(wizard, "finetune_wizard_train.png")
+    save_screenshot(wizard, tmp_path / "finetune_wizard_train.png")
 
     # 4. evaluate: the CV table, next to the installed head on the same data
     wizard.next()
@@ -136,7 +136,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     assert "±" in evaluate.table.item(2, 3).text()
     assert "threshold" in evaluate.threshold_label.text()
     evaluate.roc.draw()
-    save_screenshot(wizard, "finetune_wizard_evaluate.png")
+    save_screenshot(wizard, tmp_path / "finetune_wizard_evaluate.png")
 
     # 5. install, then roll back
     wizard.next()
@@ -150,7 +150,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     assert store.previous() == original
     assert not install.install_button.isEnabled()  # one install per trained head
     assert head_card(active)["model_id"] in install.active_label.text()
-    save_screenshot(wizard, "finetune_wizard_install.png")
+    save_screenshot(wizard, tmp_path / "finetune_wizard_install.png")
     with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
         install.rollback()
     assert ModelStore(root=tmp_path / "models").active() == original and changes == [active, original]

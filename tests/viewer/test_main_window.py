@@ -47,6 +47,8 @@ def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_d
     # t-SNE map: reference scatter, the case placed, its nearest references named.
     assert panel.map.reference is not None and panel.map.point is not None and len(panel.map.nearest) == 5
     assert "nearest reference cases" in panel.map_caption.text()
+    novelty = panel.map.reference.novelty_percentile(result.embedding)
+    assert (novelty >= 95) == ("Unlike the model's training cases" in panel.domain.text())
     # Emitter attention: one heatmap per diagnosis token plus the engine map.
     assert panel.attention.heatmap_count == result.emitter_attention.shape[2] + 1
     # Overlays: contour and crop box shown; saliency computed, hidden until asked for.
@@ -233,3 +235,16 @@ def test_app_opens_the_path_from_the_command_line(qtbot, factory, monkeypatch, t
     qtbot.addWidget(window)
     assert window.isVisible()
     wait_for_image(qtbot, window, "cli.dcm")
+
+
+def test_out_of_domain_hint_shows_only_for_atypical_cases(qtbot, factory) -> None:  # noqa: ANN001
+    panel = make_window(qtbot, factory).panel
+    panel.show_novelty(99.4)
+    assert "Unlike the model's training cases" in panel.domain.text() and "99 %" in panel.domain.text()
+    panel.show_novelty(60.0)
+    assert panel.domain.text() == ""
+    panel.show_novelty(99.0)
+    panel.clear()  # a new image: no stale warning
+    assert panel.domain.text() == ""
+    panel.show_novelty(None)
+    assert panel.domain.text() == ""

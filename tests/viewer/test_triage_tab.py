@@ -104,7 +104,7 @@ def test_rows_sort_filter_and_open(qtbot, diagnoser: Diagnoser, tmp_path: Path) 
 
     tab.decision_combo.setCurrentIndex(0)
     tab.table.clearSelection()
-    save_screenshot(tab, "triage_tab.png")
+    save_screenshot(tab, tmp_path / "triage_tab.png")
 
 
 def test_cancel_keeps_rows_and_a_second_run_resumes(qtbot, diagnoser: Diagnoser, tmp_path: Path) -> None:  # noqa: ANN001

@@ -1,0 +1,48 @@
+"""The reference map's novelty percentile: typical cases rank low, cases far from every reference rank high."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.tsne_map import ReferenceMap
+
+
+def clustered_map(rng: np.random.Generator, per_class: int = 150, width: int = 32) -> ReferenceMap:
+    centres = rng.normal(0, 1, (2, width))
+    embeddings = np.concatenate([c + 0.1 * rng.normal(0, 1, (per_class, width)) for c in centres])
+    classes = np.repeat([0, 1], per_class)
+    coords = rng.normal(0, 1, (len(embeddings), 2))  # novelty never looks at the 2-D map
+    return ReferenceMap(embeddings.astype(np.float32), coords.astype(np.float32), classes, ("A", "B"), 30.0, 0)
+
+
+def test_new_cases_from_the_reference_distribution_are_typical_far_ones_are_not() -> None:
+    rng = np.random.default_rng(0)
+    reference = clustered_map(rng)
+    centres = reference.embeddings[:150].mean(axis=0), reference.embeddings[150:].mean(axis=0)
+    centre = centres[0]
+    fresh = [reference.novelty_percentile(centres[i % 2] + 0.1 * rng.normal(0, 1, centre.shape)) for i in range(400)]
+    # Drawn like the references (both classes alike): their percentiles spread over the references' own.
+    assert 30 < np.median(fresh) < 70
+    assert np.mean(np.array(fresh) >= 95) < 0.15
+    far = rng.normal(0, 1, centre.shape)  # a direction neither cluster lies in
+    assert reference.novelty_percentile(far) == 100.0
+    assert reference.novelty_percentile((centres[0] + centres[1]) / 2) > 95
+
+
+def test_scale_does_not_matter_and_tiny_maps_give_none() -> None:
+    rng = np.random.default_rng(1)
+    reference = clustered_map(rng)
+    case = reference.embeddings[3] + 0.05
+    assert reference.novelty_percentile(case) == pytest.approx(reference.novelty_percentile(10 * case))
+    tiny = ReferenceMap(reference.embeddings[:5], reference.coords[:5], reference.classes[:5], ("A", "B"), 2.0, 0)
+    assert tiny.novelty_percentile(case) is None
+
+
+def test_survives_save_and_load(tmp_path: Path) -> None:
+    reference = clustered_map(np.random.default_rng(2))
+    case = reference.embeddings[7] * 1.01
+    reference.save(tmp_path)
+    assert ReferenceMap.load(tmp_path).novelty_percentile(case) == reference.novelty_percentile(case)

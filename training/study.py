@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.checkpoint import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +66,30 @@ def child(name: str, csv_path: Path, out: Path, args: argparse.Namespace) -> dic
             "peak_memory_mb": cv["peak_memory_mb"], "cv_minutes": cv["minutes"], "folds": cv["folds"]}
 
 
+def paired_differences(rows: list[dict[str, Any]]) -> list[str]:
+    """Each variant minus the first row, fold by fold: every variant sees the same seeded folds, so the paired
+    difference removes the fold-to-fold spread that dominates the ± of the main table."""
+    if len(rows) < 2:
+        return []
+    reference = rows[0]
+    base = {f["fold"]: f["metrics"] for f in reference["folds"]}
+    lines = ["", f"**Paired difference from {reference['name']}** (same folds; percentage points, mean ± std over "
+             "folds; *better* counts the folds where the variant scored higher). A mean smaller than its std is "
+             "no evidence of an effect; folds share training data, so even a larger one is weaker evidence than "
+             "it looks.", "",
+             "| Method | Δ AUC | Δ AVG | better on AVG |", "|---|---|---|---|"]
+    for row in rows[1:]:
+        folds = [f for f in row["folds"] if f["fold"] in base]
+        if not folds:
+            continue
+        auc = np.array([f["metrics"]["auc"] - base[f["fold"]]["auc"] for f in folds])
+        avg = np.array([f["metrics"]["avg"] - base[f["fold"]]["avg"] for f in folds])
+        lines.append(f"| {row['name']} | {auc.mean():+.2f} ± {auc.std(ddof=1) if len(auc) > 1 else 0:.2f} | "
+                     f"{avg.mean():+.2f} ± {avg.std(ddof=1) if len(avg) > 1 else 0:.2f} | "
+                     f"{int((avg > 0).sum())} of {len(avg)} |")
+    return lines
+
+
 def write_table(rows: list[dict[str, Any]], args: argparse.Namespace, command: str, path: Path) -> None:
     def cell(summary: dict[str, dict[str, float]], key: str) -> str:
         return f"{summary[key]['mean']:.2f} ± {summary[key]['std']:.2f}"
@@ -93,6 +119,7 @@ def write_table(rows: list[dict[str, Any]], args: argparse.Namespace, command: s
         lines.append(f"| {row['name']} | {cell(s, 'sensitivity')} | {cell(s, 'specificity')} | "
                      f"{cell(s, 'accuracy')} | {cell(s, 'auc')} | {cell(s, 'avg')} | {row['trainable'] / 1e6:.2f} M | "
                      f"{row['peak_memory_mb'] / 1024:.1f} GB | {row['cv_minutes']:.0f} |")
+    lines += paired_differences(rows)
     lines += ["", f"**Reproduce.** `{command}` (each variant's run folder keeps per-fold results, ROC points and "
               "training curves in `folds/fold-k/result.json`).", ""]
     write_atomic(path, "\n".join(lines).encode())
@@ -109,6 +136,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", help="run only these variants (names as in the table)")
     parser.add_argument("--table", type=Path, default=ROOT / "docs" / "ablation_study.md")
+    parser.add_argument("--table-only", action="store_true",
+                        help="rewrite the table from the finished variants in OUT/study.json; train nothing")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -116,9 +145,12 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, args.csv, args.out, args)))  # noqa: T201 - the parent reads it
         return
+    command = f"python -m training.study --epochs {args.epochs} --folds {args.folds} --seed {args.seed}"
+    if args.table_only:
+        write_table(json.loads((args.out / "study.json").read_text()), args, command, args.table)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(paper_scale_draw(args.data, seed=args.seed), args.out / "paper_scale_630.csv")
-    command = f"python -m training.study --epochs {args.epochs} --folds {args.folds} --seed {args.seed}"
     rows = []
     for name in VARIANT_CONFIG:
         if args.only and name not in args.only:

@@ -32,6 +32,7 @@ class ReferenceMap:
     perplexity: float
     seed: int
     _embedding_object: object | None = None
+    _unit_references: np.ndarray | None = None  # unit-normalised embeddings, computed once
     _reference_knn: np.ndarray | None = None  # (N,) leave-one-out k-th neighbour distances, sorted
 
     @classmethod
@@ -97,9 +98,11 @@ class ReferenceMap:
         out than 99 % of them. A deep-nearest-neighbour out-of-distribution score; it is a hint that the
         image is unlike what the head was trained on, not a guarantee either way. None with too few references.
         """
-        references = _unit(self.embeddings)
-        if len(references) <= k:
+        if len(self.embeddings) <= k:
             return None
+        if self._unit_references is None:
+            self._unit_references = _unit(self.embeddings)
+        references = self._unit_references
         if self._reference_knn is None:
             distances = np.sqrt(np.maximum(2.0 - 2.0 * references @ references.T, 0.0))
             np.fill_diagonal(distances, np.inf)

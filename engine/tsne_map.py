@@ -90,7 +90,7 @@ class ReferenceMap:
         distances = np.linalg.norm(self.embeddings - np.asarray(embedding, np.float32)[None], axis=1)
         return np.argsort(distances)[:k]
 
-    def novelty_percentile(self, embedding: np.ndarray, k: int = NOVELTY_K) -> float | None:
+    def novelty_percentile(self, embedding: np.ndarray) -> float | None:
         """How unlike the reference cases ``embedding`` is, as a percentile of the references themselves.
 
         The case's distance to its k-th nearest reference (unit-normalised embeddings) is ranked against each
@@ -98,6 +98,7 @@ class ReferenceMap:
         out than 99 % of them. A deep-nearest-neighbour out-of-distribution score; it is a hint that the
         image is unlike what the head was trained on, not a guarantee either way. None with too few references.
         """
+        k = NOVELTY_K  # fixed: the cached reference distances below are for this k
         if len(self.embeddings) <= k:
             return None
         if self._unit_references is None:

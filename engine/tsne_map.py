@@ -32,7 +32,7 @@ class ReferenceMap:
     perplexity: float
     seed: int
     _embedding_object: object | None = None
-    _unit_references: np.ndarray | None = None  # unit-normalised embeddings, computed once
+    _unit_references: np.ndarray | None = None  # unit-normalised embeddings, with _reference_knn
     _reference_knn: np.ndarray | None = None  # (N,) leave-one-out k-th neighbour distances, sorted
 
     @classmethod
@@ -101,16 +101,19 @@ class ReferenceMap:
         k = NOVELTY_K  # fixed: the cached reference distances below are for this k
         if len(self.embeddings) <= k:
             return None
-        if self._unit_references is None:
+        if self._unit_references is None or self._reference_knn is None:  # once per map: N x N distances
             self._unit_references = _unit(self.embeddings)
-        references = self._unit_references
-        if self._reference_knn is None:
-            distances = np.sqrt(np.maximum(2.0 - 2.0 * references @ references.T, 0.0))
+            distances = _chord(self._unit_references, self._unit_references)
             np.fill_diagonal(distances, np.inf)
             self._reference_knn = np.sort(np.partition(distances, k - 1, axis=1)[:, k - 1])
-        query = _unit(np.asarray(embedding, np.float32)[None])[0]
-        case = np.sort(np.sqrt(np.maximum(2.0 - 2.0 * references @ query, 0.0)))[k - 1]
+        query = _unit(np.asarray(embedding, np.float32)[None])
+        case = np.partition(_chord(query, self._unit_references)[0], k - 1)[k - 1]
         return float(100.0 * np.searchsorted(self._reference_knn, case, side="left") / len(self._reference_knn))
+
+
+def _chord(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances (len(a), len(b)) between unit vectors, from their dot products."""
+    return np.sqrt(np.maximum(2.0 - 2.0 * a @ b.T, 0.0))
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

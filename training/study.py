@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine.checkpoint import write_atomic
+from training.metrics import summarise_folds
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("training.study")
@@ -82,12 +81,16 @@ def paired_differences(rows: list[dict[str, Any]]) -> list[str]:
         folds = [f for f in row["folds"] if f["fold"] in base]
         if not folds:
             continue
-        auc = np.array([f["metrics"]["auc"] - base[f["fold"]]["auc"] for f in folds])
-        avg = np.array([f["metrics"]["avg"] - base[f["fold"]]["avg"] for f in folds])
-        lines.append(f"| {row['name']} | {auc.mean():+.2f} ± {auc.std(ddof=1) if len(auc) > 1 else 0:.2f} | "
-                     f"{avg.mean():+.2f} ± {avg.std(ddof=1) if len(avg) > 1 else 0:.2f} | "
-                     f"{int((avg > 0).sum())} of {len(avg)} |")
+        differences = [{key: f["metrics"][key] - base[f["fold"]][key] for key in ("auc", "avg")} for f in folds]
+        summary = summarise_folds(differences)
+        better = sum(d["avg"] > 0 for d in differences)
+        lines.append(f"| {row['name']} | {_delta(summary['auc'])} | {_delta(summary['avg'])} | "
+                     f"{better} of {len(differences)} |")
     return lines
+
+
+def _delta(stats: dict[str, float]) -> str:
+    return f"{stats['mean']:+.2f} ± {stats['std']:.2f}"
 
 
 def write_table(rows: list[dict[str, Any]], args: argparse.Namespace, command: str, path: Path) -> None:

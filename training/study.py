@@ -150,7 +150,10 @@ def main() -> None:
         return
     command = f"python -m training.study --epochs {args.epochs} --folds {args.folds} --seed {args.seed}"
     if args.table_only:
-        write_table(json.loads((args.out / "study.json").read_text()), args, command, args.table)
+        finished = args.out / "study.json"
+        if not finished.is_file():
+            raise SystemExit(f"No finished variants in {args.out} (no study.json): run the study first.")
+        write_table(json.loads(finished.read_text()), args, command, args.table)
         return
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(paper_scale_draw(args.data, seed=args.seed), args.out / "paper_scale_630.csv")

@@ -2,7 +2,7 @@
 """Set up PneumoLLM Viewer in ./.venv and run it — the only script a new user needs.
 
     python3.11 bootstrap.py          install (first time) and open the viewer on the embedded model
-    python3.11 bootstrap.py test     install (first time) and run the checks: ruff + the test suite
+    python3.11 bootstrap.py test     install (first time) and run the checks: ruff, import-linter, the tests
     python3.11 bootstrap.py -- ARGS  install (first time) and run `pneumollm ARGS`
 
 Installing is skipped when nothing it depends on changed since the last run. Standard library only: this
@@ -78,8 +78,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["test"]:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
         ruff = subprocess.run([str(venv_bin("ruff")), "check", str(ROOT)], cwd=ROOT, env=env)
+        # The layer contracts in pyproject.toml: commands > viewer > training > engine, no Qt below the viewer.
+        layers = subprocess.run([str(venv_bin("lint-imports")), "--no-cache"], cwd=ROOT, env=env)
         tests = subprocess.run([str(venv_bin("python")), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
-        return ruff.returncode or tests.returncode
+        return ruff.returncode or layers.returncode or tests.returncode
     if argv[:1] == ["--"]:
         return subprocess.run([str(venv_bin("pneumollm")), *argv[1:]], cwd=ROOT).returncode
     install_desktop_launcher()

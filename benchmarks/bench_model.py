@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from engine.config import ModelConfig, PreprocessConfig
-from engine.ingest import load_image
-from engine.model import build_model
+from engine.io import load_image
+from engine.model.config import ModelConfig, PreprocessConfig
+from engine.model.pneumollm import build_model
 from engine.preprocess import prepare_batch
 from engine.segment import LungSegmenter
 

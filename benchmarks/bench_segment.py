@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from engine.ingest import load_image
+from engine.io import load_image
 from engine.segment import LungSegmenter, crop_from_probability
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

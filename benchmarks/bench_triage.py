@@ -19,16 +19,16 @@ import torch
 
 from engine.diagnoser import Diagnoser
 from engine.errors import ModelLoadError
-from engine.ingest import load_image
+from engine.io import load_image
 from engine.triage import triage_folder
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def untrained_head(folder: Path) -> Path:
-    from engine.checkpoint import save_checkpoint
-    from engine.config import ModelConfig
-    from engine.model import build_model, frozen_fingerprints
+    from engine.model.checkpoint import save_checkpoint
+    from engine.model.config import ModelConfig
+    from engine.model.pneumollm import build_model, frozen_fingerprints
 
     model = build_model(ModelConfig())
     save_checkpoint(folder, model.trained_state_dict(), {

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from engine.diagnoser import Diagnoser
 from engine.errors import PneumoError
-from engine.study_scan import iter_candidate_files
-from engine.tsne_map import ATYPICAL_PERCENTILE, ReferenceMap
+from engine.io.study_scan import iter_candidate_files
+from engine.reference_map import ATYPICAL_PERCENTILE, ReferenceMap
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     def body() -> int:
         from PIL import Image
 
-        from engine.ingest import load_image
+        from engine.io import load_image
 
         image = load_image(args.file)
         payload = image.meta.to_json() | {"ok": True, "error": None}

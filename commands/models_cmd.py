@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
-        from engine.inventory import describe_all
+        from engine.model.inventory import describe_all
 
         profiles = describe_all(vision_weights=args.vision_weights, llm_path=args.llm_path, device=args.device)
         emit({"ok": True, "error": None, "profiles": profiles}, args.json, _text)

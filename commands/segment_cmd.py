@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
         import numpy as np
         from PIL import Image
 
-        from engine.ingest import load_image
-        from engine.runtime import Runtime
+        from engine.io import load_image
+        from engine.model.runtime import Runtime
         from engine.segment import LungSegmenter
 
         start = time.perf_counter()

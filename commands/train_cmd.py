@@ -60,9 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
-        from commands.progress_bar import TqdmCallback
         from training.config import CVConfig
         from training.cross_validation import run_training
+        from training.progress_bar import TqdmCallback
 
         config = finetune_config(args)
         if args.epochs is None:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.diagnoser import DiagnosisResult
-from engine.ingest import ImageMeta
-from engine.model_store import data_dir
-from engine.phi import hash_uid
+from engine.io import ImageMeta
+from engine.io.phi import hash_uid
+from engine.paths import data_dir
 
 ACTIONS = ("accepted", "overridden")
 

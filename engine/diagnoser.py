@@ -12,19 +12,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
-from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
-from engine.ingest import LoadedImage, load_image
-from engine.model import build_model, frozen_fingerprints
+from engine.errors import PneumoError, UnsupportedImageError
+from engine.io import LoadedImage, load_image
+from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
+from engine.model.pneumollm import build_model, frozen_fingerprints
+from engine.model.runtime import Runtime, is_out_of_memory
+from engine.model_store import active_head_dir
 from engine.preprocess import PreparedCase, prepare_batch
 from engine.progress import Progress
-from engine.runtime import Runtime, is_out_of_memory
 from engine.segment import LungCrop, LungSegmenter
 
 log = logging.getLogger(__name__)
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
-DEFAULT_HEAD = RESOURCES / "default_head"
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ class Diagnoser:
     @property
     def source_names(self) -> list[str]:
         """Names of the source tokens (encoder depths), for attention plots."""
-        from engine.vision import ClipSources, EfficientNetSources
+        from engine.model.vision import ClipSources, EfficientNetSources
 
         sources = getattr(self.model, "sources", None)
         if isinstance(sources, EfficientNetSources):
@@ -247,17 +246,3 @@ class Diagnoser:
 def blocking_flags(flags: Sequence[str]) -> list[str]:
     """Ingest flags that stop a silent diagnosis (a grey conversion of a colour file does not)."""
     return [flag for flag in flags if not flag.startswith("colour DICOM")]
-
-
-def active_head_dir() -> Path:
-    """The head the app uses: the one the fine-tune wizard installed, else the shipped default."""
-    from engine.model_store import ModelStore
-
-    installed = ModelStore().active()
-    if installed is not None:
-        return installed
-    if not DEFAULT_HEAD.exists():
-        raise ModelLoadError(
-            "No trained head is installed — train one with `pneumollm train` (the default head ships with "
-            "a later release of this build).")
-    return DEFAULT_HEAD

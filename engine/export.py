@@ -18,11 +18,11 @@ import pydicom
 from PIL import Image, ImageDraw
 from pydicom.dataset import Dataset
 
-from engine.checkpoint import write_atomic
 from engine.diagnoser import DiagnosisResult
 from engine.errors import PneumoError, UnsupportedImageError
-from engine.ingest import LoadedImage
-from engine.phi import PHI_KEYWORDS, hash_uid
+from engine.io import LoadedImage
+from engine.io.phi import PHI_KEYWORDS, hash_uid
+from engine.paths import write_atomic
 from engine.segment import mask_outline
 
 DISCLAIMER = "Not for diagnostic use - research software. The result must be reviewed by a qualified reader."

@@ -5,27 +5,14 @@ head, so one click rolls back."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
 
-from engine.checkpoint import load_checkpoint, write_atomic
 from engine.errors import ModelLoadError
-
-
-def data_dir() -> Path:
-    """The user's data folder (PNEUMOLLM_DATA overrides)."""
-    override = os.environ.get("PNEUMOLLM_DATA")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming")) / "pneumollm"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "pneumollm"
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pneumollm"
+from engine.model.checkpoint import load_checkpoint
+from engine.paths import DEFAULT_HEAD, data_dir, write_atomic
 
 
 class ModelStore:
@@ -68,3 +55,14 @@ class ModelStore:
         previous = state.get("previous")
         write_atomic(self.pointer, json.dumps({"active": previous, "previous": state.get("active")}).encode())
         return Path(previous) if previous else None
+
+
+def active_head_dir(store: ModelStore | None = None) -> Path:
+    """The head the app uses: the one the fine-tune wizard installed, else the shipped default."""
+    installed = (store or ModelStore()).active()
+    if installed is not None:
+        return installed
+    if not DEFAULT_HEAD.exists():
+        raise ModelLoadError("No trained head is installed — train one with `pneumollm train` or reinstall the app "
+                             "(the default head ships in resources/default_head).")
+    return DEFAULT_HEAD

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.config import PreprocessConfig
-from engine.ingest import LoadedImage
+from engine.io import LoadedImage
+from engine.model.config import PreprocessConfig
 from engine.segment import LungCrop, LungSegmenter
 
 

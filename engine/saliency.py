@@ -27,10 +27,10 @@ from PIL import Image
 from torch import nn
 
 from engine.diagnoser import Diagnoser, DiagnosisResult
-from engine.model import BaselineCNN
+from engine.model.pneumollm import BaselineCNN
+from engine.model.vision import ClipSources, EfficientNetSources
 from engine.preprocess import PreparedCase, crop_to_tensor
 from engine.segment import LungCrop
-from engine.vision import ClipSources, EfficientNetSources
 
 Capture = Callable[[list[torch.Tensor]], torch.utils.hooks.RemovableHandle]
 

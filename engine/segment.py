@@ -25,12 +25,12 @@ from scipy import ndimage
 from torch import nn
 from torch.nn import functional as F
 
-from engine.backbones import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
 from engine.errors import SegmentationError
+from engine.model.backbones import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
+from engine.paths import RESOURCES
 
 log = logging.getLogger(__name__)
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 DEFAULT_WEIGHTS = RESOURCES / "lung_segmenter.safetensors"
 SEG_SIZE = 256  # network input side
 CROP_SIZE = 224  # model input side (the paper's)

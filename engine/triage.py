@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoint import write_atomic
 from engine.diagnoser import Diagnoser, blocking_flags
 from engine.errors import Cancelled, PneumoError
-from engine.ingest import LoadedImage, load_image
+from engine.io import LoadedImage, load_image
+from engine.io.study_scan import iter_candidate_files
+from engine.paths import write_atomic
 from engine.progress import Progress
-from engine.study_scan import iter_candidate_files
 
 COLUMNS = ("file", "study_uid", "series_uid", "probability", "decision", "threshold", "lung_crop_quality",
            "error", "sha256")

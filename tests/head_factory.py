@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.checkpoint import save_checkpoint
-from engine.config import PreprocessConfig
-from engine.model import frozen_fingerprints
-from engine.tsne_map import ReferenceMap
+from engine.model.checkpoint import save_checkpoint
+from engine.model.config import PreprocessConfig
+from engine.model.pneumollm import frozen_fingerprints
+from engine.reference_map import ReferenceMap
 from tests.engine.model_fixtures import TINY, tiny_model
 
 LABELS = ("normal", "abnormal")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.diagnoser import DEFAULT_HEAD
+from engine.paths import DEFAULT_HEAD
 from engine.segment import DEFAULT_WEIGHTS
 from tests.dicom_factory import chest_like, make_dicom
 from tests.head_factory import make_tiny_head

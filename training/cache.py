@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.checkpoint import write_atomic
 from engine.errors import Cancelled, PneumoError
-from engine.ingest import load_image
-from engine.llm import cache_dir
+from engine.io import load_image
+from engine.paths import cache_dir, write_atomic
 from engine.progress import Progress
 from engine.segment import LungSegmenter
 

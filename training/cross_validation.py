@@ -22,14 +22,15 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
-from engine.backbones import count_parameters
-from engine.checkpoint import save_checkpoint, write_atomic
-from engine.config import PreprocessConfig
 from engine.errors import TrainingError
-from engine.model import frozen_fingerprints
-from engine.registry import load_profile
+from engine.model.backbones import count_parameters
+from engine.model.checkpoint import save_checkpoint
+from engine.model.config import PreprocessConfig
+from engine.model.pneumollm import frozen_fingerprints
+from engine.model.registry import load_profile
+from engine.paths import write_atomic
+from engine.reference_map import ReferenceMap
 from engine.segment import LungSegmenter
-from engine.tsne_map import ReferenceMap
 from training.cache import CropCache
 from training.config import CVConfig, FinetuneConfig
 from training.data import LabelledSet, load_labelled, positive_class_index

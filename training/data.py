@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import PneumoError, TrainingError
-from engine.ingest import DICOM_SUFFIXES, RASTER_SUFFIXES, is_dicom_file
-from engine.phi import hash_uid
+from engine.io import DICOM_SUFFIXES, RASTER_SUFFIXES, is_dicom_file
+from engine.io.phi import hash_uid
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def from_csv(path: Path) -> LabelledSet:
 def _patient_from_file(path: Path) -> tuple[str, str]:
     if path.suffix.lower() not in RASTER_SUFFIXES and is_dicom_file(path):
         try:
-            from engine.dicom_io import read_header
+            from engine.io.dicom import read_header
 
             patient_id = str(read_header(path).get("PatientID", "") or "").strip()
         except PneumoError:

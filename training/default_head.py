@@ -17,7 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoint import META_NAME, write_atomic
+from engine.model.checkpoint import META_NAME
+from engine.paths import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 STAND_IN_NOTE = ("Trained on paediatric pneumonia vs normal chest radiographs (Kermany et al. 2018, CC BY 4.0) as a "
@@ -79,10 +80,10 @@ def write_card(folder: Path, report: dict[str, Any], command: str) -> None:
 
 
 def main() -> None:
-    from commands.progress_bar import TqdmCallback
     from training.config import CVConfig, FinetuneConfig
     from training.cross_validation import run_training
     from training.kermany import kermany_rows, write_csv
+    from training.progress_bar import TqdmCallback
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "kermany" / "train")

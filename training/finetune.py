@@ -21,12 +21,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.checkpoint import write_atomic
-from engine.config import PreprocessConfig
 from engine.errors import Cancelled, TrainingError
-from engine.model import build_model
-from engine.registry import load_profile
-from engine.runtime import Runtime
+from engine.model.config import PreprocessConfig
+from engine.model.pneumollm import build_model
+from engine.model.registry import load_profile
+from engine.model.runtime import Runtime
+from engine.paths import write_atomic
 from training.config import FinetuneConfig
 from training.metrics import binary_metrics, fit_temperature, softmax, youden_threshold
 

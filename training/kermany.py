@@ -12,7 +12,7 @@ import random
 import re
 from pathlib import Path
 
-from engine.checkpoint import write_atomic
+from engine.paths import write_atomic
 
 _PATIENT = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL\d+-)?IM-\d+)-"))
 CLASSES = ("NORMAL", "PNEUMONIA")

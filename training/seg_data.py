@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.ingest import load_image
+from engine.io import load_image
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoint import write_atomic
+from engine.paths import write_atomic
 from training.metrics import summarise_folds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def run_variant(name: str, csv_path: Path, out: Path, args: argparse.Namespace) 
 
 
 def child(name: str, csv_path: Path, out: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from engine.backbones import count_parameters
+    from engine.model.backbones import count_parameters
     from training.config import CVConfig, FinetuneConfig
     from training.cross_validation import prepare_data, run_cross_validation
     from training.finetune import make_model

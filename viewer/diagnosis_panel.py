@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.diagnoser import DiagnosisResult
-from engine.tsne_map import ATYPICAL_PERCENTILE, ReferenceMap
+from engine.reference_map import ATYPICAL_PERCENTILE, ReferenceMap
 from viewer.plots import AttentionCanvas, MapCanvas
 from viewer.reading_view import to_qimage_grey
 

@@ -37,8 +37,8 @@ from engine.export import (
     export_secondary_capture,
     export_structured_report,
 )
-from engine.ingest import LoadedImage
-from engine.phi import hash_uid
+from engine.io import LoadedImage
+from engine.io.phi import hash_uid
 from viewer.error_dialog import message_for
 from viewer.workers import Worker, start
 

@@ -45,13 +45,14 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from engine.checkpoint import META_NAME
-from engine.diagnoser import DEFAULT_HEAD, Diagnoser
+from engine.diagnoser import Diagnoser
 from engine.errors import Cancelled, ModelLoadError, PneumoError, TrainingError
-from engine.ingest import load_image
-from engine.model_store import ModelStore, data_dir
+from engine.io import load_image
+from engine.model.checkpoint import META_NAME
+from engine.model.registry import load_profile
+from engine.model_store import ModelStore
+from engine.paths import DEFAULT_HEAD, data_dir
 from engine.progress import Progress, format_duration
-from engine.registry import load_profile
 from engine.segment import LungSegmenter
 from training.config import CVConfig, FinetuneConfig
 from training.data import LabelledSet, load_labelled

@@ -33,13 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.checkpoint import META_NAME
-from engine.diagnoser import Diagnoser, DiagnosisResult, active_head_dir, blocking_flags
+from engine.diagnoser import Diagnoser, DiagnosisResult, blocking_flags
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
-from engine.ingest import LoadedImage, load_image
-from engine.llm import smollm_is_prepared
-from engine.phi import TagRow
-from engine.tsne_map import ReferenceMap
+from engine.io import LoadedImage, load_image
+from engine.io.phi import TagRow
+from engine.model.checkpoint import META_NAME
+from engine.model.llm import smollm_is_prepared
+from engine.model_store import active_head_dir
+from engine.reference_map import ReferenceMap
 from viewer.about import DISCLAIMER, show_about
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QSizePolicy
 
-from engine.tsne_map import ReferenceMap
+from engine.reference_map import ReferenceMap
 
 CLASS_COLOURS = ("#4c9be8", "#e8704c", "#7bc96f", "#b07be8")
 CASE_COLOUR = "#ffd400"

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from engine.ingest import LoadedImage, window_uint8
+from engine.io import LoadedImage
+from engine.io.image import window_uint8
 from engine.segment import mask_outline
 
 PRESETS = ("default", "full range", "lung", "bone")

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ModelLoadError
-from engine.llm import check_llm_folder
-from engine.vision import check_clip_weights
+from engine.model.llm import check_llm_folder
+from engine.model.vision import check_clip_weights
 
 ORGANISATION = "PneumoLLM"
 APPLICATION = "PneumoLLM Viewer"

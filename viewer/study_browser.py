@@ -12,8 +12,8 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from engine.errors import PneumoError
-from engine.ingest import load_image
-from engine.study_scan import ScanResult, scan_folder
+from engine.io import load_image
+from engine.io.study_scan import ScanResult, scan_folder
 from viewer.reading_view import to_qimage_grey
 from viewer.workers import Worker, start
 

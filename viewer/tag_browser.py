@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from engine.phi import TagRow, tag_rows
+from engine.io.phi import TagRow, tag_rows
 
 PHI_BACKGROUND = QColor(255, 228, 225)
 COLUMNS = ("Name", "Value", "VR", "Tag")  # name and value first: the dock is narrow

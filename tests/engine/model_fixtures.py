@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import torch
 
-from engine.config import ModelConfig
-from engine.model import PneumoLLM, build_model
+from engine.model.config import ModelConfig
+from engine.model.pneumollm import PneumoLLM, build_model
 
 TINY_DIMS = {"vit_width": 48, "vit_layers": 8, "vit_heads": 4, "patch": 32, "llm_width": 64, "llm_layers": 2,
              "llm_heads": 4, "llm_kv_heads": 2, "llm_ffn": 96, "seed": 0}

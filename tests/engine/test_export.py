@@ -21,7 +21,7 @@ from engine.export import (
     export_secondary_capture,
     export_structured_report,
 )
-from engine.ingest import load_image
+from engine.io import load_image
 from engine.segment import LungSegmenter
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.head_factory import make_tiny_head

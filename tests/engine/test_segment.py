@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.ingest import load_image
+from engine.io import load_image
 from engine.segment import (
     DEFAULT_WEIGHTS,
     SEG_SIZE,

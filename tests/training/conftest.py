@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.registry import Profile, register_profile
+from engine.model.registry import Profile, register_profile
 from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like
 from tests.engine.model_fixtures import TINY

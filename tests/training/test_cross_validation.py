@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.checkpoint import load_checkpoint
 from engine.errors import Cancelled, TrainingError
+from engine.model.checkpoint import load_checkpoint
 from engine.segment import LungSegmenter
 from training.cache import CropCache
 from training.config import CVConfig, FinetuneConfig

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from engine.export import DISCLAIMER
-from engine.ingest import load_image
+from engine.io import load_image
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.viewer.issue7_helpers import isolate_user_folders, save_screenshot, tiny_diagnoser
 from viewer.export_dialog import IDENTIFIED_WARNING, ExportDialog, default_file_name, export_case

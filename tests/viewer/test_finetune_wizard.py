@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtWidgets import QWizard
 
 import tests.training.conftest as training_fixtures  # registers the "tiny-test" profile
-from engine.checkpoint import META_NAME
 from engine.errors import ModelLoadError, TrainingError
+from engine.model.checkpoint import META_NAME
 from engine.model_store import ModelStore
 from engine.segment import LungSegmenter
 from tests.head_factory import make_tiny_head

@@ -102,9 +102,9 @@ def test_missing_head_is_said_plainly(qtbot, dicom_dir: Path) -> None:  # noqa: 
 
 
 def test_missing_head_with_the_real_factory(qtbot, dicom_dir: Path, monkeypatch) -> None:  # noqa: ANN001
-    import engine.diagnoser
+    import engine.model_store
 
-    monkeypatch.setattr(engine.diagnoser, "DEFAULT_HEAD", Path("/nonexistent/default_head"))
+    monkeypatch.setattr(engine.model_store, "DEFAULT_HEAD", Path("/nonexistent/default_head"))
     window = make_window(qtbot, None)  # the default factory: ModelStore (empty here) then the shipped head
     window.open_path(dicom_dir / "RG1_UNCR.dcm")
     qtbot.waitUntil(lambda: "No trained head is installed" in window.panel.status.text(), timeout=60_000)

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 
-from engine.ingest import load_image
+from engine.io import load_image
 from tests.dicom_factory import chest_like, make_dicom
 from tests.viewer.window_helpers import make_window, wait_for_image
 from viewer.reading_view import PRESETS, ReadingView, preset_window

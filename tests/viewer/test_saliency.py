@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoint import save_checkpoint
-from engine.config import ModelConfig, PreprocessConfig
 from engine.diagnoser import Diagnoser
-from engine.model import build_model, frozen_fingerprints
+from engine.model.checkpoint import save_checkpoint
+from engine.model.config import ModelConfig, PreprocessConfig
+from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.preprocess import prepare
 from engine.saliency import grad_cam, place_in_image
 from engine.segment import LungSegmenter
@@ -44,7 +44,7 @@ def test_grad_cam_on_vit_patch_tokens(clip_diagnoser: Diagnoser, tmp_path: Path)
     cam = grad_cam(clip_diagnoser, result)
     check_cam(cam, clip_diagnoser, result.lung_crop.box, (300, 280))
     # A prepared case (the tensor the model saw) gives the same map as the result's crop.
-    from engine.ingest import load_image
+    from engine.io import load_image
 
     case = prepare(load_image(path), clip_diagnoser.segmenter, clip_diagnoser.preprocess)
     np.testing.assert_allclose(grad_cam(clip_diagnoser, case), cam, atol=1e-4)

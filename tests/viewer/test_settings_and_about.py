@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from engine.checkpoint import load_checkpoint
+from engine.model.checkpoint import load_checkpoint
 from viewer.about import DISCLAIMER, AboutDialog, about_html
 from viewer.error_dialog import message_for
 from viewer.settings import APPLICATION, ORGANISATION, SettingsDialog, ViewerSettings

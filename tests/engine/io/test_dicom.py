@@ -18,7 +18,8 @@ from pydicom.dataset import Dataset  # noqa: E402
 from pydicom.sequence import Sequence  # noqa: E402
 
 from engine.errors import DicomReadError, UnsupportedImageError  # noqa: E402
-from engine.ingest import autocontrast_uint8, load_image, window_uint8  # noqa: E402
+from engine.io import autocontrast_uint8, load_image  # noqa: E402
+from engine.io.image import window_uint8  # noqa: E402
 from tests.dicom_factory import (  # noqa: E402
     GSPS_STORAGE,
     PHI_VALUES,

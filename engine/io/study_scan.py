@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.dicom_io import meta_from_header, read_header, skip_reason
 from engine.errors import PneumoError
-from engine.ingest import RASTER_SUFFIXES, ImageMeta, is_dicom_file
-from engine.phi import hash_uid
+from engine.io.dicom import meta_from_header, read_header, skip_reason
+from engine.io.image import ImageMeta
+from engine.io.load import RASTER_SUFFIXES, is_dicom_file
+from engine.io.phi import hash_uid
 
 log = logging.getLogger(__name__)
 

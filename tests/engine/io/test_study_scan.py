@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from pydicom.uid import generate_uid
 
-from engine.study_scan import scan_folder
+from engine.io.study_scan import scan_folder
 from tests.dicom_factory import SR_STORAGE, chest_like, make_dicom
 
 

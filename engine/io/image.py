@@ -1,4 +1,4 @@
-"""One entry point for every image the app opens: ``load_image(path)``.
+"""Image types shared by every reader: ``ImageMeta`` (no pixels, no PHI) and ``LoadedImage``.
 
 A loaded image keeps two things apart:
 
@@ -18,10 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import DicomReadError, UnsupportedImageError
-
-RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
-DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ""})
+from engine.errors import UnsupportedImageError
 
 # Radiographs are between a few hundred and ~5000 pixels on a side; anything far outside that is a
 # damaged header or not a radiograph, and allocating it could exhaust memory.
@@ -183,39 +180,6 @@ def window_uint8(values: np.ndarray, center: float, width: float, function: str 
         out = 255.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return affine_uint8(values, *window_coefficients(center, width, function))
-
-
-def is_dicom_file(path: Path) -> bool:
-    """DICOM Part 10 files carry "DICM" at byte 128; we also accept .dcm files without a preamble."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(132)
-    except OSError:
-        return False
-    if head[128:132] == b"DICM":
-        return True
-    return path.suffix.lower() in (".dcm", ".dicom", ".dic")
-
-
-def load_image(path: str | Path) -> LoadedImage:
-    """Decode a DICOM, PNG, JPEG or TIFF radiograph.
-
-    Raises:
-        DicomReadError: corrupt, truncated or non-DICOM file, missing pixel data.
-        UnsupportedImageError: readable but unusable (multi-frame, colour DICOM, absurd size, ...).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DicomReadError("File not found — it may have been moved or deleted.", path=path)
-    if path.is_dir():
-        raise UnsupportedImageError("This is a folder — open it as a study folder instead.", path=path)
-    if path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path):
-        from engine.raster_io import read_raster
-
-        return read_raster(path)
-    from engine.dicom_io import read_dicom
-
-    return read_dicom(path)
 
 
 def check_dimensions(rows: int, columns: int, path: Path) -> None:

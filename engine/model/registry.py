@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from engine.config import ModelConfig, PreprocessConfig
 from engine.errors import ProfileError
-from engine.vision import CLIP_MEAN, CLIP_STD
+from engine.model.config import ModelConfig, PreprocessConfig
+from engine.model.vision import CLIP_MEAN, CLIP_STD
 
 
 @dataclass(frozen=True)

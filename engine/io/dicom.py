@@ -19,14 +19,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from engine.errors import DicomReadError, PneumoError, UnsupportedImageError
-from engine.ingest import (
-    ImageMeta,
-    LoadedImage,
-    affine_uint8,
-    check_dimensions,
-    window_coefficients,
-    window_uint8,
-)
+from engine.io.image import ImageMeta, LoadedImage, affine_uint8, check_dimensions, window_coefficients, window_uint8
 
 log = logging.getLogger(__name__)
 

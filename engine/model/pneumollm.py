@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from engine.backbones import efficientnet_lite0, freeze
-from engine.config import ModelConfig
-from engine.vision import Adapter, build_sources
+from engine.model.backbones import efficientnet_lite0, freeze
+from engine.model.config import ModelConfig
+from engine.model.vision import Adapter, build_sources
 
 
 @dataclass
@@ -158,7 +158,7 @@ def build_model(config: ModelConfig, *, pretrained: bool = True, baseline: bool 
     """Assemble a model from its config (weights for the frozen parts come from packages or local paths)."""
     if baseline:
         return BaselineCNN(config, pretrained=pretrained)
-    from engine.llm import load_decoder
+    from engine.model.llm import load_decoder
 
     sources = build_sources(config, pretrained=pretrained)
     decoder = None

@@ -15,13 +15,13 @@ from typing import Any
 
 import torch
 
-from engine.backbones import count_parameters, efficientnet_lite0_weights_path
-from engine.config import ModelConfig
-from engine.llm import smollm_gguf_path, smollm_is_prepared
-from engine.model import PneumoLLM
-from engine.registry import Profile, load_profile, profile_names
-from engine.runtime import Runtime
-from engine.vision import Adapter
+from engine.model.backbones import count_parameters, efficientnet_lite0_weights_path
+from engine.model.config import ModelConfig
+from engine.model.llm import smollm_gguf_path, smollm_is_prepared
+from engine.model.pneumollm import PneumoLLM
+from engine.model.registry import Profile, load_profile, profile_names
+from engine.model.runtime import Runtime
+from engine.model.vision import Adapter
 
 # Published shapes of the language models (the token embedding is not counted: no text branch).
 SMOLLM2_135M = {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
@@ -46,7 +46,7 @@ def build_on_meta(config: ModelConfig, llm_shapes: dict[str, int]) -> PneumoLLM:
     """The full model with the real classes on the meta device: shapes only, no weights, no memory."""
     from transformers import LlamaConfig, LlamaModel
 
-    from engine.vision import ClipSources, EfficientNetSources
+    from engine.model.vision import ClipSources, EfficientNetSources
 
     with torch.device("meta"):
         if config.vision == "efficientnet_lite0":

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoint import save_checkpoint
 from engine.diagnoser import Diagnoser
 from engine.errors import ModelLoadError
-from engine.llm import check_llm_folder, load_decoder
-from engine.model import build_model, frozen_fingerprints
-from engine.registry import load_profile
-from engine.runtime import Runtime
+from engine.model.checkpoint import save_checkpoint
+from engine.model.llm import check_llm_folder, load_decoder
+from engine.model.pneumollm import build_model, frozen_fingerprints
+from engine.model.registry import load_profile
+from engine.model.runtime import Runtime
+from engine.model.vision import build_clip_visual, check_clip_weights
 from engine.segment import LungSegmenter
-from engine.vision import build_clip_visual, check_clip_weights
 from tests.dicom_factory import chest_like, make_dicom
 
 TINY_CLIP = {"embed_dim": 32, "vision_cfg": {"image_size": 224, "layers": 8, "width": 64, "head_width": 16,

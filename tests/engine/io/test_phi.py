@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pydicom
 
-from engine.phi import hash_uid, safe_summary, tag_rows
+from engine.io.phi import hash_uid, safe_summary, tag_rows
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.checkpoint import write_atomic
 from engine.errors import ModelLoadError
+from engine.paths import write_atomic
 
 MAP_WEIGHTS = "reference_map.safetensors"
 MAP_META = "reference_map.json"

@@ -10,7 +10,7 @@ import tifffile
 from PIL import Image
 
 from engine.errors import DicomReadError, UnsupportedImageError
-from engine.ingest import load_image
+from engine.io import load_image
 from tests.dicom_factory import chest_like
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.backbones import efficientnet_lite0, freeze
-from engine.config import ModelConfig
 from engine.errors import ModelLoadError
+from engine.model.backbones import efficientnet_lite0, freeze
+from engine.model.config import ModelConfig
 
 log = logging.getLogger(__name__)
 

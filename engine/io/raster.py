@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from engine.errors import DicomReadError, UnsupportedImageError
-from engine.ingest import ImageMeta, LoadedImage, autocontrast_uint8, check_dimensions
+from engine.io.image import ImageMeta, LoadedImage, autocontrast_uint8, check_dimensions
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.checkpoint import META_NAME, WEIGHTS_NAME, apply_checkpoint, load_checkpoint
 from engine.diagnoser import Diagnoser
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
-from engine.model import frozen_fingerprints
+from engine.model.checkpoint import META_NAME, WEIGHTS_NAME, apply_checkpoint, load_checkpoint
+from engine.model.pneumollm import frozen_fingerprints
 from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like, make_dicom
 from tests.engine.model_fixtures import tiny_model

@@ -9,8 +9,6 @@ message, when it was trained on other backbones than the ones loaded.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.config import ModelConfig, PreprocessConfig
 from engine.errors import ModelLoadError
+from engine.model.config import ModelConfig, PreprocessConfig
+from engine.paths import write_atomic
 
 WEIGHTS_NAME = "head.safetensors"
 META_NAME = "head.json"
@@ -66,21 +65,6 @@ class HeadCheckpoint:
     @property
     def model_id(self) -> str:
         return str(self.meta.get("model_id", ""))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and ``os.replace`` so a kill never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(folder: Path, state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.tsne_map import ReferenceMap
+from engine.reference_map import ReferenceMap
 
 
 def clustered_map(rng: np.random.Generator, per_class: int = 150, width: int = 32) -> ReferenceMap:

@@ -1,0 +1,44 @@
+"""One entry point for every image the app opens: ``load_image(path)`` picks the reader by content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.errors import DicomReadError, UnsupportedImageError
+from engine.io.image import LoadedImage
+
+RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ""})
+
+
+def is_dicom_file(path: Path) -> bool:
+    """DICOM Part 10 files carry "DICM" at byte 128; we also accept .dcm files without a preamble."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    if head[128:132] == b"DICM":
+        return True
+    return path.suffix.lower() in (".dcm", ".dicom", ".dic")
+
+
+def load_image(path: str | Path) -> LoadedImage:
+    """Decode a DICOM, PNG, JPEG or TIFF radiograph; files are only ever opened for reading.
+
+    Raises:
+        DicomReadError: corrupt, truncated or non-DICOM file, missing pixel data.
+        UnsupportedImageError: readable but unusable (multi-frame, colour DICOM, absurd size, ...).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DicomReadError("File not found — it may have been moved or deleted.", path=path)
+    if path.is_dir():
+        raise UnsupportedImageError("This is a folder — open it as a study folder instead.", path=path)
+    if path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path):
+        from engine.io.raster import read_raster
+
+        return read_raster(path)
+    from engine.io.dicom import read_dicom
+
+    return read_dicom(path)

@@ -182,6 +182,19 @@ class Diagnoser:
                 done += 1
                 yield Progress.of(done, len(paths), started, "Diagnosing"), path, outcomes[path]
 
+    def crop_probabilities(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Calibrated probability of the positive class for model-input crops (N, S, S) uint8, no segmentation.
+
+        For probes that change the crop and ask how the answer moves (zone occlusion, consistency checks).
+        """
+        from engine.preprocess import crop_to_tensor
+
+        batch = torch.stack([crop_to_tensor(np.asarray(crop, np.uint8), self.preprocess) for crop in crops])
+        outputs, _ = self._forward(batch)
+        probabilities = outputs["probabilities"]
+        assert probabilities is not None
+        return np.asarray(probabilities[:, self.checkpoint.positive_index], np.float64)
+
     # -- internals ------------------------------------------------------------------------------------
     def _forward(self, batch: torch.Tensor) -> tuple[dict[str, np.ndarray | None], dict[str, float]]:
         try:

@@ -44,7 +44,7 @@ def stage_timer(model: torch.nn.Module) -> dict[str, list[float]]:
     """Wall time per stage via forward hooks (modules run one after another, so intervals do not overlap)."""
     spans: dict[str, list[float]] = defaultdict(list)
     starts: dict[str, float] = {}
-    stages = {"vision": model.sources, "engine": model.engine, "neck": model.neck, "llm": model.decoder,
+    stages = {"vision": model.sources, "engine": model.token_engine, "neck": model.neck, "llm": model.decoder,
               "head": model.head}
     for name, module in stages.items():
         module.register_forward_pre_hook(lambda *_, n=name: starts.__setitem__(n, time.perf_counter()))

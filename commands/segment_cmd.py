@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         import numpy as np
         from PIL import Image
 
+        from engine.flags import codes, messages
         from engine.io import load_image
         from engine.model.runtime import Runtime
         from engine.segment import LungSegmenter
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
                                    "image_size": {"width": image.meta.columns, "height": image.meta.rows},
                                    **crop.to_json()}
         if image.meta.flags:
-            payload["quality_flags"] = [*image.meta.flags, *payload["quality_flags"]]
+            payload["quality_flags"] = [*messages(image.meta.flags), *payload["quality_flags"]]
+            payload["quality_flag_codes"] = [*codes(image.meta.flags), *payload["quality_flag_codes"]]
             payload["quality_ok"] = False
         payload["timings_ms"] = {"decode": round(decode_ms, 1), **payload["timings_ms"]}
         if args.mask:

@@ -43,7 +43,7 @@ def finetune_config(args: argparse.Namespace):  # noqa: ANN201 - training.config
     return FinetuneConfig(profile=args.profile, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed, patience=args.patience, device=args.device,
                           vision_weights=args.vision_weights, llm_path=args.llm_path,
-                          use_llm=not args.without_llm, use_engine=not args.without_engine,
+                          use_llm=not args.without_llm, use_token_engine=not args.without_engine,
                           use_emitter_mask=not args.without_emitter, use_adapters=not args.without_adapters,
                           baseline=args.baseline)
 

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.decision import Verdict
 from engine.diagnoser import DiagnosisResult
+from engine.flags import codes
 from engine.io import ImageMeta
 from engine.io.phi import hash_uid
 from engine.paths import data_dir
@@ -21,14 +23,21 @@ class AuditLog:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "audit.jsonl"
 
-    def record(self, meta: ImageMeta, result: DiagnosisResult, action: str, *, final_decision: bool | None = None,
-               threshold: float | None = None) -> dict[str, Any]:
-        """Append one entry. ``action``: accepted (the reader agrees) or overridden (the reader decided the
-        opposite; ``final_decision`` then holds the reader's decision)."""
+    def record(self, meta: ImageMeta, result: DiagnosisResult, action: str, *,
+               final_decision: bool | None = None) -> dict[str, Any]:
+        """Append one entry for the result as the reader saw it (its decision and the threshold it used).
+
+        ``action``: accepted (the reader agrees) or overridden (the reader decided otherwise; ``final_decision``
+        then says whether the reader flags the case, default: the opposite of a flagged/not-flagged verdict).
+        """
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}")
-        used_threshold = result.threshold if threshold is None else threshold
-        model_decision = result.probability >= used_threshold
+        decision = result.decision
+        if action == "accepted":
+            final = decision.verdict.value
+        else:
+            flags_it = (not decision.flagged) if final_decision is None else final_decision
+            final = Verdict.FLAGGED.value if flags_it else Verdict.NOT_FLAGGED.value
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "study_uid_hash": hash_uid(meta.study_uid) if meta.study_uid else None,
@@ -36,12 +45,12 @@ class AuditLog:
             "model_id": result.model_id,
             "profile": result.profile,
             "probability": round(result.probability, 6),
-            "threshold": round(used_threshold, 6),
-            "decision": "flagged" if model_decision else "not flagged",
+            "threshold": round(decision.threshold, 6),
+            "threshold_source": decision.threshold_source.value,
+            "decision": decision.verdict.value,
+            "flags": codes(result.flags),
             "action": action,
-            "final_decision": ("flagged" if (final_decision if final_decision is not None else model_decision)
-                               else "not flagged") if action == "overridden" else
-                              ("flagged" if model_decision else "not flagged"),
+            "final_decision": final,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as handle:

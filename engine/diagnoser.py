@@ -1,10 +1,17 @@
-"""The facade the viewer, the CLI and training use: ingest -> lung crop -> PneumoLLM -> calibrated result."""
+"""The facade the viewer, the CLI, triage and training use: ingest -> lung crop -> PneumoLLM -> calibrated result.
+
+``Diagnoser(model_dir).predict(path) -> DiagnosisResult``; batches through ``predict_batch``; whole lists of
+files through ``iter_diagnose``, which decodes the next batch on a second thread while the model runs and
+yields one ``CaseOutcome`` per file (one bad file never stops a batch). Every result carries its ``Decision``
+(``engine.decision``): the one place a probability meets a threshold.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -12,18 +19,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.errors import PneumoError, UnsupportedImageError
-from engine.io import LoadedImage, load_image
+from engine.decision import Decision, ThresholdSource, Verdict, decide
+from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
+from engine.flags import Flag, blocking, codes, messages
+from engine.io import ImageMeta, LoadedImage, load_image
 from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
+from engine.model.head_card import HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.runtime import Runtime, is_out_of_memory
 from engine.model_store import active_head_dir
-from engine.preprocess import PreparedCase, prepare_batch
+from engine.preprocess import PreparedCase, crop_to_tensor, prepare_batch
 from engine.progress import Progress
+from engine.reference_map import ATYPICAL_PERCENTILE, ReferenceMap
 from engine.segment import LungCrop, LungSegmenter
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -31,90 +41,156 @@ class DiagnosisResult:
     labels: tuple[str, ...]  # aligned with probabilities
     probabilities: tuple[float, ...]  # calibrated (temperature-scaled softmax)
     positive_index: int  # which label is the finding ("pneumoconiosis" in the paper)
-    threshold: float  # operating threshold on the positive probability, from the checkpoint
+    decision: Decision  # the verdict and the threshold actually used (engine.decision)
+    model_threshold: float  # the head card's operating threshold (``decision.threshold`` may be an override)
     lung_crop: LungCrop
     embedding: np.ndarray = field(repr=False)  # (W,) pooled vector, the case's point on the t-SNE map
-    engine_map: np.ndarray | None = field(repr=False)  # (d, m) M_c
+    token_mixing: np.ndarray | None = field(repr=False)  # (d, m) the token engine's M_c
     emitter_attention: np.ndarray | None = field(repr=False)  # (L, H, m, d)
-    image_flags: tuple[str, ...]  # from the file: lateral view, other modality, ...
+    image_flags: tuple[Flag, ...]  # from the file: lateral view, other modality, ...
     timings_ms: dict[str, float]
     profile: str
     model_id: str
     device: str
-    source: str
-    warnings: tuple[str, ...] = ()
+    image_path: str
+    warnings: tuple[Flag, ...] = ()  # from the runtime and the reference cases (out of domain)
+    novelty_percentile: float | None = None  # engine.reference_map: how unlike the training cases (0-100)
 
     @property
     def probability(self) -> float:
         return self.probabilities[self.positive_index]
 
     @property
-    def decision(self) -> bool:
-        """True = flagged (positive probability at or above the operating threshold)."""
-        return self.probability >= self.threshold
+    def threshold(self) -> float:
+        """The operating threshold the decision used."""
+        return self.decision.threshold
+
+    @property
+    def flagged(self) -> bool:
+        return self.decision.flagged
+
+    @property
+    def positive_label(self) -> str:
+        return self.labels[self.positive_index]
+
+    @property
+    def negative_label(self) -> str:
+        return next(label for index, label in enumerate(self.labels) if index != self.positive_index)
 
     @property
     def label(self) -> str:
-        negative = next(i for i in range(len(self.labels)) if i != self.positive_index)
-        return self.labels[self.positive_index] if self.decision else self.labels[negative]
+        """The class the decision points to, or "not diagnosed"."""
+        if not self.decision.diagnosed:
+            return Verdict.NOT_DIAGNOSED.value
+        return self.positive_label if self.decision.flagged else self.negative_label
 
     @property
     def lung_mask(self) -> np.ndarray:
         return self.lung_crop.mask
 
     @property
-    def quality_flags(self) -> tuple[str, ...]:
+    def quality_flags(self) -> tuple[Flag, ...]:
         return self.lung_crop.flags
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        """Every flag of the case: file, lung crop, runtime — what the screen, exports and triage show."""
+        return (*self.image_flags, *self.lung_crop.flags, *self.warnings)
+
+    def at_threshold(self, threshold: float, source: ThresholdSource = ThresholdSource.OVERRIDE) -> DiagnosisResult:
+        """The same result decided at another operating threshold (the reader's override in Settings)."""
+        if abs(threshold - self.model_threshold) < 1e-12:
+            threshold, source = self.model_threshold, ThresholdSource.MODEL
+        review_allowed = bool(self.decision.review_overridden)
+        return replace(self, decision=decide(self.probability, threshold, self.flags, review_allowed=review_allowed,
+                                             threshold_source=source))
+
+    def with_warning(self, flag: Flag) -> DiagnosisResult:
+        """The result with one more warning (e.g. out of the reference cases' domain); the decision is re-derived."""
+        result = replace(self, warnings=(*self.warnings, flag))
+        return result.at_threshold(self.threshold, self.decision.threshold_source)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "path": self.source,
+            "path": self.image_path,
             "probability": round(self.probability, 6),
             "label": self.label,
-            "positive_label": self.labels[self.positive_index],
-            "decision": "flagged" if self.decision else "not flagged",
+            "positive_label": self.positive_label,
+            "decision": self.decision.verdict.value,
             "threshold": round(self.threshold, 6),
+            "threshold_source": self.decision.threshold_source.value,
+            "model_threshold": round(self.model_threshold, 6),
+            "decision_reasons": messages(self.decision.reasons),
             "probabilities": dict(zip(self.labels, (round(p, 6) for p in self.probabilities), strict=True)),
             "lung_crop": self.lung_crop.to_json(),
-            "quality_flags": list(self.lung_crop.flags),
-            "image_flags": list(self.image_flags),
-            "warnings": list(self.warnings),
+            "quality_flags": messages(self.lung_crop.flags),
+            "image_flags": messages(self.image_flags),
+            "warnings": messages(self.warnings),
+            "flags": [flag.to_json() for flag in self.flags],
+            "flag_codes": codes(self.flags),
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "profile": self.profile,
             "model_id": self.model_id,
             "device": self.device,
+            "novelty_percentile": None if self.novelty_percentile is None else round(self.novelty_percentile, 1),
         }
 
 
+@dataclass(frozen=True)
+class CaseOutcome:
+    """One file through ``iter_diagnose``: a result, or the error that stopped it (never both)."""
+
+    path: Path
+    progress: Progress
+    meta: ImageMeta | None = None  # None when the file could not be read
+    result: DiagnosisResult | None = None
+    error: PneumoError | None = None
+
+
 class Diagnoser:
-    """Load a profile's backbones plus a trained head; diagnose images one at a time or in batches."""
+    """Load a profile's backbones plus a trained head; diagnose images one at a time or in batches.
+
+    Args:
+        model_dir: a head folder; default: the installed head, else the shipped one.
+        vision_weights, llm_path: local weights of the full profile.
+        device: "auto" (CUDA when present), "cpu" or "cuda".
+        segmenter: a loaded lung segmenter to share (default: the shipped one).
+        progress: receives one-line messages while the backbones load.
+        threshold_override: an operating threshold to use instead of the head card's (the reader's Settings).
+    """
 
     def __init__(self, model_dir: str | Path | None = None, *, vision_weights: str | None = None,
                  llm_path: str | None = None, device: str = "auto", segmenter: LungSegmenter | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, threshold_override: float | None = None) -> None:
         folder = Path(model_dir) if model_dir else active_head_dir()
         self.checkpoint: HeadCheckpoint = load_checkpoint(folder)
-        config = self.checkpoint.model_config
+        config = self.card.model
         if vision_weights:
             config = replace(config, vision_weights=str(vision_weights))
         if llm_path:
             config = replace(config, llm_path=str(llm_path))
         self.runtime = Runtime.select(device)
-        self.preprocess = self.checkpoint.preprocess
+        self.preprocess = self.card.preprocess
         self.segmenter = segmenter or LungSegmenter()
-        self.model = build_model(config, baseline=self.checkpoint.baseline, progress=progress)
+        self.model = build_model(config, baseline=self.card.baseline, progress=progress)
         apply_checkpoint(self.model, self.checkpoint, frozen_fingerprints(self.model))
         self.model.eval()
         self.runtime.place(self.model)
-        self.warnings: list[str] = [self.runtime.note] if self.runtime.note else []
+        self.threshold_override = threshold_override
+        self.warnings: list[Flag] = [Flag("cpu_fallback", self.runtime.note)] if self.runtime.note else []
+        self.reference_map = _load_reference_map(folder)
+
+    @property
+    def card(self) -> HeadCard:
+        return self.checkpoint.card
 
     @property
     def profile(self) -> str:
-        return str(self.checkpoint.meta.get("profile", "?"))
+        return self.card.profile
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return self.checkpoint.labels
+        return self.card.labels
 
     @property
     def source_names(self) -> list[str]:
@@ -129,9 +205,15 @@ class Diagnoser:
             return [f"layer {index + 1}" for index in sources.take]
         return []
 
-    # -- single images --------------------------------------------------------------------------------
+    # -- single images and batches ----------------------------------------------------------------------
     def predict(self, item: LoadedImage | str | Path, *, allow_flagged: bool = False) -> DiagnosisResult:
-        """Diagnose one image. Images flagged at ingest (lateral, CT, ...) are refused unless allowed."""
+        """Diagnose one image.
+
+        Raises:
+            UnsupportedImageError: the file carries REVIEW flags (lateral view, CT, ...) and ``allow_flagged``
+                is False; the error's ``flags`` say which. Unusable crops (a blank image) are not raised: the
+                result's decision is "not diagnosed" with the reason.
+        """
         start = time.perf_counter()
         image = item if isinstance(item, LoadedImage) else load_image(item)
         decode_ms = (time.perf_counter() - start) * 1e3
@@ -140,62 +222,69 @@ class Diagnoser:
     def predict_batch(self, images: Sequence[LoadedImage], *, allow_flagged: bool = False,
                       decode_ms: Sequence[float] | None = None) -> list[DiagnosisResult]:
         for image in images:
-            if image.meta.flags and not allow_flagged and blocking_flags(image.meta.flags):
-                raise UnsupportedImageError(f"Not diagnosed: {'; '.join(blocking_flags(image.meta.flags))}.",
-                                            path=image.meta.path)
+            refuse_flagged(image, allow_flagged)
         cases = prepare_batch(list(images), self.segmenter, self.preprocess)
         outputs, model_timings = self._forward(torch.stack([case.tensor for case in cases]))
         results = []
         for index, case in enumerate(cases):
             timings = {"decode": decode_ms[index] if decode_ms else 0.0, **case.timings_ms}
             timings |= {k: v / len(cases) for k, v in model_timings.items()}
-            results.append(self._result(case, outputs, index, timings))
+            results.append(self._result(case, outputs, index, timings, allow_flagged))
         return results
 
     def iter_diagnose(self, paths: Sequence[str | Path], batch_size: int = 8, *, allow_flagged: bool = False,
-                      cancelled: Callable[[], bool] = lambda: False
-                      ) -> Iterator[tuple[Progress, Path, DiagnosisResult | PneumoError]]:
-        """Yield (progress, path, result or error) per file: one bad file never stops a batch."""
+                      cancelled: Callable[[], bool] = lambda: False) -> Iterator[CaseOutcome]:
+        """One ``CaseOutcome`` per file, in order. The next batch decodes on a second thread while the model
+        runs on this one; a file that fails (unreadable, flagged, not diagnosable) gets its error."""
         started = time.perf_counter()
+        paths = [Path(p) for p in paths]
+        batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         done = 0
-        for offset in range(0, len(paths), batch_size):
-            if cancelled():
-                return
-            chunk = [Path(p) for p in paths[offset : offset + batch_size]]
-            loaded: list[tuple[Path, LoadedImage, float]] = []
-            outcomes: dict[Path, DiagnosisResult | PneumoError] = {}
-            for path in chunk:
-                t0 = time.perf_counter()
-                try:
-                    image = load_image(path)
-                    if image.meta.flags and not allow_flagged and blocking_flags(image.meta.flags):
-                        raise UnsupportedImageError(
-                            f"Not diagnosed: {'; '.join(blocking_flags(image.meta.flags))}.", path=path)
-                    loaded.append((path, image, (time.perf_counter() - t0) * 1e3))
-                except PneumoError as exc:
-                    outcomes[path] = exc
-            if loaded:
-                results = self.predict_batch([im for _, im, _ in loaded], allow_flagged=True,
-                                             decode_ms=[ms for *_, ms in loaded])
-                outcomes |= {path: result for (path, _, _), result in zip(loaded, results, strict=True)}
-            for path in chunk:
-                done += 1
-                yield Progress.of(done, len(paths), started, "Diagnosing"), path, outcomes[path]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as decoder:
+            pending = decoder.submit(_decode_batch, batches[0], allow_flagged) if batches else None
+            for index in range(len(batches)):
+                if cancelled():
+                    return
+                assert pending is not None
+                decoded = pending.result()
+                pending = decoder.submit(_decode_batch, batches[index + 1], allow_flagged) \
+                    if index + 1 < len(batches) else None
+                for path, outcome in self._diagnose_decoded(decoded, allow_flagged):
+                    done += 1
+                    progress = Progress.of(done, len(paths), started, "Diagnosing")
+                    yield replace(outcome, path=path, progress=progress)
 
     def crop_probabilities(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Calibrated probability of the positive class for model-input crops (N, S, S) uint8, no segmentation.
 
         For probes that change the crop and ask how the answer moves (zone occlusion, consistency checks).
         """
-        from engine.preprocess import crop_to_tensor
-
         batch = torch.stack([crop_to_tensor(np.asarray(crop, np.uint8), self.preprocess) for crop in crops])
         outputs, _ = self._forward(batch)
         probabilities = outputs["probabilities"]
         assert probabilities is not None
-        return np.asarray(probabilities[:, self.checkpoint.positive_index], np.float64)
+        return np.asarray(probabilities[:, self.card.positive_index], np.float64)
 
     # -- internals ------------------------------------------------------------------------------------
+    def _diagnose_decoded(self, decoded: list[_Decoded], allow_flagged: bool) -> list[tuple[Path, CaseOutcome]]:
+        empty = Progress(0, 0, 0.0)
+        outcomes = {item.path: CaseOutcome(item.path, empty, meta=item.meta, error=item.error)
+                    for item in decoded if item.image is None}
+        ready = [item for item in decoded if item.image is not None]
+        if ready:
+            try:
+                results: list[DiagnosisResult | PneumoError] = list(self.predict_batch(
+                    [item.image for item in ready], allow_flagged=allow_flagged,  # type: ignore[misc]
+                    decode_ms=[item.decode_ms for item in ready]))
+            except PneumoError as exc:  # a batch-wide failure (e.g. segmentation weights) marks each file
+                results = [exc] * len(ready)
+            for item, result in zip(ready, results, strict=True):
+                if isinstance(result, PneumoError):
+                    outcomes[item.path] = CaseOutcome(item.path, empty, meta=item.meta, error=result)
+                else:
+                    outcomes[item.path] = CaseOutcome(item.path, empty, meta=item.meta, result=result)
+        return [(item.path, outcomes[item.path]) for item in decoded]
+
     def _forward(self, batch: torch.Tensor) -> tuple[dict[str, np.ndarray | None], dict[str, float]]:
         try:
             return self._forward_on(self.runtime, batch)
@@ -205,7 +294,7 @@ class Diagnoser:
             torch.cuda.empty_cache()
             message = "The GPU ran out of memory — continuing on the CPU (slower)."
             log.warning(message)
-            self.warnings.append(message)
+            self.warnings.append(Flag("cpu_fallback", message))
             self.runtime = Runtime.cpu(message)
             self.model.float()
             self.runtime.place(self.model)
@@ -220,42 +309,108 @@ class Diagnoser:
         if runtime.device.type == "cuda":
             torch.cuda.synchronize()
         model_ms = (time.perf_counter() - start) * 1e3
-        logits = output.logits.float() / self.checkpoint.temperature
+        logits = output.logits.float() / self.card.temperature
         arrays = {
             "probabilities": torch.softmax(logits, dim=-1).cpu().numpy(),
             "embedding": output.embedding.float().cpu().numpy(),
-            "engine_map": None if output.engine_map is None else output.engine_map.float().cpu().numpy(),
+            "token_mixing": None if output.token_mixing is None else output.token_mixing.float().cpu().numpy(),
             "attention": None if output.emitter_attention is None else output.emitter_attention.float().cpu().numpy(),
         }
         return arrays, {"model": model_ms}
 
     def _result(self, case: PreparedCase, outputs: dict[str, np.ndarray | None], index: int,
-                timings: dict[str, float]) -> DiagnosisResult:
+                timings: dict[str, float], allow_flagged: bool) -> DiagnosisResult:
         def row(name: str) -> np.ndarray | None:
             value = outputs[name]
             return None if value is None else value[index]
 
         probabilities = row("probabilities")
         assert probabilities is not None
+        card = self.card
+        embedding = row("embedding")
+        assert embedding is not None
+        novelty = self.reference_map.novelty_percentile(embedding) if self.reference_map is not None else None
+        warnings = tuple(self.warnings) + ((out_of_domain_flag(novelty),) if is_out_of_domain(novelty) else ())
+        flags = (*case.image.meta.flags, *case.lung_crop.flags, *warnings)
+        probability = float(probabilities[card.positive_index])
+        if self.threshold_override is None:
+            decision = decide(probability, card.threshold, flags, review_allowed=allow_flagged)
+        else:
+            decision = decide(probability, self.threshold_override, flags, review_allowed=allow_flagged,
+                              threshold_source=ThresholdSource.OVERRIDE)
         return DiagnosisResult(
             labels=self.labels,
             probabilities=tuple(float(p) for p in probabilities),
-            positive_index=self.checkpoint.positive_index,
-            threshold=self.checkpoint.threshold,
+            positive_index=card.positive_index,
+            decision=decision,
+            model_threshold=card.threshold,
             lung_crop=case.lung_crop,
-            embedding=row("embedding"),  # type: ignore[arg-type]
-            engine_map=row("engine_map"),
+            embedding=embedding,
+            token_mixing=row("token_mixing"),
             emitter_attention=row("attention"),
             image_flags=case.image.meta.flags,
             timings_ms=timings,
             profile=self.profile,
-            model_id=self.checkpoint.model_id,
+            model_id=card.model_id,
             device=self.runtime.label,
-            source=str(case.image.meta.path),
-            warnings=tuple(self.warnings),
+            image_path=str(case.image.meta.path),
+            warnings=warnings,
+            novelty_percentile=novelty,
         )
 
 
-def blocking_flags(flags: Sequence[str]) -> list[str]:
-    """Ingest flags that stop a silent diagnosis (a grey conversion of a colour file does not)."""
-    return [flag for flag in flags if not flag.startswith("colour DICOM")]
+def is_out_of_domain(novelty: float | None) -> bool:
+    return novelty is not None and novelty >= ATYPICAL_PERCENTILE
+
+
+def out_of_domain_flag(novelty: float) -> Flag:
+    """The warning for a case farther from its nearest reference cases than nearly all of them are."""
+    share = "any of them are" if novelty >= 99.5 else f"{novelty:.0f} % of them are"
+    return Flag("out_of_domain", f"unlike the model's training cases (farther from them than {share} from "
+                                 "each other): the score may not be reliable")
+
+
+def _load_reference_map(folder: Path) -> ReferenceMap | None:
+    try:
+        return ReferenceMap.load(folder)
+    except ModelLoadError as exc:
+        log.info("no reference map: %s", exc.user_message)
+        return None
+
+
+def refuse_flagged(image: LoadedImage, allow_flagged: bool) -> None:
+    """Raise ``UnsupportedImageError`` for images whose file flags stop a silent diagnosis."""
+    stops = blocking(image.meta.flags, review_allowed=allow_flagged)
+    if stops:
+        raise UnsupportedImageError(f"Not diagnosed: {'; '.join(messages(stops))}.", path=image.meta.path,
+                                    flags=stops)
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    path: Path
+    image: LoadedImage | None  # None: refused or unreadable (see error)
+    meta: ImageMeta | None  # also kept for refused files: triage lists their study
+    error: PneumoError | None
+    decode_ms: float = 0.0
+
+
+def _decode_batch(paths: list[Path], allow_flagged: bool) -> list[_Decoded]:
+    """Decode thread: read, refuse flagged files, and convert to 8 bits, so the model thread never waits."""
+    decoded: list[_Decoded] = []
+    for path in paths:
+        start = time.perf_counter()
+        meta = None
+        try:
+            image = load_image(path)
+            meta = image.meta
+            refuse_flagged(image, allow_flagged)
+            image.model_uint8  # noqa: B018 - computed here, on the decode thread
+            decoded.append(_Decoded(path, image, meta, None, (time.perf_counter() - start) * 1e3))
+        except PneumoError as exc:
+            decoded.append(_Decoded(path, None, meta, exc))
+        except Exception as exc:  # noqa: BLE001 - one broken file never stops a batch; the log has the type
+            log.debug("unexpected decoding error", exc_info=True)
+            error = PneumoError(f"unexpected decoding error ({type(exc).__name__})", path=path)
+            decoded.append(_Decoded(path, None, meta, error))
+    return decoded

@@ -34,9 +34,17 @@ class DicomReadError(PneumoError):
 
 
 class UnsupportedImageError(PneumoError):
-    """The file is readable but is not something we can diagnose (wrong modality, multi-frame, ...)."""
+    """The file is readable but is not something we can diagnose (wrong modality, multi-frame, ...).
+
+    ``flags`` holds the ``engine.flags.Flag`` codes that stopped it, when there are any: the viewer offers
+    "Diagnose anyway" only when every one of them is a REVIEW flag.
+    """
 
     default_message = "This file is not a single-frame chest radiograph."
+
+    def __init__(self, message: str | None = None, *, path: str | Path | None = None, flags: tuple = ()) -> None:
+        super().__init__(message, path=path)
+        self.flags = tuple(flags)
 
 
 class SegmentationError(PneumoError):

@@ -10,18 +10,21 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pydicom
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
 
 from engine.diagnoser import DiagnosisResult
 from engine.errors import PneumoError, UnsupportedImageError
+from engine.flags import messages
 from engine.io import LoadedImage
 from engine.io.phi import PHI_KEYWORDS, hash_uid
+from engine.model.head_card import HeadCard
 from engine.paths import write_atomic
 from engine.segment import mask_outline
 
@@ -29,9 +32,11 @@ DISCLAIMER = "Not for diagnostic use - research software. The result must be rev
 MANUFACTURER = "PneumoLLM Viewer (research software)"
 
 
-def annotated_image(image: LoadedImage, result: DiagnosisResult, *, max_side: int = 1024) -> Image.Image:
-    """The display image with the lung contour (green) and the crop rectangle (yellow; dashed-looking red
-    when the crop fell back to the centre), downscaled to ``max_side``."""
+def annotated_image(image: LoadedImage, result: DiagnosisResult, *, max_side: int = 1024,
+                    banner: bool = True) -> Image.Image:
+    """The display image with the lung contour (green) and the crop rectangle (yellow; red when the crop fell
+    back to the centre), downscaled to ``max_side``; with ``banner``, the result lines are burned in below it
+    (decision, threshold used, every flag, model id, research-use notice) so the picture never travels alone."""
     rgb = Image.fromarray(image.display).convert("RGB")
     outline = mask_outline(result.lung_crop.mask, width=max(1, max(image.display.shape) // 400))
     pixels = np.asarray(rgb).copy()
@@ -43,7 +48,35 @@ def annotated_image(image: LoadedImage, result: DiagnosisResult, *, max_side: in
     scale = max_side / max(rgb.size)
     if scale < 1:
         rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.BILINEAR)
-    return rgb
+    return with_banner(rgb, result_lines(result)) if banner else rgb
+
+
+def result_lines(result: DiagnosisResult) -> list[str]:
+    """What every export says about a result, in the order people read it."""
+    decision = result.decision
+    lines = [f"PneumoLLM: {decision.describe()}",
+             f"Score for {result.positive_label}: {result.probability:.3f}; operating threshold "
+             f"{decision.threshold:.3f} ({decision.threshold_source.value}; "
+             f"the model's is {result.model_threshold:.3f})"]
+    lines += [f"Warning: {flag.message}" for flag in result.flags]
+    lines += [f"Model: profile {result.profile}, head {result.model_id}", DISCLAIMER]
+    return lines
+
+
+def with_banner(picture: Image.Image, lines: list[str]) -> Image.Image:
+    """``picture`` with ``lines`` written on a dark band below it (wrapped to its width)."""
+    size = max(12, picture.width // 70)
+    font = ImageFont.load_default(size=size)
+    chars = max(20, int(picture.width / (size * 0.55)))
+    wrapped = [part for line in lines for part in textwrap.wrap(line, chars) or [""]]
+    band = (len(wrapped) + 1) * round(size * 1.3)
+    out = Image.new("RGB", (picture.width, picture.height + band), (20, 20, 20))
+    out.paste(picture, (0, 0))
+    draw = ImageDraw.Draw(out)
+    for index, line in enumerate(wrapped):
+        colour = (255, 120, 100) if line.startswith("Warning") else (235, 235, 235)
+        draw.text((size // 2, picture.height + size // 2 + index * round(size * 1.3)), line, fill=colour, font=font)
+    return out
 
 
 def export_png(path: Path, image: LoadedImage, result: DiagnosisResult) -> Path:
@@ -59,21 +92,23 @@ def _png_data_uri(picture: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def export_html_report(path: Path, image: LoadedImage, result: DiagnosisResult, *, model_info: dict | None = None,
+def export_html_report(path: Path, image: LoadedImage, result: DiagnosisResult, *, card: HeadCard | None = None,
                        identified: bool = False) -> Path:
     """A single self-contained HTML file (images embedded) with the result and the model's identity."""
-    info = model_info or {}
-    flags = list(result.quality_flags) + list(result.image_flags) + list(result.warnings)
+    decision = result.decision
     source = image.meta.path.name if identified else f"image {hash_uid(str(image.meta.path))}"
     rows = [
         ("Source", source),
-        ("Result", f"{result.label} — probability of {result.labels[result.positive_index]} "
-                   f"{result.probability:.3f} (operating threshold {result.threshold:.3f})"),
-        ("Decision", "flagged for review" if result.decision else "not flagged"),
+        ("Decision", decision.describe()),
+        ("Score", f"calibrated probability of {result.positive_label}: {result.probability:.3f}"),
+        ("Operating threshold", f"{decision.threshold:.3f} ({decision.threshold_source.value}; the model's is "
+                                f"{result.model_threshold:.3f})"),
         ("Lung crop", "fallback centred crop" if result.lung_crop.fallback else "lung rectangle from segmentation"),
-        ("Warnings", "; ".join(flags) or "none"),
+        ("Warnings", "; ".join(messages(result.flags)) or "none"),
         ("Model", f"profile {result.profile}, head {result.model_id}, {result.device}"),
-        ("Trained on", str(info.get("stand_in_note") or info.get("training", {}).get("note", "") or "see model card")),
+        ("Intended use", (card.intended_use.description or card.intended_use.population) if card else "see model card"),
+        ("Trained on", (card.stand_in_note or str(card.training.get("note", "")) or "see model card") if card
+         else "see model card"),
         ("Created", time.strftime("%Y-%m-%d %H:%M:%S")),
     ]
     table = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
@@ -85,7 +120,8 @@ def export_html_report(path: Path, image: LoadedImage, result: DiagnosisResult, 
 <div class="banner">{html.escape(DISCLAIMER)}</div>
 <h1>PneumoLLM screening report</h1>
 <table>{table}</table>
-<div class="pics"><figure><img src="{_png_data_uri(annotated_image(image, result))}" alt="radiograph with lung contour">
+<div class="pics"><figure><img src="{_png_data_uri(annotated_image(image, result, banner=False))}"
+alt="radiograph with lung contour">
 <figcaption>Radiograph, lung contour (green) and crop rectangle.</figcaption></figure>
 <figure><img src="{_png_data_uri(Image.fromarray(result.lung_crop.crop))}" alt="224x224 lung crop" width="224">
 <figcaption>Model input: the 224×224 lung crop.</figcaption></figure></div>
@@ -97,7 +133,7 @@ def export_html_report(path: Path, image: LoadedImage, result: DiagnosisResult, 
 
 def _reference_dataset(image: LoadedImage, identified: bool) -> Dataset:
     """The source's header (read-only copy) with PHI replaced unless ``identified``; a minimal one for rasters."""
-    if image.meta.source == "dicom":
+    if image.meta.kind == "dicom":
         ds = pydicom.dcmread(str(image.meta.path), stop_before_pixels=True)
     else:
         ds = Dataset()
@@ -153,29 +189,34 @@ def export_structured_report(path: Path, image: LoadedImage, result: DiagnosisRe
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
-    if image.meta.source != "dicom":
+    if image.meta.kind != "dicom":
         raise UnsupportedImageError("A DICOM SR needs a DICOM source image; export PNG or HTML instead.",
                                     path=image.meta.path)
     reference = _reference_dataset(image, identified)
     local = "99PNEUMOLLM"
     positive = result.labels[result.positive_index]
+    contains = hd.sr.RelationshipTypeValues.CONTAINS
+    decision = result.decision
+
+    def text(code: str, meaning: str, value: str) -> hd.sr.TextContentItem:
+        return hd.sr.TextContentItem(name=hd.sr.CodedConcept(code, local, meaning), value=value[:1024],
+                                     relationship_type=contains)
+
+    def number(code: str, meaning: str, value: float) -> hd.sr.NumContentItem:
+        return hd.sr.NumContentItem(name=hd.sr.CodedConcept(code, local, meaning), value=round(value, 6),
+                                    unit=codes.UCUM.NoUnits, relationship_type=contains)
+
     items = [
-        hd.sr.TextContentItem(name=hd.sr.CodedConcept("RESULT", local, "PneumoLLM result"), value=result.label,
-                              relationship_type=hd.sr.RelationshipTypeValues.CONTAINS),
-        hd.sr.NumContentItem(name=hd.sr.CodedConcept("PROB", local, f"Probability of {positive}"),
-                             value=round(result.probability, 6), unit=codes.UCUM.NoUnits,
-                             relationship_type=hd.sr.RelationshipTypeValues.CONTAINS),
-        hd.sr.NumContentItem(name=hd.sr.CodedConcept("THRESH", local, "Operating threshold"),
-                             value=round(result.threshold, 6), unit=codes.UCUM.NoUnits,
-                             relationship_type=hd.sr.RelationshipTypeValues.CONTAINS),
-        hd.sr.TextContentItem(name=hd.sr.CodedConcept("MODEL", local, "Model"),
-                              value=f"PneumoLLM {result.profile} head {result.model_id}",
-                              relationship_type=hd.sr.RelationshipTypeValues.CONTAINS),
-        hd.sr.TextContentItem(name=hd.sr.CodedConcept("QUALITY", local, "Lung crop quality"),
-                              value="; ".join(result.quality_flags) or "ok",
-                              relationship_type=hd.sr.RelationshipTypeValues.CONTAINS),
-        hd.sr.TextContentItem(name=hd.sr.CodedConcept("DISCLAIM", local, "Disclaimer"), value=DISCLAIMER[:1024],
-                              relationship_type=hd.sr.RelationshipTypeValues.CONTAINS),
+        text("RESULT", "PneumoLLM result", result.label),
+        text("DECISION", "Decision", decision.describe()),
+        number("PROB", f"Probability of {positive}", result.probability),
+        number("THRESH", "Operating threshold", decision.threshold),
+        text("THRSRC", "Threshold source", decision.threshold_source.value),
+        number("MTHRESH", "Model operating threshold", result.model_threshold),
+        text("MODEL", "Model", f"PneumoLLM {result.profile} head {result.model_id}"),
+        text("QUALITY", "Lung crop quality", "; ".join(messages(result.quality_flags)) or "ok"),
+        *(text("FLAG", "Warning", f"{flag.code}: {flag.message}") for flag in result.flags),
+        text("DISCLAIM", "Disclaimer", DISCLAIMER),
     ]
     root = hd.sr.ContainerContentItem(name=hd.sr.CodedConcept("REPORT", local, "PneumoLLM screening result"),
                                       template_id=None)
@@ -200,3 +241,24 @@ def _write_dataset(path: Path, dataset: Dataset) -> None:
     except Exception as exc:  # noqa: BLE001
         raise PneumoError(f"The DICOM export could not be written ({type(exc).__name__}).") from exc
     write_atomic(path, buffer.getvalue())
+
+
+EXPORT_KINDS = ("png", "html", "sc", "sr")
+
+
+def export_case(kind: str, path: str | Path, image: LoadedImage, result: DiagnosisResult, *,
+                identified: bool = False, card: HeadCard | None = None) -> Path:
+    """Write one export of ``kind`` (png, html, sc, sr). Refuses to overwrite the source image."""
+    path = Path(path)
+    source = Path(image.meta.path)
+    if source.exists() and path.exists() and path.resolve() == source.resolve():
+        raise PneumoError("Choose another file name: that is the source image, which is never modified.", path=path)
+    if kind == "png":
+        return export_png(path, image, result)
+    if kind == "html":
+        return export_html_report(path, image, result, card=card, identified=identified)
+    if kind == "sc":
+        return export_secondary_capture(path, image, result, identified=identified)
+    if kind == "sr":
+        return export_structured_report(path, image, result, identified=identified)
+    raise ValueError(f"unknown export kind {kind!r}; valid: {', '.join(EXPORT_KINDS)}")

@@ -113,7 +113,7 @@ def grad_cam(diagnoser: Diagnoser, case: DiagnosisResult | PreparedCase) -> np.n
             logits = model(x).logits  # (1, classes)
         if not captured:
             raise RuntimeError("the Grad-CAM hook saw no feature map")
-        logits[0, diagnoser.checkpoint.positive_index].float().backward()
+        logits[0, diagnoser.card.positive_index].float().backward()
         activation, gradient = captured[-1], captured[-1].grad
         if gradient is None:
             raise RuntimeError("no gradient reached the Grad-CAM feature map")

@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.errors import SegmentationError
+from engine.flags import Flag, codes, messages
 from engine.model.backbones import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
 from engine.paths import RESOURCES
 
@@ -108,7 +109,7 @@ class LungCrop:
     crop: np.ndarray = field(repr=False)  # uint8 (224, 224), the model input
     lung_fraction: float  # lung pixels / image pixels
     lung_count: int  # lung components found before keeping the two largest
-    flags: tuple[str, ...]  # quality problems; empty means the segmentation looks right
+    flags: tuple[Flag, ...]  # quality problems; empty means the segmentation looks right
     fallback: bool  # True: the box is the centred fallback crop, not the lungs
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -123,7 +124,8 @@ class LungCrop:
             "lung_area_fraction": round(self.lung_fraction, 4),
             "lungs_found": self.lung_count,
             "quality_ok": self.ok,
-            "quality_flags": list(self.flags),
+            "quality_flags": messages(self.flags),
+            "quality_flag_codes": codes(self.flags),
             "fallback_crop": self.fallback,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
@@ -188,7 +190,8 @@ class LungSegmenter:
         for image, is_blank in zip(images_uint8, blank, strict=True):
             t0 = time.perf_counter()
             if is_blank:
-                result = fallback_crop(image, ("blank or constant image — nothing to segment",), size=size)
+                blank_flag = Flag("blank_image", "blank or constant image — nothing to segment")
+                result = fallback_crop(image, (blank_flag,), size=size)
                 result.timings_ms["segmentation_forward"] = 0.0
             else:
                 result = crop_from_probability(image, next(probabilities), size=size)
@@ -262,62 +265,62 @@ def crop_box(image_uint8: np.ndarray, box: tuple[int, int, int, int], size: int 
     return resize_uint8(image_uint8[y0:y1, x0:x1], size, size)
 
 
-def fallback_crop(image_uint8: np.ndarray, flags: tuple[str, ...], *, size: int = CROP_SIZE,
+def fallback_crop(image_uint8: np.ndarray, flags: tuple[Flag, ...], *, size: int = CROP_SIZE,
                   mask: np.ndarray | None = None, lung_count: int = 0) -> LungCrop:
     """The centred crop used when segmentation cannot be trusted; the flags say why."""
     height, width = image_uint8.shape
     trim_y, trim_x = round(height * (1 - FALLBACK_KEEP) / 2), round(width * (1 - FALLBACK_KEEP) / 2)
     box = (trim_x, trim_y, width - trim_x, height - trim_y)
     mask = np.zeros((height, width), bool) if mask is None else mask
-    flags = (*flags, "fell back to a centred crop")
+    flags = (*flags, Flag("fallback_crop", "fell back to a centred crop"))
     return LungCrop(mask, box, crop_box(image_uint8, box, size), float(mask.mean()), lung_count, flags, True, {})
 
 
 def quality_flags(image_uint8: np.ndarray, small_mask: np.ndarray, mask: np.ndarray,
-                  regions: int) -> tuple[list[str], bool]:
+                  regions: int) -> tuple[list[Flag], bool]:
     """Reasons to distrust the segmentation, and whether they invalidate the lung box (-> fallback)."""
-    flags: list[str] = []
+    flags: list[Flag] = []
     height, width = image_uint8.shape
     if min(height, width) < MIN_SIDE_FOR_QUALITY:
-        flags.append(f"low resolution ({width}x{height}) — results are unreliable")
+        flags.append(Flag("low_resolution", f"low resolution ({width}x{height}) — results are unreliable"))
     fraction = float(mask.mean())
     if regions == 0 or not mask.any():
-        return [*flags, "no lungs found"], True
+        return [*flags, Flag("no_lungs", "no lungs found")], True
     failed = False
     if regions == 1:
-        flags.append("only one lung region found (lateral view, or a lung not visible)")
+        flags.append(Flag("one_lung", "only one lung region found (lateral view, or a lung not visible)"))
         failed = True
     elif regions > 3:
-        flags.append(f"{regions} separate lung-like regions — the segmentation is fragmented")
+        flags.append(Flag("fragmented_lungs", f"{regions} separate lung-like regions — the segmentation is fragmented"))
     if not MIN_LUNG_FRACTION <= fraction <= MAX_LUNG_FRACTION:
-        flags.append(f"implausible lung area ({fraction:.0%} of the image)")
+        flags.append(Flag("implausible_lung_area", f"implausible lung area ({fraction:.0%} of the image)"))
         failed = True
     labels, count = ndimage.label(small_mask)
     if count >= 2:
         sizes = ndimage.sum_labels(small_mask, labels, index=[1, 2])
         centres = ndimage.center_of_mass(small_mask, labels, index=[1, 2])
         if min(sizes) / max(sizes) < MIN_LUNG_BALANCE:
-            flags.append("one lung region is much smaller than the other")
+            flags.append(Flag("unbalanced_lungs", "one lung region is much smaller than the other"))
             failed = True
         (ya, xa), (yb, xb) = centres
         if abs(xb - xa) < 0.12 * small_mask.shape[1]:
-            flags.append("lung regions are not side by side (lateral or rotated view?)")
+            flags.append(Flag("lungs_not_side_by_side", "lung regions are not side by side (lateral or rotated view?)"))
             failed = True
         else:
             tilt = math.degrees(math.atan2(abs(yb - ya), abs(xb - xa)))
             if tilt > MAX_TILT_DEGREES:
-                flags.append(f"image looks rotated (lungs tilted {tilt:.0f}°)")
+                flags.append(Flag("rotated", f"image looks rotated (lungs tilted {tilt:.0f}°)"))
     x0, y0, x1, y1 = lung_box(mask, margin=0.0)
     aspect = (y1 - y0) / max(1, x1 - x0)
     if not 0.4 <= aspect <= 1.9:
-        flags.append(f"implausible lung rectangle (height/width {aspect:.2f})")
+        flags.append(Flag("implausible_lung_box", f"implausible lung rectangle (height/width {aspect:.2f})"))
         failed = True
     cx, cy = (x0 + x1) / 2 / width, (y0 + y1) / 2 / height
     if not (0.2 <= cx <= 0.8 and 0.2 <= cy <= 0.8):
-        flags.append("lungs are far off-centre")
+        flags.append(Flag("lungs_off_centre", "lungs are far off-centre"))
         failed = True
     if _looks_inverted(image_uint8, mask, (x0, y0, x1, y1)):
-        flags.append("lungs are brighter than the mediastinum — the image looks inverted")
+        flags.append(Flag("looks_inverted", "lungs are brighter than the mediastinum — the image looks inverted"))
     return flags, failed
 
 

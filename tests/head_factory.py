@@ -9,6 +9,7 @@ import torch
 
 from engine.model.checkpoint import save_checkpoint
 from engine.model.config import PreprocessConfig
+from engine.model.head_card import HeadCard
 from engine.model.pneumollm import frozen_fingerprints
 from engine.reference_map import ReferenceMap
 from tests.engine.model_fixtures import TINY, tiny_model
@@ -24,20 +25,10 @@ def make_tiny_head(folder: Path, *, threshold: float = 0.5, temperature: float =
         for name, parameter in model.named_parameters():
             if parameter.requires_grad and "adapters" in name:
                 parameter.normal_(0, 0.02)
-    meta = {
-        "profile": "tiny-test",
-        "model": TINY.to_json(),
-        "preprocess": {"input_size": PreprocessConfig().input_size, "mean": list(PreprocessConfig().mean),
-                       "std": list(PreprocessConfig().std)},
-        "labels": list(LABELS),
-        "positive_index": 1,
-        "threshold": threshold,
-        "temperature": temperature,
-        "fingerprints": frozen_fingerprints(model),
-        "training": {"data": "random weights for tests", "images": 0},
-        "metrics": {},
-    }
-    save_checkpoint(folder, model.trained_state_dict(), meta)
+    card = HeadCard(profile="tiny-test", model=TINY, preprocess=PreprocessConfig(), labels=LABELS, positive_index=1,
+                    threshold=threshold, temperature=temperature, fingerprints=frozen_fingerprints(model),
+                    training={"data": "random weights for tests", "images": 0})
+    save_checkpoint(folder, model.trained_state_dict(), card)
     if with_map:
         rng = np.random.default_rng(seed)
         embeddings = np.concatenate([rng.normal(0, 1, (30, model.width)), rng.normal(2, 1, (30, model.width))])

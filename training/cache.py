@@ -19,8 +19,9 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import Cancelled, PneumoError
+from engine.flags import codes
 from engine.io import load_image
-from engine.paths import cache_dir, write_atomic
+from engine.paths import cache_dir, file_sha256, write_atomic
 from engine.progress import Progress
 from engine.segment import LungSegmenter
 
@@ -28,18 +29,10 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = "1"
 
 
-def file_hash(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()[:32]
-
-
 @dataclass(frozen=True)
 class CachedCrop:
     crop: np.ndarray  # uint8 (S, S)
-    flags: tuple[str, ...]
+    flags: tuple[str, ...]  # flag codes (engine.flags); older caches hold messages
     fallback: bool
 
 
@@ -81,7 +74,7 @@ class CropCache:
         todo: list[tuple[Path, str]] = []
         for path in paths:
             try:
-                key = file_hash(path)
+                key = file_sha256(path)
             except OSError as exc:
                 failed[path] = f"unreadable ({type(exc).__name__})"
                 continue
@@ -105,7 +98,7 @@ class CropCache:
             if images:
                 for (_path, key), crop in zip(ready, self.segmenter.lung_crops(images, size=self.input_size),
                                              strict=True):
-                    self.put(key, crop.crop, crop.flags, crop.fallback)
+                    self.put(key, crop.crop, tuple(codes(crop.flags)), crop.fallback)
             done += len(chunk)
             if progress is not None:
                 progress(Progress.of(done, len(paths), started, "Segmenting"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from engine.model.config import ABLATIONS, variant_name
+
 
 @dataclass(frozen=True)
 class FinetuneConfig:
@@ -24,7 +26,7 @@ class FinetuneConfig:
     device: str = "auto"
     # Ablations (paper section 4.4) and the plain CNN baseline.
     use_llm: bool = True
-    use_engine: bool = True
+    use_token_engine: bool = True
     use_emitter_mask: bool = True
     use_adapters: bool = True
     baseline: bool = False
@@ -34,13 +36,14 @@ class FinetuneConfig:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def model_switches(self) -> dict[str, bool]:
+        """The ablation switches, named as ``ModelConfig`` names them."""
+        return {switch: getattr(self, switch) for switch in ABLATIONS}
+
     @property
     def variant(self) -> str:
-        if self.baseline:
-            return "baseline-cnn"
-        off = [name for name, on in (("llm", self.use_llm), ("engine", self.use_engine),
-                                     ("emitter", self.use_emitter_mask), ("adapters", self.use_adapters)) if not on]
-        return "pneumollm" if not off else "without-" + "-".join(off)
+        off = [name for switch, name in ABLATIONS.items() if not getattr(self, switch)]
+        return variant_name(off, baseline=self.baseline)
 
 
 @dataclass(frozen=True)

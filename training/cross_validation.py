@@ -26,6 +26,7 @@ from engine.errors import TrainingError
 from engine.model.backbones import count_parameters
 from engine.model.checkpoint import save_checkpoint
 from engine.model.config import PreprocessConfig
+from engine.model.head_card import TRAINING_HASHES, HeadCard, write_training_hashes
 from engine.model.pneumollm import frozen_fingerprints
 from engine.model.registry import load_profile
 from engine.paths import write_atomic
@@ -48,6 +49,7 @@ class PreparedData:
     labels: np.ndarray  # (N,) class index
     groups: np.ndarray  # (N,) patient id
     fallback: np.ndarray  # (N,) bool: lung crop fell back to the centred crop
+    hashes: list[str]  # content hash of each image (engine.paths.file_sha256), aligned with the arrays
 
 
 def prepare_data(source: str | Path | LabelledSet, *, folds: int, input_size: int = 224,
@@ -68,7 +70,8 @@ def prepare_data(source: str | Path | LabelledSet, *, folds: int, input_size: in
     dataset.check_usable(folds)
     crops, cached = cache.load_all([keys[item.path] for item in dataset.items])
     return PreparedData(dataset, crops, np.array([i.label for i in dataset.items]),
-                        np.array([i.patient for i in dataset.items]), np.array([c.fallback for c in cached]))
+                        np.array([i.patient for i in dataset.items]), np.array([c.fallback for c in cached]),
+                        [keys[item.path] for item in dataset.items])
 
 
 def patient_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -164,30 +167,22 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
     profile = config.profile
     total, trainable = count_parameters(model)
     positive = positive_class_index(data.dataset.classes)
-    meta = {
-        "profile": profile,
-        "variant": config.variant,
-        "baseline": config.baseline,
-        "model": model.config.to_json(),
-        "preprocess": {"input_size": trainer.preprocess.input_size, "mean": list(trainer.preprocess.mean),
-                       "std": list(trainer.preprocess.std)},
-        "labels": list(data.dataset.classes),
-        "positive_index": positive,
-        "threshold": result.threshold,
-        "temperature": result.temperature,
-        "threshold_source": "Youden's J on the validation split inside the training data",
-        "fingerprints": frozen_fingerprints(model),
-        "parameters": {"total": total, "trainable": trainable},
-        "training": {**data.dataset.summary(), "note": data_note, "epochs": config.epochs,
-                     "best_epoch": result.best_epoch, "n_train": int(len(train)), "n_val": int(len(val)),
-                     "config": config.to_json(), "minutes": round(result.seconds / 60, 1)},
-        "metrics": {"validation": result.val_metrics,
-                    "cross_validation": cv_report["summary"] if cv_report else None,
-                    "cross_validation_folds": len(cv_report["folds"]) if cv_report else 0},
-        "roc": cv_report["pooled_roc"] if cv_report else None,
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    folder = save_checkpoint(out_dir / "model", model.trained_state_dict(), meta)
+    card = HeadCard(
+        profile=profile, model=model.config, preprocess=trainer.preprocess, labels=tuple(data.dataset.classes),
+        positive_index=positive, threshold=result.threshold, temperature=result.temperature,
+        fingerprints=frozen_fingerprints(model), variant=config.variant, baseline=config.baseline,
+        threshold_source="Youden's J on the validation split inside the training data",
+        parameters={"total": total, "trainable": trainable},
+        training={**data.dataset.summary(), "note": data_note, "epochs": config.epochs,
+                  "best_epoch": result.best_epoch, "n_train": int(len(train)), "n_val": int(len(val)),
+                  "config": config.to_json(), "minutes": round(result.seconds / 60, 1),
+                  "image_hashes": TRAINING_HASHES},
+        metrics={"validation": result.val_metrics,
+                 "cross_validation": cv_report["summary"] if cv_report else None,
+                 "cross_validation_folds": len(cv_report["folds"]) if cv_report else 0},
+        roc=cv_report["pooled_roc"] if cv_report else None, created=time.strftime("%Y-%m-%d %H:%M:%S"))
+    folder = save_checkpoint(out_dir / "model", model.trained_state_dict(), card)
+    write_training_hashes(folder, data.hashes)
     if reference_map:
         logits, embeddings = predict_logits(model, data.crops, trainer.preprocess, trainer.runtime)
         rng = np.random.default_rng(config.seed)

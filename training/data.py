@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import csv
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import PneumoError, TrainingError
+from engine.errors import Cancelled, PneumoError, TrainingError
 from engine.io import DICOM_SUFFIXES, RASTER_SUFFIXES, is_dicom_file
 from engine.io.phi import hash_uid
+from engine.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +168,35 @@ def _describe_sources(sources: Counter) -> str:
     if len(sources) == 1:
         return next(iter(sources))
     return "mixed: " + ", ".join(f"{how} ({n})" for how, n in sources.most_common())
+
+
+@dataclass
+class DataCheck:
+    """What a check of labelled data found: the readable set, and the files that could not be decoded."""
+
+    source: Path
+    dataset: LabelledSet  # readable images only
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def check_readable(source: Path, *, progress: Callable[[Progress], None] | None = None,
+                   cancelled: Callable[[], bool] = lambda: False) -> DataCheck:
+    """Read the labelled set and decode every image once; unreadable files are listed, not fatal."""
+    from engine.io import load_image
+
+    dataset = load_labelled(source)
+    unreadable: list[tuple[Path, str]] = []
+    started = time.perf_counter()
+    total = len(dataset.items)
+    for number, item in enumerate(dataset.items, start=1):
+        if cancelled():
+            raise Cancelled()
+        try:
+            load_image(item.path)
+        except PneumoError as exc:
+            unreadable.append((item.path, exc.user_message))
+        except Exception as exc:  # noqa: BLE001 - one broken file never stops the check
+            unreadable.append((item.path, f"unexpected decoding error ({type(exc).__name__})"))
+        if progress is not None and (number == total or number % 8 == 0):
+            progress(Progress.of(number, total, started, "Checking images"))
+    return DataCheck(Path(source), dataset.without(dict(unreadable)), unreadable)

@@ -11,13 +11,14 @@ Writes the head, its t-SNE reference map and ``MODEL_CARD.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.model.checkpoint import META_NAME
+from engine.model.checkpoint import write_card
+from engine.model.head_card import load_head_card
 from engine.paths import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,8 +27,10 @@ STAND_IN_NOTE = ("Trained on paediatric pneumonia vs normal chest radiographs (K
                  "detector and is not for diagnostic use.")
 
 
-def write_card(folder: Path, report: dict[str, Any], command: str) -> None:
-    meta = json.loads((folder / META_NAME).read_text())
+def write_model_card(folder: Path, report: dict[str, Any], command: str) -> None:
+    """MODEL_CARD.md beside the head, and the head card's stand-in note."""
+    card = load_head_card(folder)
+    meta = card.to_json()
     cv = report.get("cross_validation") or {}
     summary = cv.get("summary", {})
     val = meta["metrics"]["validation"]
@@ -74,9 +77,7 @@ def write_card(folder: Path, report: dict[str, Any], command: str) -> None:
         "",
     ]
     write_atomic(folder / "MODEL_CARD.md", "\n".join(lines).encode())
-    meta["stand_in_note"] = STAND_IN_NOTE
-    meta["model_card"] = "MODEL_CARD.md"
-    write_atomic(folder / META_NAME, json.dumps(meta, indent=2).encode())
+    write_card(folder, replace(card, stand_in_note=STAND_IN_NOTE, model_card="MODEL_CARD.md"))
 
 
 def main() -> None:
@@ -105,7 +106,7 @@ def main() -> None:
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(report["model"], staging)
     command = f"python -m training.default_head --epochs {args.epochs} --folds {args.folds} --seed {args.seed}"
-    write_card(staging, report, command)
+    write_model_card(staging, report, command)
     if args.out.exists():
         shutil.rmtree(args.out)
     staging.replace(args.out)

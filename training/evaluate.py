@@ -9,6 +9,7 @@ import numpy as np
 
 from engine.diagnoser import Diagnoser
 from engine.errors import TrainingError
+from engine.model.head_card import read_training_hashes
 from training.cross_validation import prepare_data
 from training.data import LabelledSet, load_labelled
 from training.finetune import predict_logits
@@ -25,10 +26,14 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
         raise TrainingError(f"The data's classes {list(dataset.classes)} differ from the head's {list(head_labels)}.")
     data = prepare_data(dataset, folds=1, input_size=diagnoser.preprocess.input_size, segmenter=diagnoser.segmenter)
     logits, _ = predict_logits(diagnoser.model, data.crops, diagnoser.preprocess, diagnoser.runtime)
-    positive = diagnoser.checkpoint.positive_index
-    probability = softmax(logits, diagnoser.checkpoint.temperature)[:, positive]
-    y = data.labels == positive
-    threshold = diagnoser.checkpoint.threshold
+    card = diagnoser.card
+    probability = softmax(logits, card.temperature)[:, card.positive_index]
+    y = data.labels == card.positive_index
+    threshold = card.threshold
+    trained_on = read_training_hashes(diagnoser.checkpoint.folder)
+    seen = None if trained_on is None else sum(digest in trained_on for digest in data.hashes)
     return {"n": int(len(y)), "threshold": threshold, "metrics": binary_metrics(y, probability, threshold),
-            "roc": roc_points(y, probability), "model_id": diagnoser.checkpoint.model_id,
-            "data": data.dataset.summary(), "fallback_crops": int(np.sum(data.fallback))}
+            "roc": roc_points(y, probability), "model_id": card.model_id,
+            "data": data.dataset.summary(), "fallback_crops": int(np.sum(data.fallback)),
+            # How many of these images the head was trained on (None: the head predates keeping hashes).
+            "seen_in_training": seen}

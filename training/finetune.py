@@ -67,8 +67,7 @@ class TrainResult:
 def make_model(config: FinetuneConfig) -> tuple[nn.Module, PreprocessConfig, str]:
     """Build the model a config describes. Returns (model, preprocessing, profile name)."""
     profile = load_profile(config.profile, vision_weights=config.vision_weights, llm_path=config.llm_path)
-    model_config = replace(profile.model, use_llm=config.use_llm, use_engine=config.use_engine,
-                           use_emitter_mask=config.use_emitter_mask, use_adapters=config.use_adapters)
+    model_config = replace(profile.model, **config.model_switches())
     return build_model(model_config, baseline=config.baseline), profile.preprocess, profile.name
 
 

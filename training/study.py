@@ -29,7 +29,7 @@ log = logging.getLogger("training.study")
 VARIANT_CONFIG: dict[str, dict[str, bool]] = {
     "PneumoLLM-embedded": {},
     "w/o LLM": {"use_llm": False},
-    "w/o contextual multi-token engine": {"use_engine": False},
+    "w/o contextual multi-token engine": {"use_token_engine": False},
     "w/o information emitter": {"use_emitter_mask": False},
     "w/o adapters": {"use_adapters": False},
     "Baseline: EfficientNet-Lite0 fine-tuned": {"baseline": True},

@@ -8,6 +8,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from engine.model.head_card import HeadCard
+
 DISCLAIMER = "Not for diagnostic use — research software."
 METRIC_NAMES = (("sensitivity", "Sensitivity"), ("specificity", "Specificity"), ("accuracy", "Accuracy"),
                 ("auc", "AUC"), ("avg", "AVG"))
@@ -17,19 +19,17 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def model_card_text(meta: dict[str, Any], folder: Path | None) -> str:
-    """The head's model card: ``meta["model_card"]`` is either the card itself or a file name in the head folder."""
-    card = meta.get("model_card")
-    if not card:
+def model_card_text(card: HeadCard, folder: Path | None) -> str:
+    """The head's model card: ``card.model_card`` is either the text itself or a file name in the head folder."""
+    text = card.model_card
+    if not text:
         return ""
-    card = str(card)
-    if folder is not None and "\n" not in card and len(card) < 200:
-        path = Path(folder) / card
+    if folder is not None and "\n" not in text and len(text) < 200:
         try:
-            return path.read_text(encoding="utf-8")
+            return (Path(folder) / text).read_text(encoding="utf-8")
         except OSError:
             return ""  # a name whose file is gone: say nothing rather than show a bare file name
-    return card
+    return text
 
 
 def _metrics_row(label: str, values: dict[str, Any]) -> str:
@@ -45,29 +45,29 @@ def _metrics_row(label: str, values: dict[str, Any]) -> str:
     return f"<tr><td>{_e(label)}</td>" + "".join(f"<td align='right'>{c}</td>" for c in cells) + "</tr>"
 
 
-def about_html(meta: dict[str, Any] | None, load_error: str = "", folder: Path | None = None) -> str:
-    """The About text (HTML) for a head's ``meta`` (``Diagnoser.checkpoint.meta``), or the reason none loaded."""
+def about_html(card: HeadCard | None, load_error: str = "", folder: Path | None = None) -> str:
+    """The About text (HTML) for a head's card (``Diagnoser.card``), or the reason none loaded."""
     parts = [f"<h3>PneumoLLM Viewer</h3><p><b style='color:#b00020'>{DISCLAIMER}</b> Every result must be "
              "reviewed by a qualified reader.</p>",
              "<p>Screens chest radiographs with PneumoLLM (Song et al., Medical Image Analysis 2024), rebuilt on "
              "pretrained backbones that install offline.</p>"]
-    if meta is None:
+    if card is None:
         parts.append(f"<p><b>Model:</b> {_e(load_error or 'not loaded yet')}</p>")
         return "".join(parts)
-    training = meta.get("training") or {}
-    metrics = meta.get("metrics") or {}
-    labels = meta.get("labels") or []
-    positive = int(meta.get("positive_index", 1))
-    positive_label = labels[positive] if 0 <= positive < len(labels) else "?"
+    training = card.training
+    metrics = card.metrics
+    intended = card.intended_use
     parts.append("<h4>Model</h4>"
-                 f"<p><b>Profile:</b> {_e(meta.get('profile', '?'))} ({_e(meta.get('variant', 'pneumollm'))})<br>"
-                 f"<b>Head:</b> <code>{_e(meta.get('model_id', ''))}</code>"
-                 + (f", trained {_e(meta['created'])}" if meta.get("created") else "") + "<br>"
-                 f"<b>Classes:</b> {_e(', '.join(labels))} (positive: {_e(positive_label)})<br>"
-                 f"<b>Operating threshold:</b> {float(meta.get('threshold', 0.5)):.3f}"
-                 + (f" ({_e(meta['threshold_source'])})" if meta.get("threshold_source") else "")
-                 + f"; calibration temperature {float(meta.get('temperature', 1.0)):.3f}</p>")
-    note = meta.get("stand_in_note")
+                 f"<p><b>Profile:</b> {_e(card.profile)} ({_e(card.variant)})<br>"
+                 f"<b>Head:</b> <code>{_e(card.model_id)}</code>"
+                 + (f", trained {_e(card.created)}" if card.created else "") + "<br>"
+                 f"<b>Classes:</b> {_e(', '.join(card.labels))} (positive: {_e(card.positive_label)})<br>"
+                 f"<b>Operating threshold:</b> {card.threshold:.3f}"
+                 + (f" ({_e(card.threshold_source)})" if card.threshold_source else "")
+                 + f"; calibration temperature {card.temperature:.3f}<br>"
+                 f"<b>Intended use:</b> {_e(intended.description or intended.population)}; views "
+                 f"{_e(', '.join(intended.views))}; modalities {_e(', '.join(intended.modalities))}</p>")
+    note = card.stand_in_note
     if note:
         parts.append(f"<p style='background:#fff3cd; padding:4px'><b>Note:</b> {_e(note)}</p>")
     parts.append("<h4>Training data</h4>")
@@ -101,14 +101,14 @@ def about_html(meta: dict[str, Any] | None, load_error: str = "", folder: Path |
                      + "".join(rows) + "</table>")
     else:
         parts.append("<p>This head carries no evaluation metrics.</p>")
-    card = model_card_text(meta, folder)
-    if card:
-        parts.append("<h4>Model card</h4><pre style='white-space:pre-wrap'>" + _e(card) + "</pre>")
+    text = model_card_text(card, folder)
+    if text:
+        parts.append("<h4>Model card</h4><pre style='white-space:pre-wrap'>" + _e(text) + "</pre>")
     return "".join(parts)
 
 
 class AboutDialog(QDialog):
-    def __init__(self, parent: QWidget | None, meta: dict[str, Any] | None, load_error: str = "",
+    def __init__(self, parent: QWidget | None, card: HeadCard | None, load_error: str = "",
                  folder: Path | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About PneumoLLM Viewer")
@@ -116,7 +116,7 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
-        self.text.setHtml(about_html(meta, load_error, folder))
+        self.text.setHtml(about_html(card, load_error, folder))
         layout.addWidget(self.text)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -124,6 +124,6 @@ class AboutDialog(QDialog):
         layout.addWidget(buttons)
 
 
-def show_about(parent: QWidget | None, meta: dict[str, Any] | None, load_error: str = "",
+def show_about(parent: QWidget | None, card: HeadCard | None, load_error: str = "",
                folder: Path | None = None) -> None:
-    AboutDialog(parent, meta, load_error, folder).exec()
+    AboutDialog(parent, card, load_error, folder).exec()

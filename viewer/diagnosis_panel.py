@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.decision import ThresholdSource
 from engine.diagnoser import DiagnosisResult
-from engine.reference_map import ATYPICAL_PERCENTILE, ReferenceMap
+from engine.flags import messages
+from engine.reference_map import ReferenceMap
 from viewer.plots import AttentionCanvas, MapCanvas
 from viewer.reading_view import to_qimage_grey
 
@@ -33,6 +35,8 @@ ENGINE_CAPTION = ("Engine map M_c: how much of each encoder depth (rows) each di
 MAP_CAPTION = ("Where this case falls among the model's reference cases; neighbours are cases the model "
                "represents alike. Hover the star for its nearest reference cases.")
 CROP_SIDE = 200
+# Warnings are as loud as the verdict: same weight, a filled background.
+CAUTION_STYLE = "background:#fff3e0; color:#8a4b00; font-weight:bold; padding:3px;"
 
 
 class ConfidenceBar(QWidget):
@@ -264,19 +268,11 @@ class DiagnosisPanel(QWidget):
         self.override_button.setEnabled(enabled)
 
     # -- results ----------------------------------------------------------------------------------------
-    def show_result(self, result: DiagnosisResult, threshold: float, source_names: list[str]) -> None:
-        """The model's output; ``threshold`` is the operating threshold in force (the model's or an override)."""
-        self.result = result
+    def show_result(self, result: DiagnosisResult, source_names: list[str]) -> None:
+        """The model's output, with the decision it carries (``engine.decision``; the threshold in force)."""
         self.source_names = list(source_names)
         self.show_idle("Diagnosis complete — review the image and the result.")
-        self.set_threshold(threshold)
-        flags = [*result.image_flags, *result.quality_flags, *result.warnings]
-        if flags:
-            self.warnings.setText("⚠ " + "\n⚠ ".join(flags))
-            self.warnings.setStyleSheet("color: #b35c00")
-        else:
-            self.warnings.setText("✓ Lung crop quality check passed")
-            self.warnings.setStyleSheet("color: #2e7d32")
+        self.show_decision(result)
         model_ms = sum(v for k, v in result.timings_ms.items() if k != "segmentation_forward")
         self.device.setText(f"Ran on {result.device} · profile {result.profile} · head {result.model_id[:12]} · "
                             f"{model_ms:.0f} ms")
@@ -286,43 +282,53 @@ class DiagnosisPanel(QWidget):
         side = result.lung_crop.crop.shape[0]
         self.crop_caption.setText(f"Model input: {side}×{side} " + ("centred fallback crop (lungs not found)"
                                                                  if result.lung_crop.fallback else "lung crop"))
-        self.attention.show_attention(result.emitter_attention, result.engine_map, self.source_names)
+        self.attention.show_attention(result.emitter_attention, result.token_mixing, self.source_names)
         self.review_note.setText("")
-        self._set_review_enabled(True)
+        self._set_review_enabled(result.decision.diagnosed)
 
-    def show_novelty(self, novelty: float | None) -> None:
-        """Warn when the case lies farther from the reference (training) cases than nearly all of them do."""
-        if novelty is None or novelty < ATYPICAL_PERCENTILE:
+    def show_decision(self, result: DiagnosisResult) -> None:
+        """Headline, numbers, bar and warnings for ``result`` (e.g. again after a threshold change)."""
+        self.result = result
+        decision = result.decision
+        self.threshold = decision.threshold
+        positive = result.positive_label
+        if not decision.diagnosed:
+            self.headline.setText("Not diagnosed")
+            self.headline.setStyleSheet("color: #555")
+        elif decision.flagged:
+            self.headline.setText(f"{positive}: flagged for review")
+            self.headline.setStyleSheet("color: #b71c1c")
+        else:
+            self.headline.setText(f"{positive}: below threshold — not flagged")
+            self.headline.setStyleSheet("color: #1b5e20")
+        override = decision.threshold_source is ThresholdSource.OVERRIDE
+        source = f"your override; the model's is {result.model_threshold:.3f}" if override else "the model's"
+        self.numbers.setText(f"Calibrated probability of {positive}: <b>{result.probability:.3f}</b><br>"
+                             f"Operating threshold: <b>{decision.threshold:.3f}</b> ({source})")
+        self.bar.set_values(result.probability, decision.threshold)
+        self.bar.show()
+        flags = [flag for flag in result.flags if flag.code != "out_of_domain"]
+        if not decision.diagnosed:
+            self.warnings.setText("⚠ " + decision.describe())
+            self.warnings.setStyleSheet(CAUTION_STYLE)
+        elif flags:
+            self.warnings.setText("⚠ " + "\n⚠ ".join(messages(flags)))
+            self.warnings.setStyleSheet(CAUTION_STYLE)
+        else:
+            self.warnings.setText("✓ Lung crop quality check passed")
+            self.warnings.setStyleSheet("color: #2e7d32")
+        domain = [flag for flag in result.flags if flag.code == "out_of_domain"]
+        if domain:  # as prominent as the verdict: the score may mean little here
+            self.domain.setText("⚠ " + domain[0].message[0].upper() + domain[0].message[1:])
+            self.domain.setStyleSheet(CAUTION_STYLE)
+            self.domain.setToolTip("Nearest-neighbour distance in the model's embedding space, ranked against the "
+                                   "reference cases' own. A hint, not a guarantee either way.")
+        else:
             self.domain.setText("")
             self.domain.setToolTip("")
-            return
-        self.domain.setText(f"⚠ Unlike the model's training cases (farther from them than {novelty:.0f} % of "
-                            "those cases are from each other): the probability may not be reliable here.")
-        self.domain.setToolTip("Nearest-neighbour distance in the model's embedding space, ranked against the "
-                               "reference cases' own. A hint, not a guarantee either way.")
-        self.domain.setStyleSheet("color: #b35c00")
-
-    def set_threshold(self, threshold: float) -> None:
-        """Redraw the decision for ``threshold`` (Settings can override the model's threshold)."""
-        self.threshold = threshold
-        result = self.result
-        if result is None:
-            return
-        decision = result.probability >= threshold
-        positive = result.labels[result.positive_index]
-        negative = next(label for i, label in enumerate(result.labels) if i != result.positive_index)
-        self.headline.setText(f"{positive if decision else negative} — {'flagged' if decision else 'not flagged'}")
-        self.headline.setStyleSheet("color: #b71c1c" if decision else "color: #1b5e20")
-        override = abs(threshold - result.threshold) > 1e-9
-        source = f"your override; the model's is {result.threshold:.3f}" if override else "the model's"
-        self.numbers.setText(f"Calibrated probability of {positive}: <b>{result.probability:.3f}</b><br>"
-                             f"Operating threshold: <b>{threshold:.3f}</b> ({source})")
-        self.bar.set_values(result.probability, threshold)
-        self.bar.show()
 
     def show_map(self, reference: ReferenceMap | None, point: np.ndarray | None, message: str = "",
-                 nearest: np.ndarray | None = None, novelty: float | None = None) -> None:
-        self.show_novelty(novelty)
+                 nearest: np.ndarray | None = None) -> None:
         if reference is None:
             self.map.show_message(message or "No reference map: this model has no t-SNE map of reference cases.")
             self.map_caption.setText("")

@@ -10,7 +10,6 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QStandardPaths, Signal
 from PySide6.QtWidgets import (
@@ -30,17 +29,12 @@ from PySide6.QtWidgets import (
 
 from engine.diagnoser import DiagnosisResult
 from engine.errors import PneumoError
-from engine.export import (
-    DISCLAIMER,
-    export_html_report,
-    export_png,
-    export_secondary_capture,
-    export_structured_report,
-)
+from engine.export import DISCLAIMER, export_case
 from engine.io import LoadedImage
 from engine.io.phi import hash_uid
+from engine.model.head_card import HeadCard
 from viewer.error_dialog import message_for
-from viewer.workers import Worker, start
+from viewer.workers import Worker, WorkerSet
 
 IDENTIFIED_WARNING = ("Identified export: the file will contain the patient's name, ID, birth date and other "
                       "identifying data from the source study. Store and share it only as protected health "
@@ -64,24 +58,6 @@ KINDS = (
 KIND_BY_KEY = {kind.key: kind for kind in KINDS}
 
 
-def export_case(kind: str, path: str | Path, image: LoadedImage, result: DiagnosisResult, *,
-                identified: bool = False, model_info: dict[str, Any] | None = None) -> Path:
-    """Write one export (no Qt; the dialog runs this on a worker). Refuses to overwrite the source image."""
-    path = Path(path)
-    source = Path(image.meta.path)
-    if source.exists() and path.exists() and path.resolve() == source.resolve():
-        raise PneumoError("Choose another file name: that is the source image, which is never modified.", path=path)
-    if kind == "png":
-        return export_png(path, image, result)
-    if kind == "html":
-        return export_html_report(path, image, result, model_info=model_info, identified=identified)
-    if kind == "sc":
-        return export_secondary_capture(path, image, result, identified=identified)
-    if kind == "sr":
-        return export_structured_report(path, image, result, identified=identified)
-    raise ValueError(f"unknown export kind {kind!r}; valid: {', '.join(KIND_BY_KEY)}")
-
-
 def default_file_name(image: LoadedImage, kind: str) -> str:
     """A neutral name (source files are often named after the patient): ``pneumollm-<hash>-<kind><suffix>``."""
     token = hash_uid(image.meta.sop_instance_uid or str(image.meta.path)) or "case"
@@ -94,20 +70,21 @@ class ExportDialog(QDialog):
     Args:
         image: the case as loaded (``engine.ingest.load_image``).
         result: its diagnosis.
-        model_info: the head's card (``diagnoser.checkpoint.meta``) for the HTML report.
+        card: the head's card (``Diagnoser.card``) for the HTML report.
         folder: where files go by default (the user's documents folder when None).
     """
 
     exported = Signal(Path)
 
     def __init__(self, image: LoadedImage, result: DiagnosisResult, parent: QWidget | None = None, *,
-                 model_info: dict[str, Any] | None = None, folder: str | Path | None = None) -> None:
+                 card: HeadCard | None = None, folder: str | Path | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export case")
-        self.image, self.result, self.model_info = image, result, model_info
+        self.image, self.result, self.card = image, result, card
         self.folder = Path(folder) if folder else Path(
             QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
         self._worker: Worker | None = None
+        self._workers = WorkerSet(self)
         self.last_path: Path | None = None
 
         self.kind_buttons: dict[str, QRadioButton] = {}
@@ -115,7 +92,7 @@ class ExportDialog(QDialog):
         kinds_box = QVBoxLayout()
         for kind in KINDS:
             button = QRadioButton(kind.label)
-            if kind.key == "sr" and image.meta.source != "dicom":
+            if kind.key == "sr" and image.meta.kind != "dicom":
                 button.setToolTip("A DICOM SR needs a DICOM source image.")
             group.addButton(button)
             kinds_box.addWidget(button)
@@ -180,13 +157,13 @@ class ExportDialog(QDialog):
             return None
         identified = self.identified_box.isChecked() and self.identified_box.isEnabled()
         worker = Worker(export_case, self.kind, Path(text).expanduser(), self.image, self.result,
-                        identified=identified, model_info=self.model_info)
+                        identified=identified, card=self.card)
         worker.signals.finished.connect(self._on_exported)
         worker.signals.failed.connect(self._on_failed)
         self._worker = worker
         self.export_button.setEnabled(False)
         self.status.setText("Exporting…")
-        start(worker)
+        self._workers.start(worker)
         return worker
 
     # -- internals ------------------------------------------------------------------------------------
@@ -241,14 +218,14 @@ class ExportDialog(QDialog):
 
 
 def open_export_dialog(parent: QWidget | None, image: LoadedImage, result: DiagnosisResult, *,
-                       model_info: dict[str, Any] | None = None,
+                       card: HeadCard | None = None,
                        on_exported: Callable[[Path], None] | None = None) -> ExportDialog:
     """Convenience for the main window: a modeless export dialog for the current case."""
-    dialog = ExportDialog(image, result, parent, model_info=model_info)
+    dialog = ExportDialog(image, result, parent, card=card)
     if on_exported is not None:
         dialog.exported.connect(on_exported)
     dialog.show()
     return dialog
 
 
-__all__ = ["IDENTIFIED_WARNING", "KINDS", "ExportDialog", "default_file_name", "export_case", "open_export_dialog"]
+__all__ = ["IDENTIFIED_WARNING", "KINDS", "ExportDialog", "default_file_name", "open_export_dialog"]

@@ -8,10 +8,8 @@ model to a model-pool worker.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,37 +31,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import Diagnoser, DiagnosisResult, blocking_flags
+from engine.diagnoser import Diagnoser, DiagnosisResult
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
+from engine.flags import can_diagnose_anyway, messages
 from engine.io import LoadedImage, load_image
 from engine.io.phi import TagRow
-from engine.model.checkpoint import META_NAME
+from engine.model.head_card import load_head_card
 from engine.model.llm import smollm_is_prepared
+from engine.model.registry import profile_names
 from engine.model_store import active_head_dir
-from engine.reference_map import ReferenceMap
+from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted, read_case
 from viewer.about import DISCLAIMER, show_about
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
-from viewer.finetune_wizard import FinetuneWizard
-from viewer.reading_view import PRESETS, ReadingView, lung_outline
-from viewer.settings import PROFILES, SettingsDialog, ViewerSettings
+from viewer.finetune import FinetuneWizard
+from viewer.reading_view import PRESETS, ReadingView
+from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
 from viewer.tag_browser import TagBrowser, read_tag_rows
 from viewer.triage_tab import TriageTab
-from viewer.workers import Worker, model_pool, start
+from viewer.workers import Worker, WorkerSet, model_pool
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
 OVERLAY_LABELS = (("contour", "Lung contour", "C"), ("box", "Crop rectangle", "B"), ("saliency", "Saliency (Grad-CAM)",
                                                                                        "S"))
-
-
-def head_profile(folder: Path) -> str | None:
-    try:
-        return str(json.loads((Path(folder) / META_NAME).read_text()).get("profile"))
-    except (OSError, ValueError, AttributeError):
-        return None  # load_checkpoint will say what is wrong with the folder
 
 
 def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
@@ -73,24 +66,13 @@ def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str]
         ModelLoadError: no head installed, a head for the other profile, or weights that do not load.
     """
     folder = active_head_dir()
-    profile = head_profile(folder)
-    if profile in PROFILES and profile != settings.profile:
+    profile = load_head_card(folder).profile
+    if profile in profile_names() and profile != settings.profile:
         raise ModelLoadError(f"The installed head was trained for the {profile} profile but Settings ask for the "
                              f"{settings.profile} profile — change the profile in Settings, or train a "
                              f"{settings.profile} head.")
     return Diagnoser(folder, vision_weights=settings.vision_weights or None, llm_path=settings.llm_path or None,
-                     device=settings.device, progress=progress)
-
-
-@dataclass
-class MapPlacement:
-    """The case on the head's reference map (computed in the worker: openTSNE rebuilds its affinities)."""
-
-    reference: ReferenceMap | None
-    point: np.ndarray | None
-    nearest: np.ndarray | None
-    message: str
-    novelty: float | None = None  # percentile among the reference cases (ReferenceMap.novelty_percentile)
+                     device=settings.device, progress=progress, threshold_override=settings.threshold_override)
 
 
 class MainWindow(QMainWindow):
@@ -99,14 +81,12 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or ViewerSettings.load()
         self.diagnoser_factory = diagnoser_factory or default_diagnoser_factory
-        self.diagnoser: Diagnoser | None = None
+        self.session = self._new_session()
         self.diagnoser_error = ""
-        self.reference: ReferenceMap | None = None
-        self.reference_error = ""
         self.current_path: Path | None = None
         self.current_image: LoadedImage | None = None
         self.saliency: np.ndarray | None = None
-        self._workers: set[Worker] = set()
+        self.workers = WorkerSet(self)
         self._diagnosis_worker: Worker | None = None
         self._load_token = 0
         self._diagnosis_token = 0
@@ -293,9 +273,17 @@ class MainWindow(QMainWindow):
 
     def shared_diagnoser(self) -> Diagnoser:
         """The window's model, built on first use. Call it from a ``model_pool()`` worker only."""
-        if self.diagnoser is None:
-            self.diagnoser = self.diagnoser_factory(self.settings, lambda _text: None)
-        return self.diagnoser
+        return self.session.diagnoser()
+
+    @property
+    def diagnoser(self) -> Diagnoser | None:
+        """The window's model when it is built (None while loading or after a failure)."""
+        return self.session.current
+
+    def _new_session(self) -> ModelSession:
+        session = ModelSession(lambda progress: self.diagnoser_factory(self.settings, progress))
+        session.set_threshold_override(self.settings.threshold_override)
+        return session
 
     # -- opening ---------------------------------------------------------------------------------------
     def _choose_file(self) -> None:
@@ -348,7 +336,7 @@ class MainWindow(QMainWindow):
         worker = Worker(_load_for_reading, Path(path))
         worker.signals.finished.connect(lambda loaded: self._image_loaded(token, *loaded))
         worker.signals.failed.connect(lambda exc: self._image_failed(token, exc))
-        self.track(worker)
+        self.workers.start(worker)
 
     def _image_loaded(self, token: int, image: LoadedImage, rows: list[TagRow] | None) -> None:
         if self._closing or token != self._load_token:
@@ -357,9 +345,9 @@ class MainWindow(QMainWindow):
         self.saliency = None
         self.view.set_image(image)
         self.invert_action.setChecked(False)
-        self.tags.show_rows(rows, is_dicom=image.meta.source == "dicom")
+        self.tags.show_rows(rows, is_dicom=image.meta.kind == "dicom")
         meta = image.meta
-        flags = "; ".join(meta.flags)
+        flags = "; ".join(messages(meta.flags))
         self.panel.show_idle(f"{meta.path.name}: {meta.columns}×{meta.rows}"
                              + (f" {meta.modality}" if meta.modality else "")
                              + (f" — flagged: {flags}" if flags else ""))
@@ -391,16 +379,16 @@ class MainWindow(QMainWindow):
             self._prepare_dialog.setMinimumDuration(0)
             self._prepare_dialog.show()
 
-        def build(worker: Worker) -> Diagnoser:
-            diagnoser = self.diagnoser_factory(self.settings, worker.signals.progress.emit)
-            self.diagnoser = diagnoser  # set here too: a diagnosis queued on the same pool must not build another
-            return diagnoser
-
-        worker = Worker(build)
+        worker = Worker.reporting(self._build_model)
         worker.signals.progress.connect(self._model_progress)
         worker.signals.finished.connect(self._diagnoser_ready)
         worker.signals.failed.connect(self._diagnoser_failed)
-        self.track(worker, model=True)
+        self.workers.start(worker, model=True)
+
+    def _build_model(self, progress: Callable[[str], None], cancelled: Callable[[], bool]) -> Diagnoser:
+        """Model worker: build the session's model (a queued diagnosis then finds it built)."""
+        del cancelled  # loading cannot stop half-way
+        return self.session.diagnoser(progress)
 
     def _model_progress(self, text: object) -> None:
         if self._closing:
@@ -419,7 +407,6 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._close_prepare_dialog()
-        self.diagnoser = diagnoser
         self.diagnoser_error = ""
         self.device_label.setText(f"Model: {diagnoser.profile} on {diagnoser.runtime.label}")
         self.device_label.setToolTip("")
@@ -436,84 +423,39 @@ class MainWindow(QMainWindow):
         elif self.current_image is not None and self.panel.result is None and self._diagnosis_worker is None:
             self.panel.show_problem(self.diagnoser_error)
 
-    def threshold_in_force(self, result: DiagnosisResult) -> float:
-        override = self.settings.threshold_override
-        return result.threshold if override is None else override
-
     def diagnose(self, allow_flagged: bool = False) -> None:
-        """Segment, run PneumoLLM, place the case on the map and compute Grad-CAM — all in the model worker."""
+        """Segment, run PneumoLLM, place the case on the map and compute Grad-CAM — all in the model worker
+        (``engine.reading.read_case``); this window only draws the events it yields."""
         if self.current_image is None:
             return
         self.cancel_diagnosis()
         self._diagnosis_token += 1
-        token, image = self._diagnosis_token, self.current_image
+        token = self._diagnosis_token
         self.panel.show_busy("Diagnosing: lung segmentation and PneumoLLM…")
-
-        def run(worker: Worker):  # noqa: ANN202 - a generator: cancellable between stages
-            if self.diagnoser is None:
-                yield "status", "Loading the model…"
-                self.diagnoser = self.diagnoser_factory(self.settings, worker.signals.progress.emit)
-            diagnoser = self.diagnoser
-            result = diagnoser.predict(image, allow_flagged=allow_flagged)
-            yield "result", (result, diagnoser.source_names, lung_outline(result.lung_crop.mask))
-            yield "status", "Placing the case on the reference map…"
-            yield "map", self._place_on_map(diagnoser, result)
-            yield "status", "Computing the saliency map (Grad-CAM)…"
-            from engine.saliency import grad_cam
-
-            try:
-                cam = grad_cam(diagnoser, result)
-            except Exception:  # noqa: BLE001 - a missing overlay must not lose the result
-                log.warning("Grad-CAM failed", exc_info=True)
-                cam = None
-            yield "saliency", cam
-
-        worker = Worker(run)
-        worker.signals.progress.connect(lambda value: self._diagnosis_stage(token, value))
-        worker.signals.finished.connect(lambda _value: self._diagnosis_done(token))
+        worker = Worker(read_case, self.session, self.current_image, allow_flagged=allow_flagged)
+        worker.signals.progress.connect(lambda event: self._diagnosis_event(token, event))
+        worker.signals.finished.connect(lambda _event: self._diagnosis_done(token))
         worker.signals.failed.connect(lambda exc: self._diagnosis_failed(token, exc))
         self._diagnosis_worker = worker
-        self.track(worker, model=True)
+        self.workers.start(worker, model=True)
 
-    def _place_on_map(self, diagnoser: Diagnoser, result: DiagnosisResult) -> MapPlacement:
-        """Worker side: load the head's reference map once, place the case, find its nearest references."""
-        if self.reference is None and not self.reference_error:
-            try:
-                self.reference = ReferenceMap.load(diagnoser.checkpoint.folder)
-            except ModelLoadError as exc:
-                self.reference_error = f"No reference map: {exc.user_message}"
-        reference = self.reference
-        if reference is None:
-            return MapPlacement(None, None, None, self.reference_error)
-        try:
-            point = reference.place(result.embedding)[0]
-        except Exception:  # noqa: BLE001 - the map is an aid; its failure must not lose the result
-            log.warning("placing the case on the reference map failed", exc_info=True)
-            point = None
-        return MapPlacement(reference, point, reference.nearest(result.embedding, k=5), "",
-                            reference.novelty_percentile(result.embedding))
-
-    def _diagnosis_stage(self, token: int, value: Any) -> None:
+    def _diagnosis_event(self, token: int, event: object) -> None:
         if self._closing or token != self._diagnosis_token:
             return
-        if isinstance(value, str):  # the factory's own progress lines (model loading)
-            self.panel.show_busy(value)
-            return
-        kind, payload = value
-        if kind == "status":
-            self.panel.show_busy(payload)
-        elif kind == "result":
-            result, source_names, outline = payload
-            if self.diagnoser is not None:
-                self.device_label.setText(f"Model: {self.diagnoser.profile} on {result.device}")
-            self.panel.show_result(result, self.threshold_in_force(result), source_names)
+        if isinstance(event, StageStarted):
+            self.panel.show_busy(event.text)
+        elif isinstance(event, ResultReady):
+            result = event.result
+            self.device_label.setText(f"Model: {result.profile} on {result.device}")
+            self.panel.show_result(result, list(event.source_names))
             crop = result.lung_crop
-            self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, outline)
-        elif kind == "map":
-            self.panel.show_map(payload.reference, payload.point, payload.message, payload.nearest, payload.novelty)
-        elif kind == "saliency" and payload is not None:
-            self.saliency = payload
-            self.view.set_saliency(payload)
+            self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline)
+        elif isinstance(event, MapReady):
+            placement = event.placement
+            self.panel.show_map(placement.reference, placement.point, placement.message, placement.nearest)
+        elif isinstance(event, SaliencyReady) and event.saliency is not None:
+            self.saliency = event.saliency
+            self.view.set_saliency(event.saliency)
 
     def _diagnosis_done(self, token: int) -> None:
         if self._closing or token != self._diagnosis_token:
@@ -530,9 +472,7 @@ class MainWindow(QMainWindow):
             self.diagnoser_error = exc.user_message
             self.device_label.setText("Model: not available")
             self.device_label.setToolTip(exc.user_message)
-        image = self.current_image
-        flagged = (isinstance(exc, UnsupportedImageError) and image is not None
-                   and bool(blocking_flags(image.meta.flags)))
+        flagged = isinstance(exc, UnsupportedImageError) and can_diagnose_anyway(exc.flags)
         if self.panel.result is None:
             self.panel.show_problem(message_for(exc), flagged=flagged)
         else:  # the result is in; only an aid (map, saliency) failed
@@ -569,12 +509,9 @@ class MainWindow(QMainWindow):
 
         if self.panel.result is None or self.current_image is None:
             return
-        result = self.panel.result
-        threshold = self.settings.threshold_override
-        decision = result.probability >= self.threshold_in_force(result)
+        result = self.panel.result  # the result as shown: its decision and the threshold it used
         try:
-            entry = AuditLog().record(self.current_image.meta, result, action, threshold=threshold,
-                                      final_decision=(not decision) if action == "overridden" else decision)
+            entry = AuditLog().record(self.current_image.meta, result, action)
         except OSError as exc:
             show_error(self, PneumoError(f"The audit log could not be written ({exc.strerror})."))
             return
@@ -585,13 +522,13 @@ class MainWindow(QMainWindow):
         if self.panel.result is None or self.current_image is None:
             show_error(self, PneumoError("Diagnose a case before exporting it."))
             return
-        meta = self.diagnoser.checkpoint.meta if self.diagnoser else None
-        self.export_dialog = open_export_dialog(self, self.current_image, self.panel.result, model_info=meta)
+        card = self.diagnoser.card if self.diagnoser else None
+        self.export_dialog = open_export_dialog(self, self.current_image, self.panel.result, card=card)
 
     def open_finetune_wizard(self) -> FinetuneWizard:
         """One wizard at a time; installing or rolling back a head reloads the window's model."""
         if self.wizard is None:
-            self.wizard = FinetuneWizard(self, profiles=PROFILES, vision_weights=self.settings.vision_weights or None,
+            self.wizard = FinetuneWizard(self, vision_weights=self.settings.vision_weights or None,
                                          llm_path=self.settings.llm_path or None)
             self.wizard.head_changed.connect(self._head_changed)
             self.wizard.finished.connect(lambda _code: setattr(self, "wizard", None))
@@ -601,7 +538,7 @@ class MainWindow(QMainWindow):
 
     def _head_changed(self, _folder: object) -> None:
         self.cancel_diagnosis()
-        self.diagnoser, self.reference, self.reference_error, self.diagnoser_error = None, None, "", ""
+        self.session, self.diagnoser_error = self._new_session(), ""
         self.ensure_diagnoser()
         if self.panel.result is not None:
             self.panel.show_idle("A new head is active — press Diagnose to run it.")
@@ -622,26 +559,24 @@ class MainWindow(QMainWindow):
         self.settings.save()
         if self.settings.model_differs(before):
             self.cancel_diagnosis()
-            self.diagnoser, self.reference, self.reference_error = None, None, ""
+            self.session = self._new_session()
             self.ensure_diagnoser()
             if self.panel.result is not None:
                 self.panel.show_idle("Model settings changed — press Diagnose to run the new model.")
-        elif self.panel.result is not None:
-            self.panel.set_threshold(self.threshold_in_force(self.panel.result))
+            return
+        self.session.set_threshold_override(self.settings.threshold_override)
+        result = self.panel.result
+        if result is not None:  # the shown result, decided again at the threshold now in force
+            threshold = result.model_threshold if self.settings.threshold_override is None \
+                else self.settings.threshold_override
+            self.panel.show_decision(result.at_threshold(threshold))
 
     def show_about(self) -> None:
         diagnoser = self.diagnoser
-        meta = diagnoser.checkpoint.meta if diagnoser else None
-        show_about(self, meta, self.diagnoser_error, diagnoser.checkpoint.folder if diagnoser else None)
+        card = diagnoser.card if diagnoser else None
+        show_about(self, card, self.diagnoser_error, diagnoser.checkpoint.folder if diagnoser else None)
 
     # -- plumbing ---------------------------------------------------------------------------------------
-    def track(self, worker: Worker, *, model: bool = False) -> Worker:
-        """Keep a reference while the worker runs (Qt does not own it) and start it."""
-        self._workers.add(worker)
-        for signal in (worker.signals.finished, worker.signals.failed, worker.signals.cancelled):
-            signal.connect(lambda *_: self._workers.discard(worker))
-        return start(worker, model=model)
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -658,8 +593,7 @@ class MainWindow(QMainWindow):
         if self.wizard is not None:
             self.wizard.reject()  # stops a running training; nothing half-trained is installed
         self.triage_tab.cancel()
-        for worker in list(self._workers):
-            worker.cancel()
+        self.workers.cancel_all()
         self.studies.shutdown()
         self._close_prepare_dialog()
         QThreadPool.globalInstance().waitForDone(3000)
@@ -671,5 +605,5 @@ def _load_for_reading(path: Path) -> tuple[LoadedImage, list[TagRow] | None]:
     """Worker side: decode, compute the float pixels once (W/L and the read-out use them), read the tags."""
     image = load_image(path)
     _ = image.pixels, image.value_range
-    rows = read_tag_rows(path) if image.meta.source == "dicom" else None
+    rows = read_tag_rows(path) if image.meta.kind == "dicom" else None
     return image, rows

@@ -127,7 +127,7 @@ class AttentionCanvas(_Canvas):
         self.figure = Figure(figsize=(6.0, 2.6), layout="constrained")
         super().__init__(self.figure)
         self.attention: np.ndarray | None = None
-        self.engine_map: np.ndarray | None = None
+        self.token_mixing: np.ndarray | None = None
         self.show_message("No case yet")
 
     def show_message(self, text: str) -> None:
@@ -142,20 +142,20 @@ class AttentionCanvas(_Canvas):
     def heatmap_count(self) -> int:
         return sum(len(ax.images) for ax in self.figure.axes)
 
-    def show_attention(self, attention: np.ndarray | None, engine_map: np.ndarray | None,
+    def show_attention(self, attention: np.ndarray | None, token_mixing: np.ndarray | None,
                        source_names: list[str]) -> None:
-        """``attention`` (L, H, m, d) and ``engine_map`` (d, m); either may be None (ablated models)."""
-        self.attention, self.engine_map = attention, engine_map
+        """``attention`` (L, H, m, d) and ``token_mixing`` (d, m); either may be None (ablated models)."""
+        self.attention, self.token_mixing = attention, token_mixing
         self.figure.clear()
         self.message = ""
-        if attention is None and engine_map is None:
+        if attention is None and token_mixing is None:
             self.show_message("No diagnosis tokens to show: this model was trained without the multi-token engine "
                               "(ablation), so there is no emitter attention or engine map.")
             return
         tokens = attention.shape[2] if attention is not None else 0
-        depth = attention.shape[3] if attention is not None else engine_map.shape[0]  # type: ignore[union-attr]
+        depth = attention.shape[3] if attention is not None else token_mixing.shape[0]  # type: ignore[union-attr]
         names = source_names if len(source_names) == depth else [f"source {i + 1}" for i in range(depth)]
-        panels = max(tokens, 1 if attention is None else 0) + (1 if engine_map is not None else 0)
+        panels = max(tokens, 1 if attention is None else 0) + (1 if token_mixing is not None else 0)
         axes = self.figure.subplots(1, panels, squeeze=False)[0]
         if attention is None:
             axes[0].set_axis_off()
@@ -180,12 +180,12 @@ class AttentionCanvas(_Canvas):
             if shown is not None:
                 bar = self.figure.colorbar(shown, ax=list(axes[:tokens]), fraction=0.04, pad=0.02)
                 bar.ax.tick_params(labelsize=6)
-        if engine_map is not None:
+        if token_mixing is not None:
             ax = axes[-1]
-            image = ax.imshow(engine_map, aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+            image = ax.imshow(token_mixing, aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title("engine map M_c", fontsize=8)
-            ax.set_yticks(range(engine_map.shape[0]), names, fontsize=6)
-            ax.set_xticks(range(engine_map.shape[1]), [f"t{i + 1}" for i in range(engine_map.shape[1])], fontsize=6)
+            ax.set_yticks(range(token_mixing.shape[0]), names, fontsize=6)
+            ax.set_xticks(range(token_mixing.shape[1]), [f"t{i + 1}" for i in range(token_mixing.shape[1])], fontsize=6)
             bar = self.figure.colorbar(image, ax=ax, fraction=0.08)
             bar.ax.tick_params(labelsize=6)
         self.draw_idle()

@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
 
 from engine.errors import ModelLoadError
 from engine.model.llm import check_llm_folder
+from engine.model.registry import load_profile, profile_names
 from engine.model.vision import check_clip_weights
 
 ORGANISATION = "PneumoLLM"
 APPLICATION = "PneumoLLM Viewer"
-PROFILES = ("embedded", "full")
 
 
 def settings_store() -> QSettings:
@@ -52,7 +52,7 @@ class ViewerSettings:
         except (TypeError, ValueError):
             override = None
         profile = str(store.value("model/profile", "embedded"))
-        return cls(profile=profile if profile in PROFILES else "embedded",
+        return cls(profile=profile if profile in profile_names() else "embedded",
                    vision_weights=str(store.value("model/vision_weights", "")),
                    llm_path=str(store.value("model/llm_path", "")),
                    device=str(store.value("model/device", "auto")), threshold_override=override,
@@ -84,8 +84,8 @@ class SettingsDialog(QDialog):
         self.settings = settings
         form = QFormLayout(self)
         self.profile = QComboBox()
-        self.profile.addItem("embedded — EfficientNet-Lite0 + SmolLM2 (installed)", "embedded")
-        self.profile.addItem("full — CLIP ViT-L/14 + LLaMA-7B (local files)", "full")
+        for name in profile_names():
+            self.profile.addItem(f"{name} — {load_profile(name).description}", name)
         self.profile.setCurrentIndex(max(0, self.profile.findData(settings.profile)))
         form.addRow("Model profile", self.profile)
         self.vision = QLineEdit(settings.vision_weights)

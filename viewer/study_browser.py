@@ -12,10 +12,11 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from engine.errors import PneumoError
+from engine.flags import Flag, messages
 from engine.io import load_image
 from engine.io.study_scan import ScanResult, scan_folder
 from viewer.reading_view import to_qimage_grey
-from viewer.workers import Worker, start
+from viewer.workers import Worker, WorkerSet
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 THUMB = 56
@@ -69,15 +70,12 @@ class StudyBrowser(QWidget):
         self._items: dict[Path, QTreeWidgetItem] = {}
         self._scan: Worker | None = None
         self._thumbs: Worker | None = None
-        self._running: set[Worker] = set()  # Qt does not own the runnables: keep each alive until it ends
+        self._workers = WorkerSet(self)
         self._quiet = False  # True while the selection is moved by code, not by the user
 
     # -- filling ----------------------------------------------------------------------------------------
     def _start(self, worker: Worker) -> Worker:
-        self._running.add(worker)
-        for signal in (worker.signals.finished, worker.signals.failed, worker.signals.cancelled):
-            signal.connect(lambda *_: self._running.discard(worker))
-        return start(worker)
+        return self._workers.start(worker)
 
     def open_folder(self, folder: Path) -> Worker:
         """Scan ``folder`` in a worker (started here); ``scanned`` (or ``scan_failed``) follows."""
@@ -119,10 +117,10 @@ class StudyBrowser(QWidget):
         self.summary.setText(message_for(exc))
         self.scan_failed.emit(exc)
 
-    def _image_item(self, path: Path, name: str, info: str, flags: tuple[str, ...]) -> QTreeWidgetItem:
+    def _image_item(self, path: Path, name: str, info: str, flags: tuple[Flag, ...]) -> QTreeWidgetItem:
         item = QTreeWidgetItem([("⚠ " if flags else "") + name, info])
         item.setData(0, PATH_ROLE, str(path))
-        item.setToolTip(0, str(path.name) + ("\nFlagged: " + "; ".join(flags) if flags else ""))
+        item.setToolTip(0, str(path.name) + ("\nFlagged: " + "; ".join(messages(flags)) if flags else ""))
         item.setToolTip(1, info)
         if flags:
             for column in (0, 1):
@@ -146,7 +144,7 @@ class StudyBrowser(QWidget):
                 study_item.addChild(series_item)
                 for meta in series.images:
                     flagged += bool(meta.flags)
-                    info = "; ".join(meta.flags) if meta.flags else " ".join(
+                    info = "; ".join(messages(meta.flags)) if meta.flags else " ".join(
                         part for part in (meta.modality or "", meta.view or "") if part)
                     series_item.addChild(self._image_item(meta.path, meta.path.name, info, meta.flags))
                     self.paths.append(meta.path)

@@ -9,10 +9,8 @@ choice, and no case is ever hidden because the model scored it low.
 from __future__ import annotations
 
 import html
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +41,10 @@ from PySide6.QtWidgets import (
 
 from engine.diagnoser import Diagnoser
 from engine.progress import Progress
-from engine.triage import TriageRow, TriageSummary, iter_rows, journal_path, triage_folder
+from engine.triage import TriageRow, TriageSummary, iter_rows, triage_folder
+from engine.triage import existing_rows as earlier_rows
 from viewer.error_dialog import message_for
-from viewer.workers import Worker, start
+from viewer.workers import Worker, WorkerSet
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +159,7 @@ def _display(row: TriageRow, column: int) -> str:
         return "" if row.threshold is None else f"{row.threshold:.3f}"
     if column == QUALITY:
         return row.lung_crop_quality
-    return row.error
+    return "; ".join(part for part in (row.error, row.warnings) if part)
 
 
 def _sort_key(row: TriageRow, column: int) -> Any:
@@ -204,31 +203,19 @@ class TriageFilterProxy(QSortFilterProxyModel):
         return self._text in haystack.lower()
 
 
-def _journal_rows(out: Path) -> list[TriageRow]:
-    """Rows a cancelled or killed run already finished (the engine's journal, JSON lines)."""
-    path = journal_path(out)
-    if not path.exists():
-        return []
-    names = {f.name for f in fields(TriageRow)}
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-            rows.append(TriageRow(**{k: v for k, v in record.items() if k in names}))
-        except (ValueError, TypeError):
-            continue  # a torn last line from a kill; the engine does that file again
-    return rows
-
-
 def existing_rows(out: Path) -> list[TriageRow]:
-    """What an earlier run on ``out`` left: the final CSV, then the journal of an interrupted run."""
-    rows: list[TriageRow] = []
-    if out.exists():
-        try:
-            rows = list(iter_rows(out))
-        except (OSError, ValueError, KeyError):
-            log.warning("could not read the earlier triage CSV %s", out.name)
-    return rows + _journal_rows(out)
+    """What an earlier run on ``out`` left (its CSV, then the journal of an interrupted run)."""
+    return earlier_rows(out)[0]
+
+
+def run_triage(factory: Callable[[], Diagnoser], folder: Path, out: Path, batch_size: int, *,
+               progress: Callable[[tuple[str, Any]], None], cancelled: Callable[[], bool]) -> TriageSummary:
+    """Model worker: the engine's triage, reporting status, progress and each batch of rows."""
+    progress(("status", "Preparing the model (the first start can take a while)…"))
+    diagnoser = factory()
+    return triage_folder(folder, out, diagnoser, batch_size=batch_size,
+                         progress=lambda p: progress(("progress", p)), cancelled=cancelled,
+                         on_rows=lambda rows: progress(("rows", rows)))
 
 
 class TriageTab(QWidget):
@@ -251,7 +238,7 @@ class TriageTab(QWidget):
         self._factory = diagnoser_factory
         self.batch_size = batch_size
         self._worker: Worker | None = None
-        self._last_worker: Worker | None = None
+        self._workers = WorkerSet(self)
         self._run_folder: Path | None = None
         self._csv_edited = False
         self.last_summary: TriageSummary | None = None
@@ -385,16 +372,16 @@ class TriageTab(QWidget):
         self._run_folder = folder.resolve()
         self.model.set_rows(existing_rows(out))  # resumed rows show at once; the engine skips their files
         self._update_summary()
-        worker = Worker(self._run, folder, out)
+        worker = Worker.reporting(run_triage, self._factory, folder, out, self.batch_size)
         worker.signals.progress.connect(self._on_progress)
         worker.signals.finished.connect(self._on_finished)
         worker.signals.failed.connect(self._on_failed)
-        worker.signals.cancelled.connect(self._on_cancelled)
-        self._worker = self._last_worker = worker  # the last one stays referenced until the next run
+        worker.signals.stopped.connect(self._on_cancelled)
+        self._worker = worker
         self._set_running(True)
         self.status_label.setText("Starting…")
         self.progress_bar.setRange(0, 0)  # busy until the first batch reports a count
-        start(worker, model=True)
+        self._workers.start(worker, model=True)
         return worker
 
     def cancel(self) -> None:
@@ -412,15 +399,6 @@ class TriageTab(QWidget):
         return [self.model.row_at(self.proxy.mapToSource(self.proxy.index(r, 0)).row())
                 for r in range(self.proxy.rowCount())]
 
-    # -- worker side (runs on the model thread) -------------------------------------------------------
-    def _run(self, folder: Path, out: Path, worker: Worker) -> TriageSummary:
-        worker.signals.progress.emit(("status", "Preparing the model (the first start can take a while)…"))
-        diagnoser = self._factory()
-        return triage_folder(folder, out, diagnoser, batch_size=self.batch_size,
-                             progress=lambda p: worker.signals.progress.emit(("progress", p)),
-                             cancelled=lambda: worker.is_cancelled,
-                             on_rows=lambda rows: worker.signals.progress.emit(("rows", rows)))
-
     # -- GUI side -------------------------------------------------------------------------------------
     def _on_progress(self, message: tuple[str, Any]) -> None:
         kind, value = message
@@ -431,7 +409,7 @@ class TriageTab(QWidget):
             assert isinstance(value, Progress)
             self.progress_bar.setRange(0, max(1, value.total))
             self.progress_bar.setValue(value.done)
-            if self._worker is not None and not self._worker.is_cancelled:
+            if self._worker is not None and not self._worker.cancel_requested:
                 self.status_label.setText(value.describe())
         elif kind == "status":
             self.status_label.setText(str(value))

@@ -1,21 +1,27 @@
-"""Run engine work off the GUI thread (TagStudio's CustomRunnable + napari's worker signals).
+"""Run engine work off the GUI thread (TagStudio's runnable + napari's worker signals).
 
-``Worker`` wraps a function; if it returns a generator, the worker drains it, emitting each yielded value
-as ``progress`` and checking the ``cancelled`` flag between yields. Any exception becomes ``failed``; the
-last yielded value (or the return value) becomes ``finished``. A function that takes a ``worker`` argument
-gets the worker itself (to emit progress or read the flag). Model work (torch) runs on ``model_pool()``,
-which has a single thread so the model is never used concurrently; everything else (decoding, folder
-scans, thumbnails) runs on ``QThreadPool.globalInstance()``.
+``Worker(fn, *args)`` calls ``fn(*args)`` on a pool thread. If it returns a generator, the worker drains it,
+emitting each yielded value as ``progress`` and stopping between yields once ``cancel()`` was called. Engine
+code that reports through a callback instead (training, triage) gets ``Worker.reporting(fn, *args)``, which
+passes ``progress=`` and ``cancelled=`` keyword arguments — an explicit choice, never a guess from ``fn``'s
+signature. Every exception becomes ``failed``; the return value (or the last yield) becomes ``finished``; a
+cancelled run ends with ``stopped`` instead.
+
+Lifetime: the pool holds the worker's bound ``run`` until it returns, and ``WorkerSet`` holds the worker until
+its last signal reached the GUI thread, so neither side can lose it early (no QRunnable auto-deletion games).
+Model work (torch) runs on ``model_pool()``, one thread, so a model is never used concurrently; decoding, folder
+scans and thumbnails run on ``QThreadPool.globalInstance()``.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from engine.errors import Cancelled
 
@@ -40,54 +46,121 @@ def model_pool() -> QThreadPool:
 class WorkerSignals(QObject):
     """Created on the GUI thread, so slots connected to these signals run there (queued from the worker)."""
 
-    progress = Signal(object)
-    finished = Signal(object)
-    failed = Signal(object)
-    cancelled = Signal()
+    progress = Signal(object)  # a yielded value, or what the job passed to ``progress=``
+    finished = Signal(object)  # the return value (or the last yielded value)
+    failed = Signal(object)  # the exception
+    stopped = Signal()  # the job ended early because ``cancel()`` was called
 
 
-class Worker(QRunnable):
+class Worker:
     def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        super().__init__()
         self.function, self.args, self.kwargs = function, args, kwargs
         self.signals = WorkerSignals()
-        self.is_cancelled = False
-        self.setAutoDelete(False)  # the owner keeps a reference; Qt must not delete it under us
+        self._cancel = threading.Event()
+
+    @classmethod
+    def reporting(cls, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Worker:
+        """A worker for callback-style engine code: ``function(*args, progress=..., cancelled=..., **kwargs)``."""
+        worker = cls(function, *args, **kwargs)
+        worker.kwargs |= {"progress": worker.signals.progress.emit, "cancelled": worker._cancel.is_set}
+        return worker
 
     def cancel(self) -> None:
-        """Ask the worker to stop at its next yield; nothing more is emitted except ``cancelled``."""
-        self.is_cancelled = True
+        """Ask the job to stop at its next yield (or its next ``cancelled()`` check)."""
+        self._cancel.set()
 
     @property
-    def cancelled(self) -> bool:
-        return self.is_cancelled
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
 
     def run(self) -> None:
         try:
-            if "worker" in inspect.signature(self.function).parameters:
-                self.kwargs["worker"] = self
             result = self.function(*self.args, **self.kwargs)
             if inspect.isgenerator(result):
                 last = None
                 for value in result:
-                    if self.is_cancelled:
+                    if self.cancel_requested:
                         result.close()
-                        self.signals.cancelled.emit()
+                        self.signals.stopped.emit()
                         return
                     self.signals.progress.emit(value)
                     last = value
                 result = last
-            if self.is_cancelled:
-                self.signals.cancelled.emit()
+            if self.cancel_requested:
+                self.signals.stopped.emit()
                 return
             self.signals.finished.emit(result)
         except Cancelled:
-            self.signals.cancelled.emit()
+            self.signals.stopped.emit()
         except BaseException as exc:  # noqa: BLE001 - every failure reaches the one error sink
             log.debug("worker failed", exc_info=True)
             self.signals.failed.emit(exc)
 
 
-def start(worker: Worker, *, model: bool = False) -> Worker:
-    (model_pool() if model else QThreadPool.globalInstance()).start(worker)
+def start(worker: Worker, *, model: bool = False, pool: QThreadPool | None = None) -> Worker:
+    """Queue ``worker`` on ``pool`` (default: the model pool for torch work, else the global pool)."""
+    pool = pool or (model_pool() if model else QThreadPool.globalInstance())
+    pool.start(worker.run)
+    return worker
+
+
+class WorkerSet(QObject):
+    """Keeps workers referenced until their last signal arrived on the GUI thread; cancels them on request."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._running: set[Worker] = set()
+
+    def start(self, worker: Worker, *, model: bool = False, pool: QThreadPool | None = None) -> Worker:
+        self._running.add(worker)
+        for signal in (worker.signals.finished, worker.signals.failed, worker.signals.stopped):
+            signal.connect(lambda *_args, w=worker: self._running.discard(w))
+        return start(worker, model=model, pool=pool)
+
+    def cancel_all(self) -> None:
+        for worker in list(self._running):
+            worker.cancel()
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+
+class _Relay(QObject):
+    """Passes a worker's signals to callbacks that receive the worker first (so a page can tell its current
+    job from one it replaced). A child of ``context``: once the context is gone, late signals go nowhere."""
+
+    def __init__(self, context: QObject, worker: Worker, callbacks: dict[str, Callable[..., None] | None]) -> None:
+        super().__init__(context)
+        self.worker, self.callbacks = worker, callbacks
+        worker.signals.progress.connect(self._progress)
+        worker.signals.finished.connect(self._finished)
+        worker.signals.failed.connect(self._failed)
+        worker.signals.stopped.connect(self._stopped)
+
+    def _call(self, name: str, *value: Any) -> None:
+        callback = self.callbacks.get(name)
+        if callback is not None:
+            callback(self.worker, *value)
+
+    def _progress(self, value: Any) -> None:
+        self._call("progress", value)
+
+    def _finished(self, value: Any) -> None:
+        self._call("finished", value)
+        self.deleteLater()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._call("failed", exc)
+        self.deleteLater()
+
+    def _stopped(self) -> None:
+        self._call("stopped")
+        self.deleteLater()
+
+
+def bind(worker: Worker, context: QObject, *, progress: Callable[..., None] | None = None,
+         finished: Callable[..., None] | None = None, failed: Callable[..., None] | None = None,
+         stopped: Callable[..., None] | None = None) -> Worker:
+    """Connect ``worker``'s signals to ``callback(worker, value)`` for as long as ``context`` lives."""
+    _Relay(context, worker, {"progress": progress, "finished": finished, "failed": failed, "stopped": stopped})
     return worker

@@ -19,6 +19,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from engine.errors import DicomReadError, PneumoError, UnsupportedImageError
+from engine.flags import Flag
 from engine.io.image import ImageMeta, LoadedImage, affine_uint8, check_dimensions, window_coefficients, window_uint8
 
 log = logging.getLogger(__name__)
@@ -69,21 +70,21 @@ def skip_reason(ds: Dataset) -> str | None:
     return None
 
 
-def review_flags(ds: Dataset) -> tuple[str, ...]:
+def review_flags(ds: Dataset) -> tuple[Flag, ...]:
     """Reasons an image must not be diagnosed silently: wrong modality, lateral view, other body part."""
-    flags: list[str] = []
+    flags: list[Flag] = []
     modality = str(ds.get("Modality", "")).upper()
     if modality in NON_RADIOGRAPH_MODALITIES:
-        flags.append(f"modality {modality} is not a projection radiograph")
+        flags.append(Flag("other_modality", f"modality {modality} is not a projection radiograph"))
     view = str(ds.get("ViewPosition", "")).upper().strip()
     if view in LATERAL_VIEWS:
-        flags.append(f"lateral view ({view}); the model reads frontal (PA/AP) views")
+        flags.append(Flag("lateral_view", f"lateral view ({view}); the model reads frontal (PA/AP) views"))
     body_part = str(ds.get("BodyPartExamined", "")).upper().strip()
     if body_part and body_part not in CHEST_BODY_PARTS:
-        flags.append(f"body part {body_part}, not chest")
+        flags.append(Flag("other_body_part", f"body part {body_part}, not chest"))
     frames = _int(ds.get("NumberOfFrames", 1)) or 1
     if frames > 1:
-        flags.append(f"multi-frame object ({frames} frames)")
+        flags.append(Flag("multi_frame", f"multi-frame object ({frames} frames)"))
     return tuple(flags)
 
 
@@ -122,7 +123,7 @@ def _read_dicom(path: Path) -> LoadedImage:
     stored, decoder = _decode(ds, path)
     if stored.ndim == 3:  # colour: collapse to grey (ITU-R BT.601 luma)
         stored = stored[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        meta = replace(meta, flags=meta.flags + ("colour DICOM converted to grey",))
+        meta = replace(meta, flags=(*meta.flags, Flag("colour_converted", "colour DICOM converted to grey")))
     if stored.shape != (rows, columns):
         raise DicomReadError(
             f"Decoded pixels are {stored.shape}, header says {rows}x{columns} — the file is damaged.",
@@ -293,7 +294,7 @@ def _meta(ds: Dataset, path: Path, rows: int, columns: int) -> ImageMeta:
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     return ImageMeta(
         path=path,
-        source="dicom",
+        kind="dicom",
         rows=rows,
         columns=columns,
         modality=_text(ds.get("Modality")),

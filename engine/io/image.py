@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import UnsupportedImageError
+from engine.flags import Flag, codes, messages
 
 # Radiographs are between a few hundred and ~5000 pixels on a side; anything far outside that is a
 # damaged header or not a radiograph, and allocating it could exhaust memory.
@@ -31,7 +32,7 @@ class ImageMeta:
     """What we know about an image without its pixels. No patient-identifying values."""
 
     path: Path
-    source: str  # "dicom" or "raster"
+    kind: str  # "dicom" or "raster": which reader decoded it
     rows: int
     columns: int
     modality: str | None = None
@@ -44,13 +45,13 @@ class ImageMeta:
     study_uid: str | None = None
     series_uid: str | None = None
     sop_instance_uid: str | None = None
-    flags: tuple[str, ...] = ()  # reasons this image should not be diagnosed silently
+    flags: tuple[Flag, ...] = ()  # reasons this image should not be diagnosed silently
     decoder: str = ""  # "pydicom", "SimpleITK", "Pillow", "tifffile"
 
     def to_json(self) -> dict[str, object]:
         return {
             "path": str(self.path),
-            "source": self.source,
+            "source": self.kind,  # the JSON key predates the rename
             "modality": self.modality,
             "view": self.view,
             "photometric_interpretation": self.photometric,
@@ -60,7 +61,8 @@ class ImageMeta:
             "columns": self.columns,
             "bits_stored": self.bits_stored,
             "pixel_spacing": list(self.pixel_spacing) if self.pixel_spacing else None,
-            "flags": list(self.flags),
+            "flags": messages(self.flags),
+            "flag_codes": codes(self.flags),
             "decoder": self.decoder,
         }
 

@@ -43,7 +43,7 @@ def read_raster(path: Path) -> LoadedImage:
     rows, columns = array.shape
     check_dimensions(rows, columns, path)
     bits = 8 if array.dtype == np.uint8 else 16 if array.dtype in (np.uint16, np.int16) else None
-    meta = ImageMeta(path=path, source="raster", rows=rows, columns=columns, bits_stored=bits, decoder=decoder,
+    meta = ImageMeta(path=path, kind="raster", rows=rows, columns=columns, bits_stored=bits, decoder=decoder,
                      photometric="MONOCHROME2")
     display = array if array.dtype == np.uint8 else autocontrast_uint8(array)
     return LoadedImage(meta, display, array)

@@ -101,7 +101,7 @@ def _add_file(result: ScanResult, path: Path) -> None:
         folder = path.parent.relative_to(result.root).as_posix() if path.parent != result.root else "."
         study = result.studies.setdefault(f"folder:{folder}", Study(f"folder:{folder}", f"Images in {folder}"))
         series = study.series.setdefault(folder, Series(folder, None, "Images"))
-        series.images.append(ImageMeta(path=path, source="raster", rows=0, columns=0))
+        series.images.append(ImageMeta(path=path, kind="raster", rows=0, columns=0))
         return
     if not is_dicom_file(path) and suffix:
         result.skipped.append(SkippedFile(path, f"not an image file ({suffix})"))

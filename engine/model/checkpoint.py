@@ -1,86 +1,53 @@
-"""Head checkpoints: only the trained weights (safetensors) plus a JSON card; loading never unpickles.
+"""Head checkpoints: only the trained weights (safetensors) plus the head card; loading never unpickles.
 
-A checkpoint folder holds ``head.safetensors`` and ``head.json``. The JSON names the profile, the model
-and preprocessing configs, the class labels, the operating threshold and calibration temperature, the
-frozen backbones' fingerprints and a summary of the training data and metrics. A head is refused, with a
-message, when it was trained on other backbones than the ones loaded.
+A checkpoint folder holds ``head.safetensors`` and ``head.json`` (``engine.model.head_card``). A head is
+refused, with a message, when it was trained on other backbones than the ones loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from engine.errors import ModelLoadError
-from engine.model.config import ModelConfig, PreprocessConfig
+from engine.model.head_card import CARD_NAME, FORMAT_VERSION, HeadCard, load_head_card
 from engine.paths import write_atomic
 
 WEIGHTS_NAME = "head.safetensors"
-META_NAME = "head.json"
-FORMAT_VERSION = 1
+META_NAME = CARD_NAME
 
 
-@dataclass
+@dataclass(frozen=True)
 class HeadCheckpoint:
     folder: Path
-    meta: dict[str, Any]
+    card: HeadCard
     state: dict[str, torch.Tensor]
 
-    @property
-    def model_config(self) -> ModelConfig:
-        return ModelConfig.from_json(self.meta["model"])
 
-    @property
-    def preprocess(self) -> PreprocessConfig:
-        data = self.meta.get("preprocess", {})
-        default = PreprocessConfig()
-        return PreprocessConfig(input_size=int(data.get("input_size", default.input_size)),
-                                mean=tuple(data.get("mean", default.mean)), std=tuple(data.get("std", default.std)))
+def save_checkpoint(folder: Path, state: dict[str, torch.Tensor], card: HeadCard) -> Path:
+    """Save trained weights + card atomically (weights first: the card's presence marks completeness).
 
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(self.meta["labels"])
-
-    @property
-    def positive_index(self) -> int:
-        return int(self.meta.get("positive_index", 1))
-
-    @property
-    def threshold(self) -> float:
-        return float(self.meta.get("threshold", 0.5))
-
-    @property
-    def temperature(self) -> float:
-        return float(self.meta.get("temperature", 1.0))
-
-    @property
-    def baseline(self) -> bool:
-        return bool(self.meta.get("baseline", False))
-
-    @property
-    def model_id(self) -> str:
-        return str(self.meta.get("model_id", ""))
-
-
-def save_checkpoint(folder: Path, state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
-    """Save trained weights + card atomically (weights first: the JSON's presence marks completeness)."""
+    The card's ``model_id`` is set from the weights' bytes; ``format_version`` to this version's.
+    """
     from safetensors.torch import save
 
     folder = Path(folder)
     tensors = {k: v.detach().float().contiguous().cpu() if v.is_floating_point() else v.detach().contiguous().cpu()
                for k, v in state.items()}
     blob = save(tensors, metadata={"format": "pt"})
-    import hashlib
-
-    meta = {"format_version": FORMAT_VERSION, **meta, "model_id": hashlib.sha256(blob).hexdigest()[:16]}
+    card = replace(card, model_id=hashlib.sha256(blob).hexdigest()[:16], format_version=FORMAT_VERSION)
     write_atomic(folder / WEIGHTS_NAME, blob)
-    write_atomic(folder / META_NAME, json.dumps(meta, indent=2, default=_json_default).encode())
+    write_card(folder, card)
     return folder
+
+
+def write_card(folder: Path, card: HeadCard) -> None:
+    write_atomic(Path(folder) / CARD_NAME, json.dumps(card.to_json(), indent=2).encode())
 
 
 def load_checkpoint(folder: str | Path) -> HeadCheckpoint:
@@ -88,32 +55,26 @@ def load_checkpoint(folder: str | Path) -> HeadCheckpoint:
     from safetensors.torch import load_file
 
     folder = Path(folder)
-    meta_file, weights_file = folder / META_NAME, folder / WEIGHTS_NAME
-    if not meta_file.exists() or not weights_file.exists():
-        raise ModelLoadError(
-            f"No trained head in {folder} (expected {WEIGHTS_NAME} and {META_NAME}) — train one with "
-            "`pneumollm train` or install the default head.", path=folder)
-    try:
-        meta = json.loads(meta_file.read_text())
-    except (OSError, ValueError):
-        raise ModelLoadError(f"{META_NAME} is damaged — reinstall or retrain this head.", path=folder) from None
-    if not isinstance(meta, dict) or "model" not in meta or "labels" not in meta:
-        raise ModelLoadError(f"{META_NAME} is not a PneumoLLM head card.", path=folder)
+    card = load_head_card(folder)
+    weights_file = folder / WEIGHTS_NAME
+    if not weights_file.exists():
+        raise ModelLoadError(f"The head in {folder} has no {WEIGHTS_NAME} — reinstall or retrain it.", path=folder)
     try:
         state = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError):
         raise ModelLoadError(f"{WEIGHTS_NAME} is damaged — reinstall or retrain this head.", path=folder) from None
-    return HeadCheckpoint(folder, meta, state)
+    if card.format_version < 2:  # format 1 named the token engine's weights ``engine.*``
+        state = {("token_" + k if k.startswith("engine.") else k): v for k, v in state.items()}
+    return HeadCheckpoint(folder, card, state)
 
 
 def apply_checkpoint(model: nn.Module, checkpoint: HeadCheckpoint, fingerprints: dict[str, str]) -> None:
     """Load trained weights into ``model`` after checking it has the backbones the head was trained on."""
-    expected = checkpoint.meta.get("fingerprints", {})
-    for part, value in expected.items():
+    for part, value in checkpoint.card.fingerprints.items():
         if fingerprints.get(part) != value:
             raise ModelLoadError(
                 f"This head was trained on a different {part} backbone than the one loaded "
-                f"(profile {checkpoint.meta.get('profile', '?')}) — choose the matching profile and weights.",
+                f"(profile {checkpoint.card.profile}) — choose the matching profile and weights.",
                 path=checkpoint.folder)
     own = model.trained_state_dict()  # type: ignore[operator]
     missing = set(own) - set(checkpoint.state)
@@ -127,13 +88,3 @@ def apply_checkpoint(model: nn.Module, checkpoint: HeadCheckpoint, fingerprints:
     with torch.no_grad():
         result = model.load_state_dict(checkpoint.state, strict=False)
     assert not result.unexpected_keys, result.unexpected_keys
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

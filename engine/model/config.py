@@ -9,12 +9,23 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip's normalisation (full profile)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+DEVICE_CHOICES = ("auto", "cpu", "cuda")  # "auto": CUDA when present, else the CPU
+
 
 @dataclass(frozen=True)
 class PreprocessConfig:
     input_size: int = 224  # the paper's crop side
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet (EfficientNet-Lite0)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+# The paper's ablations (section 4.4): ModelConfig switch -> the short name in variant names and CLI flags.
+ABLATIONS: dict[str, str] = {"use_llm": "llm", "use_token_engine": "engine", "use_emitter_mask": "emitter",
+                             "use_adapters": "adapters"}
+# Field names of earlier head cards (format 1) -> today's.
+_RENAMED = {"use_engine": "use_token_engine", "engine_reduction": "token_engine_reduction"}
 
 
 @dataclass(frozen=True)
@@ -30,14 +41,14 @@ class ModelConfig:
     source_every: int = 4  # ViT: [CLS] after every 4th block
     source_width: int = 1280  # n: common width of the source tokens (ViT: its own width)
     num_diagnosis_tokens: int = 4  # m
-    engine_reduction: int = 12  # engine hidden = n / 12
+    token_engine_reduction: int = 12  # token engine hidden = n / 12
     neck_hidden: int = 128  # adapter neck h^2 hidden width
     adapter_dim: int = 8  # bottleneck of every adapter
     num_classes: int = 2
     width_without_llm: int = 576  # token width when the LLM is ablated away (the embedded LLM's width)
     # Ablations (paper, section 4.4) - all on for PneumoLLM.
     use_llm: bool = True
-    use_engine: bool = True
+    use_token_engine: bool = True
     use_emitter_mask: bool = True
     use_adapters: bool = True
     tiny_test_dims: dict[str, int] = field(default_factory=dict)  # only for tests: tiny random backbones
@@ -50,14 +61,20 @@ class ModelConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in fields(cls)}
+        data = {_RENAMED.get(k, k): v for k, v in data.items()}
         clean = {k: v for k, v in data.items() if k in known}
         if "source_layers" in clean:
             clean["source_layers"] = tuple(clean["source_layers"])
         return cls(**clean)
 
     @property
-    def variant(self) -> str:
-        """A short name for the ablation this config describes."""
-        off = [name for name, on in (("llm", self.use_llm), ("engine", self.use_engine),
-                                     ("emitter", self.use_emitter_mask), ("adapters", self.use_adapters)) if not on]
-        return "pneumollm" if not off else "pneumollm-without-" + "-".join(off)
+    def ablations_off(self) -> tuple[str, ...]:
+        """Names of the ablated parts (``ABLATIONS`` values), in the paper's order."""
+        return tuple(name for switch, name in ABLATIONS.items() if not getattr(self, switch))
+
+
+def variant_name(ablations_off: tuple[str, ...] | list[str], *, baseline: bool = False) -> str:
+    """The one name of a model variant: run folders, head cards and the study table use it."""
+    if baseline:
+        return "baseline-cnn"
+    return "pneumollm" if not ablations_off else "without-" + "-".join(ablations_off)

@@ -85,6 +85,7 @@ def parameter_breakdown(model: PneumoLLM) -> dict[str, int]:
             key = "llm_adapters"
         else:
             key = name.split(".")[0]
+            key = "engine" if key == "token_engine" else key  # the JSON field predates the rename
         parts[key] = parts.get(key, 0) + parameter.numel()
     return parts
 
@@ -126,9 +127,11 @@ def describe_profile(name: str, *, vision_weights: str | None = None, llm_path: 
         halved = sum(m.up.weight.numel() // 2 for m in model.modules() if isinstance(m, Adapter))
         entry["parameters"]["trainable_with_grouped_adapter_up_projection"] = trainable - halved
     ablations = {}
-    for flag in ("use_llm", "use_engine", "use_emitter_mask", "use_adapters"):
-        variant = build_on_meta(replace(profile.model, **{flag: False}), shapes)
-        ablations[flag.removeprefix("use_")] = count_parameters(variant)[1]
+    # JSON keys as published before the token engine's rename: llm, engine, emitter_mask, adapters.
+    for switch, key in (("use_llm", "llm"), ("use_token_engine", "engine"), ("use_emitter_mask", "emitter_mask"),
+                        ("use_adapters", "adapters")):
+        variant = build_on_meta(replace(profile.model, **{switch: False}), shapes)
+        ablations[key] = count_parameters(variant)[1]
     entry["parameters"]["trainable_without"] = ablations
     return entry
 

@@ -21,7 +21,7 @@ from engine.model.vision import Adapter, build_sources
 class ModelOutput:
     logits: torch.Tensor  # (B, classes)
     embedding: torch.Tensor  # (B, W) pooled vector before the head; the case's point on the t-SNE map
-    engine_map: torch.Tensor | None  # (B, d, m) M_c: softmax over the d source tokens
+    token_mixing: torch.Tensor | None  # (B, d, m) M_c: softmax over the d source tokens
     emitter_attention: torch.Tensor | None  # (B, L, H, m, d): diagnosis-token rows over source keys
 
 
@@ -57,8 +57,9 @@ class PneumoLLM(nn.Module):
         self.sources = sources  # frozen encoder + its adapters (+ projections in the embedded profile)
         n, d = sources.width, sources.num_tokens
         self.d = d
-        self.m = config.num_diagnosis_tokens if config.use_engine else 0
-        self.engine = ContextualMultiTokenEngine(n, self.m, config.engine_reduction) if config.use_engine else None
+        self.m = config.num_diagnosis_tokens if config.use_token_engine else 0
+        self.token_engine = (ContextualMultiTokenEngine(n, self.m, config.token_engine_reduction)
+                             if config.use_token_engine else None)
         self.decoder = freeze(decoder) if (decoder is not None and config.use_llm) else None
         width = self.decoder.config.hidden_size if self.decoder is not None else config.width_without_llm
         self.width = width
@@ -84,8 +85,8 @@ class PneumoLLM(nn.Module):
         sources = self.sources(images)  # (B, d, n)
         mixing = None
         tokens = sources
-        if self.engine is not None:
-            diagnosis, mixing = self.engine(sources)  # (B, m, n), (B, d, m)
+        if self.token_engine is not None:
+            diagnosis, mixing = self.token_engine(sources)  # (B, m, n), (B, d, m)
             tokens = torch.cat([sources, diagnosis], dim=1)  # (B, d+m, n)
         embeds = self.neck(tokens)  # (B, d+m, W)
         attention = None
@@ -116,7 +117,7 @@ class PneumoLLM(nn.Module):
         return out.last_hidden_state, attention
 
     def trained_state_dict(self) -> dict[str, torch.Tensor]:
-        """Only what training changes: adapters, engine, neck, projections, head."""
+        """Only what training changes: adapters, token engine, neck, projections, head."""
         return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
 
 

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from engine.errors import ProfileError
-from engine.model.config import ModelConfig, PreprocessConfig
-from engine.model.vision import CLIP_MEAN, CLIP_STD
+from engine.model.config import CLIP_MEAN, CLIP_STD, ModelConfig, PreprocessConfig
 
 
 @dataclass(frozen=True)

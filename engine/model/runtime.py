@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from engine.errors import ProfileError
+from engine.model.config import DEVICE_CHOICES
+
 log = logging.getLogger(__name__)
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Runtime:
     def select(cls, preference: str = "auto") -> Runtime:
         preference = (preference or "auto").lower()
         if preference not in DEVICE_CHOICES:
-            preference = "auto"
+            raise ProfileError(f"Unknown device {preference!r} — choose one of {', '.join(DEVICE_CHOICES)}.")
         if preference in ("auto", "cuda") and torch.cuda.is_available():
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
             return cls(torch.device("cuda"), dtype)

@@ -24,8 +24,6 @@ from engine.model.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 class Adapter(nn.Module):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.flags import codes
 from engine.io import load_image
 from engine.segment import (
     DEFAULT_WEIGHTS,
@@ -76,27 +77,27 @@ def test_clean_mask_keeps_the_two_largest_and_drops_specks() -> None:
 def test_failed_segmentations_fall_back_with_a_reason(probability: np.ndarray, reason: str) -> None:
     result = crop_from_probability(film(), probability)
     assert result.fallback and not result.ok
-    assert any(reason in flag for flag in result.flags), result.flags
-    assert "fell back to a centred crop" in result.flags
+    assert any(reason in flag.message for flag in result.flags), result.flags
+    assert "fallback_crop" in codes(result.flags)
     assert result.box == (40, 40, 360, 360)
 
 
 def test_tilted_lungs_are_flagged_as_rotated() -> None:
     tilted = ellipses([(0.32, 0.38), (0.68, 0.62)], radii=(0.12, 0.22))
     result = crop_from_probability(film(), tilted)
-    assert any("rotated" in flag for flag in result.flags), result.flags
+    assert any(flag.code == "rotated" for flag in result.flags), result.flags
 
 
 def test_bright_lungs_are_flagged_as_inverted() -> None:
     result = crop_from_probability(255 - film(), ellipses(LUNGS))
-    assert any("inverted" in flag for flag in result.flags)
+    assert any(flag.code == "looks_inverted" for flag in result.flags)
     assert not result.fallback  # the box is still right; the polarity is what is wrong
 
 
 def test_blank_image_is_flagged_without_running_the_network() -> None:
     segmenter = LungSegmenter.__new__(LungSegmenter)  # no network: it must not be needed
     result = LungSegmenter.lung_crop(segmenter, np.full((300, 300), 77, np.uint8))
-    assert result.fallback and any("blank" in flag for flag in result.flags)
+    assert result.fallback and codes(result.flags)[0] == "blank_image"
 
 
 def test_outline_is_the_boundary() -> None:
@@ -156,7 +157,7 @@ def test_bad_input_is_flagged_not_crashed(shared_data: Path, segmenter: LungSegm
     result = segmenter.lung_crop(image)
     assert result.flags, damage
     expected = {"inverted": "inverted", "rotated": "", "tiny": "low resolution", "blank": "blank"}[damage]
-    assert any(expected in flag for flag in result.flags), result.flags
+    assert any(expected in flag.message for flag in result.flags), result.flags
 
 
 @needs_weights

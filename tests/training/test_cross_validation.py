@@ -10,10 +10,13 @@ import pytest
 
 from engine.errors import Cancelled, TrainingError
 from engine.model.checkpoint import load_checkpoint
+from engine.model.head_card import read_training_hashes
+from engine.paths import file_sha256
 from engine.segment import LungSegmenter
 from training.cache import CropCache
 from training.config import CVConfig, FinetuneConfig
 from training.cross_validation import inner_split, patient_folds, run_training
+from training.data import load_labelled
 from training.finetune import TrainingEvent
 
 CONFIG = FinetuneConfig(profile="tiny-test", epochs=2, batch_size=8, warmup_epochs=1, val_fraction=0.25, seed=3)
@@ -63,9 +66,12 @@ def test_cross_validation_report_and_installable_head(synthetic_set: Path, segme
         assert len(fold["roc"]["fpr"]) == len(fold["roc"]["tpr"]) >= 2
     assert set(cv["summary"]["auc"]) == {"mean", "std"}
     head = load_checkpoint(report["model"])
-    assert head.labels == ("abnormal", "normal") and head.positive_index == 0
-    assert head.meta["training"]["patient_id_source"] == "one patient per file"
-    assert head.meta["metrics"]["cross_validation"]["auc"]["mean"] == cv["summary"]["auc"]["mean"]
+    card = head.card
+    assert card.labels == ("abnormal", "normal") and card.positive_index == 0
+    assert card.training["patient_id_source"] == "one patient per file"
+    assert card.metrics["cross_validation"]["auc"]["mean"] == cv["summary"]["auc"]["mean"]
+    hashes = frozenset(file_sha256(item.path) for item in load_labelled(synthetic_set).items)
+    assert read_training_hashes(head.folder) == hashes
     stages = {event.stage for event in events}
     assert {"segmenting", "training", "validated", "fold done", "done"} <= stages
     assert all(e.eta_s is None or e.eta_s >= 0 for e in events)

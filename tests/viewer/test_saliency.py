@@ -12,6 +12,7 @@ import torch
 from engine.diagnoser import Diagnoser
 from engine.model.checkpoint import save_checkpoint
 from engine.model.config import ModelConfig, PreprocessConfig
+from engine.model.head_card import HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.preprocess import prepare
 from engine.saliency import grad_cam, place_in_image
@@ -55,11 +56,9 @@ def test_grad_cam_on_efficientnet_head_conv(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = build_model(config)
     preprocess = PreprocessConfig()
-    meta = {"profile": "tiny-efficientnet", "model": config.to_json(),
-            "preprocess": {"input_size": 224, "mean": list(preprocess.mean), "std": list(preprocess.std)},
-            "labels": list(LABELS), "positive_index": 1, "threshold": 0.5, "temperature": 1.0,
-            "fingerprints": frozen_fingerprints(model)}
-    head = save_checkpoint(tmp_path / "head", model.trained_state_dict(), meta)
+    card = HeadCard(profile="tiny-efficientnet", model=config, preprocess=preprocess, labels=LABELS, positive_index=1,
+                    threshold=0.5, temperature=1.0, fingerprints=frozen_fingerprints(model))
+    head = save_checkpoint(tmp_path / "head", model.trained_state_dict(), card)
     diagnoser = Diagnoser(head, segmenter=LungSegmenter(weights=None))
     result = diagnoser.predict(make_dicom(tmp_path / "a.dcm", chest_like(260, 300)))
     check_cam(grad_cam(diagnoser, result), diagnoser, result.lung_crop.box, (260, 300))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from engine.model.checkpoint import load_checkpoint
+from engine.model.head_card import load_head_card
 from viewer.about import DISCLAIMER, AboutDialog, about_html
 from viewer.error_dialog import message_for
 from viewer.settings import APPLICATION, ORGANISATION, SettingsDialog, ViewerSettings
@@ -48,17 +49,17 @@ def test_dialog_names_wrong_paths_with_the_engine_messages(qtbot, tmp_path: Path
 
 
 def test_about_names_the_model_its_data_and_metrics(qtbot, tiny_head: Path, tmp_path: Path) -> None:  # noqa: ANN001
-    meta = dict(load_checkpoint(tiny_head).meta)
     (tmp_path / "MODEL_CARD.md").write_text("# Model card\nTrained on a stand-in set.")
-    meta |= {"stand_in_note": "A stand-in head, not a pneumoconiosis detector.", "model_card": "MODEL_CARD.md",
-             "metrics": {"cross_validation": {"auc": {"mean": 91.2, "std": 1.5}, "sensitivity": {"mean": 88.0,
-                                                                                                  "std": 2.0}},
-                         "cross_validation_folds": 5, "validation": {"auc": 93.0, "accuracy": 90.5}}}
-    text = about_html(meta, folder=tmp_path)
-    for needle in (DISCLAIMER, "tiny-test", meta["model_id"], "normal, abnormal", "stand-in head",
+    card = replace(load_head_card(tiny_head), stand_in_note="A stand-in head, not a pneumoconiosis detector.",
+                   model_card="MODEL_CARD.md",
+                   metrics={"cross_validation": {"auc": {"mean": 91.2, "std": 1.5},
+                                                 "sensitivity": {"mean": 88.0, "std": 2.0}},
+                            "cross_validation_folds": 5, "validation": {"auc": 93.0, "accuracy": 90.5}})
+    text = about_html(card, folder=tmp_path)
+    for needle in (DISCLAIMER, "tiny-test", card.model_id, "normal, abnormal", "stand-in head",
                    "random weights for tests", "91.2 ± 1.5", "5 folds", "93.0", "Trained on a stand-in set"):
         assert needle in text, needle
-    dialog = AboutDialog(None, meta, folder=tmp_path)
+    dialog = AboutDialog(None, card, folder=tmp_path)
     qtbot.addWidget(dialog)
     assert "stand-in head" in dialog.text.toPlainText()
     missing = about_html(None, "No trained head is installed — train one.")

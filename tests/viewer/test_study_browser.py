@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from tests.dicom_factory import SR_STORAGE, chest_like, make_dicom
-from tests.viewer.window_helpers import make_window, wait_for_image
+from tests.viewer.helpers import make_window, wait_for_image
 
 
 def make_folder(root: Path) -> Path:

@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
-from tests.viewer.window_helpers import make_window
+from tests.viewer.helpers import make_window
 from viewer.tag_browser import TagBrowser
 
 

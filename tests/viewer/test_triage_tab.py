@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, QTimer
 
 from engine.diagnoser import Diagnoser
 from engine.triage import iter_rows, journal_path
-from tests.viewer.issue7_helpers import (
+from tests.viewer.helpers import (
     GatedDiagnoser,
     isolate_user_folders,
     make_triage_folder,

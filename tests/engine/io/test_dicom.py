@@ -18,6 +18,7 @@ from pydicom.dataset import Dataset  # noqa: E402
 from pydicom.sequence import Sequence  # noqa: E402
 
 from engine.errors import DicomReadError, UnsupportedImageError  # noqa: E402
+from engine.flags import codes
 from engine.io import autocontrast_uint8, load_image  # noqa: E402
 from engine.io.image import window_uint8  # noqa: E402
 from tests.dicom_factory import (  # noqa: E402
@@ -163,7 +164,7 @@ def test_rgb_dicom_collapses_to_grey(tmp_path: Path) -> None:
     rgb = np.stack([grey, grey, grey], axis=-1)
     image = load_image(make_dicom(tmp_path / "rgb.dcm", rgb))
     assert image.display.shape == grey.shape
-    assert "colour DICOM converted to grey" in image.meta.flags
+    assert codes(image.meta.flags) == ["colour_converted"]
 
 
 def test_text_file_named_dcm(tmp_path: Path) -> None:
@@ -256,7 +257,7 @@ def test_screen_capture_is_refused_but_a_converted_chest_film_is_not(tmp_path: P
 ])
 def test_review_flags(tmp_path: Path, attributes: dict[str, str], flag: str) -> None:
     image = load_image(make_dicom(tmp_path / "f.dcm", chest_like(), **attributes))
-    assert any(flag in f for f in image.meta.flags), image.meta.flags
+    assert any(flag in f.message for f in image.meta.flags), image.meta.flags
 
 
 def test_no_phi_in_logs_or_errors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 from pydicom.uid import generate_uid
 
+from engine.flags import codes
 from engine.io.study_scan import scan_folder
 from tests.dicom_factory import SR_STORAGE, chest_like, make_dicom
 
@@ -35,9 +36,9 @@ def test_scan_groups_and_skips(tmp_path: Path) -> None:
     assert result.studies[study_a].image_count == 2
     assert len(result.studies[study_a].series) == 1
     views = {m.path.name: m.flags for m in result.images()}
-    assert any("lateral" in f for f in views["2.dcm"])
+    assert "lateral_view" in codes(views["2.dcm"])
     assert views["1.dcm"] == ()
-    assert any("modality CT" in f for f in views["ct"])
+    assert any("modality CT" in f.message for f in views["ct"])
     skipped = {s.path.name: s.reason for s in result.skipped}
     assert "structured report" in skipped["sr.dcm"]
     assert "Not a DICOM file" in skipped["notes.dcm"]

@@ -14,6 +14,8 @@ import torch
 from engine.diagnoser import Diagnoser
 from engine.errors import ModelLoadError
 from engine.model.checkpoint import save_checkpoint
+from engine.model.config import PreprocessConfig
+from engine.model.head_card import HeadCard
 from engine.model.llm import check_llm_folder, load_decoder
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.registry import load_profile
@@ -132,10 +134,10 @@ def test_full_head_refused_on_other_llm_weights(tmp_path: Path, paths: tuple[Pat
     clip, llama, _ = paths
     config = full_config(clip, llama)
     model = build_model(config)
-    meta = {"profile": "full", "model": replace(config, vision_weights=None, llm_path=None).to_json(),
-            "labels": ["normal", "abnormal"], "positive_index": 1, "threshold": 0.5, "temperature": 1.0,
-            "fingerprints": frozen_fingerprints(model)}
-    head = save_checkpoint(tmp_path / "head", model.trained_state_dict(), meta)
+    card = HeadCard(profile="full", model=replace(config, vision_weights=None, llm_path=None),
+                    preprocess=PreprocessConfig(), labels=("normal", "abnormal"), positive_index=1, threshold=0.5,
+                    temperature=1.0, fingerprints=frozen_fingerprints(model))
+    head = save_checkpoint(tmp_path / "head", model.trained_state_dict(), card)
     segmenter = LungSegmenter(weights=None)
     image = make_dicom(tmp_path / "a.dcm", chest_like(256, 256))
     diagnoser = Diagnoser(head, vision_weights=str(clip), llm_path=str(llama), segmenter=segmenter)
@@ -163,5 +165,5 @@ def test_gpu_out_of_memory_falls_back_to_cpu(tmp_path: Path, paths: tuple[Path, 
     diagnoser.runtime = Runtime(torch.device("cuda"), torch.bfloat16)  # pretend a GPU was chosen
     result = diagnoser.predict(make_dicom(tmp_path / "a.dcm", chest_like(256, 256)))
     assert calls == ["cuda", "cpu"]
-    assert any("ran out of memory" in w for w in result.warnings)
+    assert any("ran out of memory" in w.message for w in result.warnings)
     assert result.device == "CPU (fp32)" and np.isfinite(result.probability)

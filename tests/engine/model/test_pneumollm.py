@@ -88,13 +88,13 @@ def test_one_step_changes_only_trainable_parameters_and_trains_the_engine() -> N
     model = tiny_model().train()
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
-    assert any(name.startswith("engine.") for name in trainable)
+    assert any(name.startswith("token_engine.") for name in trainable)
     assert not any(name.startswith(("decoder.", "sources.backbone.")) for name in trainable)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     output = model(images(4))
     loss = torch.nn.functional.cross_entropy(output.logits, torch.tensor([0, 1, 0, 1]))
     loss.backward()
-    engine_grads = [p.grad for p in model.engine.parameters()]
+    engine_grads = [p.grad for p in model.token_engine.parameters()]
     assert all(g is not None and g.abs().sum() > 0 for g in engine_grads)
     optimizer.step()
     for name, p in model.named_parameters():
@@ -125,8 +125,8 @@ def test_attention_rows_sum_to_one_over_source_keys() -> None:
     layers = TINY_DIMS["llm_layers"]
     assert out.emitter_attention.shape == (3, layers, TINY_DIMS["llm_heads"], model.m, model.d)
     torch.testing.assert_close(out.emitter_attention.sum(-1), torch.ones(3, layers, 4, model.m))
-    assert out.engine_map.shape == (3, model.d, model.m)
-    torch.testing.assert_close(out.engine_map.sum(1), torch.ones(3, model.m))
+    assert out.token_mixing.shape == (3, model.d, model.m)
+    torch.testing.assert_close(out.token_mixing.sum(1), torch.ones(3, model.m))
 
 
 def test_sdpa_fast_path_agrees_with_eager() -> None:
@@ -147,7 +147,7 @@ def test_mask_is_a_buffer_that_moves_with_the_model() -> None:
     assert model.emitter_allowed.dtype == torch.bool
 
 
-@pytest.mark.parametrize("change", [{"use_llm": False}, {"use_engine": False}, {"use_emitter_mask": False},
+@pytest.mark.parametrize("change", [{"use_llm": False}, {"use_token_engine": False}, {"use_emitter_mask": False},
                                     {"use_adapters": False}])
 def test_ablations_run_and_shrink(change: dict[str, bool]) -> None:
     full = count_parameters(tiny_model())[1]
@@ -156,5 +156,5 @@ def test_ablations_run_and_shrink(change: dict[str, bool]) -> None:
     assert out.logits.shape == (2, 2) and torch.isfinite(out.logits).all()
     if change != {"use_emitter_mask": False}:
         assert count_parameters(model)[1] < full
-    if "use_engine" in change:
-        assert out.engine_map is None and out.emitter_attention is None
+    if "use_token_engine" in change:
+        assert out.token_mixing is None and out.emitter_attention is None

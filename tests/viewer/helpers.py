@@ -1,4 +1,4 @@
-"""Shared helpers for the triage, fine-tune wizard and export tests (imported explicitly, not a conftest)."""
+"""Helpers for the viewer tests: windows, tiny models, user folders, screenshots (imported explicitly)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from engine.diagnoser import Diagnoser
 from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like, make_dicom
 from tests.head_factory import make_tiny_head
+from viewer.main_window import MainWindow
+from viewer.settings import ViewerSettings
+
+RESULT_TIMEOUT_MS = 180_000  # the machine is slow and shared; a tiny-model diagnosis takes about a second
 
 
 def isolate_user_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -40,7 +44,8 @@ def make_triage_folder(root: Path, good: int = 5) -> Path:
 
 
 class GatedDiagnoser:
-    """Wraps a Diagnoser; from the ``gate_after``-th model batch on, waits until ``gate`` is set.
+    """Wraps a Diagnoser; from the ``gate_after``-th batch of ``iter_diagnose`` on, waits until ``gate`` is set
+    before handing out the batch's first outcome.
 
     Lets a test cancel between two batches deterministically, however slow the machine is.
     """
@@ -49,13 +54,12 @@ class GatedDiagnoser:
         self.diagnoser = diagnoser
         self.gate = threading.Event()
         self.gate_after = gate_after
-        self.calls = 0
 
-    def predict_batch(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        if self.calls > self.gate_after:
-            self.gate.wait(timeout=60)
-        return self.diagnoser.predict_batch(*args, **kwargs)
+    def iter_diagnose(self, paths: Any, batch_size: int = 8, **kwargs: Any) -> Any:
+        for index, outcome in enumerate(self.diagnoser.iter_diagnose(paths, batch_size, **kwargs)):
+            if index % batch_size == 0 and index // batch_size >= self.gate_after:
+                self.gate.wait(timeout=60)
+            yield outcome
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.diagnoser, name)
@@ -71,3 +75,21 @@ def save_screenshot(widget: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     assert widget.grab().save(str(path)), f"could not write {path}"
     return path
+
+
+def make_window(qtbot, factory, **settings) -> MainWindow:  # noqa: ANN001
+    """A shown main window with the given diagnoser factory and settings; no model is built until needed."""
+    window = MainWindow(settings=ViewerSettings(**settings), diagnoser_factory=factory, preload_model=False)
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    return window
+
+def wait_for_result(qtbot, window: MainWindow, timeout: int = RESULT_TIMEOUT_MS) -> None:  # noqa: ANN001
+    """Until the result is shown and the worker has finished (map and saliency included)."""
+    qtbot.waitUntil(lambda: window.panel.result is not None, timeout=timeout)
+    qtbot.waitUntil(lambda: not window.diagnosis_running, timeout=timeout)  # the busy button can blink off
+
+def wait_for_image(qtbot, window: MainWindow, name: str, timeout: int = 60_000) -> None:  # noqa: ANN001
+    qtbot.waitUntil(lambda: window.view.image is not None and window.view.image.meta.path.name == name,
+                    timeout=timeout)

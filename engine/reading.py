@@ -1,0 +1,137 @@
+"""Reading one case, as the viewer shows it: a Qt-free generator of typed events.
+
+``read_case`` runs the model, then the aids that help a reader trust or doubt the result (the case on the
+t-SNE map of reference cases, Grad-CAM), yielding an event after each stage so a caller can draw as results
+arrive and stop between stages (napari's and TagStudio's workers drain such generators). The viewer only
+renders the events; it never runs a stage itself.
+
+``ModelSession`` owns the model a window uses: built once, on first use, on whichever worker thread asks
+first; replaced when the model settings change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.diagnoser import Diagnoser, DiagnosisResult
+from engine.io import LoadedImage
+from engine.reference_map import ReferenceMap
+from engine.segment import mask_outline
+
+log = logging.getLogger(__name__)
+DiagnoserFactory = Callable[[Callable[[str], None]], Diagnoser]  # (progress line sink) -> Diagnoser
+MAP_NEIGHBOURS = 5
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    text: str  # what is running now, for a status line
+
+
+@dataclass(frozen=True)
+class ResultReady:
+    result: DiagnosisResult
+    source_names: tuple[str, ...]  # the source tokens' names (encoder depths), for attention plots
+    outline: np.ndarray  # (H, W) bool, the lung mask's contour for the overlay
+
+
+@dataclass(frozen=True)
+class MapPlacement:
+    """The case on the head's reference map (openTSNE rebuilds its affinities: worker side)."""
+
+    reference: ReferenceMap | None
+    point: np.ndarray | None  # (2,) t-SNE coordinates
+    nearest: np.ndarray | None  # indices of the nearest reference cases in embedding space
+    message: str = ""  # why there is no map
+
+
+@dataclass(frozen=True)
+class MapReady:
+    placement: MapPlacement
+
+
+@dataclass(frozen=True)
+class SaliencyReady:
+    saliency: np.ndarray | None  # (H, W) float32 in [0, 1], or None when Grad-CAM failed
+
+
+ReadingEvent = StageStarted | ResultReady | MapReady | SaliencyReady
+
+
+class ModelSession:
+    """The model a window uses, built once by ``factory`` on the first thread that needs it."""
+
+    def __init__(self, factory: DiagnoserFactory) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._diagnoser: Diagnoser | None = None
+        self._threshold: float | None = None
+
+    @property
+    def current(self) -> Diagnoser | None:
+        """The model if it is built (never builds it)."""
+        return self._diagnoser
+
+    def set_threshold_override(self, threshold: float | None) -> None:
+        """The reader's operating threshold for every later result (None: the head card's)."""
+        self._threshold = threshold
+        if self._diagnoser is not None:
+            self._diagnoser.threshold_override = threshold
+
+    def diagnoser(self, progress: Callable[[str], None] | None = None) -> Diagnoser:
+        """The model, built on first use (worker threads only: loading it touches torch and takes seconds)."""
+        with self._lock:
+            if self._diagnoser is None:
+                diagnoser = self._factory(progress or (lambda _text: None))
+                diagnoser.threshold_override = self._threshold
+                self._diagnoser = diagnoser
+            return self._diagnoser
+
+
+def read_case(session: ModelSession, image: LoadedImage, *, allow_flagged: bool = False,
+              saliency: bool = True) -> Iterator[ReadingEvent]:
+    """Diagnose ``image`` and compute the reading aids, one event per stage. The operating threshold is the
+    session's model's (``Diagnoser.threshold_override`` carries the reader's Settings).
+
+    Raises whatever ``Diagnoser.predict`` raises (``UnsupportedImageError`` for flagged files, ...); a failing
+    aid (map, Grad-CAM) is logged and reported as an empty event, never as a lost result.
+    """
+    if session.current is None:
+        yield StageStarted("Loading the model…")
+    diagnoser = session.diagnoser()
+    yield StageStarted("Diagnosing: lung segmentation and PneumoLLM…")
+    result = diagnoser.predict(image, allow_flagged=allow_flagged)
+    outline = mask_outline(result.lung_crop.mask, width=max(1, max(result.lung_crop.mask.shape) // 350))
+    yield ResultReady(result, tuple(diagnoser.source_names), outline)
+    yield StageStarted("Placing the case on the reference map…")
+    yield MapReady(place_on_map(diagnoser, result))
+    if saliency:
+        yield StageStarted("Computing the saliency map (Grad-CAM)…")
+        yield SaliencyReady(_grad_cam(diagnoser, result))
+
+
+def place_on_map(diagnoser: Diagnoser, result: DiagnosisResult) -> MapPlacement:
+    reference = diagnoser.reference_map
+    if reference is None:
+        return MapPlacement(None, None, None, "No reference map: this model has no t-SNE map of reference cases.")
+    try:
+        point = reference.place(result.embedding)[0]
+    except Exception:  # noqa: BLE001 - the map is an aid; its failure must not lose the result
+        log.warning("placing the case on the reference map failed", exc_info=True)
+        point = None
+    return MapPlacement(reference, point, reference.nearest(result.embedding, k=MAP_NEIGHBOURS))
+
+
+def _grad_cam(diagnoser: Diagnoser, result: DiagnosisResult) -> np.ndarray | None:
+    from engine.saliency import grad_cam
+
+    try:
+        return grad_cam(diagnoser, result)
+    except Exception:  # noqa: BLE001 - a missing overlay must not lose the result
+        log.warning("Grad-CAM failed", exc_info=True)
+        return None

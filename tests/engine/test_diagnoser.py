@@ -1,0 +1,121 @@
+"""The Diagnoser facade: one result object whose decision everything reads; batches that survive bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.decision import ThresholdSource, Verdict
+from engine.diagnoser import Diagnoser
+from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
+from engine.flags import can_diagnose_anyway, codes
+from engine.segment import LungSegmenter
+from tests.dicom_factory import chest_like, make_dicom
+from tests.head_factory import make_tiny_head
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> LungSegmenter:
+    return LungSegmenter(weights=None)  # pretrained encoder, untrained decoder: enough for plumbing tests
+
+
+def test_no_head_installed_message(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="No trained head"):
+        Diagnoser(tmp_path / "nothing-here")
+
+
+def test_diagnoser_end_to_end(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    head = make_tiny_head(tmp_path / "head", threshold=0.3, temperature=2.0)
+    diagnoser = Diagnoser(head, segmenter=segmenter)
+    path = make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA")
+    result = diagnoser.predict(path)
+    assert result.threshold == 0.3
+    assert abs(sum(result.probabilities) - 1) < 1e-5
+    assert result.decision.flagged == (result.probability >= 0.3)
+    assert result.decision.threshold_source is ThresholdSource.MODEL
+    assert result.token_mixing.shape == (2, 4) and result.emitter_attention.shape == (2, 4, 4, 2)
+    assert result.lung_crop.mask.shape == (300, 280)
+    payload = result.to_json()
+    assert payload["decision"] in ("flagged", "not flagged") and payload["device"] == "CPU (fp32)"
+    # Temperature scaling: the same logits at T=1 are more confident.
+    sharp = Diagnoser(make_tiny_head(tmp_path / "sharp", temperature=1.0), segmenter=segmenter).predict(path)
+    assert abs(sharp.probability - 0.5) >= abs(result.probability - 0.5) - 1e-6
+
+
+def test_flagged_images_are_not_diagnosed_silently(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    diagnoser = Diagnoser(make_tiny_head(tmp_path / "head", with_map=False), segmenter=segmenter)
+    lateral = make_dicom(tmp_path / "lat.dcm", chest_like(), ViewPosition="LL")
+    with pytest.raises(UnsupportedImageError, match="lateral") as info:
+        diagnoser.predict(lateral)
+    assert codes(info.value.flags) == ["lateral_view"] and can_diagnose_anyway(info.value.flags)
+    anyway = diagnoser.predict(lateral, allow_flagged=True)
+    assert codes(anyway.image_flags) == ["lateral_view"] and anyway.decision.diagnosed
+    assert codes(anyway.decision.review_overridden) == ["lateral_view"]
+    # the flag travels with the result: a later threshold change keeps the reader's choice
+    assert anyway.at_threshold(0.0).decision.flagged
+
+
+def test_batch_iteration_survives_bad_files(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    diagnoser = Diagnoser(make_tiny_head(tmp_path / "head", with_map=False), segmenter=segmenter)
+    good = make_dicom(tmp_path / "good.dcm", chest_like())
+    bad = tmp_path / "bad.dcm"
+    bad.write_text("nope")
+    png = tmp_path / "x.png"
+    Image.fromarray(chest_like(dtype=np.uint8, high=250)).save(png)
+    outcomes = list(diagnoser.iter_diagnose([good, bad, png], batch_size=2))
+    assert [o.path.name for o in outcomes] == ["good.dcm", "bad.dcm", "x.png"]
+    assert isinstance(outcomes[1].error, PneumoError) and outcomes[1].result is None  # reported, not raised
+    assert outcomes[0].result.probability == pytest.approx(diagnoser.predict(good).probability, abs=1e-5)
+    assert [o.progress.done for o in outcomes] == [1, 2, 3]
+
+
+def test_grad_cam_lands_inside_the_crop(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    from engine.saliency import grad_cam
+
+    diagnoser = Diagnoser(make_tiny_head(tmp_path / "head", with_map=False), segmenter=segmenter)
+    result = diagnoser.predict(make_dicom(tmp_path / "a.dcm", chest_like(300, 280)))
+    cam = grad_cam(diagnoser, result)
+    assert cam.shape == (300, 280) and cam.dtype == np.float32
+    assert cam.min() >= 0.0 and cam.max() <= 1.0
+    x0, y0, x1, y1 = result.lung_crop.box
+    outside = cam.copy()
+    outside[y0:y1, x0:x1] = 0
+    assert outside.max() == 0
+    assert all(p.grad is None for p in diagnoser.model.parameters())
+
+
+def test_threshold_override_is_carried_by_the_result(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    head = make_tiny_head(tmp_path / "head", with_map=False, threshold=0.5)
+    path = make_dicom(tmp_path / "a.dcm", chest_like(300, 280))
+    diagnoser = Diagnoser(head, segmenter=segmenter, threshold_override=0.0)
+    result = diagnoser.predict(path)
+    assert result.decision.verdict is Verdict.FLAGGED and result.threshold == 0.0
+    assert result.decision.threshold_source is ThresholdSource.OVERRIDE and result.model_threshold == 0.5
+    back = result.at_threshold(0.5)
+    assert back.decision.threshold_source is ThresholdSource.MODEL
+    assert back.decision.flagged == (result.probability >= 0.5)
+    payload = back.to_json()
+    assert payload["threshold_source"] == "model" and payload["decision"] == back.decision.verdict.value
+
+
+def test_blank_image_is_not_diagnosed_even_when_allowed(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    diagnoser = Diagnoser(make_tiny_head(tmp_path / "head", with_map=False), segmenter=segmenter)
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((256, 256), 7, np.uint8)).save(blank)
+    for allowed in (False, True):
+        result = diagnoser.predict(blank, allow_flagged=allowed)
+        assert result.decision.verdict is Verdict.NOT_DIAGNOSED and result.label == "not diagnosed"
+        assert codes(result.decision.reasons) == ["blank_image"]
+    assert result.to_json()["decision_reasons"] == ["blank or constant image — nothing to segment"]
+
+
+def test_out_of_domain_cases_carry_a_warning(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    diagnoser = Diagnoser(make_tiny_head(tmp_path / "head"), segmenter=segmenter)  # a map of random references
+    assert diagnoser.reference_map is not None
+    result = diagnoser.predict(make_dicom(tmp_path / "a.dcm", chest_like(300, 280)))
+    assert result.novelty_percentile is not None
+    assert ("out_of_domain" in codes(result.warnings)) == (result.novelty_percentile >= 95)
+    assert result.decision.diagnosed  # a hint shown with the result, not a reason to withhold it

@@ -1,0 +1,62 @@
+"""``read_case``: the stages the viewer draws, as typed events, from one lazily built model session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.diagnoser import Diagnoser
+from engine.errors import UnsupportedImageError
+from engine.io import load_image
+from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted, read_case
+from engine.segment import LungSegmenter
+from tests.dicom_factory import chest_like, make_dicom
+from tests.head_factory import make_tiny_head
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> ModelSession:
+    head = make_tiny_head(tmp_path_factory.mktemp("reading") / "head")
+    built: list[str] = []
+
+    def factory(progress):  # noqa: ANN001, ANN202
+        built.append("once")
+        progress("loading")
+        return Diagnoser(head, segmenter=LungSegmenter(weights=None))
+
+    session = ModelSession(factory)
+    session.built = built  # type: ignore[attr-defined]
+    return session
+
+
+def test_events_in_order_with_every_aid(session: ModelSession, tmp_path: Path) -> None:
+    image = load_image(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
+    events = list(read_case(session, image))
+    kinds = [type(event) for event in events if not isinstance(event, StageStarted)]
+    assert kinds == [ResultReady, MapReady, SaliencyReady]
+    result = next(e for e in events if isinstance(e, ResultReady))
+    assert result.outline.shape == result.result.lung_crop.mask.shape and result.source_names
+    placement = next(e for e in events if isinstance(e, MapReady)).placement
+    assert placement.reference is not None and placement.point is not None and len(placement.nearest) == 5
+    assert next(e for e in events if isinstance(e, SaliencyReady)).saliency.shape == (300, 280)
+    list(read_case(session, image, saliency=False))
+    assert session.built == ["once"]  # type: ignore[attr-defined]
+
+
+def test_threshold_override_reaches_every_later_result(session: ModelSession, tmp_path: Path) -> None:
+    image = load_image(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
+    session.set_threshold_override(0.0)
+    try:
+        result = next(e for e in read_case(session, image, saliency=False) if isinstance(e, ResultReady)).result
+        assert result.threshold == 0.0 and result.decision.flagged
+    finally:
+        session.set_threshold_override(None)
+
+
+def test_flagged_files_raise_before_any_result(session: ModelSession, tmp_path: Path) -> None:
+    image = load_image(make_dicom(tmp_path / "lat.dcm", chest_like(), ViewPosition="LL"))
+    events = read_case(session, image)
+    with pytest.raises(UnsupportedImageError):
+        for event in events:
+            assert not isinstance(event, ResultReady)

@@ -1,0 +1,193 @@
+"""Page 4 of the fine-tune wizard: the new head's held-out metrics beside the installed head on the same data."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+from engine.diagnoser import Diagnoser
+from engine.errors import ModelLoadError, TrainingError
+from engine.model.head_card import load_head_card
+from engine.segment import LungSegmenter
+from training.data import LabelledSet
+from viewer.error_dialog import message_for
+from viewer.finetune.canvases import RocCanvas
+from viewer.finetune.common import BAD_STYLE, METRICS, coloured
+from viewer.workers import Worker
+
+if TYPE_CHECKING:
+    from viewer.finetune.wizard import FinetuneWizard
+
+
+def evaluate_installed(head: Path | None, dataset: LabelledSet, segmenter: Callable[[], LungSegmenter]
+                       ) -> dict[str, Any]:
+    """Worker: the installed head on the same data (refused when there is none or its classes differ)."""
+    from training.evaluate import evaluate_head
+
+    if head is None:
+        raise ModelLoadError("No head is installed yet, so there is nothing to compare with.")
+    card = load_head_card(head)
+    if card.labels != tuple(dataset.classes):  # refuse before loading a large model
+        raise TrainingError(f"The installed head cannot be compared on this data: its classes "
+                            f"{list(card.labels)} differ from the data's {list(dataset.classes)}.")
+    return evaluate_head(dataset, diagnoser=Diagnoser(head, segmenter=segmenter()))
+
+
+def _operating_point(metrics: dict[str, float] | None) -> tuple[float, float] | None:
+    if not metrics or any(math.isnan(metrics.get(k, float("nan"))) for k in ("sensitivity", "specificity")):
+        return None
+    return 1 - metrics["specificity"] / 100, metrics["sensitivity"] / 100
+
+
+class EvaluatePage(QWizardPage):
+    def __init__(self, wizard: FinetuneWizard) -> None:
+        super().__init__()
+        self.owner = wizard
+        self.setTitle("4 · Evaluate")
+        self.setSubTitle("How the new head did on data it never saw during training, next to the installed head.")
+        self._job: Worker | None = None
+        self._evaluated_for: str | None = None
+        self.installed_result: dict[str, Any] | None = None
+        self.table = QTableWidget(0, len(METRICS) + 1)
+        self.table.setHorizontalHeaderLabels([name for _, name in METRICS] + ["Threshold"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setWordWrap(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setMinimumSectionSize(70)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for column, (key, _) in enumerate(METRICS):
+            self.table.horizontalHeaderItem(column).setToolTip(f"{key} in percent")
+        self.threshold_label = QLabel()
+        self.threshold_label.setWordWrap(True)
+        self.comparison = QLabel()
+        self.comparison.setWordWrap(True)
+        self.roc = RocCanvas()
+        self.roc.setMinimumSize(340, 300)
+        notes = QVBoxLayout()
+        notes.addWidget(self.threshold_label)
+        notes.addWidget(self.comparison)
+        notes.addStretch(1)
+        below = QHBoxLayout()
+        below.addWidget(self.roc, 1)
+        below.addLayout(notes, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addLayout(below, 1)
+
+    def initializePage(self) -> None:
+        report = self.owner.state.report
+        assert report is not None
+        self._fill(report)
+        if self._evaluated_for != report["model"]:
+            self._evaluated_for = report["model"]
+            self.installed_result = None
+            self.comparison.setText("Evaluating the installed head on the same data…")
+            check = self.owner.state.check
+            assert check is not None
+            self._job = self.owner.run_job(self, evaluate_installed, self.owner.installed_head(), check.dataset,
+                                           self.owner.segmenter, model=True, finished=self._on_installed,
+                                           failed=self._on_installed_failed)
+
+    @property
+    def is_evaluating(self) -> bool:
+        return self._job is not None
+
+    def _fill(self, report: dict[str, Any]) -> None:
+        card = load_head_card(Path(report["model"]))
+        cv = report.get("cross_validation")
+        rows: list[tuple[str, list[str]]] = []
+        if cv:
+            for fold in cv["folds"]:
+                rows.append((f"Fold {fold['fold']} (n={fold['n_test']})",
+                             [f"{fold['metrics'][key]:.1f}" for key, _ in METRICS] + [f"{fold['threshold']:.3f}"]))
+            summary = cv["summary"]
+            rows.append(("Mean ± std", [f"{summary[key]['mean']:.1f} ± {summary[key]['std']:.1f}"
+                                        for key, _ in METRICS] + [""]))
+        else:
+            validation = card.metrics.get("validation") or {}
+            n_val = card.training.get("n_val", "?")
+            rows.append((f"Validation split (n={n_val}; it also chose the threshold)",
+                         [f"{validation.get(key, float('nan')):.1f}" for key, _ in METRICS]
+                         + [f"{card.threshold:.3f}"]))
+        self._rows = rows
+        self._show_rows()
+        self.threshold_label.setText(
+            f"New head {card.model_id}: operating threshold <b>{card.threshold:.3f}</b> "
+            f"({card.threshold_source or 'from the validation split'}), calibration temperature "
+            f"{card.temperature:.2f}. Metrics in percent; AVG is the mean of the four, as in the paper.")
+        self._draw_roc()
+
+    def _show_rows(self) -> None:
+        rows = list(self._rows)
+        if self.installed_result is not None:
+            metrics = self.installed_result["metrics"]
+            rows.append((f"Installed head {self.installed_result['model_id']} (all {self.installed_result['n']})",
+                         [f"{metrics[key]:.1f}" for key, _ in METRICS] + [f"{self.installed_result['threshold']:.3f}"]))
+        self.table.setRowCount(len(rows))
+        self.table.setVerticalHeaderLabels([name for name, _ in rows])
+        for row, (_, values) in enumerate(rows):
+            for column, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setItem(row, column, item)
+        self.table.resizeRowsToContents()
+        height = self.table.horizontalHeader().height() + 2 * self.table.frameWidth()
+        height += sum(self.table.rowHeight(row) for row in range(self.table.rowCount()))
+        self.table.setFixedHeight(height + (self.table.horizontalScrollBar().height()
+                                            if self.table.horizontalScrollBar().isVisible() else 0))
+
+    def _draw_roc(self) -> None:
+        report = self.owner.state.report
+        curves = []
+        note = ""
+        cv = report.get("cross_validation") if report else None
+        if cv:
+            mean = {key: value["mean"] for key, value in cv["summary"].items()}
+            curves.append((f"new head, pooled {len(cv['folds'])}-fold CV", cv["pooled_roc"], _operating_point(mean)))
+        else:
+            note = "No held-out folds with a single\nvalidation split: see the table."
+        if self.installed_result is not None:
+            curves.append((f"installed head {self.installed_result['model_id']}", self.installed_result["roc"],
+                           _operating_point(self.installed_result["metrics"])))
+        self.roc.show_curves(curves, note)
+
+    def _on_installed(self, job: Worker, result: dict[str, Any]) -> None:
+        if job is not self._job:
+            return
+        self._job = None
+        self.installed_result = result
+        seen = result.get("seen_in_training")
+        if seen is None:
+            trained = ("whether it was trained on some of them is unknown: it predates keeping its training "
+                       "images' hashes")
+        elif seen:
+            trained = (f"it was trained on {seen} of them, so its row is optimistic — compare on images "
+                       "neither head has seen")
+        else:
+            trained = "none of them were in its training data"
+        self.comparison.setText(f"Installed head {result['model_id']} on all {result['n']} images of this data "
+                                f"({trained}): see the last row.")
+        self._show_rows()
+        self._draw_roc()
+
+    def _on_installed_failed(self, job: Worker, exc: BaseException) -> None:
+        if job is not self._job:
+            return
+        self._job = None
+        self.comparison.setText(coloured(f"No comparison: {message_for(exc)}", BAD_STYLE))

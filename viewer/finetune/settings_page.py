@@ -1,0 +1,224 @@
+"""Page 2 of the fine-tune wizard: profile, length and evaluation, with a duration measured on this machine."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+from engine.errors import PneumoError, TrainingError
+from engine.model.registry import load_profile
+from training.config import FinetuneConfig
+from viewer.error_dialog import message_for
+from viewer.finetune.common import BAD_STYLE, coloured
+from viewer.workers import Worker
+
+if TYPE_CHECKING:
+    from viewer.finetune.wizard import FinetuneWizard
+
+
+def measure_steps(config: FinetuneConfig, batches: int) -> Any:
+    """Worker: time a few real optimiser steps of this config (training.estimate)."""
+    from training.estimate import measure
+
+    return config, measure(config, batches=batches)
+
+
+class SettingsPage(QWizardPage):
+    def __init__(self, wizard: FinetuneWizard) -> None:
+        super().__init__()
+        self.owner = wizard
+        self.setTitle("2 · Settings")
+        self.setSubTitle("Choose the model and how long to train. The duration is measured on this machine.")
+        self._timing: Any = None  # training.estimate.StepTiming for _timing_key
+        self._timing_key: tuple[Any, ...] | None = None
+        self._measuring: Worker | None = None
+        self._measure_error = ""
+        self.profile_combo = QComboBox()
+        for name in wizard.profiles:
+            try:
+                description = load_profile(name).description
+            except PneumoError:
+                description = ""
+            self.profile_combo.addItem(f"{name} — {description}" if description else name, name)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(wizard.default_epochs)
+        self.epochs.setSuffix(" epochs")
+        self.cv_radio = QRadioButton("Cross-validation, patient-level folds:")
+        self.single_radio = QRadioButton("Single validation split (no cross-validation; faster)")
+        group = QButtonGroup(self)
+        group.addButton(self.cv_radio)
+        group.addButton(self.single_radio)
+        self.folds = QSpinBox()
+        self.folds.setRange(2, 20)
+        self.folds.setValue(max(2, wizard.default_folds))
+        (self.cv_radio if wizard.default_folds > 1 else self.single_radio).setChecked(True)
+        self.vision_edit = QLineEdit(wizard.vision_weights)
+        self.vision_edit.setPlaceholderText("local CLIP ViT-L/14 checkpoint")
+        self.llm_edit = QLineEdit(wizard.llm_path)
+        self.llm_edit.setPlaceholderText("local LLaMA folder")
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.measure_button = QPushButton("Measure again")
+        self.measure_button.clicked.connect(lambda: self.measure(force=True))
+        folds_row = QHBoxLayout()
+        folds_row.addWidget(self.cv_radio)
+        folds_row.addWidget(self.folds)
+        folds_row.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Model profile:", self.profile_combo)
+        form.addRow("Training length:", self.epochs)
+        form.addRow("Evaluation:", folds_row)
+        form.addRow("", self.single_radio)
+        self.vision_label, self.llm_label = QLabel("Vision weights:"), QLabel("LLM folder:")
+        form.addRow(self.vision_label, self.vision_edit)
+        form.addRow(self.llm_label, self.llm_edit)
+        estimate_row = QHBoxLayout()
+        estimate_row.addWidget(self.estimate_label, 1)
+        estimate_row.addWidget(self.measure_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(estimate_row)
+        layout.addWidget(self.verdict)
+        layout.addStretch(1)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(400)
+        self._debounce.timeout.connect(self.measure)
+        self.profile_combo.currentIndexChanged.connect(self._model_changed)
+        self.vision_edit.editingFinished.connect(self._model_changed)
+        self.llm_edit.editingFinished.connect(self._model_changed)
+        for signal in (self.epochs.valueChanged, self.folds.valueChanged, self.cv_radio.toggled):
+            signal.connect(self._length_changed)
+        self._show_full_paths()
+
+    # -- values ---------------------------------------------------------------------------------------
+    def fold_count(self) -> int:
+        return self.folds.value() if self.cv_radio.isChecked() else 1
+
+    def config(self) -> FinetuneConfig:
+        profile = self.profile_combo.currentData()
+        config = self.owner.config_factory(profile, self.epochs.value())
+        if profile == "full":
+            config = replace(config, vision_weights=self.vision_edit.text().strip() or None,
+                             llm_path=self.llm_edit.text().strip() or None)
+        return config
+
+    def _model_key(self, config: FinetuneConfig) -> tuple[Any, ...]:
+        return (config.profile, config.vision_weights, config.llm_path, config.batch_size, config.device,
+                config.variant, config.augment)
+
+    # -- QWizardPage ----------------------------------------------------------------------------------
+    def initializePage(self) -> None:
+        self._length_changed()
+        self.measure()
+
+    def isComplete(self) -> bool:
+        return self._usable_reason() is None
+
+    def validatePage(self) -> bool:
+        self.owner.state.config = self.config()
+        self.owner.state.folds = self.fold_count()
+        return True
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _usable_reason(self) -> str | None:
+        check = self.owner.state.check
+        if check is None:
+            return "Choose usable training data first."
+        try:
+            check.dataset.check_usable(self.fold_count())
+        except TrainingError as exc:
+            return exc.user_message
+        return None
+
+    def measure(self, force: bool = False) -> None:
+        config = self.config()
+        key = self._model_key(config)
+        if not force and (key == self._timing_key or self._measuring is not None):
+            self._show_estimate()
+            return
+        self._timing, self._timing_key, self._measure_error = None, None, ""
+        self.estimate_label.setText("Measuring a few training steps on this machine…")
+        self.measure_button.setEnabled(False)
+        self._measuring = self.owner.run_job(self, measure_steps, config, self.owner.measure_batches, model=True,
+                                             finished=self._on_measured, failed=self._on_measure_failed)
+
+    def _on_measured(self, job: Worker, result: Any) -> None:
+        if job is not self._measuring:
+            return
+        config, timing = result
+        self._measuring = None
+        self.measure_button.setEnabled(True)
+        if self._model_key(config) != self._model_key(self.config()):
+            self.measure()  # the profile changed while we measured
+            return
+        self._timing, self._timing_key = timing, self._model_key(config)
+        self._show_estimate()
+
+    def _on_measure_failed(self, job: Worker, exc: BaseException) -> None:
+        if job is not self._measuring:
+            return
+        self._measuring = None
+        self.measure_button.setEnabled(True)
+        self._measure_error = message_for(exc)
+        self._show_estimate()
+
+    def estimate_seconds(self) -> float | None:
+        check = self.owner.state.check
+        if self._timing is None or check is None:
+            return None
+        from training.estimate import extrapolate
+
+        return extrapolate(self._timing, self.config(), len(check.dataset.items), self.fold_count())
+
+    def _show_estimate(self) -> None:
+        if self._measure_error:
+            self.estimate_label.setText(coloured(f"Could not measure: {self._measure_error}", BAD_STYLE))
+            return
+        seconds = self.estimate_seconds()
+        if seconds is None:
+            if self._measuring is None:
+                self.estimate_label.setText("")
+            return
+        minutes = max(1, math.ceil(seconds / 60))
+        runs = f"{self.fold_count()} folds + the final model" if self.fold_count() > 1 else "one model"
+        self.estimate_label.setText(
+            f"<b>About {minutes} minute{'s' if minutes != 1 else ''}</b> (measured on this machine: "
+            f"{self._timing.step_s:.2f} s per step of {self._timing.batch_size} images on {self._timing.device}; "
+            f"{runs}). Preparing lung crops of new images comes on top, once.")
+
+    def _model_changed(self, *_args: object) -> None:
+        self._show_full_paths()
+        if self.isVisible():
+            self._debounce.start()
+
+    def _length_changed(self, *_args: object) -> None:
+        self.folds.setEnabled(self.cv_radio.isChecked())
+        reason = self._usable_reason()
+        self.verdict.setText(coloured(reason, BAD_STYLE) if reason else "")
+        self._show_estimate()
+        self.completeChanged.emit()
+
+    def _show_full_paths(self) -> None:
+        full = self.profile_combo.currentData() == "full"
+        for widget in (self.vision_label, self.vision_edit, self.llm_label, self.llm_edit):
+            widget.setVisible(full)

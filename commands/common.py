@@ -50,7 +50,7 @@ def guarded(as_json: bool, body: Callable[[], int], extra: dict[str, Any] | None
         return fail("interrupted", as_json, extra, code=130)
     except MemoryError:
         return fail("out of memory — close other programs or use a smaller batch", as_json, extra)
-    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback; the log has it
+    except Exception as exc:
         log.debug("unexpected failure", exc_info=True)
         return fail(f"unexpected error ({type(exc).__name__}); run with -vv for details", as_json, extra)
 

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from commands.common import add_json_flag, emit, guarded
+from engine.model.config import DEVICE_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="a folder with one sub-folder per class, or a CSV")
     parser.add_argument("--model", type=Path, help="trained head folder (default: the installed head)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--vision-weights")
     parser.add_argument("--llm-path")
     add_json_flag(parser)

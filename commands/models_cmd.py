@@ -6,12 +6,13 @@ import argparse
 from typing import Any
 
 from commands.common import add_json_flag, emit, guarded
+from engine.model.config import DEVICE_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vision-weights", help="local CLIP ViT-L/14 checkpoint file (full profile)")
     parser.add_argument("--llm-path", help="local LLaMA (Hugging Face) folder (full profile)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     add_json_flag(parser)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from commands.common import add_json_flag, emit, guarded
+from engine.model.config import DEVICE_CHOICES
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +15,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a trained head folder (default: the installed head, else the shipped default)")
     parser.add_argument("--vision-weights", help="local CLIP ViT-L/14 checkpoint (heads for the full profile)")
     parser.add_argument("--llm-path", help="local LLaMA folder (heads for the full profile)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_flag(parser)
 
 
-def make_diagnoser(args: argparse.Namespace):  # noqa: ANN201 - engine.diagnoser.Diagnoser, imported lazily
+def make_diagnoser(args: argparse.Namespace):
     from engine.diagnoser import Diagnoser
 
     return Diagnoser(args.model, vision_weights=args.vision_weights, llm_path=args.llm_path, device=args.device)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from commands.common import add_json_flag, emit, guarded
+from engine.model.config import DEVICE_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask", type=Path, metavar="OUT.png",
                         help="write the lung mask (original image size; lungs 255, background 0)")
     parser.add_argument("--crop", type=Path, metavar="OUT.png", help="write the 224x224 lung crop (model input)")
-    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="cpu", choices=DEVICE_CHOICES)
     add_json_flag(parser)
 
 

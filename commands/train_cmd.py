@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from commands.common import add_json_flag, emit, guarded
+from engine.model.config import DEVICE_CHOICES
+from engine.model.registry import profile_names
 
 CPU_DEFAULT_EPOCHS = 10
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="embedded", choices=("embedded", "full"))
+    parser.add_argument("--profile", default="embedded", choices=profile_names())
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs (the paper uses 100; default here: 100 on a GPU, "
                              f"{CPU_DEFAULT_EPOCHS} on a CPU)")
@@ -20,7 +22,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--patience", type=int, default=0, help="early stopping patience in epochs (0 = off)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--vision-weights", help="local CLIP ViT-L/14 checkpoint (full profile)")
     parser.add_argument("--llm-path", help="local LLaMA folder (full profile)")
     ablations = parser.add_argument_group("ablations (the paper's section 4.4)")
@@ -31,7 +33,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     ablations.add_argument("--baseline", action="store_true", help="plain EfficientNet-Lite0 fine-tuned, linear head")
 
 
-def finetune_config(args: argparse.Namespace):  # noqa: ANN201 - training.config.FinetuneConfig
+def finetune_config(args: argparse.Namespace):
     import torch
 
     from training.config import FinetuneConfig

@@ -409,7 +409,7 @@ def _decode_batch(paths: list[Path], allow_flagged: bool) -> list[_Decoded]:
             decoded.append(_Decoded(path, image, meta, None, (time.perf_counter() - start) * 1e3))
         except PneumoError as exc:
             decoded.append(_Decoded(path, None, meta, exc))
-        except Exception as exc:  # noqa: BLE001 - one broken file never stops a batch; the log has the type
+        except Exception as exc:
             log.debug("unexpected decoding error", exc_info=True)
             error = PneumoError(f"unexpected decoding error ({type(exc).__name__})", path=path)
             decoded.append(_Decoded(path, None, meta, error))

@@ -238,7 +238,7 @@ def _write_dataset(path: Path, dataset: Dataset) -> None:
     buffer = io.BytesIO()
     try:
         dataset.save_as(buffer, enforce_file_format=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PneumoError(f"The DICOM export could not be written ({type(exc).__name__}).") from exc
     write_atomic(path, buffer.getvalue())
 

@@ -121,7 +121,7 @@ def place_on_map(diagnoser: Diagnoser, result: DiagnosisResult) -> MapPlacement:
         return MapPlacement(None, None, None, "No reference map: this model has no t-SNE map of reference cases.")
     try:
         point = reference.place(result.embedding)[0]
-    except Exception:  # noqa: BLE001 - the map is an aid; its failure must not lose the result
+    except Exception:
         log.warning("placing the case on the reference map failed", exc_info=True)
         point = None
     return MapPlacement(reference, point, reference.nearest(result.embedding, k=MAP_NEIGHBOURS))
@@ -132,6 +132,6 @@ def _grad_cam(diagnoser: Diagnoser, result: DiagnosisResult) -> np.ndarray | Non
 
     try:
         return grad_cam(diagnoser, result)
-    except Exception:  # noqa: BLE001 - a missing overlay must not lose the result
+    except Exception:
         log.warning("Grad-CAM failed", exc_info=True)
         return None

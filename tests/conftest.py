@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.segment import LungSegmenter
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -27,3 +29,15 @@ def dicom_dir(shared_data: Path) -> Path:
     if not folder.is_dir():
         pytest.skip(f"{folder} is missing")
     return folder
+
+
+@pytest.fixture(scope="session")
+def segmenter() -> LungSegmenter:
+    """Pretrained encoder, untrained decoder: enough for plumbing tests (crops usually fall back, visibly)."""
+    return LungSegmenter(weights=None)
+
+
+@pytest.fixture(scope="session")
+def shipped_segmenter() -> LungSegmenter:
+    """The lung segmenter that ships in resources/ (its model card: resources/lung_segmenter.md)."""
+    return LungSegmenter()

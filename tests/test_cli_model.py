@@ -15,13 +15,11 @@ import pytest
 from PIL import Image
 
 from engine.paths import DEFAULT_HEAD
-from engine.segment import DEFAULT_WEIGHTS
 from tests.dicom_factory import chest_like, make_dicom
 from tests.head_factory import make_tiny_head
 from tests.training.conftest import write_synthetic_set
 
 CLI = [sys.executable, "-m", "commands"]
-needs_segmenter = pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="segmenter weights not trained yet")
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
@@ -42,7 +40,9 @@ def test_models_json(isolated: dict[str, str]) -> None:
     embedded, full = profiles["embedded"], profiles["full"]
     assert embedded["weights_present"] is True
     assert full["weights_present"] is False and "not set" in full["weights"]["llm"]["source"]
-    assert full["parameters"]["paper_reported_trainable"] == 2_700_000
+    # With the reference code's grouped adapter up-projection the count is within 3 % of the paper's 2.70 M.
+    grouped = full["parameters"]["trainable_with_grouped_adapter_up_projection"]
+    assert abs(grouped - full["parameters"]["paper_reported_trainable"]) < 0.03 * 2_700_000
     assert 3_000_000 < full["parameters"]["trainable"] < 4_000_000
     assert full["parameters"]["total"] > 6_000_000_000
     assert embedded["parameters"]["trainable_by_part"]["engine"] > 0
@@ -58,8 +58,7 @@ def test_predict_without_a_head_says_so(tmp_path: Path, isolated: dict[str, str]
     assert "probability" not in payload
 
 
-@needs_segmenter
-@pytest.mark.skipif(not DEFAULT_HEAD.exists(), reason="the default head is not trained yet")
+@pytest.mark.slow
 def test_predict_with_the_shipped_head(dicom_dir: Path, isolated: dict[str, str]) -> None:
     result = run_cli("predict", str(dicom_dir / "RG1_UNCR.dcm"), "--json", env=isolated)
     assert result.returncode == 0, result.stderr
@@ -71,7 +70,7 @@ def test_predict_with_the_shipped_head(dicom_dir: Path, isolated: dict[str, str]
     assert isinstance(payload["quality_flags"], list) and payload["timings_ms"]["model"] > 0
 
 
-@needs_segmenter
+@pytest.mark.slow
 def test_triage_cli_resumes_after_a_kill(tmp_path: Path, isolated: dict[str, str]) -> None:
     head = make_tiny_head(tmp_path / "head", with_map=False)
     folder = tmp_path / "in"
@@ -103,7 +102,7 @@ def test_triage_cli_resumes_after_a_kill(tmp_path: Path, isolated: dict[str, str
     assert len(lines) == len({line.split(",")[0] for line in lines}) == 26
 
 
-@needs_segmenter
+@pytest.mark.slow
 def test_train_and_evaluate_cli(tmp_path: Path, isolated: dict[str, str]) -> None:
     data = write_synthetic_set(tmp_path / "data", per_class=10)
     (data / "normal" / "notes.txt").write_text("not an image")

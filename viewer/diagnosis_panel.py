@@ -57,7 +57,7 @@ class ConfidenceBar(QWidget):
                         "case is flagged")
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: ANN001
+    def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         bar = QRectF(10, 12, self.width() - 20, 10)

@@ -36,7 +36,7 @@ class _Canvas(FigureCanvasQTAgg):
         self._pending = False
         super().draw_idle()
 
-    def showEvent(self, event) -> None:  # noqa: ANN001
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._pending:
             self.draw_idle()
@@ -101,7 +101,7 @@ class MapCanvas(_Canvas):
         labels = [self.reference.labels[int(self.reference.classes[i])] for i in self.nearest]
         return f"This case's {len(labels)} nearest reference cases (embedding space): {_class_counts(labels)}."
 
-    def _hover(self, event) -> None:  # noqa: ANN001 - a matplotlib event
+    def _hover(self, event) -> None:
         if self.reference is None or event.inaxes is not self.axes or event.xdata is None:
             return
         coords = self.reference.coords

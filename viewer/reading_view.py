@@ -202,12 +202,12 @@ class ReadingView(QGraphicsView):
     def zoom_factor(self) -> float:
         return float(self.transform().m11())
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self.auto_fit:
             self.fit()
 
-    def showEvent(self, event) -> None:  # noqa: ANN001
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.auto_fit:
             self.fit()
@@ -356,7 +356,7 @@ class ReadingView(QGraphicsView):
         self._drag = None
         self.unsetCursor()
 
-    def contextMenuEvent(self, event) -> None:  # noqa: ANN001
+    def contextMenuEvent(self, event) -> None:
         event.accept()  # right-drag is window/level, never a context menu
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

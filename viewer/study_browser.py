@@ -34,7 +34,7 @@ def make_thumbnail(path: Path, size: int = THUMB) -> np.ndarray | None:
     return np.asarray(picture)
 
 
-def _thumbnails(paths: list[Path]):  # noqa: ANN202 - a generator the worker drains (cancellable per file)
+def _thumbnails(paths: list[Path]):
     for path in paths:
         yield path, make_thumbnail(path)
 

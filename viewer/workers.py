@@ -92,7 +92,7 @@ class Worker:
             self.signals.finished.emit(result)
         except Cancelled:
             self.signals.stopped.emit()
-        except BaseException as exc:  # noqa: BLE001 - every failure reaches the one error sink
+        except BaseException as exc:
             log.debug("worker failed", exc_info=True)
             self.signals.failed.emit(exc)
 

@@ -46,10 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
 
-    def factory(settings, progress):  # noqa: ANN001, ANN202
+    def factory(settings, progress):
         return Diagnoser(args.head, progress=progress)
 
-    def wait(condition, seconds: float) -> None:  # noqa: ANN001
+    def wait(condition, seconds: float) -> None:
         loop = QEventLoop()
         timer = QTimer()
         timer.timeout.connect(lambda: loop.quit() if condition() else None)

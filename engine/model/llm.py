@@ -67,7 +67,7 @@ def prepare_smollm(progress: Callable[[str], None] | None = None) -> Path:
 
     try:
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    except Exception as exc:  # noqa: BLE001 - a damaged GGUF or missing gguf package
+    except Exception as exc:
         raise ModelLoadError(f"The embedded language model could not be read ({type(exc).__name__}).") from exc
     # transformers refuses to save a model loaded through the GGUF quantiser unless the marker is cleared.
     model.hf_quantizer = None
@@ -111,7 +111,7 @@ def load_decoder(kind: str, path: str | None = None, tiny: dict[str, int] | None
         try:
             causal = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32,
                                                           attn_implementation="eager", local_files_only=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ModelLoadError(f"The language model in {folder.name} could not be loaded "
                                  f"({type(exc).__name__}).") from exc
         decoder = causal.model

@@ -121,7 +121,7 @@ class PneumoLLM(nn.Module):
         return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
 
 
-def _hidden_state_adapter(adapter: Adapter):  # noqa: ANN202 - a torch hook
+def _hidden_state_adapter(adapter: Adapter):
     """Run the adapter on a decoder layer's input hidden states, before its attention."""
 
     def hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -155,7 +155,7 @@ class BaselineCNN(nn.Module):
 
 
 def build_model(config: ModelConfig, *, pretrained: bool = True, baseline: bool = False,
-                progress=None) -> nn.Module:  # noqa: ANN001
+                progress=None) -> nn.Module:
     """Assemble a model from its config (weights for the frozen parts come from packages or local paths)."""
     if baseline:
         return BaselineCNN(config, pretrained=pretrained)

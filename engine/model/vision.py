@@ -119,7 +119,7 @@ class ClipSources(FrozenBackboneMixin):
         return torch.cat(out["image_intermediates_prefix"], dim=1)  # (B, d, n): [CLS] of each tapped block
 
 
-def _adapter_pre_hook(adapter: Adapter):  # noqa: ANN202 - a torch hook
+def _adapter_pre_hook(adapter: Adapter):
     def hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         return (adapter(args[0]), *args[1:]), kwargs
 
@@ -142,7 +142,7 @@ def build_clip_visual(config: ModelConfig) -> nn.Module:
     model = open_clip.create_model(config.clip_model_name, pretrained=None)
     try:
         open_clip.load_checkpoint(model, str(path), weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ModelLoadError(f"The CLIP checkpoint does not fit {config.clip_model_name} "
                              f"({type(exc).__name__}).", path=path) from exc
     return model.visual

@@ -17,11 +17,6 @@ from tests.dicom_factory import chest_like, make_dicom
 from tests.head_factory import make_tiny_head
 
 
-@pytest.fixture(scope="module")
-def segmenter() -> LungSegmenter:
-    return LungSegmenter(weights=None)  # pretrained encoder, untrained decoder: enough for plumbing tests
-
-
 def test_no_head_installed_message(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="No trained head"):
         Diagnoser(tmp_path / "nothing-here")

@@ -28,7 +28,7 @@ from tests.head_factory import make_tiny_head
 
 
 @pytest.fixture(scope="module")
-def case(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def case(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("case")
     diagnoser = Diagnoser(make_tiny_head(folder / "head", with_map=False), segmenter=LungSegmenter(weights=None))
     source = make_dicom(folder / "source.dcm", chest_like(300, 280), ViewPosition="PA", StudyDescription="CHEST")
@@ -40,7 +40,7 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_structured_report_round_trip(case, tmp_path: Path) -> None:  # noqa: ANN001
+def test_structured_report_round_trip(case, tmp_path: Path) -> None:
     source, image, result, _ = case
     before = digest(source)
     out = export_structured_report(tmp_path / "sr.dcm", image, result)
@@ -58,13 +58,13 @@ def test_structured_report_round_trip(case, tmp_path: Path) -> None:  # noqa: AN
     assert digest(source) == before
 
 
-def test_identified_export_keeps_demographics(case, tmp_path: Path) -> None:  # noqa: ANN001
+def test_identified_export_keeps_demographics(case, tmp_path: Path) -> None:
     _, image, result, _ = case
     sr = pydicom.dcmread(export_structured_report(tmp_path / "sr.dcm", image, result, identified=True))
     assert str(sr.PatientName) == PHI_VALUES["PatientName"]
 
 
-def test_secondary_capture_round_trip(case, tmp_path: Path) -> None:  # noqa: ANN001
+def test_secondary_capture_round_trip(case, tmp_path: Path) -> None:
     source, image, result, _ = case
     before = digest(source)
     sc = pydicom.dcmread(export_secondary_capture(tmp_path / "sc.dcm", image, result))
@@ -75,7 +75,7 @@ def test_secondary_capture_round_trip(case, tmp_path: Path) -> None:  # noqa: AN
     assert digest(source) == before
 
 
-def test_png_and_html(case, tmp_path: Path) -> None:  # noqa: ANN001
+def test_png_and_html(case, tmp_path: Path) -> None:
     _, image, result, _ = case
     png = Image.open(export_png(tmp_path / "view.png", image, result))
     assert png.width == 280 and png.height > 300  # the image, then the burned-in result lines below it
@@ -86,7 +86,7 @@ def test_png_and_html(case, tmp_path: Path) -> None:  # noqa: ANN001
     assert not any(value in page for value in PHI_VALUES.values()) and "source.dcm" not in page
 
 
-def test_sr_needs_a_dicom_source(case, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sr_needs_a_dicom_source(case, tmp_path: Path) -> None:
     diagnoser = case[3]
     Image.fromarray(chest_like(dtype=np.uint8, high=250)).save(tmp_path / "a.png")
     png = load_image(tmp_path / "a.png")
@@ -96,7 +96,7 @@ def test_sr_needs_a_dicom_source(case, tmp_path: Path) -> None:  # noqa: ANN001
     assert pydicom.dcmread(export_secondary_capture(tmp_path / "sc.dcm", png, result)).Modality == "OT"
 
 
-def test_audit_log_has_no_phi(case, tmp_path: Path) -> None:  # noqa: ANN001
+def test_audit_log_has_no_phi(case, tmp_path: Path) -> None:
     _, image, result, _ = case
     log = AuditLog(tmp_path / "audit.jsonl")
     log.record(image.meta, result, "accepted")

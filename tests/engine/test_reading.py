@@ -20,7 +20,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> ModelSession:
     head = make_tiny_head(tmp_path_factory.mktemp("reading") / "head")
     built: list[str] = []
 
-    def factory(progress):  # noqa: ANN001, ANN202
+    def factory(progress):
         built.append("once")
         progress("loading")
         return Diagnoser(head, segmenter=LungSegmenter(weights=None))

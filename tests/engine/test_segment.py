@@ -14,7 +14,6 @@ from PIL import Image
 from engine.flags import codes
 from engine.io import load_image
 from engine.segment import (
-    DEFAULT_WEIGHTS,
     SEG_SIZE,
     LungSegmenter,
     clean_mask,
@@ -110,41 +109,32 @@ def test_outline_is_the_boundary() -> None:
 
 # --- the shipped network on real radiographs ----------------------------------------------------------
 
-needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="segmenter weights not trained yet")
 
 
-@pytest.fixture(scope="module")
-def segmenter() -> LungSegmenter:
-    return LungSegmenter()
-
-
-@needs_weights
-def test_real_films_are_segmented_well(shared_data: Path, segmenter: LungSegmenter) -> None:
+def test_real_films_are_segmented_well(shared_data: Path, shipped_segmenter: LungSegmenter) -> None:
     for path in [shared_data / "jsrt" / "images" / "JPCLN001.png", shared_data / "dicom" / "RG1_UNCR.dcm",
                  shared_data / "samples" / "h0001.png"]:
         image = load_image(path).model_uint8
-        result = segmenter.lung_crop(image)
+        result = shipped_segmenter.lung_crop(image)
         assert result.ok, (path.name, result.flags)
         assert 0.15 < result.lung_fraction < 0.6
         x0, y0, x1, y1 = result.box
         assert (x1 - x0) > 0.5 * image.shape[1] and (y1 - y0) > 0.4 * image.shape[0]
 
 
-@needs_weights
-def test_jsrt_mask_agrees_with_the_manual_mask(shared_data: Path, segmenter: LungSegmenter) -> None:
+def test_jsrt_mask_agrees_with_the_manual_mask(shared_data: Path, shipped_segmenter: LungSegmenter) -> None:
     name = "JPCNN010.png"
     image = load_image(shared_data / "jsrt" / "images" / name).model_uint8
     truth = np.zeros(image.shape, bool)
     for side in ("left_lung", "right_lung"):
         truth |= np.asarray(Image.open(shared_data / "jsrt" / "masks" / side / name)) > 127
-    mask = segmenter.lung_crop(image).mask
+    mask = shipped_segmenter.lung_crop(image).mask
     dice = 2 * (mask & truth).sum() / (mask.sum() + truth.sum())
     assert dice > 0.9
 
 
-@needs_weights
 @pytest.mark.parametrize("damage", ["inverted", "rotated", "tiny", "blank"])
-def test_bad_input_is_flagged_not_crashed(shared_data: Path, segmenter: LungSegmenter, damage: str) -> None:
+def test_bad_input_is_flagged_not_crashed(shared_data: Path, shipped_segmenter: LungSegmenter, damage: str) -> None:
     image = load_image(shared_data / "jsrt" / "images" / "JPCLN003.png").model_uint8
     if damage == "inverted":
         image = 255 - image
@@ -154,13 +144,12 @@ def test_bad_input_is_flagged_not_crashed(shared_data: Path, segmenter: LungSegm
         image = np.asarray(Image.fromarray(image).resize((64, 64)))
     else:
         image = np.zeros_like(image)
-    result = segmenter.lung_crop(image)
+    result = shipped_segmenter.lung_crop(image)
     assert result.flags, damage
     expected = {"inverted": "inverted", "rotated": "", "tiny": "low resolution", "blank": "blank"}[damage]
     assert any(expected in flag.message for flag in result.flags), result.flags
 
 
-@needs_weights
 def test_segment_cli(dicom_dir: Path, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "commands", "segment", str(dicom_dir / "RG1_UNCI.dcm"), "--mask",
                str(tmp_path / "m.png"), "--crop", str(tmp_path / "c.png"), "--json"]

@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from engine.model.registry import Profile, register_profile
-from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like
 from tests.engine.model_fixtures import TINY
 
@@ -30,11 +29,6 @@ def write_synthetic_set(root: Path, per_class: int = 12, seed: int = 0) -> Path:
                 image[60:100, 95:125] += 60
             Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / label / f"{label}_{index:02d}.png")
     return root
-
-
-@pytest.fixture(scope="session")
-def segmenter() -> LungSegmenter:
-    return LungSegmenter(weights=None)
 
 
 @pytest.fixture()

@@ -36,7 +36,7 @@ def test_crops_are_cached_and_reused(synthetic_set: Path, segmenter: LungSegment
     calls = []
     original = segmenter.lung_crops
 
-    def counting(images, **kwargs):  # noqa: ANN001, ANN202
+    def counting(images, **kwargs):
         calls.append(len(images))
         return original(images, **kwargs)
 

@@ -9,9 +9,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from engine.diagnoser import Diagnoser  # noqa: E402
-from engine.segment import DEFAULT_WEIGHTS, LungSegmenter  # noqa: E402
-from tests.head_factory import make_tiny_head  # noqa: E402
+from engine.diagnoser import Diagnoser
+from engine.segment import LungSegmenter
+from tests.head_factory import make_tiny_head
 
 
 @pytest.fixture(autouse=True)
@@ -24,27 +24,21 @@ def private_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def segmenter() -> LungSegmenter:
-    """The shipped lung segmenter when it is present, else a random one (crops then fall back, visibly)."""
-    return LungSegmenter() if DEFAULT_WEIGHTS.exists() else LungSegmenter(weights=None)
-
-
-@pytest.fixture(scope="session")
 def tiny_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_head(tmp_path_factory.mktemp("viewer-head") / "head")
 
 
 @pytest.fixture(scope="session")
-def tiny_diagnoser(tiny_head: Path, segmenter: LungSegmenter) -> Diagnoser:
+def tiny_diagnoser(tiny_head: Path, shipped_segmenter: LungSegmenter) -> Diagnoser:
     """Built once: windows share it (tests run one at a time and the model pool has a single thread)."""
-    return Diagnoser(tiny_head, segmenter=segmenter)
+    return Diagnoser(tiny_head, segmenter=shipped_segmenter)
 
 
 @pytest.fixture()
-def factory(tiny_diagnoser: Diagnoser):  # noqa: ANN201
+def factory(tiny_diagnoser: Diagnoser):
     """A ``MainWindow`` diagnoser factory that reports progress like the real one, then returns the tiny model."""
 
-    def make(settings, progress):  # noqa: ANN001, ANN202
+    def make(settings, progress):
         progress("building the tiny test model")
         return tiny_diagnoser
 

@@ -77,7 +77,7 @@ def save_screenshot(widget: Any, path: Path) -> Path:
     return path
 
 
-def make_window(qtbot, factory, **settings) -> MainWindow:  # noqa: ANN001
+def make_window(qtbot, factory, **settings) -> MainWindow:
     """A shown main window with the given diagnoser factory and settings; no model is built until needed."""
     window = MainWindow(settings=ViewerSettings(**settings), diagnoser_factory=factory, preload_model=False)
     qtbot.addWidget(window)
@@ -85,11 +85,11 @@ def make_window(qtbot, factory, **settings) -> MainWindow:  # noqa: ANN001
     window.show()
     return window
 
-def wait_for_result(qtbot, window: MainWindow, timeout: int = RESULT_TIMEOUT_MS) -> None:  # noqa: ANN001
+def wait_for_result(qtbot, window: MainWindow, timeout: int = RESULT_TIMEOUT_MS) -> None:
     """Until the result is shown and the worker has finished (map and saliency included)."""
     qtbot.waitUntil(lambda: window.panel.result is not None, timeout=timeout)
     qtbot.waitUntil(lambda: not window.diagnosis_running, timeout=timeout)  # the busy button can blink off
 
-def wait_for_image(qtbot, window: MainWindow, name: str, timeout: int = 60_000) -> None:  # noqa: ANN001
+def wait_for_image(qtbot, window: MainWindow, name: str, timeout: int = 60_000) -> None:
     qtbot.waitUntil(lambda: window.view.image is not None and window.view.image.meta.path.name == name,
                     timeout=timeout)

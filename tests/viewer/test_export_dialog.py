@@ -23,7 +23,7 @@ def _private_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def cases(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def cases(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("export-case")
     diagnoser = tiny_diagnoser(folder)
     dicom = make_dicom(folder / "Doe_Jane.dcm", chest_like(300, 280), ViewPosition="PA")
@@ -36,12 +36,12 @@ def cases(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     return out, diagnoser.card
 
 
-def run_export(qtbot, dialog: ExportDialog) -> None:  # noqa: ANN001
+def run_export(qtbot, dialog: ExportDialog) -> None:
     assert dialog.export() is not None
     qtbot.waitUntil(lambda: not dialog.is_exporting, timeout=60_000)
 
 
-def test_sr_and_sc_are_deidentified_by_default(qtbot, cases, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sr_and_sc_are_deidentified_by_default(qtbot, cases, tmp_path: Path) -> None:
     (source, image, result), meta = cases[0]["dicom"], cases[1]
     before = hashlib.sha256(source.read_bytes()).hexdigest()
     dialog = ExportDialog(image, result, card=meta, folder=tmp_path)
@@ -80,7 +80,7 @@ def test_sr_and_sc_are_deidentified_by_default(qtbot, cases, tmp_path: Path) -> 
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before  # the source is only read
 
 
-def test_png_and_html_and_errors(qtbot, cases, tmp_path: Path) -> None:  # noqa: ANN001
+def test_png_and_html_and_errors(qtbot, cases, tmp_path: Path) -> None:
     (_, image, result), meta = cases[0]["png"], cases[1]
     dialog = ExportDialog(image, result, card=meta, folder=tmp_path)
     qtbot.addWidget(dialog)

@@ -36,11 +36,6 @@ def _private_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate_user_folders(monkeypatch, tmp_path)
 
 
-@pytest.fixture(scope="module")
-def segmenter() -> LungSegmenter:
-    return LungSegmenter(weights=None)
-
-
 def make_head(folder: Path, classes: tuple[str, ...] = ("abnormal", "normal")) -> Path:
     """A tiny random head whose classes match the synthetic set's (sorted folder names)."""
     head = make_tiny_head(folder, with_map=False)
@@ -50,7 +45,7 @@ def make_head(folder: Path, classes: tuple[str, ...] = ("abnormal", "normal")) -
     return head
 
 
-def make_wizard(qtbot, tmp_path: Path, segmenter: LungSegmenter, store: ModelStore) -> FinetuneWizard:  # noqa: ANN001
+def make_wizard(qtbot, tmp_path: Path, segmenter: LungSegmenter, store: ModelStore) -> FinetuneWizard:
     wizard = FinetuneWizard(store=store, segmenter=segmenter, profiles=(TINY_PROFILE,), config_factory=tiny_config,
                             output_root=tmp_path / "runs", default_epochs=2, default_folds=2, measure_batches=1)
     qtbot.addWidget(wizard)
@@ -62,7 +57,7 @@ def next_enabled(wizard: FinetuneWizard) -> bool:
     return wizard.button(QWizard.WizardButton.NextButton).isEnabled()
 
 
-def choose_data(qtbot, wizard: FinetuneWizard, source: Path) -> None:  # noqa: ANN001
+def choose_data(qtbot, wizard: FinetuneWizard, source: Path) -> None:
     wizard.data_page.set_source(source)
     assert wizard.data_page.is_checking and not next_enabled(wizard)
     qtbot.waitUntil(lambda: not wizard.data_page.is_checking, timeout=60_000)
@@ -79,7 +74,7 @@ def test_estimate_is_measured_and_scales() -> None:
     assert two_more_epochs == pytest.approx(2 * (10 * 2.0 + 25 * 0.1 + 0.5))
 
 
-def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: Path,  # noqa: ANN001
+def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: Path,
                                                                segmenter: LungSegmenter) -> None:
     data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=12)
     (data / "normal" / "broken.png").write_bytes(b"not a png at all")
@@ -159,7 +154,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     assert (original / META_NAME).exists()
 
 
-def test_cancelled_training_leaves_the_store_untouched(qtbot, tmp_path: Path,  # noqa: ANN001
+def test_cancelled_training_leaves_the_store_untouched(qtbot, tmp_path: Path,
                                                        segmenter: LungSegmenter) -> None:
     data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=10)
     store = ModelStore(root=tmp_path / "models")
@@ -198,7 +193,7 @@ def test_comparison_is_refused_with_a_reason(tmp_path: Path, segmenter: LungSegm
 
 @pytest.mark.parametrize(("classes", "reason"), [(("normal",), "exactly two classes"),
                                                  (("normal", "abnormal"), "at least 10")])
-def test_unusable_data_keeps_next_disabled(qtbot, tmp_path: Path, segmenter: LungSegmenter,  # noqa: ANN001
+def test_unusable_data_keeps_next_disabled(qtbot, tmp_path: Path, segmenter: LungSegmenter,
                                            classes: tuple[str, ...], reason: str) -> None:
     data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=4)
     for name in {"normal", "abnormal"} - set(classes):
@@ -211,7 +206,7 @@ def test_unusable_data_keeps_next_disabled(qtbot, tmp_path: Path, segmenter: Lun
     assert not wizard.data_page.isComplete() and not next_enabled(wizard)
 
 
-def test_missing_source_is_explained(qtbot, tmp_path: Path, segmenter: LungSegmenter) -> None:  # noqa: ANN001
+def test_missing_source_is_explained(qtbot, tmp_path: Path, segmenter: LungSegmenter) -> None:
     wizard = make_wizard(qtbot, tmp_path, segmenter, ModelStore(root=tmp_path / "models"))
     choose_data(qtbot, wizard, tmp_path / "nowhere")
     assert "neither a folder" in wizard.data_page.verdict.text() and not next_enabled(wizard)

@@ -19,11 +19,11 @@ from tests.viewer.helpers import make_window, wait_for_image, wait_for_result
 from viewer.main_window import MainWindow
 
 
-def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_dir: Path) -> None:  # noqa: ANN001
+def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_dir: Path) -> None:
     gui_thread = threading.get_ident()
     threads, loading = [], []
 
-    def recording_factory(settings, progress):  # noqa: ANN001, ANN202
+    def recording_factory(settings, progress):
         threads.append(threading.get_ident())
         loading.append(time.perf_counter())
         time.sleep(2.0)  # a model load, in the worker: the GUI must keep turning
@@ -74,7 +74,7 @@ def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_d
     assert lungs.mean() + 20 < shown[band, int(cols * .47):int(cols * .53)].mean()
 
 
-def test_corrupt_file_gives_a_message_not_a_crash(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_corrupt_file_gives_a_message_not_a_crash(qtbot, factory, tmp_path: Path) -> None:
     window = make_window(qtbot, factory)
     broken = tmp_path / "broken.dcm"
     broken.write_text("this is not an image")
@@ -84,7 +84,7 @@ def test_corrupt_file_gives_a_message_not_a_crash(qtbot, factory, tmp_path: Path
     assert window.view.image is None and not window.panel.anyway_button.isVisible()
 
 
-def test_lateral_view_offers_diagnose_anyway(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_lateral_view_offers_diagnose_anyway(qtbot, factory, tmp_path: Path) -> None:
     window = make_window(qtbot, factory)
     window.open_path(make_dicom(tmp_path / "lat.dcm", chest_like(300, 280), ViewPosition="LL"))
     qtbot.waitUntil(lambda: window.panel.anyway_button.isVisible(), timeout=120_000)
@@ -95,8 +95,8 @@ def test_lateral_view_offers_diagnose_anyway(qtbot, factory, tmp_path: Path) -> 
     assert "lateral" in window.panel.warnings.text()
 
 
-def test_missing_head_is_said_plainly(qtbot, dicom_dir: Path) -> None:  # noqa: ANN001
-    def no_head(settings, progress):  # noqa: ANN001, ANN202
+def test_missing_head_is_said_plainly(qtbot, dicom_dir: Path) -> None:
+    def no_head(settings, progress):
         raise ModelLoadError("No trained head is installed — train one with `pneumollm train`.")
 
     window = make_window(qtbot, no_head)
@@ -108,7 +108,7 @@ def test_missing_head_is_said_plainly(qtbot, dicom_dir: Path) -> None:  # noqa: 
     assert "not available" in window.device_label.text()
 
 
-def test_missing_head_with_the_real_factory(qtbot, dicom_dir: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_missing_head_with_the_real_factory(qtbot, dicom_dir: Path, monkeypatch) -> None:
     import engine.model_store
 
     monkeypatch.setattr(engine.model_store, "DEFAULT_HEAD", Path("/nonexistent/default_head"))
@@ -118,7 +118,7 @@ def test_missing_head_with_the_real_factory(qtbot, dicom_dir: Path, monkeypatch)
     assert window.panel.result is None
 
 
-def test_cancel_drops_the_result(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cancel_drops_the_result(qtbot, factory, tmp_path: Path) -> None:
     window = make_window(qtbot, factory, auto_diagnose=False)
     window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
     wait_for_image(qtbot, window, "a.dcm")
@@ -135,12 +135,12 @@ def test_cancel_drops_the_result(qtbot, factory, tmp_path: Path) -> None:  # noq
     wait_for_result(qtbot, window)
 
 
-def test_first_start_shows_a_progress_dialog_while_the_model_is_prepared(qtbot, factory, monkeypatch) -> None:  # noqa: ANN001
+def test_first_start_shows_a_progress_dialog_while_the_model_is_prepared(qtbot, factory, monkeypatch) -> None:
     import viewer.main_window as main_window
 
     monkeypatch.setattr(main_window, "smollm_is_prepared", lambda: False)
 
-    def slow_factory(settings, progress):  # noqa: ANN001, ANN202
+    def slow_factory(settings, progress):
         progress("Preparing the embedded language model (first start only, about 20 seconds)…")
         time.sleep(1.5)
         return factory(settings, progress)
@@ -162,7 +162,7 @@ def test_first_start_shows_a_progress_dialog_while_the_model_is_prepared(qtbot, 
     assert "tiny-test" in window.device_label.text()
 
 
-def test_threshold_override_redraws_the_decision(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_threshold_override_redraws_the_decision(qtbot, factory, tmp_path: Path) -> None:
     window = make_window(qtbot, factory)
     window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
     wait_for_result(qtbot, window)
@@ -181,7 +181,7 @@ def test_threshold_override_redraws_the_decision(qtbot, factory, tmp_path: Path)
     assert "not flagged" in window.panel.headline.text()
 
 
-def test_review_is_audited_without_phi(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_review_is_audited_without_phi(qtbot, factory, tmp_path: Path) -> None:
     from engine.audit import AuditLog
 
     window = make_window(qtbot, factory)
@@ -193,7 +193,7 @@ def test_review_is_audited_without_phi(qtbot, factory, tmp_path: Path) -> None: 
     assert PHI_VALUES["PatientName"] not in str(entries)
 
 
-def test_open_in_reading_view_and_tabs(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_open_in_reading_view_and_tabs(qtbot, factory, tmp_path: Path) -> None:
     from PySide6.QtWidgets import QLabel
 
     window = make_window(qtbot, factory, auto_diagnose=False)
@@ -208,7 +208,7 @@ def test_open_in_reading_view_and_tabs(qtbot, factory, tmp_path: Path) -> None: 
     wait_for_image(qtbot, window, "b.dcm")
 
 
-def test_main_window_renders(qtbot, factory, dicom_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_main_window_renders(qtbot, factory, dicom_dir: Path, tmp_path: Path) -> None:
     window = make_window(qtbot, factory)
     window.open_path(dicom_dir / "RG1_UNCR.dcm")
     wait_for_result(qtbot, window)
@@ -220,7 +220,7 @@ def test_main_window_renders(qtbot, factory, dicom_dir: Path, tmp_path: Path) ->
     assert view_width > window.panel.width(), "the image should get the larger share of the reading area"
 
 
-def test_dropping_a_file_opens_it(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_dropping_a_file_opens_it(qtbot, factory, tmp_path: Path) -> None:
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent
 
@@ -233,7 +233,7 @@ def test_dropping_a_file_opens_it(qtbot, factory, tmp_path: Path) -> None:  # no
     wait_for_image(qtbot, window, "dropped.dcm")
 
 
-def test_app_opens_the_path_from_the_command_line(qtbot, factory, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+def test_app_opens_the_path_from_the_command_line(qtbot, factory, monkeypatch, tmp_path: Path) -> None:
     import viewer.main_window as main_window
     from viewer import app
 
@@ -246,7 +246,7 @@ def test_app_opens_the_path_from_the_command_line(qtbot, factory, monkeypatch, t
     wait_for_image(qtbot, window, "cli.dcm")
 
 
-def test_out_of_domain_warning_is_as_loud_as_the_verdict(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_out_of_domain_warning_is_as_loud_as_the_verdict(qtbot, factory, tmp_path: Path) -> None:
     window = make_window(qtbot, factory)
     window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
     wait_for_result(qtbot, window)

@@ -21,7 +21,7 @@ def mouse(kind: QEvent.Type, view: ReadingView, point: QPointF, button: Qt.Mouse
     return QMouseEvent(kind, point, global_point, button, buttons, Qt.KeyboardModifier.NoModifier)
 
 
-def test_window_level_invert_zoom_and_readout(qtbot, factory, dicom_dir: Path) -> None:  # noqa: ANN001
+def test_window_level_invert_zoom_and_readout(qtbot, factory, dicom_dir: Path) -> None:
     window = make_window(qtbot, factory, auto_diagnose=False)
     window.open_path(dicom_dir / "RG1_UNCI.dcm")
     wait_for_image(qtbot, window, "RG1_UNCI.dcm")
@@ -69,7 +69,7 @@ def test_window_level_invert_zoom_and_readout(qtbot, factory, dicom_dir: Path) -
     assert not window.invert_action.isChecked() and view.auto_fit
 
 
-def test_default_preset_without_a_file_window_shows_the_display_image(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_default_preset_without_a_file_window_shows_the_display_image(qtbot, tmp_path: Path) -> None:
     image = load_image(make_dicom(tmp_path / "a.dcm", chest_like()))
     assert image.default_window is None
     view = ReadingView()
@@ -81,7 +81,7 @@ def test_default_preset_without_a_file_window_shows_the_display_image(qtbot, tmp
     np.testing.assert_array_equal(view.displayed, image.display)
 
 
-def test_overlays_toggle_fade_and_mark_the_fallback_crop(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_overlays_toggle_fade_and_mark_the_fallback_crop(qtbot, tmp_path: Path) -> None:
     image = load_image(make_dicom(tmp_path / "a.dcm", chest_like(200, 180)))
     view = ReadingView()
     qtbot.addWidget(view)

@@ -25,7 +25,7 @@ def test_settings_round_trip_under_the_app_names(tmp_path: Path) -> None:
     assert settings.model_differs(ViewerSettings()) and not settings.model_differs(settings.copy())
 
 
-def test_dialog_names_wrong_paths_with_the_engine_messages(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_dialog_names_wrong_paths_with_the_engine_messages(qtbot, tmp_path: Path) -> None:
     settings = ViewerSettings()
     dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
@@ -48,7 +48,7 @@ def test_dialog_names_wrong_paths_with_the_engine_messages(qtbot, tmp_path: Path
     assert settings.threshold_override == 0.3 and settings.device == "cpu"
 
 
-def test_about_names_the_model_its_data_and_metrics(qtbot, tiny_head: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_about_names_the_model_its_data_and_metrics(qtbot, tiny_head: Path, tmp_path: Path) -> None:
     (tmp_path / "MODEL_CARD.md").write_text("# Model card\nTrained on a stand-in set.")
     card = replace(load_head_card(tiny_head), stand_in_note="A stand-in head, not a pneumoconiosis detector.",
                    model_card="MODEL_CARD.md",
@@ -66,7 +66,7 @@ def test_about_names_the_model_its_data_and_metrics(qtbot, tiny_head: Path, tmp_
     assert "No trained head" in missing and DISCLAIMER in missing
 
 
-def test_error_sink_shows_user_messages_and_hides_internals(caplog) -> None:  # noqa: ANN001
+def test_error_sink_shows_user_messages_and_hides_internals(caplog) -> None:
     from engine.errors import DicomReadError
 
     assert message_for(DicomReadError(path="/x/scan.dcm")).startswith("scan.dcm: Not a readable DICOM")

@@ -24,7 +24,7 @@ def make_folder(root: Path) -> Path:
     return root
 
 
-def test_folder_lists_studies_skipped_and_flagged_and_steps(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_folder_lists_studies_skipped_and_flagged_and_steps(qtbot, factory, tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "study")
     window = make_window(qtbot, factory, auto_diagnose=False)
     window.open_path(folder)
@@ -52,7 +52,7 @@ def test_folder_lists_studies_skipped_and_flagged_and_steps(qtbot, factory, tmp_
     assert "flagged" in window.panel.status.text()
 
 
-def test_empty_folder_says_so(qtbot, factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_empty_folder_says_so(qtbot, factory, tmp_path: Path) -> None:
     folder = tmp_path / "empty"
     folder.mkdir()
     (folder / "notes.dcm").write_bytes(b"nope")

@@ -13,7 +13,7 @@ from tests.viewer.helpers import make_window
 from viewer.tag_browser import TagBrowser
 
 
-def test_tag_browser_hides_identifying_tags(qtbot, factory, tmp_path: Path, caplog) -> None:  # noqa: ANN001
+def test_tag_browser_hides_identifying_tags(qtbot, factory, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     window = make_window(qtbot, factory, auto_diagnose=False)
     path = make_dicom(tmp_path / "a.dcm", chest_like(), ViewPosition="PA")
@@ -37,7 +37,7 @@ def test_tag_browser_hides_identifying_tags(qtbot, factory, tmp_path: Path, capl
     assert not any(value in caplog.text for value in PHI_VALUES.values())
 
 
-def test_sequences_nest_and_filter(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sequences_nest_and_filter(qtbot, tmp_path: Path) -> None:
     code = Dataset()
     code.CodeValue, code.CodeMeaning = "T-D3000", "Chest"
     other = Dataset()
@@ -57,7 +57,7 @@ def test_sequences_nest_and_filter(qtbot, tmp_path: Path) -> None:  # noqa: ANN0
     assert browser.tree.topLevelItemCount() == 1
 
 
-def test_non_dicom_has_no_tags(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_non_dicom_has_no_tags(qtbot, tmp_path: Path) -> None:
     browser = TagBrowser()
     qtbot.addWidget(browser)
     browser.show_file(None)

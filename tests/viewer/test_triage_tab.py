@@ -32,11 +32,11 @@ def diagnoser(tmp_path_factory: pytest.TempPathFactory) -> Diagnoser:
     return tiny_diagnoser(tmp_path_factory.mktemp("triage-head"), threshold=0.6)  # random head: scores near 0.6
 
 
-def wait_idle(qtbot, tab: TriageTab, timeout: int = 120_000) -> None:  # noqa: ANN001
+def wait_idle(qtbot, tab: TriageTab, timeout: int = 120_000) -> None:
     qtbot.waitUntil(lambda: not tab.is_running, timeout=timeout)
 
 
-def test_rows_sort_filter_and_open(qtbot, diagnoser: Diagnoser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_rows_sort_filter_and_open(qtbot, diagnoser: Diagnoser, tmp_path: Path) -> None:
     folder = make_triage_folder(tmp_path / "in")
     calls = []
 
@@ -107,7 +107,7 @@ def test_rows_sort_filter_and_open(qtbot, diagnoser: Diagnoser, tmp_path: Path) 
     save_screenshot(tab, tmp_path / "triage_tab.png")
 
 
-def test_cancel_keeps_rows_and_a_second_run_resumes(qtbot, diagnoser: Diagnoser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cancel_keeps_rows_and_a_second_run_resumes(qtbot, diagnoser: Diagnoser, tmp_path: Path) -> None:
     folder = make_triage_folder(tmp_path / "in")
     gated = GatedDiagnoser(diagnoser, gate_after=1)
     tab = TriageTab(lambda: gated, batch_size=2)  # type: ignore[arg-type, return-value]
@@ -139,7 +139,7 @@ def test_cancel_keeps_rows_and_a_second_run_resumes(qtbot, diagnoser: Diagnoser,
     assert not journal_path(out).exists()
 
 
-def test_bad_folder_is_reported_not_raised(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_folder_is_reported_not_raised(qtbot, tmp_path: Path) -> None:
     tab = TriageTab(lambda: pytest.fail("the model must not load for a missing folder"))  # type: ignore[arg-type]
     qtbot.addWidget(tab)
     assert tab.start() is None and "Choose a folder" in tab.status_label.text()

@@ -27,8 +27,8 @@ def ended(seen: dict[str, list]) -> bool:
     return bool(seen["finished"] or seen["failed"] or seen["stopped"])
 
 
-def test_generator_values_arrive_as_progress_then_finished(qtbot) -> None:  # noqa: ANN001
-    def count(n: int):  # noqa: ANN202
+def test_generator_values_arrive_as_progress_then_finished(qtbot) -> None:
+    def count(n: int):
         yield from range(n)
 
     worker = Worker(count, 4)
@@ -38,10 +38,10 @@ def test_generator_values_arrive_as_progress_then_finished(qtbot) -> None:  # no
     assert seen["progress"] == [0, 1, 2, 3] and seen["finished"] == [3]
 
 
-def test_cancel_stops_between_yields(qtbot) -> None:  # noqa: ANN001
+def test_cancel_stops_between_yields(qtbot) -> None:
     release = threading.Event()
 
-    def slow():  # noqa: ANN202
+    def slow():
         yield "first"
         release.wait(10)
         yield "second"  # asked to stop before this one: never emitted
@@ -55,7 +55,7 @@ def test_cancel_stops_between_yields(qtbot) -> None:  # noqa: ANN001
     assert seen["progress"] == ["first"] and seen["stopped"] and not seen["finished"]
 
 
-def test_exceptions_and_cancelled_errors(qtbot) -> None:  # noqa: ANN001
+def test_exceptions_and_cancelled_errors(qtbot) -> None:
     def boom() -> None:
         raise ValueError("broken")
 
@@ -68,8 +68,8 @@ def test_exceptions_and_cancelled_errors(qtbot) -> None:  # noqa: ANN001
     assert seen_cancelled["stopped"] and not seen_cancelled["failed"]
 
 
-def test_reporting_jobs_get_explicit_callbacks(qtbot) -> None:  # noqa: ANN001
-    def job(total: int, *, progress, cancelled) -> str:  # noqa: ANN001
+def test_reporting_jobs_get_explicit_callbacks(qtbot) -> None:
+    def job(total: int, *, progress, cancelled) -> str:
         for step in range(total):
             if cancelled():
                 raise Cancelled()
@@ -85,7 +85,7 @@ def test_reporting_jobs_get_explicit_callbacks(qtbot) -> None:  # noqa: ANN001
     qtbot.waitUntil(lambda: len(workers) == 0, timeout=TIMEOUT_MS)  # released once its end arrived
 
 
-def test_a_relay_outlived_by_its_worker_stays_silent(qtbot) -> None:  # noqa: ANN001
+def test_a_relay_outlived_by_its_worker_stays_silent(qtbot) -> None:
     release = threading.Event()
     calls: list[object] = []
     page = QWidget()

@@ -10,18 +10,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-from pydicom.dataset import Dataset  # noqa: E402
-from pydicom.sequence import Sequence  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
-from engine.errors import DicomReadError, UnsupportedImageError  # noqa: E402
+from engine.errors import DicomReadError, UnsupportedImageError
 from engine.flags import codes
-from engine.io import autocontrast_uint8, load_image  # noqa: E402
-from engine.io.image import window_uint8  # noqa: E402
-from tests.dicom_factory import (  # noqa: E402
+from engine.io import autocontrast_uint8, load_image
+from engine.io.image import window_uint8
+from tests.dicom_factory import (
     GSPS_STORAGE,
     PHI_VALUES,
     SC_STORAGE,

@@ -30,7 +30,7 @@ def test_png_is_read_as_raster(tmp_path: Path) -> None:
     (lambda folder: folder / "missing.dcm", DicomReadError, "not found"),
     (lambda folder: folder, UnsupportedImageError, "folder"),
 ])
-def test_clear_line_for_paths_that_are_not_images(tmp_path: Path, make, error: type, text: str) -> None:  # noqa: ANN001
+def test_clear_line_for_paths_that_are_not_images(tmp_path: Path, make, error: type, text: str) -> None:
     with pytest.raises(error, match=text) as info:
         load_image(make(tmp_path))
     assert "\n" not in info.value.user_message

@@ -66,7 +66,7 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     return clip, save_tiny_llama(root / "llama"), state
 
 
-def full_config(clip: Path, llama: Path):  # noqa: ANN201
+def full_config(clip: Path, llama: Path):
     profile = load_profile("full", vision_weights=str(clip), llm_path=str(llama))
     return replace(profile.model, clip_model_name="PneumoTiny-ViT", source_width=64, width_without_llm=64)
 
@@ -104,7 +104,7 @@ def test_full_model_forward_from_local_files(paths: tuple[Path, Path, dict]) -> 
     (lambda p: p / "absent.pt", "not found"),
     (lambda p: (p / "weights.txt").write_text("x") and p / "weights.txt", "Choose an open_clip"),
 ])
-def test_clip_path_checks(tmp_path: Path, make, message: str) -> None:  # noqa: ANN001
+def test_clip_path_checks(tmp_path: Path, make, message: str) -> None:
     with pytest.raises(ModelLoadError, match=message):
         check_clip_weights(make(tmp_path))
 
@@ -155,7 +155,7 @@ def test_gpu_out_of_memory_falls_back_to_cpu(tmp_path: Path, paths: tuple[Path, 
     original = Diagnoser._forward_on
     calls = []
 
-    def flaky(self: Diagnoser, runtime: Runtime, batch: torch.Tensor):  # noqa: ANN202
+    def flaky(self: Diagnoser, runtime: Runtime, batch: torch.Tensor):
         calls.append(runtime.device.type)
         if runtime.device.type == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--vision-weights")
     parser.add_argument("--llm-path")
+    parser.add_argument("--consistency-images", type=int, default=300, metavar="N",
+                        help="images whose half/double-resolution and JPEG presentations are compared (0 = skip)")
     add_json_flag(parser)
 
 
@@ -24,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         from training.evaluate import evaluate_head
 
         report = evaluate_head(args.data, args.model, device=args.device, vision_weights=args.vision_weights,
-                               llm_path=args.llm_path)
+                               llm_path=args.llm_path, consistency_images=args.consistency_images)
         emit({"ok": True, "error": None, **report}, args.json, _text)
         return 0
 
@@ -33,6 +35,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _text(report: dict[str, Any]) -> str:
     m = report["metrics"]
-    return (f"{report['n']} images at threshold {report['threshold']:.3f}: sensitivity {m['sensitivity']:.2f}, "
+    line = (f"{report['n']} images at threshold {report['threshold']:.3f}: sensitivity {m['sensitivity']:.2f}, "
             f"specificity {m['specificity']:.2f}, accuracy {m['accuracy']:.2f}, AUC {m['auc']:.2f}, "
             f"AVG {m['avg']:.2f}")
+    consistency = report.get("consistency")
+    if consistency:
+        overall = consistency["overall"]
+        line += (f"\nconsistency over {consistency['n']} images (half, double, JPEG q70 vs native): median |dp| "
+                 f"{overall['median_abs_delta']}, 95th percentile {overall['p95_abs_delta']}, decision flips "
+                 f"{overall['flip_rate']:.1%}")
+    return line

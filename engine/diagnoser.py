@@ -22,6 +22,7 @@ import torch
 from engine.decision import Decision, ThresholdSource, Verdict, decide
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import Flag, blocking, codes, messages
+from engine.intended_use import with_intended_use_flags
 from engine.io import ImageMeta, LoadedImage, load_image
 from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
 from engine.model.head_card import HeadCard
@@ -220,7 +221,10 @@ class Diagnoser:
         return self.predict_batch([image], allow_flagged=allow_flagged, decode_ms=[decode_ms])[0]
 
     def predict_batch(self, images: Sequence[LoadedImage], *, allow_flagged: bool = False,
-                      decode_ms: Sequence[float] | None = None) -> list[DiagnosisResult]:
+                      decode_ms: Sequence[float] | None = None, intended_use_checked: bool = False
+                      ) -> list[DiagnosisResult]:
+        if not intended_use_checked:
+            images = [self.check_intended_use(image) for image in images]
         for image in images:
             refuse_flagged(image, allow_flagged)
         cases = prepare_batch(list(images), self.segmenter, self.preprocess)
@@ -241,18 +245,23 @@ class Diagnoser:
         batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         done = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as decoder:
-            pending = decoder.submit(_decode_batch, batches[0], allow_flagged) if batches else None
+            pending = decoder.submit(_decode_batch, batches[0], allow_flagged, self.check_intended_use) \
+                if batches else None
             for index in range(len(batches)):
                 if cancelled():
                     return
                 assert pending is not None
                 decoded = pending.result()
-                pending = decoder.submit(_decode_batch, batches[index + 1], allow_flagged) \
+                pending = decoder.submit(_decode_batch, batches[index + 1], allow_flagged, self.check_intended_use) \
                     if index + 1 < len(batches) else None
                 for path, outcome in self._diagnose_decoded(decoded, allow_flagged):
                     done += 1
                     progress = Progress.of(done, len(paths), started, "Diagnosing")
                     yield replace(outcome, path=path, progress=progress)
+
+    def check_intended_use(self, image: LoadedImage) -> LoadedImage:
+        """``image`` with an ``outside_intended_use`` flag when its tags fall outside the head card's intended use."""
+        return with_intended_use_flags(image, self.card.intended_use)
 
     def crop_probabilities(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Calibrated probability of the positive class for model-input crops (N, S, S) uint8, no segmentation.
@@ -275,7 +284,7 @@ class Diagnoser:
             try:
                 results: list[DiagnosisResult | PneumoError] = list(self.predict_batch(
                     [item.image for item in ready], allow_flagged=allow_flagged,  # type: ignore[misc]
-                    decode_ms=[item.decode_ms for item in ready]))
+                    decode_ms=[item.decode_ms for item in ready], intended_use_checked=True))
             except PneumoError as exc:  # a batch-wide failure (e.g. segmentation weights) marks each file
                 results = [exc] * len(ready)
             for item, result in zip(ready, results, strict=True):
@@ -395,14 +404,16 @@ class _Decoded:
     decode_ms: float = 0.0
 
 
-def _decode_batch(paths: list[Path], allow_flagged: bool) -> list[_Decoded]:
-    """Decode thread: read, refuse flagged files, and convert to 8 bits, so the model thread never waits."""
+def _decode_batch(paths: list[Path], allow_flagged: bool, annotate: Callable[[LoadedImage], LoadedImage]
+                  ) -> list[_Decoded]:
+    """Decode thread: read, check the intended use, refuse flagged files and convert to 8 bits, so the model
+    thread never waits."""
     decoded: list[_Decoded] = []
     for path in paths:
         start = time.perf_counter()
         meta = None
         try:
-            image = load_image(path)
+            image = annotate(load_image(path))
             meta = image.meta
             refuse_flagged(image, allow_flagged)
             image.model_uint8  # noqa: B018 - computed here, on the decode thread

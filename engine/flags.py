@@ -27,6 +27,7 @@ SEVERITY: dict[str, Severity] = {
     "other_body_part": Severity.REVIEW,
     "multi_frame": Severity.REVIEW,
     "colour_converted": Severity.NOTE,
+    "outside_intended_use": Severity.REVIEW,  # engine.intended_use: age, view or modality the head was not made for
     # From the lung crop (engine.segment)
     "blank_image": Severity.UNUSABLE,
     "low_resolution": Severity.NOTE,

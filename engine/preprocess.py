@@ -43,7 +43,7 @@ def prepare_batch(images: list[LoadedImage], segmenter: LungSegmenter, config: P
         start = time.perf_counter()
         eight_bit.append(image.model_uint8)
         convert_ms.append((time.perf_counter() - start) * 1e3)
-    crops = segmenter.lung_crops(eight_bit, size=config.input_size)
+    crops = segmenter.lung_crops(eight_bit, size=config.input_size, effective_side=config.effective_side)
     cases = []
     for image, crop, convert in zip(images, crops, convert_ms, strict=True):
         start = time.perf_counter()

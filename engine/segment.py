@@ -175,11 +175,13 @@ class LungSegmenter:
         tensor = torch.from_numpy(batch).unsqueeze(1).to(self.device)
         return torch.sigmoid(self.network(tensor)).squeeze(1).float().cpu().numpy()
 
-    def lung_crop(self, image_uint8: np.ndarray, *, size: int = CROP_SIZE) -> LungCrop:
-        """Segment one 8-bit radiograph and crop its lungs (see the module docstring)."""
-        return self.lung_crops([image_uint8], size=size)[0]
+    def lung_crop(self, image_uint8: np.ndarray, *, size: int = CROP_SIZE,
+                  effective_side: int | None = None) -> LungCrop:
+        """Segment one 8-bit radiograph and crop its lungs (see the module docstring and ``model_crop``)."""
+        return self.lung_crops([image_uint8], size=size, effective_side=effective_side)[0]
 
-    def lung_crops(self, images_uint8: list[np.ndarray], *, size: int = CROP_SIZE) -> list[LungCrop]:
+    def lung_crops(self, images_uint8: list[np.ndarray], *, size: int = CROP_SIZE,
+                   effective_side: int | None = None) -> list[LungCrop]:
         """Batched ``lung_crop``: one network forward for all images."""
         start = time.perf_counter()
         blank = [float(image.std()) < 1.0 for image in images_uint8]
@@ -191,10 +193,10 @@ class LungSegmenter:
             t0 = time.perf_counter()
             if is_blank:
                 blank_flag = Flag("blank_image", "blank or constant image — nothing to segment")
-                result = fallback_crop(image, (blank_flag,), size=size)
+                result = fallback_crop(image, (blank_flag,), size=size, effective_side=effective_side)
                 result.timings_ms["segmentation_forward"] = 0.0
             else:
-                result = crop_from_probability(image, next(probabilities), size=size)
+                result = crop_from_probability(image, next(probabilities), size=size, effective_side=effective_side)
                 result.timings_ms["segmentation_forward"] = forward_ms
             result.timings_ms["segmentation_total"] = (
                 result.timings_ms["segmentation_forward"] + (time.perf_counter() - t0) * 1e3)
@@ -233,7 +235,8 @@ def upsample_mask(mask_small: np.ndarray, probability: np.ndarray, height: int, 
     return np.asarray(full) > 0.5
 
 
-def crop_from_probability(image_uint8: np.ndarray, probability: np.ndarray, *, size: int = CROP_SIZE) -> LungCrop:
+def crop_from_probability(image_uint8: np.ndarray, probability: np.ndarray, *, size: int = CROP_SIZE,
+                          effective_side: int | None = None) -> LungCrop:
     """Post-process a probability map into the lung crop, with the quality check."""
     start = time.perf_counter()
     height, width = image_uint8.shape
@@ -242,10 +245,12 @@ def crop_from_probability(image_uint8: np.ndarray, probability: np.ndarray, *, s
     flags, failed = quality_flags(image_uint8, small_mask, mask, regions)
     fraction = float(mask.mean())
     if failed:
-        result = fallback_crop(image_uint8, tuple(flags), size=size, mask=mask, lung_count=regions)
+        result = fallback_crop(image_uint8, tuple(flags), size=size, mask=mask, lung_count=regions,
+                               effective_side=effective_side)
     else:
         box = lung_box(mask)
-        result = LungCrop(mask, box, crop_box(image_uint8, box, size), fraction, regions, tuple(flags), False, {})
+        crop = model_crop(image_uint8, box, size, effective_side)
+        result = LungCrop(mask, box, crop, fraction, regions, tuple(flags), False, {})
     result.timings_ms["postprocess_and_crop"] = (time.perf_counter() - start) * 1e3
     return result
 
@@ -260,20 +265,39 @@ def lung_box(mask: np.ndarray, margin: float = CROP_MARGIN) -> tuple[int, int, i
     return max(0, x0 - dx), max(0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy)
 
 
-def crop_box(image_uint8: np.ndarray, box: tuple[int, int, int, int], size: int = CROP_SIZE) -> np.ndarray:
+def model_crop(image_uint8: np.ndarray, box: tuple[int, int, int, int], size: int = CROP_SIZE,
+               effective_side: int | None = None) -> np.ndarray:
+    """The model's input: the box cut from the 8-bit image and resized to ``size`` x ``size``.
+
+    One rule for training and inference. With ``effective_side`` (from the head card: the typical long side of
+    the lung rectangle in the training radiographs, in their own pixels) a larger box is first brought down to
+    that many pixels, so a crop from a 2,000-pixel film has the effective resolution the head learnt on, not a
+    sharpness it never saw; a smaller box is left as it is.
+    """
     x0, y0, x1, y1 = box
-    return resize_uint8(image_uint8[y0:y1, x0:x1], size, size)
+    region = image_uint8[y0:y1, x0:x1]
+    height, width = region.shape
+    if effective_side and max(height, width) > effective_side:
+        scale = effective_side / max(height, width)
+        region = resize_area(region, max(1, round(width * scale)), max(1, round(height * scale)))
+    return resize_uint8(region, size, size)
+
+
+def resize_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Downsample with an area filter (no aliasing), as a detector's lower resolution would."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), Image.BOX))
 
 
 def fallback_crop(image_uint8: np.ndarray, flags: tuple[Flag, ...], *, size: int = CROP_SIZE,
-                  mask: np.ndarray | None = None, lung_count: int = 0) -> LungCrop:
+                  mask: np.ndarray | None = None, lung_count: int = 0, effective_side: int | None = None) -> LungCrop:
     """The centred crop used when segmentation cannot be trusted; the flags say why."""
     height, width = image_uint8.shape
     trim_y, trim_x = round(height * (1 - FALLBACK_KEEP) / 2), round(width * (1 - FALLBACK_KEEP) / 2)
     box = (trim_x, trim_y, width - trim_x, height - trim_y)
     mask = np.zeros((height, width), bool) if mask is None else mask
     flags = (*flags, Flag("fallback_crop", "fell back to a centred crop"))
-    return LungCrop(mask, box, crop_box(image_uint8, box, size), float(mask.mean()), lung_count, flags, True, {})
+    crop = model_crop(image_uint8, box, size, effective_side)
+    return LungCrop(mask, box, crop, float(mask.mean()), lung_count, flags, True, {})
 
 
 def quality_flags(image_uint8: np.ndarray, small_mask: np.ndarray, mask: np.ndarray,

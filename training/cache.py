@@ -1,7 +1,10 @@
-"""On-disk cache of preprocessed lung crops, keyed by file content and by the segmenter that made them.
+"""On-disk cache of segmented lung regions, keyed by file content and by the segmenter that made them.
 
-Epochs after the first never segment again, and a re-run on the same folder starts at once. Every file is
-written atomically; a crop is only trusted when both its PNG and JSON exist.
+Each entry holds the lung rectangle of one radiograph with a border around it (room for the box jitter of
+``training.augment``), at the source's resolution up to ``REGION_CAP`` pixels, plus the rectangle's size in
+source pixels. Model crops for any head geometry are made from it with ``engine.segment.model_crop`` — the same
+function inference uses — so training and inference cannot drift apart. Epochs after the first never segment
+again; every file is written atomically and an entry is trusted only when both its PNG and JSON exist.
 """
 
 from __future__ import annotations
@@ -23,52 +26,81 @@ from engine.flags import codes
 from engine.io import load_image
 from engine.paths import cache_dir, file_sha256, write_atomic
 from engine.progress import Progress
-from engine.segment import LungSegmenter
+from engine.segment import LungSegmenter, model_crop, resize_area
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
+REGION_BORDER = 0.15  # of the lung rectangle's size, each side: room for shifting and scaling the box
+REGION_CAP = 768  # regions larger than this are stored downsampled (far above any head's effective side)
 
 
 @dataclass(frozen=True)
-class CachedCrop:
-    crop: np.ndarray  # uint8 (S, S)
-    flags: tuple[str, ...]  # flag codes (engine.flags); older caches hold messages
+class CachedRegion:
+    region: np.ndarray  # uint8 (h, w): the lung rectangle and a border around it
+    box: tuple[int, int, int, int]  # the lung rectangle inside ``region`` (x0, y0, x1, y1)
+    box_side: int  # the rectangle's long side in the source radiograph's pixels
+    source_long_side: int  # the radiograph's long side in pixels
+    flags: tuple[str, ...]  # flag codes (engine.flags)
     fallback: bool
 
+    def crop(self, size: int, effective_side: int | None) -> np.ndarray:
+        """The model crop of this radiograph for a head geometry (``PreprocessConfig``)."""
+        return model_crop(self.region, self.box, size, effective_side)
 
-class CropCache:
-    def __init__(self, segmenter: LungSegmenter, input_size: int = 224, root: Path | None = None) -> None:
+
+def cut_region(image_uint8: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The box plus ``REGION_BORDER`` around it (clipped to the image), downsampled to ``REGION_CAP`` at most;
+    returns the region and the box in its coordinates."""
+    height, width = image_uint8.shape
+    x0, y0, x1, y1 = box
+    bx, by = round((x1 - x0) * REGION_BORDER), round((y1 - y0) * REGION_BORDER)
+    rx0, ry0, rx1, ry1 = max(0, x0 - bx), max(0, y0 - by), min(width, x1 + bx), min(height, y1 + by)
+    region = image_uint8[ry0:ry1, rx0:rx1]
+    inner = (x0 - rx0, y0 - ry0, x1 - rx0, y1 - ry0)
+    scale = min(1.0, REGION_CAP / max(region.shape))
+    if scale < 1.0:
+        region = resize_area(region, max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale)))
+        inner = tuple(round(v * scale) for v in inner)
+    return np.ascontiguousarray(region), inner
+
+
+class RegionCache:
+    def __init__(self, segmenter: LungSegmenter, root: Path | None = None) -> None:
         self.segmenter = segmenter
-        self.input_size = input_size
-        signature = hashlib.sha256(f"{CACHE_VERSION}|{segmenter.weights_id}|{input_size}".encode()).hexdigest()[:12]
-        self.folder = (root or cache_dir() / "crops") / signature
+        signature = f"{CACHE_VERSION}|{segmenter.weights_id}|{REGION_BORDER}|{REGION_CAP}"
+        self.folder = (root or cache_dir() / "regions") / hashlib.sha256(signature.encode()).hexdigest()[:12]
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         base = self.folder / key[:2] / key
         return base.with_suffix(".png"), base.with_suffix(".json")
 
-    def get(self, key: str) -> CachedCrop | None:
+    def get(self, key: str) -> CachedRegion | None:
         png, meta = self._paths(key)
         if not (png.exists() and meta.exists()):
             return None
         try:
             info = json.loads(meta.read_text())
-            crop = np.asarray(Image.open(png).convert("L"))
-        except (OSError, ValueError):
-            return None
-        return CachedCrop(crop, tuple(info.get("flags", ())), bool(info.get("fallback", False)))
+            with Image.open(png) as picture:
+                region = np.asarray(picture.convert("L"))
+            return CachedRegion(region, tuple(info["box"]), int(info["box_side"]), int(info["source_long_side"]),
+                                tuple(info.get("flags", ())), bool(info.get("fallback", False)))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged entry is made again
 
-    def put(self, key: str, crop: np.ndarray, flags: tuple[str, ...], fallback: bool) -> None:
+    def put(self, key: str, entry: CachedRegion) -> None:
         png, meta = self._paths(key)
         buffer = io.BytesIO()
-        Image.fromarray(crop).save(buffer, format="PNG")
+        Image.fromarray(entry.region).save(buffer, format="PNG")
         write_atomic(png, buffer.getvalue())
-        write_atomic(meta, json.dumps({"flags": list(flags), "fallback": fallback}).encode())
+        info = {"box": [int(v) for v in entry.box], "box_side": int(entry.box_side),
+                "source_long_side": int(entry.source_long_side),
+                "flags": list(entry.flags), "fallback": entry.fallback}
+        write_atomic(meta, json.dumps(info).encode())
 
     def prepare(self, paths: list[Path], *, batch_size: int = 16,
                 progress: Callable[[Progress], None] | None = None,
                 cancelled: Callable[[], bool] = lambda: False) -> tuple[dict[Path, str], dict[Path, str]]:
-        """Make sure every file has a cached crop. Returns ({path: key}, {failed path: reason})."""
+        """Make sure every file has a cached region. Returns ({path: key}, {failed path: reason})."""
         keys: dict[Path, str] = {}
         failed: dict[Path, str] = {}
         todo: list[tuple[Path, str]] = []
@@ -96,17 +128,19 @@ class CropCache:
                     failed[path] = exc.user_message
                     keys.pop(path, None)
             if images:
-                for (_path, key), crop in zip(ready, self.segmenter.lung_crops(images, size=self.input_size),
-                                             strict=True):
-                    self.put(key, crop.crop, tuple(codes(crop.flags)), crop.fallback)
+                for (_path, key), image, lungs in zip(ready, images, self.segmenter.lung_crops(images), strict=True):
+                    region, box = cut_region(image, lungs.box)
+                    x0, y0, x1, y1 = lungs.box
+                    self.put(key, CachedRegion(region, box, max(x1 - x0, y1 - y0), max(image.shape),  # type: ignore[arg-type]
+                                               tuple(codes(lungs.flags)), lungs.fallback))
             done += len(chunk)
             if progress is not None:
                 progress(Progress.of(done, len(paths), started, "Segmenting"))
         return keys, failed
 
-    def load_all(self, keys: list[str]) -> tuple[np.ndarray, list[CachedCrop]]:
-        crops = [self.get(key) for key in keys]
-        missing = sum(c is None for c in crops)
+    def load_all(self, keys: list[str]) -> list[CachedRegion]:
+        entries = [self.get(key) for key in keys]
+        missing = sum(entry is None for entry in entries)
         if missing:
-            raise PneumoError(f"{missing} cached crops vanished during training — run again.")
-        return np.stack([c.crop for c in crops]), crops  # type: ignore[union-attr]
+            raise PneumoError(f"{missing} cached lung regions vanished during training — run again.")
+        return entries  # type: ignore[return-value]

@@ -14,7 +14,7 @@ import platform
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +26,27 @@ from engine.errors import TrainingError
 from engine.model.backbones import count_parameters
 from engine.model.checkpoint import save_checkpoint
 from engine.model.config import PreprocessConfig
-from engine.model.head_card import TRAINING_HASHES, HeadCard, write_training_hashes
+from engine.model.head_card import TRAINING_HASHES, HeadCard, IntendedUse, write_training_hashes
 from engine.model.pneumollm import frozen_fingerprints
 from engine.model.registry import load_profile
 from engine.paths import write_atomic
 from engine.reference_map import ReferenceMap
 from engine.segment import LungSegmenter
-from training.cache import CropCache
+from training.augment import AugmentConfig, RegionAugmenter
+from training.cache import CachedRegion, RegionCache
 from training.config import CVConfig, FinetuneConfig
 from training.data import LabelledSet, load_labelled, positive_class_index
 from training.finetune import Callback, Trainer, TrainingEvent, make_model, predict_logits
-from training.metrics import binary_metrics, roc_points, softmax, summarise_folds
+from training.intended_use import derive_intended_use
+from training.metrics import (
+    OPERATING_RULES,
+    binary_metrics,
+    describe_rule,
+    operating_point_table,
+    roc_points,
+    softmax,
+    summarise_folds,
+)
 
 log = logging.getLogger(__name__)
 REFERENCE_MAP_CASES = 2000  # enough for a readable map; placing a case then takes about a second
@@ -45,21 +55,27 @@ REFERENCE_MAP_CASES = 2000  # enough for a readable map; placing a case then tak
 @dataclass
 class PreparedData:
     dataset: LabelledSet
-    crops: np.ndarray  # (N, S, S) uint8
+    crops: np.ndarray  # (N, S, S) uint8 model crops for ``preprocess`` (engine.segment.model_crop)
+    regions: list[CachedRegion]  # the cached lung regions the crops (and augmented crops) are made from
+    preprocess: PreprocessConfig  # the geometry the crops follow; a trained head's card records it
     labels: np.ndarray  # (N,) class index
     groups: np.ndarray  # (N,) patient id
     fallback: np.ndarray  # (N,) bool: lung crop fell back to the centred crop
     hashes: list[str]  # content hash of each image (engine.paths.file_sha256), aligned with the arrays
 
 
-def prepare_data(source: str | Path | LabelledSet, *, folds: int, input_size: int = 224,
-                 segmenter: LungSegmenter | None = None, callback: Callback | None = None,
-                 cancelled: Callable[[], bool] = lambda: False) -> PreparedData:
-    """Scan, segment (cached) and check a labelled set; unusable data is refused before training."""
+def prepare_data(source: str | Path | LabelledSet, *, folds: int, preprocess: PreprocessConfig | None = None,
+                 derive_geometry: bool = False, segmenter: LungSegmenter | None = None,
+                 callback: Callback | None = None, cancelled: Callable[[], bool] = lambda: False) -> PreparedData:
+    """Scan, segment (cached) and check a labelled set; unusable data is refused before training.
+
+    ``derive_geometry`` (training): the crop geometry comes from these images — the median lung-rectangle side
+    becomes the head's ``effective_side`` — else ``preprocess`` (an existing head's) is followed as it is.
+    """
     dataset = source if isinstance(source, LabelledSet) else load_labelled(source)
     if not dataset.items:
         raise TrainingError("No images found in the training data.")
-    cache = CropCache(segmenter or LungSegmenter(), input_size)
+    cache = RegionCache(segmenter or LungSegmenter())
 
     def progress(p: Any) -> None:
         if callback:
@@ -68,10 +84,20 @@ def prepare_data(source: str | Path | LabelledSet, *, folds: int, input_size: in
     keys, failed = cache.prepare([item.path for item in dataset.items], progress=progress, cancelled=cancelled)
     dataset = dataset.without(failed)
     dataset.check_usable(folds)
-    crops, cached = cache.load_all([keys[item.path] for item in dataset.items])
-    return PreparedData(dataset, crops, np.array([i.label for i in dataset.items]),
-                        np.array([i.patient for i in dataset.items]), np.array([c.fallback for c in cached]),
+    regions = cache.load_all([keys[item.path] for item in dataset.items])
+    preprocess = preprocess or PreprocessConfig()
+    if derive_geometry:
+        preprocess = replace(preprocess, **training_geometry(regions))
+    crops = np.stack([entry.crop(preprocess.input_size, preprocess.effective_side) for entry in regions])
+    return PreparedData(dataset, crops, regions, preprocess, np.array([i.label for i in dataset.items]),
+                        np.array([i.patient for i in dataset.items]), np.array([e.fallback for e in regions]),
                         [keys[item.path] for item in dataset.items])
+
+
+def training_geometry(regions: list[CachedRegion]) -> dict[str, int]:
+    """The crop geometry a head learns: the typical lung-rectangle side and radiograph size of its data."""
+    return {"effective_side": int(np.median([entry.box_side for entry in regions])),
+            "source_long_side": int(np.median([entry.source_long_side for entry in regions]))}
 
 
 def patient_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -104,12 +130,17 @@ def train_and_report(config: FinetuneConfig, data: PreparedData, train_idx: np.n
                      run_dir: Path, *, resume: bool, callback: Callback | None, cancelled: Callable[[], bool],
                      fold: int | None, folds: int) -> tuple[Any, Any]:
     torch.manual_seed(config.seed + (fold or 0))
-    model, preprocess, _ = make_model(config)
+    model, profile_preprocess, _ = make_model(config)
+    # The profile's normalisation, the data's crop geometry.
+    preprocess = replace(data.preprocess, mean=profile_preprocess.mean, std=profile_preprocess.std)
     positive = positive_class_index(data.dataset.classes)
     trainer = Trainer(config, model, preprocess, run_dir=run_dir, callback=callback, cancelled=cancelled,
                       fold=fold, folds=folds, positive_index=positive)
+    augmenter = RegionAugmenter([data.regions[i] for i in train_idx], preprocess.input_size,
+                                preprocess.effective_side, seed=config.seed + 7919 * (fold or 0)) \
+        if config.augment else None
     result = trainer.fit(data.crops[train_idx], data.labels[train_idx], data.crops[val_idx], data.labels[val_idx],
-                         resume=resume)
+                         resume=resume, augmenter=augmenter)
     return result, trainer
 
 
@@ -157,7 +188,7 @@ def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedDat
 def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path, *, resume: bool = False,
                       callback: Callback | None = None, cancelled: Callable[[], bool] = lambda: False,
                       cv_report: dict[str, Any] | None = None, data_note: str = "",
-                      reference_map: bool = True) -> Path:
+                      reference_map: bool = True, intended_use: IntendedUse | None = None) -> Path:
     """Train on all data (inner validation split), save the installable head to ``out_dir / 'model'``."""
     indices = np.arange(len(data.labels))
     train, val = inner_split(indices, data.labels, data.groups, config.val_fraction, config.seed)
@@ -171,12 +202,16 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
         profile=profile, model=model.config, preprocess=trainer.preprocess, labels=tuple(data.dataset.classes),
         positive_index=positive, threshold=result.threshold, temperature=result.temperature,
         fingerprints=frozen_fingerprints(model), variant=config.variant, baseline=config.baseline,
-        threshold_source="Youden's J on the validation split inside the training data",
+        threshold_source=f"{describe_rule(config.operating_point)} on the validation split inside the training data",
+        operating_points=operating_point_table(result.val_positive, result.val_probability, OPERATING_RULES,
+                                               seed=config.seed),
+        intended_use=intended_use or derive_intended_use(data.dataset),
         parameters={"total": total, "trainable": trainable},
         training={**data.dataset.summary(), "note": data_note, "epochs": config.epochs,
                   "best_epoch": result.best_epoch, "n_train": int(len(train)), "n_val": int(len(val)),
                   "config": config.to_json(), "minutes": round(result.seconds / 60, 1),
-                  "image_hashes": TRAINING_HASHES},
+                  "image_hashes": TRAINING_HASHES,
+                  "augmentations": AugmentConfig().describe() if config.augment else None},
         metrics={"validation": result.val_metrics,
                  "cross_validation": cv_report["summary"] if cv_report else None,
                  "cross_validation_folds": len(cv_report["folds"]) if cv_report else 0},
@@ -193,8 +228,12 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
 
 def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig, cv: CVConfig, *,
                  resume: bool = False, callback: Callback | None = None, cancelled: Callable[[], bool] = lambda: False,
-                 segmenter: LungSegmenter | None = None, data_note: str = "") -> dict[str, Any]:
-    """What ``pneumollm train`` and the wizard run: cross-validation (folds > 1), then the final model."""
+                 segmenter: LungSegmenter | None = None, data_note: str = "",
+                 intended_use: IntendedUse | None = None) -> dict[str, Any]:
+    """What ``pneumollm train`` and the wizard run: cross-validation (folds > 1), then the final model.
+
+    ``intended_use``: what the head is for, when the caller knows better than the data's tags (else derived).
+    """
     out_dir = Path(out_dir)
     run_file = out_dir / "run.json"
     if resume and run_file.exists():
@@ -203,8 +242,8 @@ def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig
             raise TrainingError("--resume needs the same settings as the interrupted run (see run.json).")
     elif not resume and ((out_dir / "folds").exists() or (out_dir / "final").exists()):
         raise TrainingError(f"{out_dir} already holds a run — choose another --out or add --resume.")
-    data = prepare_data(source, folds=cv.folds, input_size=profile_preprocess(config).input_size, segmenter=segmenter,
-                        callback=callback, cancelled=cancelled)
+    data = prepare_data(source, folds=cv.folds, preprocess=profile_preprocess(config), derive_geometry=True,
+                        segmenter=segmenter, callback=callback, cancelled=cancelled)
     write_atomic(run_file, json.dumps({"config": config.to_json(), "cv": cv.__dict__, "source": str(source),
                                        "data": data.dataset.summary()}, indent=2).encode())
     cv_report = None
@@ -212,7 +251,7 @@ def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig
         cv_report = run_cross_validation(config, cv, data, out_dir, resume=resume, callback=callback,
                                          cancelled=cancelled)
     model_dir = train_final_model(config, data, out_dir, resume=resume, callback=callback, cancelled=cancelled,
-                                  cv_report=cv_report, data_note=data_note)
+                                  cv_report=cv_report, data_note=data_note, intended_use=intended_use)
     report = {"ok": True, "error": None, "model": str(model_dir), "data": data.dataset.summary(),
               "skipped": [{"path": str(p), "reason": r} for p, r in data.dataset.skipped],
               "fallback_crops": int(data.fallback.sum()), "variant": config.variant,

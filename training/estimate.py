@@ -18,8 +18,10 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
+from training.augment import RegionAugmenter
+from training.cache import CachedRegion
 from training.config import FinetuneConfig
-from training.finetune import Trainer, augment, make_model, predict_logits
+from training.finetune import Trainer, make_model, predict_logits
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class StepTiming:
 
 
 def measure(config: FinetuneConfig, *, batches: int = 2, crops: np.ndarray | None = None) -> StepTiming:
-    """Time ``batches`` optimiser steps after one untimed warm-up step.
+    """Time ``batches`` optimiser steps (with the run's augmentations) after one untimed warm-up step.
 
     Args:
         config: the run's settings (profile, ablations, batch size, device).
@@ -54,12 +56,14 @@ def measure(config: FinetuneConfig, *, batches: int = 2, crops: np.ndarray | Non
     index = np.resize(np.arange(len(crops)), config.batch_size)  # repeat given crops up to one full batch
     batch = torch.from_numpy(np.ascontiguousarray(crops[index]))
     labels = torch.from_numpy(np.arange(config.batch_size) % 2)
-    torch_generator = torch.Generator().manual_seed(config.seed)
+    # The augmentations run on lung regions; whole crops stand in for them (same cost per image).
+    regions = [CachedRegion(crop, (8, 8, size - 8, size - 8), size, size, (), False) for crop in crops[index]]
+    augmenter = RegionAugmenter(regions, size, None, seed=config.seed) if config.augment else None
     model.train()
     timings = []
     for step in range(max(1, batches) + 1):
         start = time.perf_counter()
-        inputs = augment(batch, torch_generator) if config.augment else batch
+        inputs = augmenter.batch(np.arange(len(regions)), 0, step) if augmenter else batch
         trainer._step(inputs, labels)
         if trainer.runtime.device.type == "cuda":
             torch.cuda.synchronize()

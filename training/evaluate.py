@@ -15,16 +15,21 @@ from training.data import LabelledSet, load_labelled
 from training.finetune import predict_logits
 from training.metrics import binary_metrics, roc_points, softmax
 
+CONSISTENCY_IMAGES = 300  # the consistency check runs 4 presentations of each image through the full pipeline
+
 
 def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None = None, *, device: str = "auto",
                   vision_weights: str | None = None, llm_path: str | None = None,
-                  diagnoser: Diagnoser | None = None) -> dict[str, Any]:
+                  diagnoser: Diagnoser | None = None, consistency_images: int = CONSISTENCY_IMAGES,
+                  seed: int = 0, scores: bool = False) -> dict[str, Any]:
+    """The paper's metrics at the head's threshold, and (``consistency_images`` > 0) how much the probability
+    moves across resolutions and encodings of the same images (``engine.consistency``, a seeded sample)."""
     diagnoser = diagnoser or Diagnoser(model_dir, vision_weights=vision_weights, llm_path=llm_path, device=device)
     dataset = source if isinstance(source, LabelledSet) else load_labelled(source)
     head_labels = diagnoser.labels
     if tuple(dataset.classes) != tuple(head_labels):
         raise TrainingError(f"The data's classes {list(dataset.classes)} differ from the head's {list(head_labels)}.")
-    data = prepare_data(dataset, folds=1, input_size=diagnoser.preprocess.input_size, segmenter=diagnoser.segmenter)
+    data = prepare_data(dataset, folds=1, preprocess=diagnoser.preprocess, segmenter=diagnoser.segmenter)
     logits, _ = predict_logits(diagnoser.model, data.crops, diagnoser.preprocess, diagnoser.runtime)
     card = diagnoser.card
     probability = softmax(logits, card.temperature)[:, card.positive_index]
@@ -32,8 +37,20 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
     threshold = card.threshold
     trained_on = read_training_hashes(diagnoser.checkpoint.folder)
     seen = None if trained_on is None else sum(digest in trained_on for digest in data.hashes)
-    return {"n": int(len(y)), "threshold": threshold, "metrics": binary_metrics(y, probability, threshold),
+    per_image = {"labels": y.astype(int).tolist(), "probabilities": probability.tolist()} if scores else {}
+    return {**per_image, "n": int(len(y)), "threshold": threshold, "metrics": binary_metrics(y, probability, threshold),
             "roc": roc_points(y, probability), "model_id": card.model_id,
             "data": data.dataset.summary(), "fallback_crops": int(np.sum(data.fallback)),
             # How many of these images the head was trained on (None: the head predates keeping hashes).
-            "seen_in_training": seen}
+            "seen_in_training": seen,
+            "consistency": _consistency(diagnoser, data, consistency_images, seed)}
+
+
+def _consistency(diagnoser: Diagnoser, data: Any, images: int, seed: int) -> dict[str, Any] | None:
+    if images <= 0:
+        return None
+    from engine.consistency import consistency
+
+    items = data.dataset.items
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(items))[:images])
+    return consistency(diagnoser, [items[i].path for i in chosen])

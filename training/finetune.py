@@ -27,8 +27,9 @@ from engine.model.pneumollm import build_model
 from engine.model.registry import load_profile
 from engine.model.runtime import Runtime
 from engine.paths import write_atomic
+from training.augment import RegionAugmenter
 from training.config import FinetuneConfig
-from training.metrics import binary_metrics, fit_temperature, softmax, youden_threshold
+from training.metrics import binary_metrics, fit_temperature, operating_threshold, softmax
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,13 @@ Callback = Callable[[TrainingEvent], None]
 class TrainResult:
     model: nn.Module
     best_epoch: int
-    threshold: float
+    threshold: float  # chosen on the validation split by ``FinetuneConfig.operating_point``
     temperature: float
     val_metrics: dict[str, float]
     history: list[dict[str, Any]]
     seconds: float
+    val_positive: np.ndarray  # (n_val,) bool: the validation split's truth ...
+    val_probability: np.ndarray  # (n_val,) ... and its calibrated probabilities (for the operating-point table)
 
 
 def make_model(config: FinetuneConfig) -> tuple[nn.Module, PreprocessConfig, str]:
@@ -99,22 +102,6 @@ def to_input(crops: torch.Tensor, preprocess: PreprocessConfig) -> torch.Tensor:
     return (x - mean) / std
 
 
-def augment(crops: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Small rotations/scales/shifts and contrast/brightness jitter, as clinics' films vary. (B,S,S) uint8 -> float."""
-    x = crops.float().div(255.0).unsqueeze(1)
-    n = x.shape[0]
-    angle = (torch.rand(n, generator=generator) - 0.5) * math.radians(10)
-    scale = 1.0 + (torch.rand(n, generator=generator) - 0.5) * 0.1
-    shift = (torch.rand(n, 2, generator=generator) - 0.5) * 0.06
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    contrast = 1.0 + (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * 0.2
-    brightness = (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * 0.1
-    return ((x - 0.5) * contrast + 0.5 + brightness).clamp(0, 1).squeeze(1)
-
-
 class Trainer:
     def __init__(self, config: FinetuneConfig, model: nn.Module, preprocess: PreprocessConfig, *,
                  run_dir: Path | None = None, callback: Callback | None = None,
@@ -137,8 +124,12 @@ class Trainer:
 
     # -- public -----------------------------------------------------------------------------------------
     def fit(self, train_crops: np.ndarray, train_y: np.ndarray, val_crops: np.ndarray, val_y: np.ndarray,
-            *, resume: bool = False) -> TrainResult:
-        """Train on (crops, class indices); select, calibrate and threshold on the validation part."""
+            *, resume: bool = False, augmenter: RegionAugmenter | None = None) -> TrainResult:
+        """Train on (crops, class indices); select, calibrate and threshold on the validation part.
+
+        With an ``augmenter`` (the same images' cached regions, ``training.augment``) each step trains on freshly
+        varied crops; without one, on ``train_crops`` as they are.
+        """
         config = self.config
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -156,14 +147,12 @@ class Trainer:
         for epoch in range(start_epoch, config.epochs):
             self.model.train()
             order = np.random.default_rng(config.seed * 10_007 + epoch).permutation(len(train_crops))
-            generator = torch.Generator().manual_seed(config.seed * 10_007 + epoch)
             losses = []
             for step_in_epoch, offset in enumerate(range(0, len(order), config.batch_size)):
                 if self.cancelled():
                     raise Cancelled("Training was cancelled.")
                 index = torch.from_numpy(order[offset : offset + config.batch_size])
-                crops = train_tensor[index]
-                inputs = augment(crops, generator) if config.augment else crops
+                inputs = augmenter.batch(index.numpy(), epoch, step_in_epoch) if augmenter else train_tensor[index]
                 step = epoch * steps_per_epoch + step_in_epoch
                 for group in self.optimizer.param_groups:
                     group["lr"] = config.lr * lr_factor(step, warmup_steps, total_steps)
@@ -200,10 +189,10 @@ class Trainer:
         val_positive = np.asarray(val_y) == positive
         temperature = fit_temperature(logits, np.asarray(val_y))
         calibrated = softmax(logits, temperature)[:, positive]
-        threshold = youden_threshold(val_positive, calibrated)
+        threshold = operating_threshold(config.operating_point, val_positive, calibrated)
         val_metrics = binary_metrics(val_positive, calibrated, threshold)
         return TrainResult(self.model, int(best["epoch"]), threshold, temperature, val_metrics, history,
-                           time.perf_counter() - started)
+                           time.perf_counter() - started, val_positive, calibrated)
 
     # -- internals --------------------------------------------------------------------------------------
     def _step(self, inputs: torch.Tensor, labels: torch.Tensor) -> float:

@@ -56,3 +56,16 @@ def write_csv(rows: list[tuple[Path, str, str]], path: Path) -> Path:
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def holdout_split(rows: list[tuple[Path, str, str]], *, fraction: float = 0.15, seed: int = 0
+                  ) -> tuple[list[tuple[Path, str, str]], list[tuple[Path, str, str]]]:
+    """A patient-level, class-stratified hold-out: (training rows, test rows). No patient is in both, so the
+    test rows are images the head never saw — the independent test set of the model card."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    labels = [label for _, label, _ in rows]
+    groups = [patient for _, _, patient in rows]
+    splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / fraction)), shuffle=True, random_state=seed)
+    train, test = next(splitter.split(rows, labels, groups))
+    return [rows[i] for i in sorted(train)], [rows[i] for i in sorted(test)]

@@ -65,3 +65,64 @@ def summarise_folds(per_fold: list[dict[str, float]]) -> dict[str, dict[str, flo
         out[key] = {"mean": float(np.nanmean(values)),
                     "std": float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0}
     return out
+
+
+# The operating points every head card offers (Settings lets the reader pick one).
+OPERATING_RULES = ("youden", "sensitivity:0.95", "specificity:0.90")
+
+
+def describe_rule(rule: str) -> str:
+    kind, _, target = rule.partition(":")
+    if kind == "youden":
+        return "Youden's J"
+    return f"{kind} {float(target):.0%} or more"
+
+
+def operating_threshold(rule: str, y_true: np.ndarray, probability: np.ndarray) -> float:
+    """The threshold a rule picks on (validation) data.
+
+    ``rule``: "youden" (max sensitivity + specificity - 1), "sensitivity:0.95" (the highest threshold whose
+    sensitivity reaches 0.95 — a screening programme's choice) or "specificity:0.90" (the lowest threshold whose
+    specificity reaches 0.90).
+    """
+    kind, _, target_text = rule.partition(":")
+    if kind == "youden":
+        return youden_threshold(y_true, probability)
+    target = float(target_text)
+    fpr, tpr, thresholds = roc_curve(np.asarray(y_true).astype(int), probability)
+    thresholds = np.clip(thresholds, 0.0, 1.0)
+    if kind == "sensitivity":
+        reaching = np.flatnonzero(tpr >= target)  # thresholds fall along the curve: the first is the highest
+        return float(thresholds[reaching[0]])
+    if kind == "specificity":
+        reaching = np.flatnonzero(1.0 - fpr >= target)
+        return float(thresholds[reaching[-1]])
+    raise ValueError(f"unknown operating point rule {rule!r}; use youden, sensitivity:X or specificity:X")
+
+
+def operating_point_table(y_true: np.ndarray, probability: np.ndarray, rules: tuple[str, ...], *,
+                          bootstrap: int = 1000, seed: int = 0) -> dict[str, dict[str, object]]:
+    """For each rule: its threshold on these data, the sensitivity and specificity there, and 95 % bootstrap
+    intervals (percentile; resampling the cases, re-choosing the threshold each time, so the interval covers the
+    choice as well as the estimate)."""
+    y_true = np.asarray(y_true).astype(int)
+    probability = np.asarray(probability, float)
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(y_true), len(y_true)) for _ in range(bootstrap)]
+    draws = [d for d in draws if 0 < y_true[d].sum() < len(d)]  # both classes present
+    table: dict[str, dict[str, object]] = {}
+    for rule in rules:
+        threshold = operating_threshold(rule, y_true, probability)
+        point = binary_metrics(y_true, probability, threshold)
+        samples = []
+        for d in draws:
+            t = operating_threshold(rule, y_true[d], probability[d])
+            m = binary_metrics(y_true[d], probability[d], t)
+            samples.append((t, m["sensitivity"], m["specificity"]))
+        low, high = (np.percentile(np.array(samples), q, axis=0) for q in (2.5, 97.5)) if samples else ((), ())
+        table[rule] = {"threshold": threshold, "sensitivity": point["sensitivity"],
+                       "specificity": point["specificity"], "n": int(len(y_true)),
+                       "threshold_ci": [float(low[0]), float(high[0])] if samples else None,
+                       "sensitivity_ci": [float(low[1]), float(high[1])] if samples else None,
+                       "specificity_ci": [float(low[2]), float(high[2])] if samples else None}
+    return table

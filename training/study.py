@@ -58,7 +58,7 @@ def child(name: str, csv_path: Path, out: Path, args: argparse.Namespace) -> dic
 
     config = FinetuneConfig(epochs=args.epochs, seed=args.seed, **VARIANT_CONFIG[name])
     run_dir = out / config.variant
-    data = prepare_data(csv_path, folds=args.folds)
+    data = prepare_data(csv_path, folds=args.folds, derive_geometry=True)
     cv = run_cross_validation(config, CVConfig(folds=args.folds, seed=args.seed), data, run_dir, resume=True)
     trainable = count_parameters(make_model(config)[0])[1]
     return {"name": name, "variant": config.variant, "summary": cv["summary"], "trainable": trainable,

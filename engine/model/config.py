@@ -16,9 +16,15 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")  # "auto": CUDA when present, else the 
 
 @dataclass(frozen=True)
 class PreprocessConfig:
+    """How a radiograph becomes the model's input; the head card stores it, inference reproduces it."""
+
     input_size: int = 224  # the paper's crop side
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet (EfficientNet-Lite0)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # engine.segment.model_crop: a lung rectangle longer than this (in source pixels) is brought down to it before
+    # the final resize — the training radiographs' typical lung-rectangle side. None: no limit (older heads).
+    effective_side: int | None = None
+    source_long_side: int | None = None  # median long side of the training radiographs (what the head saw)
 
 
 # The paper's ablations (section 4.4): ModelConfig switch -> the short name in variant names and CLI flags.

@@ -60,6 +60,8 @@ class HeadCard:
     baseline: bool = False  # the plain CNN baseline instead of PneumoLLM
     threshold_source: str = ""  # how the threshold was chosen, in words
     intended_use: IntendedUse = IntendedUse()
+    # Operating points chosen on the validation split: rule -> threshold, sensitivity, specificity, 95 % CIs, n.
+    operating_points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)  # data summary, recipe, minutes
     metrics: Mapping[str, Any] = field(default_factory=dict)  # validation and cross-validation metrics
     parameters: Mapping[str, int] = field(default_factory=dict)
@@ -132,7 +134,8 @@ class HeadCard:
             positive_index=positive, threshold=threshold, temperature=temperature, fingerprints=dict(fingerprints),
             model_id=str(data.get("model_id", "")), variant=str(data.get("variant", "pneumollm")),
             baseline=bool(data.get("baseline", False)), threshold_source=str(data.get("threshold_source", "")),
-            intended_use=intended, training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
+            intended_use=intended, operating_points=_operating_points(data.get("operating_points")),
+            training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
             parameters=dict(data.get("parameters") or {}), roc=data.get("roc"), created=str(data.get("created", "")),
             stand_in_note=str(data.get("stand_in_note", "")), model_card=str(data.get("model_card", "")),
             format_version=int(data.get("format_version", 1)),
@@ -172,6 +175,20 @@ def read_training_hashes(folder: Path) -> frozenset[str] | None:
     return frozenset(str(h) for h in data) if isinstance(data, list) else None
 
 
+def _operating_points(data: Any) -> dict[str, dict[str, Any]]:
+    if not data:
+        return {}
+    if not isinstance(data, Mapping):
+        raise TypeError("'operating_points' must be an object")
+    points = {}
+    for rule, point in data.items():
+        threshold = _number(point.get("threshold")) if isinstance(point, Mapping) else None
+        if threshold is None or not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"operating point {rule!r} needs a threshold in [0, 1]")
+        points[str(rule)] = dict(point)
+    return points
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
@@ -185,7 +202,12 @@ def _preprocess(data: Any) -> PreprocessConfig:
     mean, std = tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"])
     if size < 16 or len(mean) != 3 or len(std) != 3 or min(std) <= 0:
         raise ValueError("'preprocess' needs input_size >= 16 and three means and three positive stds")
-    return PreprocessConfig(input_size=size, mean=mean, std=std)  # type: ignore[arg-type]
+    effective, source = data.get("effective_side"), data.get("source_long_side")
+    if effective is not None and int(effective) < 16:
+        raise ValueError("'preprocess.effective_side' must be at least 16 pixels")
+    return PreprocessConfig(input_size=size, mean=mean, std=std,  # type: ignore[arg-type]
+                            effective_side=None if effective is None else int(effective),
+                            source_long_side=None if source is None else int(source))
 
 
 def _plain(value: Any) -> Any:

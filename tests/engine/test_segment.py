@@ -166,3 +166,21 @@ def test_segment_cli(dicom_dir: Path, tmp_path: Path) -> None:
     payload = json.loads(subprocess.run([*command[:4], str(lateral), "--json"], capture_output=True, text=True,
                                         timeout=300).stdout)
     assert not payload["quality_ok"] and any("lateral" in f for f in payload["quality_flags"])
+
+
+def test_model_crop_brings_a_large_film_to_the_training_resolution() -> None:
+    """A detailed 1024 px film, and the 256 px copy a training set would hold: with ``effective_side`` the large
+    film's crop matches the small one's; without it, the crop keeps detail the head never saw."""
+    from engine.segment import model_crop, resize_area
+
+    rng = np.random.default_rng(0)
+    large = np.clip(rng.normal(128, 40, (1024, 1024)), 0, 255).astype(np.uint8)  # fine texture everywhere
+    small = resize_area(large, 256, 256)
+    box = (40, 30, 220, 230)  # 200 px long side in the small film
+    big_box = tuple(4 * v for v in box)
+    reference = model_crop(small, box, 224).astype(float)
+    normalised = model_crop(large, big_box, 224, effective_side=200).astype(float)
+    sharp = model_crop(large, big_box, 224).astype(float)
+    assert np.abs(normalised - reference).mean() < 0.5 * np.abs(sharp - reference).mean()
+    # a box already smaller than effective_side is not touched
+    assert np.array_equal(model_crop(small, box, 224, effective_side=400), model_crop(small, box, 224))

@@ -13,7 +13,7 @@ from engine.model.checkpoint import load_checkpoint
 from engine.model.head_card import read_training_hashes
 from engine.paths import file_sha256
 from engine.segment import LungSegmenter
-from training.cache import CropCache
+from training.cache import RegionCache
 from training.config import CVConfig, FinetuneConfig
 from training.cross_validation import inner_split, patient_folds, run_training
 from training.data import load_labelled
@@ -42,12 +42,16 @@ def test_crops_are_cached_and_reused(synthetic_set: Path, segmenter: LungSegment
 
     segmenter.lung_crops = counting  # type: ignore[method-assign]
     try:
-        cache = CropCache(segmenter, 224, root=tmp_path / "crops")
+        cache = RegionCache(segmenter, root=tmp_path / "regions")
         paths = sorted(synthetic_set.rglob("*.png"))
         keys, failed = cache.prepare(paths)
         assert not failed and sum(calls) == len(paths)
         keys_again, _ = cache.prepare(paths)
         assert sum(calls) == len(paths) and keys_again == keys  # nothing segmented the second time
+        entry = cache.get(keys[paths[0]])
+        x0, y0, x1, y1 = entry.box
+        assert 0 <= x0 < x1 <= entry.region.shape[1] and 0 <= y0 < y1 <= entry.region.shape[0]
+        assert entry.crop(224, None).shape == (224, 224)
     finally:
         del segmenter.lung_crops
 

@@ -22,12 +22,21 @@ class PreparedCase:
     timings_ms: dict[str, float]
 
 
+def crops_to_tensor(crops: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
+    """Grey crops (B, S, S), uint8 or float in [0, 1], -> (B, 3, S, S) float32 normalised with the encoder's
+    mean/std. Training and inference both come through here."""
+    x = crops.float()
+    if crops.dtype == torch.uint8:
+        x = x / 255.0
+    x = x.unsqueeze(1).expand(-1, 3, -1, -1)
+    mean = torch.tensor(config.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(config.std, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
 def crop_to_tensor(crop_uint8: np.ndarray, config: PreprocessConfig) -> torch.Tensor:
-    """uint8 (S, S) grey -> (3, S, S) float32 normalised with the encoder's mean/std."""
-    grey = torch.from_numpy(np.asarray(crop_uint8, dtype=np.float32) / np.float32(255.0))
-    mean = torch.tensor(config.mean).view(3, 1, 1)
-    std = torch.tensor(config.std).view(3, 1, 1)
-    return (grey.unsqueeze(0).expand(3, -1, -1) - mean) / std
+    """uint8 (S, S) grey -> (3, S, S) float32 normalised (``crops_to_tensor`` for one crop)."""
+    return crops_to_tensor(torch.from_numpy(np.ascontiguousarray(crop_uint8, dtype=np.uint8))[None], config)[0]
 
 
 def prepare(image: LoadedImage, segmenter: LungSegmenter, config: PreprocessConfig) -> PreparedCase:

@@ -27,6 +27,7 @@ from engine.model.pneumollm import build_model
 from engine.model.registry import load_profile
 from engine.model.runtime import Runtime
 from engine.paths import write_atomic
+from engine.preprocess import crops_to_tensor
 from training.augment import RegionAugmenter
 from training.config import FinetuneConfig
 from training.metrics import binary_metrics, fit_temperature, operating_threshold, softmax
@@ -89,17 +90,6 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def to_input(crops: torch.Tensor, preprocess: PreprocessConfig) -> torch.Tensor:
-    """uint8 or [0,1] float (B, S, S) -> normalised (B, 3, S, S)."""
-    x = crops.float()
-    if crops.dtype == torch.uint8:
-        x = x / 255.0
-    x = x.unsqueeze(1).expand(-1, 3, -1, -1)
-    mean = torch.tensor(preprocess.mean, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(preprocess.std, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
 
 
 class Trainer:
@@ -197,7 +187,7 @@ class Trainer:
     # -- internals --------------------------------------------------------------------------------------
     def _step(self, inputs: torch.Tensor, labels: torch.Tensor) -> float:
         device = self.runtime.device
-        x = to_input(inputs.to(device), self.preprocess)
+        x = crops_to_tensor(inputs.to(device), self.preprocess)
         with self.runtime.autocast():
             logits = self.model(x).logits
         loss = F.cross_entropy(logits.float(), labels.to(device))
@@ -281,7 +271,7 @@ def predict_logits(model: nn.Module, crops: np.ndarray, preprocess: PreprocessCo
     for offset in range(0, len(crops), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(crops[offset : offset + batch_size])).to(runtime.device)
         with runtime.autocast():
-            output = model(to_input(batch, preprocess))
+            output = model(crops_to_tensor(batch, preprocess))
         logits.append(output.logits.float().cpu().numpy())
         embeddings.append(output.embedding.float().cpu().numpy())
     model.train(was_training)

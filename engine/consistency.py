@@ -61,7 +61,7 @@ def consistency(diagnoser: Diagnoser, paths: Sequence[str | Path], *,
     deltas: dict[str, list[float]] = {name: [] for name in presentations}
     flips: dict[str, list[bool]] = {name: [] for name in presentations}
     skipped = 0
-    threshold = diagnoser.threshold_override if diagnoser.threshold_override is not None else diagnoser.card.threshold
+    threshold, _ = diagnoser.threshold_in_force()
     for number, path in enumerate(paths, start=1):
         try:
             source = load_image(path)

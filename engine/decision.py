@@ -21,7 +21,8 @@ class Verdict(StrEnum):
 
 
 class ThresholdSource(StrEnum):
-    MODEL = "model"  # the operating point stored in the head card
+    MODEL = "model"  # the head card's default operating threshold
+    OPERATING_POINT = "operating point"  # another operating point the head card offers (e.g. sensitivity 95 %)
     OVERRIDE = "settings override"  # the reader's own threshold (Settings)
 
 

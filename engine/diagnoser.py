@@ -158,11 +158,14 @@ class Diagnoser:
         segmenter: a loaded lung segmenter to share (default: the shipped one).
         progress: receives one-line messages while the backbones load.
         threshold_override: an operating threshold to use instead of the head card's (the reader's Settings).
+        operating_point: one of the head card's operating points by rule (e.g. "sensitivity:0.95"); a
+            ``threshold_override`` wins over it.
     """
 
     def __init__(self, model_dir: str | Path | None = None, *, vision_weights: str | None = None,
                  llm_path: str | None = None, device: str = "auto", segmenter: LungSegmenter | None = None,
-                 progress: Callable[[str], None] | None = None, threshold_override: float | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, threshold_override: float | None = None,
+                 operating_point: str | None = None) -> None:
         folder = Path(model_dir) if model_dir else active_head_dir()
         self.checkpoint: HeadCheckpoint = load_checkpoint(folder)
         config = self.card.model
@@ -178,6 +181,11 @@ class Diagnoser:
         self.model.eval()
         self.runtime.place(self.model)
         self.threshold_override = threshold_override
+        self.operating_point = operating_point
+        if operating_point and operating_point not in self.card.operating_points:
+            offered = ", ".join(self.card.operating_points) or "none"
+            raise ModelLoadError(f"This head has no operating point {operating_point!r} (it offers: {offered}) — "
+                                 "choose one it offers, or set a threshold.", path=folder)
         self.warnings: list[Flag] = [Flag("cpu_fallback", self.runtime.note)] if self.runtime.note else []
         self.reference_map = _load_reference_map(folder)
 
@@ -258,6 +266,15 @@ class Diagnoser:
                     done += 1
                     progress = Progress.of(done, len(paths), started, "Diagnosing")
                     yield replace(outcome, path=path, progress=progress)
+
+    def threshold_in_force(self) -> tuple[float, ThresholdSource]:
+        """The operating threshold results are decided at, and where it comes from."""
+        if self.threshold_override is not None:
+            return self.threshold_override, ThresholdSource.OVERRIDE
+        if self.operating_point:
+            return float(self.card.operating_points[self.operating_point]["threshold"]), \
+                ThresholdSource.OPERATING_POINT
+        return self.card.threshold, ThresholdSource.MODEL
 
     def check_intended_use(self, image: LoadedImage) -> LoadedImage:
         """``image`` with an ``outside_intended_use`` flag when its tags fall outside the head card's intended use."""
@@ -342,11 +359,8 @@ class Diagnoser:
         warnings = tuple(self.warnings) + ((out_of_domain_flag(novelty),) if is_out_of_domain(novelty) else ())
         flags = (*case.image.meta.flags, *case.lung_crop.flags, *warnings)
         probability = float(probabilities[card.positive_index])
-        if self.threshold_override is None:
-            decision = decide(probability, card.threshold, flags, review_allowed=allow_flagged)
-        else:
-            decision = decide(probability, self.threshold_override, flags, review_allowed=allow_flagged,
-                              threshold_source=ThresholdSource.OVERRIDE)
+        threshold, source = self.threshold_in_force()
+        decision = decide(probability, threshold, flags, review_allowed=allow_flagged, threshold_source=source)
         return DiagnosisResult(
             labels=self.labels,
             probabilities=tuple(float(p) for p in probabilities),

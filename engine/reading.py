@@ -71,17 +71,20 @@ class ModelSession:
         self._lock = threading.Lock()
         self._diagnoser: Diagnoser | None = None
         self._threshold: float | None = None
+        self._operating_point: str | None = None
 
     @property
     def current(self) -> Diagnoser | None:
         """The model if it is built (never builds it)."""
         return self._diagnoser
 
-    def set_threshold_override(self, threshold: float | None) -> None:
-        """The reader's operating threshold for every later result (None: the head card's)."""
-        self._threshold = threshold
+    def set_threshold_override(self, threshold: float | None, operating_point: str | None = None) -> None:
+        """The reader's choice for every later result: a threshold, else one of the head card's operating points
+        by rule, else (both None) the head card's default."""
+        self._threshold, self._operating_point = threshold, operating_point
         if self._diagnoser is not None:
             self._diagnoser.threshold_override = threshold
+            self._diagnoser.operating_point = operating_point
 
     def diagnoser(self, progress: Callable[[str], None] | None = None) -> Diagnoser:
         """The model, built on first use (worker threads only: loading it touches torch and takes seconds)."""
@@ -89,6 +92,8 @@ class ModelSession:
             if self._diagnoser is None:
                 diagnoser = self._factory(progress or (lambda _text: None))
                 diagnoser.threshold_override = self._threshold
+                if self._operating_point in diagnoser.card.operating_points:
+                    diagnoser.operating_point = self._operating_point
                 self._diagnoser = diagnoser
             return self._diagnoser
 

@@ -114,3 +114,18 @@ def test_out_of_domain_cases_carry_a_warning(tmp_path: Path, segmenter: LungSegm
     assert result.novelty_percentile is not None
     assert ("out_of_domain" in codes(result.warnings)) == (result.novelty_percentile >= 95)
     assert result.decision.diagnosed  # a hint shown with the result, not a reason to withhold it
+
+
+def test_operating_points_from_the_card(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    from dataclasses import replace as replace_card
+
+    from engine.model.checkpoint import load_checkpoint, write_card
+
+    head = make_tiny_head(tmp_path / "head", with_map=False, threshold=0.5)
+    points = {"sensitivity:0.95": {"threshold": 0.0, "sensitivity": 100.0, "specificity": 0.0, "n": 10}}
+    write_card(head, replace_card(load_checkpoint(head).card, operating_points=points))
+    path = make_dicom(tmp_path / "a.dcm", chest_like(300, 280))
+    result = Diagnoser(head, segmenter=segmenter, operating_point="sensitivity:0.95").predict(path)
+    assert result.threshold == 0.0 and result.decision.threshold_source is ThresholdSource.OPERATING_POINT
+    with pytest.raises(ModelLoadError, match="no operating point 'specificity:0.90'"):
+        Diagnoser(head, segmenter=segmenter, operating_point="specificity:0.90")

@@ -30,11 +30,11 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
     if tuple(dataset.classes) != tuple(head_labels):
         raise TrainingError(f"The data's classes {list(dataset.classes)} differ from the head's {list(head_labels)}.")
     data = prepare_data(dataset, folds=1, preprocess=diagnoser.preprocess, segmenter=diagnoser.segmenter)
-    logits, _ = predict_logits(diagnoser.model, data.crops, diagnoser.preprocess, diagnoser.runtime)
+    logits, embeddings = predict_logits(diagnoser.model, data.crops, diagnoser.preprocess, diagnoser.runtime)
     card = diagnoser.card
     probability = softmax(logits, card.temperature)[:, card.positive_index]
     y = data.labels == card.positive_index
-    threshold = card.threshold
+    threshold, _ = diagnoser.threshold_in_force()
     trained_on = read_training_hashes(diagnoser.checkpoint.folder)
     seen = None if trained_on is None else sum(digest in trained_on for digest in data.hashes)
     per_image = {"labels": y.astype(int).tolist(), "probabilities": probability.tolist()} if scores else {}
@@ -43,7 +43,21 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
             "data": data.dataset.summary(), "fallback_crops": int(np.sum(data.fallback)),
             # How many of these images the head was trained on (None: the head predates keeping hashes).
             "seen_in_training": seen,
+            "out_of_domain": _novelty(diagnoser, embeddings),
             "consistency": _consistency(diagnoser, data, consistency_images, seed)}
+
+
+def _novelty(diagnoser: Diagnoser, embeddings: np.ndarray) -> dict[str, Any] | None:
+    """How often the out-of-domain hint fires on these images (on in-domain data: its false-alarm rate)."""
+    from engine.diagnoser import is_out_of_domain
+
+    reference = diagnoser.reference_map
+    if reference is None or not len(embeddings):
+        return None
+    scores = [reference.novelty_percentile(e) for e in embeddings]
+    warned = sum(is_out_of_domain(score) for score in scores)
+    return {"warned": int(warned), "fraction": round(warned / len(scores), 4),
+            "median_percentile": round(float(np.median([s for s in scores if s is not None])), 1)}
 
 
 def _consistency(diagnoser: Diagnoser, data: Any, images: int, seed: int) -> dict[str, Any] | None:

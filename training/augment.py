@@ -51,6 +51,15 @@ class AugmentConfig:
         return asdict(self)
 
 
+# Named sets: "full" varies everything above; "resolution" only what changes between files of the same film
+# (fewer source pixels, re-compression, the detector's blur), leaving geometry and exposure as they are.
+PRESETS: dict[str, AugmentConfig] = {
+    "full": AugmentConfig(),
+    "resolution": AugmentConfig(box_shift=0.0, box_scale=(1.0, 1.0), rotation_degrees=0.0, gamma=(1.0, 1.0),
+                                contrast=(1.0, 1.0), brightness=0.0, noise_p=0.0, sharpen_p=0.0),
+}
+
+
 def augmented_crop(entry: CachedRegion, size: int, effective_side: int | None, rng: np.random.Generator,
                    config: AugmentConfig) -> np.ndarray:
     """One randomly varied model crop of a cached region (uint8, size x size)."""

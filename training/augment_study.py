@@ -2,10 +2,11 @@
 
     python -m training.augment_study --epochs 4 --seed 0
 
-Trains PneumoLLM-embedded twice on the same paper-scale draw (630 radiographs) from the Kermany training split
-— once with ``training.augment`` on, once off — and measures each head on the patient-disjoint Kermany hold-out
-(the paper's metrics and the consistency across resolutions and encodings) and on the adult JSRT / covid-v7
-radiographs (consistency, verdicts, out-of-domain warnings). Writes ``docs/augmentation_study.md``.
+Trains PneumoLLM-embedded three times on the same paper-scale draw (630 radiographs) from the Kermany
+training split — all augmentations, none, only the resolution ones — and measures each head on the
+patient-disjoint Kermany hold-out (the paper's metrics and the consistency across resolutions and encodings)
+and on the adult JSRT / covid-v7 radiographs (consistency, verdicts, out-of-domain warnings). Writes
+``docs/augmentation_study.md``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def draw(rows: list[tuple[Path, str, str]], seed: int, abnormal: int = 401, norm
     return sorted(picked)
 
 
-def run_variant(name: str, augment: bool, train_csv: Path, holdout_csv: Path, out: Path,
+def run_variant(name: str, preset: str | None, train_csv: Path, holdout_csv: Path, out: Path,
                 args: argparse.Namespace) -> dict[str, Any]:
     from engine.diagnoser import Diagnoser
     from training.config import CVConfig, FinetuneConfig
@@ -46,7 +47,8 @@ def run_variant(name: str, augment: bool, train_csv: Path, holdout_csv: Path, ou
     done = run_dir / "study_result.json"
     if done.exists():
         return json.loads(done.read_text())
-    config = FinetuneConfig(epochs=args.epochs, seed=args.seed, augment=augment)
+    config = FinetuneConfig(epochs=args.epochs, seed=args.seed, augment=preset is not None,
+                            augment_preset=preset or "full")
     with TqdmCallback() as callback:
         report = run_training(train_csv, run_dir, config, CVConfig(folds=1, seed=args.seed),
                               resume=(run_dir / "run.json").exists(), callback=callback)
@@ -54,7 +56,7 @@ def run_variant(name: str, augment: bool, train_csv: Path, holdout_csv: Path, ou
     holdout = evaluate_head(holdout_csv, diagnoser=diagnoser, consistency_images=args.consistency, seed=args.seed)
     external = external_report(diagnoser, external_paths(SHARED), consistency_images=args.consistency,
                                seed=args.seed)
-    result = {"name": name, "augment": augment, "holdout": {k: holdout[k] for k in ("n", "threshold", "metrics",
+    result = {"name": name, "augment": preset, "holdout": {k: holdout[k] for k in ("n", "threshold", "metrics",
                                                                                       "consistency")},
               "external": external}
     write_atomic(done, json.dumps(result, indent=2).encode())
@@ -64,7 +66,8 @@ def run_variant(name: str, augment: bool, train_csv: Path, holdout_csv: Path, ou
 def table(results: list[dict[str, Any]], command: str) -> str:
     lines = ["# Do the training augmentations help?", "",
              "PneumoLLM-embedded trained on the same 630-radiograph draw (401 pneumonia / 229 normal) from the "
-             "Kermany training split, with and without `training.augment`; one inner validation split chose the "
+             "Kermany training split: with all of `training.augment` (preset `full`), without, and with only the "
+             "resolution ones (preset `resolution`: rescale, JPEG, blur); one inner validation split chose the "
              "checkpoint, the threshold and the temperature. Measured on the patient-disjoint Kermany hold-out and on "
              "the adult JSRT + covid-v7 radiographs (outside the paediatric intended use). Consistency: the same "
              "image at half and double resolution and as JPEG q70, against its native presentation.", "",
@@ -101,7 +104,8 @@ def main() -> None:
     train_csv = write_csv(draw(train_rows, args.seed), args.out / "train_draw.csv")
     holdout_csv = write_csv(holdout_rows, args.out / "kermany_holdout.csv")
     results = [run_variant(name, flag, train_csv, holdout_csv, args.out, args)
-               for name, flag in (("augmentations on", True), ("augmentations off", False))]
+               for name, flag in (("augmentations on", "full"), ("augmentations off", None),
+                                  ("resolution augmentations only", "resolution"))]
     command = f"python -m training.augment_study --epochs {args.epochs} --seed {args.seed}"
     write_atomic(ROOT / "docs" / "augmentation_study.md", table(results, command).encode())
     logging.info("wrote docs/augmentation_study.md")

@@ -20,7 +20,8 @@ class FinetuneConfig:
     warmup_epochs: int = 2  # then cosine decay to 0
     val_fraction: float = 0.15  # validation split inside the training data (patient-level)
     patience: int = 0  # early stopping on validation AUC after this many epochs without gain (0 = off)
-    augment: bool = True  # training.augment: resolution, compression, blur, exposure, noise, box and angle
+    augment: bool = True  # training.augment: vary each training crop as real files vary
+    augment_preset: str = "full"  # training.augment.PRESETS: "full" or "resolution"
     # How the head's threshold is chosen on validation data (training.metrics.operating_threshold):
     # "youden", "sensitivity:0.95" (screening) or "specificity:0.90".
     operating_point: str = "youden"

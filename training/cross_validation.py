@@ -32,7 +32,7 @@ from engine.model.registry import load_profile
 from engine.paths import write_atomic
 from engine.reference_map import ReferenceMap
 from engine.segment import LungSegmenter
-from training.augment import AugmentConfig, RegionAugmenter
+from training.augment import PRESETS, RegionAugmenter
 from training.cache import CachedRegion, RegionCache
 from training.config import CVConfig, FinetuneConfig
 from training.data import LabelledSet, load_labelled, positive_class_index
@@ -137,8 +137,8 @@ def train_and_report(config: FinetuneConfig, data: PreparedData, train_idx: np.n
     trainer = Trainer(config, model, preprocess, run_dir=run_dir, callback=callback, cancelled=cancelled,
                       fold=fold, folds=folds, positive_index=positive)
     augmenter = RegionAugmenter([data.regions[i] for i in train_idx], preprocess.input_size,
-                                preprocess.effective_side, seed=config.seed + 7919 * (fold or 0)) \
-        if config.augment else None
+                                preprocess.effective_side, PRESETS[config.augment_preset],
+                                seed=config.seed + 7919 * (fold or 0)) if config.augment else None
     result = trainer.fit(data.crops[train_idx], data.labels[train_idx], data.crops[val_idx], data.labels[val_idx],
                          resume=resume, augmenter=augmenter)
     return result, trainer
@@ -211,7 +211,8 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
                   "best_epoch": result.best_epoch, "n_train": int(len(train)), "n_val": int(len(val)),
                   "config": config.to_json(), "minutes": round(result.seconds / 60, 1),
                   "image_hashes": TRAINING_HASHES,
-                  "augmentations": AugmentConfig().describe() if config.augment else None},
+                  "augmentations": ({"preset": config.augment_preset, **PRESETS[config.augment_preset].describe()}
+                                    if config.augment else None)},
         metrics={"validation": result.val_metrics,
                  "cross_validation": cv_report["summary"] if cv_report else None,
                  "cross_validation_folds": len(cv_report["folds"]) if cv_report else 0},

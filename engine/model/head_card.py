@@ -123,6 +123,7 @@ class HeadCard:
             model = ModelConfig.from_json(dict(data["model"]))
             preprocess = _preprocess(data.get("preprocess"))
             intended = IntendedUse.from_json(data.get("intended_use"))
+            operating_points = _operating_points(data.get("operating_points"))
         except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise bad(str(exc) or type(exc).__name__) from None
         fingerprints = data.get("fingerprints", {})
@@ -134,7 +135,7 @@ class HeadCard:
             positive_index=positive, threshold=threshold, temperature=temperature, fingerprints=dict(fingerprints),
             model_id=str(data.get("model_id", "")), variant=str(data.get("variant", "pneumollm")),
             baseline=bool(data.get("baseline", False)), threshold_source=str(data.get("threshold_source", "")),
-            intended_use=intended, operating_points=_operating_points(data.get("operating_points")),
+            intended_use=intended, operating_points=operating_points,
             training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
             parameters=dict(data.get("parameters") or {}), roc=data.get("roc"), created=str(data.get("created", "")),
             stand_in_note=str(data.get("stand_in_note", "")), model_card=str(data.get("model_card", "")),

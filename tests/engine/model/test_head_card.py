@@ -39,6 +39,8 @@ def test_round_trip_keeps_every_field_and_unknown_keys(card_json: dict) -> None:
     ({"model": "vit"}, "model"),
     ({"preprocess": {"input_size": 224, "mean": [0.5], "std": [0.2, 0.2, 0.2]}}, "preprocess"),
     ({"fingerprints": {"vision": 3}}, "fingerprints"),
+    ({"operating_points": {"sensitivity:0.95": {"threshold": 2.0}}}, "operating point"),
+    ({"preprocess": {"input_size": 224, "mean": [0.5] * 3, "std": [0.2] * 3, "effective_side": 4}}, "effective_side"),
 ])
 def test_malformed_cards_are_refused_with_the_reason(card_json: dict, change: dict, message: str) -> None:
     card_json |= change

@@ -31,7 +31,7 @@ from engine.model.runtime import Runtime, is_out_of_memory
 from engine.model_store import active_head_dir
 from engine.preprocess import PreparedCase, crop_to_tensor, prepare_batch
 from engine.progress import Progress
-from engine.reference_map import ATYPICAL_PERCENTILE, ReferenceMap
+from engine.reference_map import ATYPICAL_PERCENTILE, FAR_PERCENTILE, ReferenceMap
 from engine.segment import LungCrop, LungSegmenter
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,8 @@ class Diagnoser:
         for image in images:
             refuse_flagged(image, allow_flagged)
         cases = prepare_batch(list(images), self.segmenter, self.preprocess)
-        outputs, model_timings = self._forward(torch.stack([case.tensor for case in cases]))
+        wholes = torch.stack([case.whole for case in cases]) if self._checks_domain() else None
+        outputs, model_timings = self._forward(torch.stack([case.tensor for case in cases]), wholes)
         results = []
         for index, case in enumerate(cases):
             timings = {"decode": decode_ms[index] if decode_ms else 0.0, **case.timings_ms}
@@ -311,9 +312,14 @@ class Diagnoser:
                     outcomes[item.path] = CaseOutcome(item.path, empty, meta=item.meta, result=result)
         return [(item.path, outcomes[item.path]) for item in decoded]
 
-    def _forward(self, batch: torch.Tensor) -> tuple[dict[str, np.ndarray | None], dict[str, float]]:
+    def _checks_domain(self) -> bool:
+        """The reference map carries whole-radiograph features (heads from this version on)."""
+        return self.reference_map is not None and self.reference_map.domain is not None
+
+    def _forward(self, batch: torch.Tensor, wholes: torch.Tensor | None = None
+                 ) -> tuple[dict[str, np.ndarray | None], dict[str, float]]:
         try:
-            return self._forward_on(self.runtime, batch)
+            return self._forward_on(self.runtime, batch, wholes)
         except RuntimeError as exc:
             if self.runtime.device.type != "cuda" or not is_out_of_memory(exc):
                 raise
@@ -324,14 +330,15 @@ class Diagnoser:
             self.runtime = Runtime.cpu(message)
             self.model.float()
             self.runtime.place(self.model)
-            return self._forward_on(self.runtime, batch)
+            return self._forward_on(self.runtime, batch, wholes)
 
     @torch.inference_mode()
-    def _forward_on(self, runtime: Runtime, batch: torch.Tensor
+    def _forward_on(self, runtime: Runtime, batch: torch.Tensor, wholes: torch.Tensor | None
                     ) -> tuple[dict[str, np.ndarray | None], dict[str, float]]:
         start = time.perf_counter()
         with runtime.autocast():
             output = self.model(batch.to(runtime.device), output_attentions=True)
+            domain = None if wholes is None else self.model.domain_features(wholes.to(runtime.device))
         if runtime.device.type == "cuda":
             torch.cuda.synchronize()
         model_ms = (time.perf_counter() - start) * 1e3
@@ -341,6 +348,7 @@ class Diagnoser:
             "embedding": output.embedding.float().cpu().numpy(),
             "token_mixing": None if output.token_mixing is None else output.token_mixing.float().cpu().numpy(),
             "attention": None if output.emitter_attention is None else output.emitter_attention.float().cpu().numpy(),
+            "domain": None if domain is None else domain.float().cpu().numpy(),
         }
         return arrays, {"model": model_ms}
 
@@ -355,8 +363,10 @@ class Diagnoser:
         card = self.card
         embedding = row("embedding")
         assert embedding is not None
-        novelty = self.reference_map.novelty_percentile(embedding) if self.reference_map is not None else None
-        warnings = tuple(self.warnings) + ((out_of_domain_flag(novelty),) if is_out_of_domain(novelty) else ())
+        novelty = None
+        if self.reference_map is not None:
+            novelty = self.reference_map.novelty_percentile(embedding, domain=row("domain"))
+        warnings = tuple(self.warnings) + domain_flags(novelty)
         flags = (*case.image.meta.flags, *case.lung_crop.flags, *warnings)
         probability = float(probabilities[card.positive_index])
         threshold, source = self.threshold_in_force()
@@ -391,6 +401,19 @@ def out_of_domain_flag(novelty: float) -> Flag:
     share = "any of them are" if novelty >= 99.5 else f"{novelty:.0f} % of them are"
     return Flag("out_of_domain", f"unlike the model's training cases (farther from them than {share} from "
                                  "each other): the score may not be reliable")
+
+
+def domain_flags(novelty: float | None) -> tuple[Flag, ...]:
+    """Nothing; a NOTE from the 95th percentile of the training cases' own spread; a REVIEW flag — no verdict
+    unless the reader asks — from the 99th, where a radiograph looks like none the head was trained on."""
+    if not is_out_of_domain(novelty):
+        return ()
+    assert novelty is not None
+    if novelty >= FAR_PERCENTILE:
+        return (Flag("far_out_of_domain", "unlike any radiograph the model was trained on (farther from them than "
+                                          f"{'any of them are' if novelty >= 99.5 else f'{novelty:.0f} % of them are'}"
+                                          " from each other): not diagnosed — read it yourself"),)
+    return (out_of_domain_flag(novelty),)
 
 
 def _load_reference_map(folder: Path) -> ReferenceMap | None:

@@ -44,7 +44,8 @@ SEVERITY: dict[str, Severity] = {
     "fallback_crop": Severity.NOTE,
     # From the runtime and the model's reference cases
     "cpu_fallback": Severity.NOTE,
-    "out_of_domain": Severity.NOTE,
+    "out_of_domain": Severity.NOTE,  # engine.reference_map: farther from the training cases than 95 % of them
+    "far_out_of_domain": Severity.REVIEW,  # ... than 99 %: a radiograph like none it was trained on
 }
 
 

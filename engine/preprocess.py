@@ -11,15 +11,16 @@ import torch
 
 from engine.io import LoadedImage
 from engine.model.config import PreprocessConfig
-from engine.segment import LungCrop, LungSegmenter
+from engine.segment import LungCrop, LungSegmenter, resize_area, resize_uint8
 
 
 @dataclass
 class PreparedCase:
     image: LoadedImage
     lung_crop: LungCrop
-    tensor: torch.Tensor  # (3, S, S) float32, normalised
+    tensor: torch.Tensor  # (3, S, S) float32, normalised: the lung crop, the model's input
     timings_ms: dict[str, float]
+    whole: torch.Tensor | None = None  # (3, S, S) the whole radiograph, for the out-of-domain check
 
 
 def crops_to_tensor(crops: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
@@ -36,7 +37,13 @@ def crops_to_tensor(crops: torch.Tensor, config: PreprocessConfig) -> torch.Tens
 
 def crop_to_tensor(crop_uint8: np.ndarray, config: PreprocessConfig) -> torch.Tensor:
     """uint8 (S, S) grey -> (3, S, S) float32 normalised (``crops_to_tensor`` for one crop)."""
-    return crops_to_tensor(torch.from_numpy(np.ascontiguousarray(crop_uint8, dtype=np.uint8))[None], config)[0]
+    return crops_to_tensor(torch.from_numpy(np.array(crop_uint8, dtype=np.uint8))[None], config)[0]  # a writable copy
+
+
+def whole_image(image_uint8: np.ndarray, size: int) -> np.ndarray:
+    """The whole 8-bit radiograph at size x size (area-filtered), as the out-of-domain check looks at it."""
+    return resize_area(image_uint8, size, size) if max(image_uint8.shape) > size else \
+        resize_uint8(image_uint8, size, size)
 
 
 def prepare(image: LoadedImage, segmenter: LungSegmenter, config: PreprocessConfig) -> PreparedCase:
@@ -57,6 +64,7 @@ def prepare_batch(images: list[LoadedImage], segmenter: LungSegmenter, config: P
     for image, crop, convert in zip(images, crops, convert_ms, strict=True):
         start = time.perf_counter()
         tensor = crop_to_tensor(crop.crop, config)
+        whole = crop_to_tensor(whole_image(image.model_uint8, config.input_size), config)
         timings = {"to_8bit": convert, **crop.timings_ms, "to_tensor": (time.perf_counter() - start) * 1e3}
-        cases.append(PreparedCase(image, crop, tensor, timings))
+        cases.append(PreparedCase(image, crop, tensor, timings, whole))
     return cases

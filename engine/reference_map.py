@@ -20,7 +20,8 @@ from engine.paths import write_atomic
 MAP_WEIGHTS = "reference_map.safetensors"
 MAP_META = "reference_map.json"
 NOVELTY_K = 5  # k-th nearest reference: robust to one near-duplicate, still local
-ATYPICAL_PERCENTILE = 95.0  # the viewer warns above this
+ATYPICAL_PERCENTILE = 95.0  # a NOTE from here: unlike the training cases, the score may not be reliable
+FAR_PERCENTILE = 99.0  # a REVIEW flag from here: like none of them — no verdict unless the reader asks
 
 
 @dataclass
@@ -31,27 +32,31 @@ class ReferenceMap:
     labels: tuple[str, ...]
     perplexity: float
     seed: int
+    domain: np.ndarray | None = None  # (N, F) whole-radiograph features (PneumoLLM.domain_features), unit length
     _embedding_object: object | None = None
-    _unit_references: np.ndarray | None = None  # unit-normalised embeddings, with _reference_knn
+    _unit_references: np.ndarray | None = None  # the vectors novelty is measured in, with _reference_knn
     _reference_knn: np.ndarray | None = None  # (N,) leave-one-out k-th neighbour distances, sorted
 
     @classmethod
     def fit(cls, embeddings: np.ndarray, classes: np.ndarray, labels: tuple[str, ...], *, perplexity: float = 30.0,
-            seed: int = 0, n_jobs: int = 2) -> ReferenceMap:
+            seed: int = 0, n_jobs: int = 2, domain: np.ndarray | None = None) -> ReferenceMap:
         from openTSNE import TSNE
 
         embeddings = np.asarray(embeddings, np.float32)
         perplexity = min(perplexity, max(2.0, (len(embeddings) - 1) / 3))
         fitted = TSNE(perplexity=perplexity, random_state=seed, n_jobs=n_jobs, neighbors="exact").fit(embeddings)
         result = cls(embeddings, np.asarray(fitted, np.float32), np.asarray(classes, np.int64), labels,
-                     perplexity, seed)
+                     perplexity, seed, None if domain is None else np.asarray(domain, np.float32))
         result._embedding_object = fitted
         return result
 
     def save(self, folder: Path) -> None:
         from safetensors.numpy import save
 
-        blob = save({"embeddings": self.embeddings, "coords": self.coords, "classes": self.classes})
+        arrays = {"embeddings": self.embeddings, "coords": self.coords, "classes": self.classes}
+        if self.domain is not None:
+            arrays["domain"] = self.domain.astype(np.float16)  # a distance check: half precision is plenty
+        blob = save(arrays)
         write_atomic(folder / MAP_WEIGHTS, blob)
         meta = {"labels": list(self.labels), "perplexity": self.perplexity, "seed": self.seed, "n": len(self.coords)}
         write_atomic(folder / MAP_META, json.dumps(meta, indent=2).encode())
@@ -67,8 +72,10 @@ class ReferenceMap:
             raise ModelLoadError("This model has no reference map (t-SNE).", path=folder) from None
         except (OSError, ValueError):
             raise ModelLoadError("The reference map is damaged.", path=folder) from None
+        domain = arrays.get("domain")
         return cls(arrays["embeddings"], arrays["coords"], arrays["classes"], tuple(meta["labels"]),
-                   float(meta["perplexity"]), int(meta["seed"]))
+                   float(meta["perplexity"]), int(meta["seed"]),
+                   None if domain is None else np.asarray(domain, np.float32))
 
     def _embedding(self) -> object:
         if self._embedding_object is None:
@@ -90,23 +97,28 @@ class ReferenceMap:
         distances = np.linalg.norm(self.embeddings - np.asarray(embedding, np.float32)[None], axis=1)
         return np.argsort(distances)[:k]
 
-    def novelty_percentile(self, embedding: np.ndarray) -> float | None:
-        """How unlike the reference cases ``embedding`` is, as a percentile of the references themselves.
+    def novelty_percentile(self, embedding: np.ndarray, domain: np.ndarray | None = None) -> float | None:
+        """How unlike the reference cases a case is, as a percentile of the references themselves.
 
-        The case's distance to its k-th nearest reference (unit-normalised embeddings) is ranked against each
-        reference's own leave-one-out k-th-neighbour distance: 50 is a typical training case, 99 is farther
-        out than 99 % of them. A deep-nearest-neighbour out-of-distribution score; it is a hint that the
-        image is unlike what the head was trained on, not a guarantee either way. None with too few references.
+        The case's distance to its k-th nearest reference is ranked against each reference's own leave-one-out
+        k-th-neighbour distance: 50 is a typical training case, 99 is farther out than 99 % of them (a deep
+        nearest-neighbour out-of-distribution score). Measured in whole-radiograph features (``domain``) when the
+        map has them — they tell an adult's film from a child's far better than the trained embedding, which keeps
+        only what the classes need — else in the unit-normalised embedding. A hint, not a guarantee either way;
+        None with too few references.
         """
         k = NOVELTY_K  # fixed: the cached reference distances below are for this k
         if len(self.embeddings) <= k:
             return None
+        use_domain = self.domain is not None and domain is not None
         if self._unit_references is None or self._reference_knn is None:  # once per map: N x N distances
-            self._unit_references = _unit(self.embeddings)
+            self._unit_references = _unit(self.domain if self.domain is not None else self.embeddings)
             distances = _chord(self._unit_references, self._unit_references)
             np.fill_diagonal(distances, np.inf)
             self._reference_knn = np.sort(np.partition(distances, k - 1, axis=1)[:, k - 1])
-        query = _unit(np.asarray(embedding, np.float32)[None])
+        if self.domain is not None and not use_domain:
+            return None  # a domain map needs the case's domain features
+        query = _unit(np.asarray(domain if use_domain else embedding, np.float32)[None])
         case = np.partition(_chord(query, self._unit_references)[0], k - 1)[k - 1]
         return float(100.0 * np.searchsorted(self._reference_knn, case, side="left") / len(self._reference_knn))
 

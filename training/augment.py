@@ -50,6 +50,29 @@ class AugmentConfig:
         """For the head card: every augmentation and its range."""
         return asdict(self)
 
+    def active(self) -> list[str]:
+        """The augmentations this config applies, in words (for model cards)."""
+        parts = []
+        if self.box_shift or self.box_scale != (1.0, 1.0):
+            parts.append(f"lung box shift ±{self.box_shift:.0%} and scale {self.box_scale[0]}–{self.box_scale[1]}")
+        if self.rotation_degrees:
+            parts.append(f"rotation ±{self.rotation_degrees:g}°")
+        if self.rescale_p:
+            low, high = self.rescale
+            parts.append(f"rescale to {low:g}–{high:g} of the effective side (p {self.rescale_p})")
+        if self.jpeg_p:
+            parts.append(f"JPEG q{self.jpeg_quality[0]}–{self.jpeg_quality[1]} (p {self.jpeg_p})")
+        if self.blur_p:
+            parts.append(f"blur radius {self.blur_radius[0]}–{self.blur_radius[1]} px (p {self.blur_p})")
+        if self.sharpen_p:
+            parts.append(f"unsharp mask (p {self.sharpen_p})")
+        if self.gamma != (1.0, 1.0) or self.contrast != (1.0, 1.0) or self.brightness:
+            parts.append(f"gamma {self.gamma[0]}–{self.gamma[1]}, contrast {self.contrast[0]}–{self.contrast[1]}, "
+                         f"brightness ±{self.brightness}")
+        if self.noise_p:
+            parts.append(f"noise σ {self.noise_sigma[0]}–{self.noise_sigma[1]} grey levels (p {self.noise_p})")
+        return parts
+
 
 # Named sets: "full" varies everything above; "resolution" only what changes between files of the same film
 # (fewer source pixels, re-compression, the detector's blur), leaving geometry and exposure as they are.

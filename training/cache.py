@@ -25,13 +25,15 @@ from engine.errors import Cancelled, PneumoError
 from engine.flags import codes
 from engine.io import load_image
 from engine.paths import cache_dir, file_sha256, write_atomic
+from engine.preprocess import whole_image
 from engine.progress import Progress
 from engine.segment import LungSegmenter, model_crop, resize_area
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"  # 3: the whole radiograph at WHOLE_SIZE beside the region
 REGION_BORDER = 0.15  # of the lung rectangle's size, each side: room for shifting and scaling the box
 REGION_CAP = 768  # regions larger than this are stored downsampled (far above any head's effective side)
+WHOLE_SIZE = 224  # the whole radiograph, for the out-of-domain check's reference features
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class CachedRegion:
     source_long_side: int  # the radiograph's long side in pixels
     flags: tuple[str, ...]  # flag codes (engine.flags)
     fallback: bool
+    whole: np.ndarray  # uint8 (WHOLE_SIZE, WHOLE_SIZE): engine.preprocess.whole_image of the radiograph
 
     def crop(self, size: int, effective_side: int | None) -> np.ndarray:
         """The model crop of this radiograph for a head geometry (``PreprocessConfig``)."""
@@ -67,31 +70,34 @@ def cut_region(image_uint8: np.ndarray, box: tuple[int, int, int, int]) -> tuple
 class RegionCache:
     def __init__(self, segmenter: LungSegmenter, root: Path | None = None) -> None:
         self.segmenter = segmenter
-        signature = f"{CACHE_VERSION}|{segmenter.weights_id}|{REGION_BORDER}|{REGION_CAP}"
+        signature = f"{CACHE_VERSION}|{segmenter.weights_id}|{REGION_BORDER}|{REGION_CAP}|{WHOLE_SIZE}"
         self.folder = (root or cache_dir() / "regions") / hashlib.sha256(signature.encode()).hexdigest()[:12]
 
-    def _paths(self, key: str) -> tuple[Path, Path]:
+    def _paths(self, key: str) -> tuple[Path, Path, Path]:
         base = self.folder / key[:2] / key
-        return base.with_suffix(".png"), base.with_suffix(".json")
+        return base.with_suffix(".png"), base.with_suffix(".whole.png"), base.with_suffix(".json")
 
     def get(self, key: str) -> CachedRegion | None:
-        png, meta = self._paths(key)
-        if not (png.exists() and meta.exists()):
+        png, whole_png, meta = self._paths(key)
+        if not (png.exists() and whole_png.exists() and meta.exists()):
             return None
         try:
             info = json.loads(meta.read_text())
             with Image.open(png) as picture:
                 region = np.asarray(picture.convert("L"))
+            with Image.open(whole_png) as picture:
+                whole = np.asarray(picture.convert("L"))
             return CachedRegion(region, tuple(info["box"]), int(info["box_side"]), int(info["source_long_side"]),
-                                tuple(info.get("flags", ())), bool(info.get("fallback", False)))
+                                tuple(info.get("flags", ())), bool(info.get("fallback", False)), whole)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # a damaged entry is made again
 
     def put(self, key: str, entry: CachedRegion) -> None:
-        png, meta = self._paths(key)
-        buffer = io.BytesIO()
-        Image.fromarray(entry.region).save(buffer, format="PNG")
-        write_atomic(png, buffer.getvalue())
+        png, whole_png, meta = self._paths(key)
+        for path, pixels in ((png, entry.region), (whole_png, entry.whole)):
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format="PNG")
+            write_atomic(path, buffer.getvalue())
         info = {"box": [int(v) for v in entry.box], "box_side": int(entry.box_side),
                 "source_long_side": int(entry.source_long_side),
                 "flags": list(entry.flags), "fallback": entry.fallback}
@@ -132,7 +138,8 @@ class RegionCache:
                     region, box = cut_region(image, lungs.box)
                     x0, y0, x1, y1 = lungs.box
                     self.put(key, CachedRegion(region, box, max(x1 - x0, y1 - y0), max(image.shape),  # type: ignore[arg-type]
-                                               tuple(codes(lungs.flags)), lungs.fallback))
+                                               tuple(codes(lungs.flags)), lungs.fallback,
+                                               whole_image(image, WHOLE_SIZE)))
             done += len(chunk)
             if progress is not None:
                 progress(Progress.of(done, len(paths), started, "Segmenting"))

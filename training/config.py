@@ -21,7 +21,7 @@ class FinetuneConfig:
     val_fraction: float = 0.15  # validation split inside the training data (patient-level)
     patience: int = 0  # early stopping on validation AUC after this many epochs without gain (0 = off)
     augment: bool = True  # training.augment: vary each training crop as real files vary
-    augment_preset: str = "full"  # training.augment.PRESETS: "full" or "resolution"
+    augment_preset: str = "resolution"  # training.augment.PRESETS; docs/augmentation_study.md chose it
     # How the head's threshold is chosen on validation data (training.metrics.operating_threshold):
     # "youden", "sensitivity:0.95" (screening) or "specificity:0.90".
     operating_point: str = "youden"

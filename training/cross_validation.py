@@ -36,7 +36,7 @@ from training.augment import PRESETS, RegionAugmenter
 from training.cache import CachedRegion, RegionCache
 from training.config import CVConfig, FinetuneConfig
 from training.data import LabelledSet, load_labelled, positive_class_index
-from training.finetune import Callback, Trainer, TrainingEvent, make_model, predict_logits
+from training.finetune import Callback, Trainer, TrainingEvent, domain_features, make_model, predict_logits
 from training.intended_use import derive_intended_use
 from training.metrics import (
     OPERATING_RULES,
@@ -223,7 +223,10 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
         logits, embeddings = predict_logits(model, data.crops, trainer.preprocess, trainer.runtime)
         rng = np.random.default_rng(config.seed)
         keep = np.sort(rng.permutation(len(embeddings))[:REFERENCE_MAP_CASES])
-        ReferenceMap.fit(embeddings[keep], data.labels[keep], data.dataset.classes, seed=config.seed).save(folder)
+        wholes = np.stack([data.regions[i].whole for i in keep])
+        domain = domain_features(model, wholes, trainer.preprocess, trainer.runtime)
+        ReferenceMap.fit(embeddings[keep], data.labels[keep], data.dataset.classes, seed=config.seed,
+                         domain=domain).save(folder)
     return folder
 
 

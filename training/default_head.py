@@ -26,6 +26,7 @@ import numpy as np
 from engine.model.checkpoint import write_card
 from engine.model.head_card import IntendedUse, load_head_card
 from engine.paths import write_atomic
+from training.augment import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -97,7 +98,9 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         f"{geometry.effective_side} px (`engine.segment.model_crop`, the function training uses too), so a crop from a "
         "full-size film has the resolution the head learnt on.",
         "",
-        f"**Augmentations** (on in training, `training.augment`): {', '.join(sorted(training['augmentations']))}.",
+        f"**Augmentations** (on in training, `training.augment`, preset `{training['augmentations']['preset']}` — "
+        f"chosen in `docs/augmentation_study.md`): "
+        f"{'; '.join(PRESETS[training['augmentations']['preset']].active())}.",
         "",
         f"**Cross-validation** ({len(cv.get('folds', []))}-fold, patient-level, on the training part; threshold and "
         "temperature chosen inside each training fold; mean ± std, percent):",

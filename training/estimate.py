@@ -57,7 +57,7 @@ def measure(config: FinetuneConfig, *, batches: int = 2, crops: np.ndarray | Non
     batch = torch.from_numpy(np.ascontiguousarray(crops[index]))
     labels = torch.from_numpy(np.arange(config.batch_size) % 2)
     # The augmentations run on lung regions; whole crops stand in for them (same cost per image).
-    regions = [CachedRegion(crop, (8, 8, size - 8, size - 8), size, size, (), False) for crop in crops[index]]
+    regions = [CachedRegion(crop, (8, 8, size - 8, size - 8), size, size, (), False, crop) for crop in crops[index]]
     augmenter = RegionAugmenter(regions, size, None, seed=config.seed) if config.augment else None
     model.train()
     timings = []

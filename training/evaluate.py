@@ -12,7 +12,7 @@ from engine.errors import TrainingError
 from engine.model.head_card import read_training_hashes
 from training.cross_validation import prepare_data
 from training.data import LabelledSet, load_labelled
-from training.finetune import predict_logits
+from training.finetune import domain_features, predict_logits
 from training.metrics import binary_metrics, roc_points, softmax
 
 CONSISTENCY_IMAGES = 300  # the consistency check runs 4 presentations of each image through the full pipeline
@@ -43,21 +43,30 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
             "data": data.dataset.summary(), "fallback_crops": int(np.sum(data.fallback)),
             # How many of these images the head was trained on (None: the head predates keeping hashes).
             "seen_in_training": seen,
-            "out_of_domain": _novelty(diagnoser, embeddings),
+            "out_of_domain": _novelty(diagnoser, embeddings, data),
             "consistency": _consistency(diagnoser, data, consistency_images, seed)}
 
 
-def _novelty(diagnoser: Diagnoser, embeddings: np.ndarray) -> dict[str, Any] | None:
-    """How often the out-of-domain hint fires on these images (on in-domain data: its false-alarm rate)."""
-    from engine.diagnoser import is_out_of_domain
+def _novelty(diagnoser: Diagnoser, embeddings: np.ndarray, data: Any) -> dict[str, Any] | None:
+    """How often the out-of-domain flags fire on these images (on in-domain data: their false-alarm rate)."""
+    from engine.diagnoser import domain_flags
 
     reference = diagnoser.reference_map
     if reference is None or not len(embeddings):
         return None
-    scores = [reference.novelty_percentile(e) for e in embeddings]
-    warned = sum(is_out_of_domain(score) for score in scores)
-    return {"warned": int(warned), "fraction": round(warned / len(scores), 4),
-            "median_percentile": round(float(np.median([s for s in scores if s is not None])), 1)}
+    domain = None
+    if reference.domain is not None:
+        wholes = np.stack([entry.whole for entry in data.regions])
+        domain = domain_features(diagnoser.model, wholes, diagnoser.preprocess, diagnoser.runtime)
+    scores = [reference.novelty_percentile(e, domain=None if domain is None else domain[i])
+              for i, e in enumerate(embeddings)]
+    codes = [[flag.code for flag in domain_flags(score)] for score in scores]
+    warned = sum("out_of_domain" in c for c in codes)
+    far = sum("far_out_of_domain" in c for c in codes)
+    valid = [s for s in scores if s is not None]
+    return {"warned": int(warned), "fraction": round(warned / len(scores), 4), "far": int(far),
+            "far_fraction": round(far / len(scores), 4),
+            "median_percentile": round(float(np.median(valid)), 1) if valid else None}
 
 
 def _consistency(diagnoser: Diagnoser, data: Any, images: int, seed: int) -> dict[str, Any] | None:

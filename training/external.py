@@ -35,6 +35,7 @@ def external_report(diagnoser: Diagnoser, paths: list[Path], *, consistency_imag
     verdicts: dict[str, int] = {}
     novelty: list[float] = []
     warned = 0
+    confident = 0  # a flagged / not-flagged verdict with no out-of-domain warning beside it
     for outcome in diagnoser.iter_diagnose(paths, batch_size=8):
         if outcome.result is None:
             key = "unreadable" if outcome.meta is None else "not diagnosed"
@@ -42,7 +43,9 @@ def external_report(diagnoser: Diagnoser, paths: list[Path], *, consistency_imag
             continue
         result = outcome.result
         verdicts[result.decision.verdict.value] = verdicts.get(result.decision.verdict.value, 0) + 1
-        warned += any(flag.code == "out_of_domain" for flag in result.warnings)
+        hinted = any(flag.code in ("out_of_domain", "far_out_of_domain") for flag in result.warnings)
+        warned += hinted
+        confident += result.decision.diagnosed and not hinted
         if result.novelty_percentile is not None:
             novelty.append(result.novelty_percentile)
     n = sum(verdicts.values())
@@ -52,7 +55,7 @@ def external_report(diagnoser: Diagnoser, paths: list[Path], *, consistency_imag
         moved = consistency(diagnoser, sample) if consistency_images > 0 else None
     except PneumoError:
         moved = None
-    return {"n": n, "verdicts": verdicts, "out_of_domain_warned": warned,
+    return {"n": n, "verdicts": verdicts, "out_of_domain_warned": warned,  # NOTE or REVIEW level
             "out_of_domain_fraction": round(warned / n, 4) if n else None,
-            "confident_verdicts": sum(v for k, v in verdicts.items() if k in ("flagged", "not flagged")) - warned,
+            "confident_verdicts": confident,
             "novelty_median": round(float(np.median(novelty)), 1) if novelty else None, "consistency": moved}

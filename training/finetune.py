@@ -278,3 +278,18 @@ def predict_logits(model: nn.Module, crops: np.ndarray, preprocess: PreprocessCo
     width = getattr(model, "width", 0)
     return (np.concatenate(logits) if logits else np.zeros((0, 2), np.float32),
             np.concatenate(embeddings) if embeddings else np.zeros((0, width), np.float32))
+
+
+@torch.inference_mode()
+def domain_features(model: nn.Module, wholes: np.ndarray, preprocess: PreprocessConfig, runtime: Runtime,
+                    batch_size: int = 32) -> np.ndarray:
+    """(N, F) out-of-domain features (``model.domain_features``) of whole radiographs (N, S, S) uint8."""
+    was_training = model.training
+    model.eval()
+    parts = []
+    for offset in range(0, len(wholes), batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(wholes[offset : offset + batch_size])).to(runtime.device)
+        with runtime.autocast():
+            parts.append(model.domain_features(crops_to_tensor(batch, preprocess)).float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)

@@ -14,7 +14,7 @@ from torch import nn
 
 from engine.model.backbones import efficientnet_lite0, freeze
 from engine.model.config import ModelConfig
-from engine.model.vision import Adapter, build_sources
+from engine.model.vision import Adapter, EfficientNetSources, build_sources
 
 
 @dataclass
@@ -116,6 +116,21 @@ class PneumoLLM(nn.Module):
             attention = stacked[:, :, :, self.d :, : self.d]  # (B, L, H, m, d)
         return out.last_hidden_state, attention
 
+    def domain_features(self, images: torch.Tensor) -> torch.Tensor:
+        """How a radiograph looks to the encoder, for the out-of-domain check: the pooled feature (EfficientNet)
+        or [CLS] token (ViT) of every tapped depth, each unit-normalised, concatenated -> (B, F) unit vectors.
+
+        Computed on the *whole* radiograph (``PreparedCase.whole``): an adult's film differs from a child's in
+        far more than the lungs, while the trained embedding keeps only what the classes need.
+        """
+        sources = self.sources
+        if isinstance(sources, EfficientNetSources):
+            pooled = sources.pooled_features(images)
+            parts = [pooled[tap] for tap in sources.taps]
+        else:
+            parts = list(sources(images).unbind(dim=1))  # (B, n) per tapped block
+        return _unit_parts(parts)
+
     def trained_state_dict(self) -> dict[str, torch.Tensor]:
         """Only what training changes: adapters, token engine, neck, projections, head."""
         return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
@@ -150,8 +165,18 @@ class BaselineCNN(nn.Module):
         pooled = self.backbone(images)  # (B, 1280) after global average pooling
         return ModelOutput(self.head(pooled), pooled, None, None)
 
+    def domain_features(self, images: torch.Tensor) -> torch.Tensor:
+        """The out-of-domain check's features (see ``PneumoLLM.domain_features``): the pooled backbone output."""
+        return _unit_parts([self.backbone(images)])
+
     def trained_state_dict(self) -> dict[str, torch.Tensor]:
         return {k: v.detach() for k, v in self.state_dict().items()}
+
+
+def _unit_parts(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Each part unit-normalised (so no depth dominates by its width), concatenated, scaled to unit length."""
+    units = [torch.nn.functional.normalize(part.float(), dim=-1) for part in parts]
+    return torch.cat(units, dim=-1) / len(units) ** 0.5
 
 
 def build_model(config: ModelConfig, *, pretrained: bool = True, baseline: bool = False,

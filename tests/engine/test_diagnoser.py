@@ -129,3 +129,38 @@ def test_operating_points_from_the_card(tmp_path: Path, segmenter: LungSegmenter
     assert result.threshold == 0.0 and result.decision.threshold_source is ThresholdSource.OPERATING_POINT
     with pytest.raises(ModelLoadError, match="no operating point 'specificity:0.90'"):
         Diagnoser(head, segmenter=segmenter, operating_point="specificity:0.90")
+
+
+def test_a_radiograph_like_no_training_case_is_not_diagnosed(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    """Whole-radiograph features against the references': a case far outside them gets a REVIEW flag."""
+    import torch
+
+    from engine.io import load_image
+    from engine.preprocess import prepare_batch
+    from engine.reference_map import ReferenceMap
+
+    head = make_tiny_head(tmp_path / "head", with_map=False)
+    diagnoser = Diagnoser(head, segmenter=segmenter)
+    rng = np.random.default_rng(0)
+
+    def film(index: int) -> Path:
+        pixels = chest_like(240 + 4 * (index % 7), 220, dtype=np.uint8, high=230).astype(float)
+        pixels += rng.normal(0, 12, pixels.shape)
+        path = tmp_path / f"film{index}.png"
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
+        return path
+
+    cases = prepare_batch([load_image(film(i)) for i in range(40)], diagnoser.segmenter, diagnoser.preprocess)
+    with torch.inference_mode():
+        domain = diagnoser.model.domain_features(torch.stack([case.whole for case in cases])).numpy()
+    embeddings = rng.normal(0, 1, (40, diagnoser.model.width)).astype(np.float32)
+    ReferenceMap.fit(embeddings, np.r_[np.zeros(20), np.ones(20)].astype(int), ("normal", "abnormal"),
+                     perplexity=5, domain=domain).save(head)
+    diagnoser = Diagnoser(head, segmenter=segmenter)
+    assert diagnoser.reference_map.domain is not None
+    noise = tmp_path / "noise.png"
+    Image.fromarray(rng.integers(0, 256, (256, 256), dtype=np.uint8)).save(noise)
+    typical, odd = diagnoser.predict(film(99)), diagnoser.predict(noise)
+    assert typical.novelty_percentile < 95 and typical.decision.diagnosed
+    assert "far_out_of_domain" in codes(odd.warnings) and odd.decision.verdict is Verdict.NOT_DIAGNOSED
+    assert diagnoser.predict(noise, allow_flagged=True).decision.diagnosed  # the reader may still ask

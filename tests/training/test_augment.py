@@ -12,7 +12,7 @@ from training.cache import CachedRegion, cut_region
 def region() -> CachedRegion:
     image = chest_like(600, 560, dtype=np.uint8, high=250)
     cut, box = cut_region(image, (80, 60, 480, 540))
-    return CachedRegion(cut, box, 480, 600, (), False)
+    return CachedRegion(cut, box, 480, 600, (), False, image[:224, :224])
 
 
 def test_batches_are_reproducible_and_vary_between_steps() -> None:

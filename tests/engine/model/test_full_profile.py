@@ -155,11 +155,11 @@ def test_gpu_out_of_memory_falls_back_to_cpu(tmp_path: Path, paths: tuple[Path, 
     original = Diagnoser._forward_on
     calls = []
 
-    def flaky(self: Diagnoser, runtime: Runtime, batch: torch.Tensor):
+    def flaky(self: Diagnoser, runtime: Runtime, batch: torch.Tensor, wholes: torch.Tensor | None):
         calls.append(runtime.device.type)
         if runtime.device.type == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return original(self, runtime, batch)
+        return original(self, runtime, batch, wholes)
 
     monkeypatch.setattr(Diagnoser, "_forward_on", flaky)
     diagnoser.runtime = Runtime(torch.device("cuda"), torch.bfloat16)  # pretend a GPU was chosen

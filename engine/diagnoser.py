@@ -56,6 +56,16 @@ class DiagnosisResult:
     image_path: str
     warnings: tuple[Flag, ...] = ()  # from the runtime and the reference cases (out of domain)
     novelty_percentile: float | None = None  # engine.reference_map: how unlike the training cases (0-100)
+    grades: tuple[str, ...] = ()  # ordered grade names when the head has an ordinal head (ILO categories)
+    grade_probabilities: tuple[float, ...] | None = None  # P(grade = k), aligned with ``grades``
+
+    @property
+    def suggested_grade(self) -> str | None:
+        """The ordinal head's grade: how many "grade > k" tasks it answers yes (CORAL), or None."""
+        if self.grade_probabilities is None:
+            return None
+        above = 1.0 - np.cumsum(self.grade_probabilities)[:-1]  # P(grade > k)
+        return self.grades[int((above > 0.5).sum())]
 
     @property
     def probability(self) -> float:
@@ -134,6 +144,10 @@ class DiagnosisResult:
             "model_id": self.model_id,
             "device": self.device,
             "novelty_percentile": None if self.novelty_percentile is None else round(self.novelty_percentile, 1),
+            **({"grade": {"suggested": self.suggested_grade,
+                          "probabilities": {g: round(p, 6) for g, p in zip(self.grades, self.grade_probabilities,
+                                                                             strict=True)}}}
+               if self.grade_probabilities is not None else {}),
         }
 
 
@@ -349,6 +363,7 @@ class Diagnoser:
             "token_mixing": None if output.token_mixing is None else output.token_mixing.float().cpu().numpy(),
             "attention": None if output.emitter_attention is None else output.emitter_attention.float().cpu().numpy(),
             "domain": None if domain is None else domain.float().cpu().numpy(),
+            "grades": None if getattr(output, "grade_logits", None) is None else _grade_distribution(output),
         }
         return arrays, {"model": model_ms}
 
@@ -389,7 +404,15 @@ class Diagnoser:
             image_path=str(case.image.meta.path),
             warnings=warnings,
             novelty_percentile=novelty,
+            grades=tuple(getattr(card, "grades", ())),
+            grade_probabilities=None if row("grades") is None else tuple(float(p) for p in row("grades")),
         )
+
+
+def _grade_distribution(output: Any) -> np.ndarray:
+    from engine.model.pneumollm import grade_distribution
+
+    return grade_distribution(output.grade_logits.float()).cpu().numpy()
 
 
 def is_out_of_domain(novelty: float | None) -> bool:

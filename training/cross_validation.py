@@ -35,13 +35,22 @@ from engine.segment import LungSegmenter
 from training.augment import PRESETS, RegionAugmenter
 from training.cache import CachedRegion, RegionCache
 from training.config import CVConfig, FinetuneConfig
-from training.data import LabelledSet, load_labelled, positive_class_index
-from training.finetune import Callback, Trainer, TrainingEvent, domain_features, make_model, predict_logits
+from training.data import LabelledSet, binary_classes, load_labelled, positive_class_index
+from training.finetune import (
+    Callback,
+    Trainer,
+    TrainingEvent,
+    domain_features,
+    make_model,
+    predict_logits,
+    predict_outputs,
+)
 from training.intended_use import derive_intended_use
 from training.metrics import (
     OPERATING_RULES,
     binary_metrics,
     describe_rule,
+    grade_metrics,
     operating_point_table,
     roc_points,
     softmax,
@@ -62,6 +71,21 @@ class PreparedData:
     groups: np.ndarray  # (N,) patient id
     fallback: np.ndarray  # (N,) bool: lung crop fell back to the centred crop
     hashes: list[str]  # content hash of each image (engine.paths.file_sha256), aligned with the arrays
+    grades: np.ndarray | None = None  # (N,) grade index for ordered classes (ILO 0-3); ``labels`` is then grade >= 1
+
+    @property
+    def head_classes(self) -> tuple[str, ...]:
+        """The binary head's labels ("0" / "1+" for grades)."""
+        return binary_classes(self.dataset.classes)
+
+    @property
+    def positive(self) -> int:
+        return 1 if self.grades is not None else positive_class_index(self.dataset.classes)
+
+    @property
+    def strata(self) -> np.ndarray:
+        """What the patient-level splits keep balanced: the grades when there are any."""
+        return self.grades if self.grades is not None else self.labels
 
 
 def prepare_data(source: str | Path | LabelledSet, *, folds: int, preprocess: PreprocessConfig | None = None,
@@ -89,9 +113,10 @@ def prepare_data(source: str | Path | LabelledSet, *, folds: int, preprocess: Pr
     if derive_geometry:
         preprocess = replace(preprocess, **training_geometry(regions))
     crops = np.stack([entry.crop(preprocess.input_size, preprocess.effective_side) for entry in regions])
-    return PreparedData(dataset, crops, regions, preprocess, np.array([i.label for i in dataset.items]),
+    grades = np.array([i.label for i in dataset.items]) if dataset.ordinal else None
+    return PreparedData(dataset, crops, regions, preprocess, np.array(dataset.binary_labels()),
                         np.array([i.patient for i in dataset.items]), np.array([e.fallback for e in regions]),
-                        [keys[item.path] for item in dataset.items])
+                        [keys[item.path] for item in dataset.items], grades)
 
 
 def training_geometry(regions: list[CachedRegion]) -> dict[str, int]:
@@ -130,17 +155,20 @@ def train_and_report(config: FinetuneConfig, data: PreparedData, train_idx: np.n
                      run_dir: Path, *, resume: bool, callback: Callback | None, cancelled: Callable[[], bool],
                      fold: int | None, folds: int) -> tuple[Any, Any]:
     torch.manual_seed(config.seed + (fold or 0))
-    model, profile_preprocess, _ = make_model(config)
+    model, profile_preprocess, _ = make_model(config, grades=0 if data.grades is None else len(data.dataset.classes))
     # The profile's normalisation, the data's crop geometry.
     preprocess = replace(data.preprocess, mean=profile_preprocess.mean, std=profile_preprocess.std)
-    positive = positive_class_index(data.dataset.classes)
+    positive = data.positive
     trainer = Trainer(config, model, preprocess, run_dir=run_dir, callback=callback, cancelled=cancelled,
                       fold=fold, folds=folds, positive_index=positive)
     augmenter = RegionAugmenter([data.regions[i] for i in train_idx], preprocess.input_size,
                                 preprocess.effective_side, PRESETS[config.augment_preset],
                                 seed=config.seed + 7919 * (fold or 0)) if config.augment else None
+    grades = data.grades
     result = trainer.fit(data.crops[train_idx], data.labels[train_idx], data.crops[val_idx], data.labels[val_idx],
-                         resume=resume, augmenter=augmenter)
+                         resume=resume, augmenter=augmenter,
+                         train_grades=None if grades is None else grades[train_idx],
+                         val_grades=None if grades is None else grades[val_idx])
     return result, trainer
 
 
@@ -148,9 +176,9 @@ def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedDat
                          resume: bool = False, callback: Callback | None = None,
                          cancelled: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Per-fold test metrics (threshold and temperature from each fold's inner validation split)."""
-    positive = positive_class_index(data.dataset.classes)
+    positive = data.positive
     per_fold, pooled_y, pooled_p = [], [], []
-    splits = patient_folds(data.labels, data.groups, cv.folds, cv.seed)
+    splits = patient_folds(data.strata, data.groups, cv.folds, cv.seed)
     for fold, (train_all, test) in enumerate(splits):
         fold_dir = out_dir / "folds" / f"fold-{fold + 1}"
         done_file = fold_dir / "result.json"
@@ -158,10 +186,11 @@ def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedDat
             record = json.loads(done_file.read_text())
         else:
             assert not set(data.groups[train_all]) & set(data.groups[test]), "patient leak between folds"
-            train, val = inner_split(train_all, data.labels, data.groups, config.val_fraction, cv.seed + fold)
+            train, val = inner_split(train_all, data.strata, data.groups, config.val_fraction, cv.seed + fold)
             result, trainer = train_and_report(config, data, train, val, fold_dir, resume=resume,
                                                callback=callback, cancelled=cancelled, fold=fold, folds=cv.folds)
-            logits, _ = predict_logits(result.model, data.crops[test], trainer.preprocess, trainer.runtime)
+            logits, _, grade_logits = predict_outputs(result.model, data.crops[test], trainer.preprocess,
+                                                      trainer.runtime)
             probability = softmax(logits, result.temperature)[:, positive]
             y_test = data.labels[test] == positive
             record = {"fold": fold + 1, "metrics": binary_metrics(y_test, probability, result.threshold),
@@ -171,15 +200,19 @@ def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedDat
                       "minutes": result.seconds / 60, "peak_memory_mb": peak_memory_mb(),
                       "roc": roc_points(y_test, probability), "history": result.history,
                       "test_labels": y_test.astype(int).tolist(), "test_probability": probability.tolist()}
+            if grade_logits is not None and data.grades is not None:
+                record["grade_metrics"] = grade_metrics(data.grades[test], grade_logits, data.dataset.classes)
             write_atomic(done_file, json.dumps(record, indent=2).encode())
             if callback:
                 callback(TrainingEvent("fold done", fold=fold, folds=cv.folds, metrics=record["metrics"]))
         per_fold.append(record)
         pooled_y.extend(record["test_labels"])
         pooled_p.extend(record["test_probability"])
+    graded = [r["grade_metrics"] for r in per_fold if "grade_metrics" in r]
     return {"folds": [{k: v for k, v in r.items() if k not in ("test_labels", "test_probability", "history")}
                       for r in per_fold],
             "summary": summarise_folds([r["metrics"] for r in per_fold]),
+            "grade_summary": summarise_folds(graded) if graded else None,
             "pooled_roc": roc_points(np.array(pooled_y), np.array(pooled_p)),
             "minutes": float(sum(r["minutes"] for r in per_fold)),
             "peak_memory_mb": float(max(r["peak_memory_mb"] for r in per_fold))}
@@ -191,15 +224,16 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
                       reference_map: bool = True, intended_use: IntendedUse | None = None) -> Path:
     """Train on all data (inner validation split), save the installable head to ``out_dir / 'model'``."""
     indices = np.arange(len(data.labels))
-    train, val = inner_split(indices, data.labels, data.groups, config.val_fraction, config.seed)
+    train, val = inner_split(indices, data.strata, data.groups, config.val_fraction, config.seed)
     result, trainer = train_and_report(config, data, train, val, out_dir / "final", resume=resume,
                                        callback=callback, cancelled=cancelled, fold=None, folds=0)
     model = result.model
     profile = config.profile
     total, trainable = count_parameters(model)
-    positive = positive_class_index(data.dataset.classes)
+    positive = data.positive
     card = HeadCard(
-        profile=profile, model=model.config, preprocess=trainer.preprocess, labels=tuple(data.dataset.classes),
+        profile=profile, model=model.config, preprocess=trainer.preprocess, labels=data.head_classes,
+        grades=tuple(data.dataset.classes) if data.grades is not None else (),
         positive_index=positive, threshold=result.threshold, temperature=result.temperature,
         fingerprints=frozen_fingerprints(model), variant=config.variant, baseline=config.baseline,
         threshold_source=f"{describe_rule(config.operating_point)} on the validation split inside the training data",
@@ -215,7 +249,9 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
                                     if config.augment else None)},
         metrics={"validation": result.val_metrics,
                  "cross_validation": cv_report["summary"] if cv_report else None,
-                 "cross_validation_folds": len(cv_report["folds"]) if cv_report else 0},
+                 "cross_validation_folds": len(cv_report["folds"]) if cv_report else 0,
+                 "grades_validation": result.val_grade_metrics,
+                 "grades_cross_validation": cv_report.get("grade_summary") if cv_report else None},
         roc=cv_report["pooled_roc"] if cv_report else None, created=time.strftime("%Y-%m-%d %H:%M:%S"))
     folder = save_checkpoint(out_dir / "model", model.trained_state_dict(), card)
     write_training_hashes(folder, data.hashes)
@@ -225,7 +261,7 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
         keep = np.sort(rng.permutation(len(embeddings))[:REFERENCE_MAP_CASES])
         wholes = np.stack([data.regions[i].whole for i in keep])
         domain = domain_features(model, wholes, trainer.preprocess, trainer.runtime)
-        ReferenceMap.fit(embeddings[keep], data.labels[keep], data.dataset.classes, seed=config.seed,
+        ReferenceMap.fit(embeddings[keep], data.labels[keep], data.head_classes, seed=config.seed,
                          domain=domain).save(folder)
     return folder
 

@@ -60,10 +60,20 @@ class LabelledSet:
         kept = [item for item in self.items if item.path not in failed]
         return LabelledSet(kept, self.classes, self.patient_source, self.skipped + list(failed.items()), self.root)
 
+    @property
+    def ordinal(self) -> bool:
+        """Ordered grades (class names 0, 1, 2, ... such as the ILO major categories) rather than two classes."""
+        return is_ordinal(self.classes)
+
+    def binary_labels(self) -> list[int]:
+        """For ordered grades: 0 for the lowest grade, 1 for any higher one (the binary head's task)."""
+        return [int(item.label >= 1) for item in self.items] if self.ordinal else [item.label for item in self.items]
+
     def check_usable(self, folds: int = 1) -> None:
         """Refuse, before any training, data that cannot give a model (names the fix)."""
-        if len(self.classes) != 2:
-            raise TrainingError(f"Need exactly two classes (found {len(self.classes)}: {', '.join(self.classes)}).")
+        if len(self.classes) != 2 and not self.ordinal:
+            raise TrainingError(f"Need exactly two classes, or ordered grades named 0, 1, 2, ... (found "
+                                f"{len(self.classes)}: {', '.join(self.classes)}).")
         for name, count in self.counts().items():
             if count == 0:
                 raise TrainingError(f"Class '{name}' has no readable images.")
@@ -75,6 +85,25 @@ class LabelledSet:
             if count < need:
                 raise TrainingError(f"Class '{name}' has only {count} patients; {folds}-fold cross-validation "
                                     f"with a validation split needs at least {need}. Use fewer folds.")
+
+
+def is_ordinal(classes: tuple[str, ...]) -> bool:
+    """Three or more classes named by consecutive integers from 0 (ILO categories 0-3, a 0-4 severity scale)."""
+    return len(classes) >= 3 and all(c.isdigit() for c in classes) and [int(c) for c in classes] == list(
+        range(len(classes)))
+
+
+def class_order(names: set[str] | list[str]) -> tuple[str, ...]:
+    """Integer names in numeric order (so "10" follows "9"), any others alphabetically."""
+    names = set(names)
+    if names and all(name.isdigit() for name in names):
+        return tuple(sorted(names, key=int))
+    return tuple(sorted(names))
+
+
+def binary_classes(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The binary head's two labels: the classes themselves, or for grades "0" and "1+" (any higher grade)."""
+    return (classes[0], f"{classes[1]}+") if is_ordinal(classes) else classes
 
 
 def positive_class_index(classes: tuple[str, ...]) -> int:
@@ -101,7 +130,7 @@ def _is_image_candidate(path: Path) -> bool:
 
 
 def from_folder(root: Path) -> LabelledSet:
-    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    classes = class_order([d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")])
     if not classes:
         raise TrainingError(f"{root} has no class sub-folders (expected e.g. normal/ and pneumoconiosis/).")
     items, skipped, sources = [], [], Counter()
@@ -126,7 +155,7 @@ def from_csv(path: Path) -> LabelledSet:
         raise TrainingError(f"{path.name} could not be read as CSV.") from None
     if not rows or "path" not in rows[0] or "label" not in rows[0]:
         raise TrainingError(f"{path.name} needs the columns path,label[,patient_id].")
-    classes = tuple(sorted({row["label"].strip() for row in rows if row.get("label", "").strip()}))
+    classes = class_order({row["label"].strip() for row in rows if row.get("label", "").strip()})
     items, skipped, sources = [], [], Counter()
     for row in rows:
         file = Path(row["path"].strip())

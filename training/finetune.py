@@ -30,7 +30,7 @@ from engine.paths import write_atomic
 from engine.preprocess import crops_to_tensor
 from training.augment import RegionAugmenter
 from training.config import FinetuneConfig
-from training.metrics import binary_metrics, fit_temperature, operating_threshold, softmax
+from training.metrics import binary_metrics, fit_temperature, grade_metrics, operating_threshold, softmax
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,16 @@ class TrainResult:
     seconds: float
     val_positive: np.ndarray  # (n_val,) bool: the validation split's truth ...
     val_probability: np.ndarray  # (n_val,) ... and its calibrated probabilities (for the operating-point table)
+    val_grade_metrics: dict[str, float] | None = None  # ordered grades: QWK and per-grade sensitivity
 
 
-def make_model(config: FinetuneConfig) -> tuple[nn.Module, PreprocessConfig, str]:
-    """Build the model a config describes. Returns (model, preprocessing, profile name)."""
+def make_model(config: FinetuneConfig, grades: int = 0) -> tuple[nn.Module, PreprocessConfig, str]:
+    """Build the model a config describes (``grades`` > 0: with an ordinal head for that many ordered grades).
+    Returns (model, preprocessing, profile name)."""
     profile = load_profile(config.profile, vision_weights=config.vision_weights, llm_path=config.llm_path)
-    model_config = replace(profile.model, **config.model_switches())
+    model_config = replace(profile.model, **config.model_switches(), ordinal_grades=grades)
+    if grades and config.baseline:
+        raise TrainingError("The plain CNN baseline has no ordinal head — train PneumoLLM on graded data.")
     return build_model(model_config, baseline=config.baseline), profile.preprocess, profile.name
 
 
@@ -114,7 +118,8 @@ class Trainer:
 
     # -- public -----------------------------------------------------------------------------------------
     def fit(self, train_crops: np.ndarray, train_y: np.ndarray, val_crops: np.ndarray, val_y: np.ndarray,
-            *, resume: bool = False, augmenter: RegionAugmenter | None = None) -> TrainResult:
+            *, resume: bool = False, augmenter: RegionAugmenter | None = None,
+            train_grades: np.ndarray | None = None, val_grades: np.ndarray | None = None) -> TrainResult:
         """Train on (crops, class indices); select, calibrate and threshold on the validation part.
 
         With an ``augmenter`` (the same images' cached regions, ``training.augment``) each step trains on freshly
@@ -134,6 +139,7 @@ class Trainer:
         started = time.perf_counter()
         train_tensor = torch.from_numpy(np.ascontiguousarray(train_crops))
         labels = torch.from_numpy(np.asarray(train_y, dtype=np.int64))
+        grades = None if train_grades is None else torch.from_numpy(np.asarray(train_grades, dtype=np.int64))
         for epoch in range(start_epoch, config.epochs):
             self.model.train()
             order = np.random.default_rng(config.seed * 10_007 + epoch).permutation(len(train_crops))
@@ -146,7 +152,7 @@ class Trainer:
                 step = epoch * steps_per_epoch + step_in_epoch
                 for group in self.optimizer.param_groups:
                     group["lr"] = config.lr * lr_factor(step, warmup_steps, total_steps)
-                losses.append(self._step(inputs, labels[index]))
+                losses.append(self._step(inputs, labels[index], None if grades is None else grades[index]))
                 done = step + 1 - start_epoch * steps_per_epoch
                 elapsed = time.perf_counter() - started
                 eta = elapsed / done * (total_steps - step - 1) if done else None
@@ -181,16 +187,23 @@ class Trainer:
         calibrated = softmax(logits, temperature)[:, positive]
         threshold = operating_threshold(config.operating_point, val_positive, calibrated)
         val_metrics = binary_metrics(val_positive, calibrated, threshold)
+        val_grade_metrics = None
+        if val_grades is not None and getattr(self.model, "grade_head", None) is not None:
+            _, _, grade_logits = predict_outputs(self.model, val_crops, self.preprocess, self.runtime)
+            names = tuple(str(g) for g in range(grade_logits.shape[1] + 1))
+            val_grade_metrics = grade_metrics(np.asarray(val_grades), grade_logits, names)
         return TrainResult(self.model, int(best["epoch"]), threshold, temperature, val_metrics, history,
-                           time.perf_counter() - started, val_positive, calibrated)
+                           time.perf_counter() - started, val_positive, calibrated, val_grade_metrics)
 
     # -- internals --------------------------------------------------------------------------------------
-    def _step(self, inputs: torch.Tensor, labels: torch.Tensor) -> float:
+    def _step(self, inputs: torch.Tensor, labels: torch.Tensor, grades: torch.Tensor | None = None) -> float:
         device = self.runtime.device
         x = crops_to_tensor(inputs.to(device), self.preprocess)
         with self.runtime.autocast():
-            logits = self.model(x).logits
-        loss = F.cross_entropy(logits.float(), labels.to(device))
+            output = self.model(x)
+        loss = F.cross_entropy(output.logits.float(), labels.to(device))
+        if grades is not None and output.grade_logits is not None:
+            loss = loss + ordinal_loss(output.grade_logits.float(), grades.to(device))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -261,23 +274,41 @@ class Trainer:
         return progress
 
 
+def ordinal_loss(cumulative_logits: torch.Tensor, grades: torch.Tensor) -> torch.Tensor:
+    """CORAL: binary cross-entropy of each task "grade > k" (B, K-1) against the true grades (B,)."""
+    thresholds = torch.arange(cumulative_logits.shape[1], device=grades.device)
+    targets = (grades[:, None] > thresholds[None, :]).float()
+    return F.binary_cross_entropy_with_logits(cumulative_logits, targets)
+
+
 @torch.inference_mode()
-def predict_logits(model: nn.Module, crops: np.ndarray, preprocess: PreprocessConfig, runtime: Runtime,
-                   batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """(logits (N, classes), embeddings (N, W)) for cached crops, in eval mode."""
+def predict_outputs(model: nn.Module, crops: np.ndarray, preprocess: PreprocessConfig, runtime: Runtime,
+                    batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(logits (N, classes), embeddings (N, W), cumulative grade logits (N, K-1) or None) for cached crops."""
     was_training = model.training
     model.eval()
-    logits, embeddings = [], []
+    logits, embeddings, grades = [], [], []
     for offset in range(0, len(crops), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(crops[offset : offset + batch_size])).to(runtime.device)
         with runtime.autocast():
             output = model(crops_to_tensor(batch, preprocess))
         logits.append(output.logits.float().cpu().numpy())
         embeddings.append(output.embedding.float().cpu().numpy())
+        grade_logits = getattr(output, "grade_logits", None)
+        if grade_logits is not None:
+            grades.append(grade_logits.float().cpu().numpy())
     model.train(was_training)
     width = getattr(model, "width", 0)
     return (np.concatenate(logits) if logits else np.zeros((0, 2), np.float32),
-            np.concatenate(embeddings) if embeddings else np.zeros((0, width), np.float32))
+            np.concatenate(embeddings) if embeddings else np.zeros((0, width), np.float32),
+            np.concatenate(grades) if grades else None)
+
+
+def predict_logits(model: nn.Module, crops: np.ndarray, preprocess: PreprocessConfig, runtime: Runtime,
+                   batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(logits (N, classes), embeddings (N, W)) for cached crops, in eval mode."""
+    logits, embeddings, _ = predict_outputs(model, crops, preprocess, runtime, batch_size)
+    return logits, embeddings
 
 
 @torch.inference_mode()

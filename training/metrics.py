@@ -126,3 +126,22 @@ def operating_point_table(y_true: np.ndarray, probability: np.ndarray, rules: tu
                        "sensitivity_ci": [float(low[1]), float(high[1])] if samples else None,
                        "specificity_ci": [float(low[2]), float(high[2])] if samples else None}
     return table
+
+
+def grade_metrics(true_grades: np.ndarray, cumulative_logits: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
+    """For ordered grades: quadratic weighted kappa and each grade's sensitivity (recall), in percent, of the
+    ordinal head's suggested grade (the number of "grade > k" tasks it answers yes, CORAL's rule)."""
+    from sklearn.metrics import cohen_kappa_score, recall_score
+
+    suggested = suggested_grades(cumulative_logits)
+    true_grades = np.asarray(true_grades).astype(int)
+    labels = list(range(len(names)))
+    recall = recall_score(true_grades, suggested, labels=labels, average=None, zero_division=np.nan)
+    out = {"qwk": 100.0 * float(cohen_kappa_score(true_grades, suggested, labels=labels, weights="quadratic"))}
+    out |= {f"sensitivity_grade_{name}": 100.0 * float(value) for name, value in zip(names, recall, strict=True)}
+    return out
+
+
+def suggested_grades(cumulative_logits: np.ndarray) -> np.ndarray:
+    """The grade each case is given: how many of the cumulative tasks "grade > k" have P > 0.5."""
+    return (np.asarray(cumulative_logits) > 0.0).sum(axis=1)

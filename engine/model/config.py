@@ -51,6 +51,7 @@ class ModelConfig:
     neck_hidden: int = 128  # adapter neck h^2 hidden width
     adapter_dim: int = 8  # bottleneck of every adapter
     num_classes: int = 2
+    ordinal_grades: int = 0  # K ordered grades (e.g. ILO categories 0-3: 4) for an ordinal head; 0 = none
     width_without_llm: int = 576  # token width when the LLM is ablated away (the embedded LLM's width)
     # Ablations (paper, section 4.4) - all on for PneumoLLM.
     use_llm: bool = True

@@ -70,6 +70,7 @@ class HeadCard:
     stand_in_note: str = ""  # when trained on stand-in data: what it is not
     model_card: str = ""  # file name of the model card beside head.json
     format_version: int = FORMAT_VERSION
+    grades: tuple[str, ...] = ()  # ordered grades of the ordinal head (e.g. ILO categories "0".."3"); () = none
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know, kept on save
 
     @property
@@ -90,6 +91,7 @@ class HeadCard:
         data["preprocess"] = asdict(self.preprocess)
         data["intended_use"] = asdict(self.intended_use)
         data["labels"] = list(self.labels)
+        data["grades"] = list(self.grades)
         return {**self.extra, **_plain(data)}
 
     @classmethod
@@ -126,6 +128,11 @@ class HeadCard:
             operating_points = _operating_points(data.get("operating_points"))
         except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise bad(str(exc) or type(exc).__name__) from None
+        grades = data.get("grades") or []
+        if not isinstance(grades, list) or not all(isinstance(g, str) for g in grades):
+            raise bad("'grades' must list the ordered grade names")
+        if len(grades) != model.ordinal_grades and (grades or model.ordinal_grades):
+            raise bad(f"{len(grades)} grades named for an ordinal head of {model.ordinal_grades}")
         fingerprints = data.get("fingerprints", {})
         if not isinstance(fingerprints, Mapping) or not all(isinstance(v, str) for v in fingerprints.values()):
             raise bad("'fingerprints' must map backbone names to strings")
@@ -139,7 +146,7 @@ class HeadCard:
             training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
             parameters=dict(data.get("parameters") or {}), roc=data.get("roc"), created=str(data.get("created", "")),
             stand_in_note=str(data.get("stand_in_note", "")), model_card=str(data.get("model_card", "")),
-            format_version=int(data.get("format_version", 1)),
+            format_version=int(data.get("format_version", 1)), grades=tuple(grades),
             extra={k: v for k, v in data.items() if k not in known})
 
     def with_changes(self, **changes: Any) -> HeadCard:

@@ -23,6 +23,30 @@ class ModelOutput:
     embedding: torch.Tensor  # (B, W) pooled vector before the head; the case's point on the t-SNE map
     token_mixing: torch.Tensor | None  # (B, d, m) M_c: softmax over the d source tokens
     emitter_attention: torch.Tensor | None  # (B, L, H, m, d): diagnosis-token rows over source keys
+    grade_logits: torch.Tensor | None = None  # (B, K-1) cumulative logits of the ordinal head: P(grade > k)
+
+
+class OrdinalHead(nn.Module):
+    """Ordered grades 0..K-1 (e.g. the ILO major categories) as K-1 cumulative binary tasks "grade > k" that share
+    one weight vector and differ only in their bias (CORAL, Cao et al. 2020): the cumulative probabilities can
+    never cross, so a grade distribution always follows from them."""
+
+    def __init__(self, width: int, grades: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(width, 1, bias=False)
+        self.bias = nn.Parameter(torch.linspace(1.0, -1.0, grades - 1))  # ordered from the start
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.score(pooled) + self.bias  # (B, K-1)
+
+
+def grade_distribution(cumulative_logits: torch.Tensor) -> torch.Tensor:
+    """(B, K-1) logits of P(grade > k) -> (B, K) P(grade = k); monotone by construction, clipped for rounding."""
+    above = torch.sigmoid(cumulative_logits)
+    above = torch.cummin(above, dim=-1).values  # guard against tiny crossings from bias updates
+    ones, zeros = torch.ones_like(above[..., :1]), torch.zeros_like(above[..., :1])
+    bounds = torch.cat([ones, above, zeros], dim=-1)  # P(grade > -1) = 1 ... P(grade > K-1) = 0
+    return (bounds[..., :-1] - bounds[..., 1:]).clamp_min(0.0)
 
 
 def emitter_allowed(d: int, m: int) -> torch.Tensor:
@@ -72,6 +96,8 @@ class PneumoLLM(nn.Module):
         # Without the LLM its final RMSNorm goes too; a trained LayerNorm takes its place before pooling.
         self.no_llm_norm = nn.LayerNorm(width) if self.decoder is None else None
         self.head = nn.Linear(width, config.num_classes)
+        # Beside the binary head: the ordinal grade (trained only on ordered data, e.g. ILO categories 0-3).
+        self.grade_head = OrdinalHead(width, config.ordinal_grades) if config.ordinal_grades >= 2 else None
         self.register_buffer("emitter_allowed", emitter_allowed(d, self.m), persistent=False)
 
     def train(self, mode: bool = True) -> PneumoLLM:
@@ -95,7 +121,8 @@ class PneumoLLM(nn.Module):
         else:
             hidden = self.no_llm_norm(embeds)
         pooled = hidden.mean(dim=1)  # (B, W): mean over all d+m tokens
-        return ModelOutput(self.head(pooled), pooled, mixing, attention)
+        grades = self.grade_head(pooled) if self.grade_head is not None else None
+        return ModelOutput(self.head(pooled), pooled, mixing, attention, grades)
 
     def _run_decoder(self, embeds: torch.Tensor, output_attentions: bool
                      ) -> tuple[torch.Tensor, torch.Tensor | None]:

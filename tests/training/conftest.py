@@ -39,3 +39,24 @@ def synthetic_set(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PNEUMOLLM_CACHE", str(tmp_path / "cache"))
+
+
+def write_graded_set(shared_data: Path, root: Path, per_grade: int = 10, seed: int = 0) -> Path:
+    """A machinery-test set of ordered grades 0-3 (not a clinical result): real JSRT radiographs with small round
+    opacities painted inside the manual lung masks, more of them at each grade — profusion, as ILO grades it."""
+    rng = np.random.default_rng(seed)
+    names = sorted((shared_data / "jsrt" / "images").glob("*.png"))[: 4 * per_grade]
+    dots_per_grade = (0, 20, 50, 110)
+    for number, path in enumerate(names):
+        grade = number % 4
+        image = np.asarray(Image.open(path).convert("L"), np.float32)
+        lungs = np.zeros(image.shape, bool)
+        for side in ("left_lung", "right_lung"):
+            lungs |= np.asarray(Image.open(shared_data / "jsrt" / "masks" / side / path.name).convert("L")) > 127
+        ys, xs = np.nonzero(lungs)
+        yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+        for pick in rng.integers(0, len(ys), dots_per_grade[grade]):
+            image[(yy - ys[pick]) ** 2 + (xx - xs[pick]) ** 2 <= 9] += 45
+        (root / str(grade)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / str(grade) / path.name)
+    return root

@@ -25,7 +25,7 @@ from engine.flags import Flag, blocking, codes, messages
 from engine.intended_use import with_intended_use_flags
 from engine.io import ImageMeta, LoadedImage, load_image
 from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
-from engine.model.head_card import HeadCard
+from engine.model.head_card import BinaryLabels, HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.runtime import Runtime, is_out_of_memory
 from engine.model_store import active_head_dir
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DiagnosisResult:
+class DiagnosisResult(BinaryLabels):
     labels: tuple[str, ...]  # aligned with probabilities
     probabilities: tuple[float, ...]  # calibrated (temperature-scaled softmax)
     positive_index: int  # which label is the finding ("pneumoconiosis" in the paper)
@@ -79,14 +79,6 @@ class DiagnosisResult:
     @property
     def flagged(self) -> bool:
         return self.decision.flagged
-
-    @property
-    def positive_label(self) -> str:
-        return self.labels[self.positive_index]
-
-    @property
-    def negative_label(self) -> str:
-        return next(label for index, label in enumerate(self.labels) if index != self.positive_index)
 
     @property
     def label(self) -> str:

@@ -60,11 +60,16 @@ def test_predict_without_a_head_says_so(tmp_path: Path, isolated: dict[str, str]
 
 @pytest.mark.slow
 def test_predict_with_the_shipped_head(dicom_dir: Path, isolated: dict[str, str]) -> None:
-    result = run_cli("predict", str(dicom_dir / "RG1_UNCR.dcm"), "--json", env=isolated)
+    # RG1 is an adult's film (PatientAge 064Y); the shipped head's intended use is paediatric, so it is held back.
+    refused = run_cli("predict", str(dicom_dir / "RG1_UNCR.dcm"), "--json", env=isolated)
+    assert refused.returncode == 1
+    assert "intended use" in json.loads(refused.stdout)["error"]
+    result = run_cli("predict", str(dicom_dir / "RG1_UNCR.dcm"), "--json", "--allow-flagged", env=isolated)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert 0.0 <= payload["probability"] <= 1.0
     assert payload["label"] in payload["probabilities"]
+    assert "outside_intended_use" in {flag["code"] for flag in payload["flags"]}
     shipped = json.loads((DEFAULT_HEAD / "head.json").read_text())["threshold"]
     assert payload["threshold"] == round(shipped, 6)  # the CLI prints probabilities and thresholds to 6 places
     assert isinstance(payload["quality_flags"], list) and payload["timings_ms"]["model"] > 0

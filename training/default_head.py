@@ -52,6 +52,7 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
     val = card.metrics["validation"]
     training = card.training
     holdout, external = evaluation["holdout"], evaluation["external"]
+    ood = holdout["out_of_domain"]
     per_class = ", ".join(f"{name}: {count}" for name, count in training["per_class"].items())
     geometry = card.preprocess
 
@@ -140,6 +141,9 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         f"**Outside the intended use.** On the {external['n']} adult radiographs of JSRT and covid-v7 (PNG, no tags "
         f"that could say they are adults): {verdicts}; the out-of-domain hint warned on "
         f"{external['out_of_domain_warned']} of them (median novelty percentile {external['novelty_median']}).",
+        f"Its false alarms on in-domain cases: on the {holdout['n']} hold-out radiographs it noted "
+        f"{ood['warned']} ({pct(100 * ood['fraction'])} %) and held back {ood['far']} "
+        f"({pct(100 * ood['far_fraction'])} %) as not diagnosed unless the reader asks.",
         "",
         f"**Reproduce.** `{command}` (measurements in `evaluation.json` beside the head).",
         "",

@@ -45,8 +45,23 @@ class IntendedUse:
                    description=str(data.get("description", "")))
 
 
+class BinaryLabels:
+    """The positive and negative class names of anything with ``labels`` and ``positive_index``."""
+
+    labels: tuple[str, ...]
+    positive_index: int
+
+    @property
+    def positive_label(self) -> str:
+        return self.labels[self.positive_index]
+
+    @property
+    def negative_label(self) -> str:
+        return next(label for index, label in enumerate(self.labels) if index != self.positive_index)
+
+
 @dataclass(frozen=True)
-class HeadCard:
+class HeadCard(BinaryLabels):
     profile: str  # "embedded" | "full" (engine.model.registry)
     model: ModelConfig
     preprocess: PreprocessConfig
@@ -72,14 +87,6 @@ class HeadCard:
     format_version: int = FORMAT_VERSION
     grades: tuple[str, ...] = ()  # ordered grades of the ordinal head (e.g. ILO categories "0".."3"); () = none
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know, kept on save
-
-    @property
-    def positive_label(self) -> str:
-        return self.labels[self.positive_index]
-
-    @property
-    def negative_label(self) -> str:
-        return next(label for index, label in enumerate(self.labels) if index != self.positive_index)
 
     def describe(self) -> str:
         """One line: id, profile, classes."""

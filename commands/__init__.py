@@ -44,10 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from commands.common import configure_logging
 
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
     configure_logging(args.verbose)
     if args.command is None:
-        args = parser.parse_args(["gui", *(sys.argv[1:] if argv is None else argv)])
+        args = parser.parse_args(["gui", *argv])
+    args._argv = argv  # the command line as given (a launcher re-runs it in its processes)
     return int(args._module.run(args) or 0)
 
 

@@ -57,10 +57,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", type=int, default=5, help="patient-level CV folds (1 = one validation split)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     add_training_arguments(parser)
+    parallel = parser.add_argument_group("data-parallel training (several GPUs)")
+    parallel.add_argument("--launcher", choices=("none", "accelerate"), default="none",
+                          help="'accelerate': one process per GPU through Hugging Face accelerate (DDP)")
+    parallel.add_argument("--num-processes", type=int, metavar="N",
+                          help="processes under --launcher accelerate (default: the number of GPUs, else 1)")
+    parallel.add_argument("--grad-accum", type=int, default=1, metavar="K",
+                          help="under --launcher accelerate: step the optimizer every K batches")
     add_json_flag(parser)
 
 
+LAUNCHER_FLAGS = {"--launcher": True, "--num-processes": True, "--grad-accum": True}
+
+
+def without_launcher_flags(argv: list[str]) -> list[str]:
+    """This command's arguments minus the launcher's own (the launched processes must not launch again)."""
+    kept, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        name = token.split("=", 1)[0]
+        if name in LAUNCHER_FLAGS:
+            skip = "=" not in token
+            continue
+        kept.append(token)
+    return kept
+
+
+def _launch(args: argparse.Namespace) -> int:
+    import subprocess
+
+    import torch
+
+    from engine.errors import PneumoError
+    from training.distributed import launch
+
+    gpus = torch.cuda.device_count() if args.device != "cpu" else 0
+    processes = args.num_processes or max(1, gpus)
+    if processes < 1 or args.grad_accum < 1:
+        raise PneumoError("--num-processes and --grad-accum must be at least 1.")
+    cpu = gpus == 0
+    precision = "no" if cpu else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    command, env = launch(without_launcher_flags(args._argv), processes, cpu=cpu, mixed_precision=precision,
+                          accumulation=args.grad_accum)
+    # the launched processes print the result (the main one only); their exit code is this command's
+    return subprocess.run(command, env=env, check=False).returncode
+
+
 def run(args: argparse.Namespace) -> int:
+    from training.distributed import launched
+
+    if args.launcher == "accelerate" and not launched():
+        return guarded(args.json, lambda: _launch(args))
+
     def body() -> int:
         from training.config import CVConfig
         from training.cross_validation import run_training
@@ -72,10 +122,14 @@ def run(args: argparse.Namespace) -> int:
 
             sys.stderr.write(f"pneumollm: training {config.epochs} epochs (the paper's 100 are meant for a GPU; "
                              "pass --epochs to choose)\n")
-        with TqdmCallback(enabled=not args.json) as callback:
+        from training.distributed import is_main_process
+
+        main = is_main_process()
+        with TqdmCallback(enabled=not args.json and main) as callback:
             report = run_training(args.data, args.out, config, CVConfig(folds=args.folds, seed=args.seed),
                                   resume=args.resume, callback=callback)
-        emit(report, args.json, _text)
+        if main:  # under a launcher every rank returns the same report; one prints it
+            emit(report, args.json, _text)
         return 0
 
     return guarded(args.json, body)

@@ -125,3 +125,24 @@ def test_train_and_evaluate_cli(tmp_path: Path, isolated: dict[str, str]) -> Non
                                                                     "auc", "avg"}
     bad = run_cli("train", str(tmp_path / "missing"), "--out", str(tmp_path / "run2"), "--json", env=isolated)
     assert bad.returncode == 1 and "neither a folder" in json.loads(bad.stdout)["error"]
+
+
+@pytest.mark.slow
+def test_triage_cli_on_a_local_dask_cluster_from_a_list(tmp_path: Path, isolated: dict[str, str]) -> None:
+    head = make_tiny_head(tmp_path / "head", with_map=False)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(4):
+        Image.fromarray(chest_like(170, 160, dtype=np.uint8, high=230)).save(folder / f"{index}.png")
+    listing = tmp_path / "list.txt"
+    listing.write_text("# one path per line\n" + "\n".join(f"in/{index}.png" for index in range(4)) + "\n")
+    out, csv_out = tmp_path / "results.parquet", tmp_path / "results.csv"
+    result = run_cli("triage", str(listing), "--out", str(out), "--workers", "1", "--csv", str(csv_out),
+                     "--model", str(head), "--json", env=isolated)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["ok"] and payload["total"] == 4
+    assert "distributed.scheduler" not in result.stderr  # Dask's INFO chatter only with -v
+    lines = csv_out.read_text().splitlines()
+    assert lines[0].startswith("file,study_uid,series_uid,probability,decision") and len(lines) == 5
+    assert all(str(folder / f"{index}.png") in csv_out.read_text() for index in range(4))

@@ -36,6 +36,7 @@ from training.augment import PRESETS, RegionAugmenter
 from training.cache import CachedRegion, RegionCache
 from training.config import CVConfig, FinetuneConfig
 from training.data import LabelledSet, binary_classes, load_labelled, positive_class_index
+from training.distributed import is_main_process, main_process_first, wait_for_everyone
 from training.finetune import (
     Callback,
     Trainer,
@@ -202,7 +203,8 @@ def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedDat
                       "test_labels": y_test.astype(int).tolist(), "test_probability": probability.tolist()}
             if grade_logits is not None and data.grades is not None:
                 record["grade_metrics"] = grade_metrics(data.grades[test], grade_logits, data.dataset.classes)
-            write_atomic(done_file, json.dumps(record, indent=2).encode())
+            if is_main_process():
+                write_atomic(done_file, json.dumps(record, indent=2).encode())
             if callback:
                 callback(TrainingEvent("fold done", fold=fold, folds=cv.folds, metrics=record["metrics"]))
         per_fold.append(record)
@@ -253,7 +255,10 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
                  "grades_validation": result.val_grade_metrics,
                  "grades_cross_validation": cv_report.get("grade_summary") if cv_report else None},
         roc=cv_report["pooled_roc"] if cv_report else None, created=time.strftime("%Y-%m-%d %H:%M:%S"))
-    folder = save_checkpoint(out_dir / "model", model.trained_state_dict(), card)
+    folder = out_dir / "model"
+    if not is_main_process():  # under a data-parallel launcher every rank trained the same model; one saves it
+        return folder
+    folder = save_checkpoint(folder, model.trained_state_dict(), card)
     write_training_hashes(folder, data.hashes)
     if reference_map:
         logits, embeddings = predict_logits(model, data.crops, trainer.preprocess, trainer.runtime)
@@ -282,10 +287,12 @@ def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig
             raise TrainingError("--resume needs the same settings as the interrupted run (see run.json).")
     elif not resume and ((out_dir / "folds").exists() or (out_dir / "final").exists()):
         raise TrainingError(f"{out_dir} already holds a run — choose another --out or add --resume.")
-    data = prepare_data(source, folds=cv.folds, preprocess=profile_preprocess(config), derive_geometry=True,
-                        segmenter=segmenter, callback=callback, cancelled=cancelled)
-    write_atomic(run_file, json.dumps({"config": config.to_json(), "cv": cv.__dict__, "source": str(source),
-                                       "data": data.dataset.summary()}, indent=2).encode())
+    with main_process_first():  # the main process fills the crop cache; the other ranks then read it
+        data = prepare_data(source, folds=cv.folds, preprocess=profile_preprocess(config), derive_geometry=True,
+                            segmenter=segmenter, callback=callback, cancelled=cancelled)
+    if is_main_process():
+        write_atomic(run_file, json.dumps({"config": config.to_json(), "cv": cv.__dict__, "source": str(source),
+                                           "data": data.dataset.summary()}, indent=2).encode())
     cv_report = None
     if cv.folds > 1:
         cv_report = run_cross_validation(config, cv, data, out_dir, resume=resume, callback=callback,
@@ -296,7 +303,9 @@ def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig
               "skipped": [{"path": str(p), "reason": r} for p, r in data.dataset.skipped],
               "fallback_crops": int(data.fallback.sum()), "variant": config.variant,
               "cross_validation": cv_report, "epochs": config.epochs}
-    write_atomic(out_dir / "report.json", json.dumps(report, indent=2).encode())
+    if is_main_process():
+        write_atomic(out_dir / "report.json", json.dumps(report, indent=2).encode())
+    wait_for_everyone()
     if callback:
         callback(TrainingEvent("done", message=f"Model saved to {model_dir}"))
     return report

@@ -7,6 +7,7 @@ is reported as a test result (see ``training.cross_validation``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -30,6 +31,7 @@ from engine.paths import write_atomic
 from engine.preprocess import crops_to_tensor
 from training.augment import RegionAugmenter
 from training.config import FinetuneConfig
+from training.distributed import accelerator, is_main_process, rank_and_world
 from training.metrics import binary_metrics, fit_temperature, grade_metrics, operating_threshold, softmax
 
 log = logging.getLogger(__name__)
@@ -109,12 +111,20 @@ class Trainer:
         self.callback = callback or (lambda event: None)
         self.cancelled = cancelled
         self.fold, self.folds = fold, folds
-        self.runtime = Runtime.select(config.device)
+        self.accelerator = accelerator()
+        self.runtime = Runtime.select(config.device) if self.accelerator is None else \
+            Runtime.for_device(self.accelerator.device)
         self.runtime.place(model)
         self.optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr,
                                            betas=(config.beta1, config.beta2))
-        # fp16 needs loss scaling; bf16 and fp32 do not.
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.runtime.amp_dtype == torch.float16)
+        # the module the training step runs: DDP-wrapped under accelerate (gradients averaged across ranks);
+        # self.model stays the plain module for validation, state dicts and saving
+        self.train_model: nn.Module = model
+        if self.accelerator is not None:
+            self.train_model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
+        # fp16 needs loss scaling; bf16 and fp32 do not (under accelerate, it scales).
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.runtime.amp_dtype == torch.float16
+                                           and self.accelerator is None)
 
     # -- public -----------------------------------------------------------------------------------------
     def fit(self, train_crops: np.ndarray, train_y: np.ndarray, val_crops: np.ndarray, val_y: np.ndarray,
@@ -147,7 +157,7 @@ class Trainer:
             for step_in_epoch, offset in enumerate(range(0, len(order), config.batch_size)):
                 if self.cancelled():
                     raise Cancelled("Training was cancelled.")
-                index = torch.from_numpy(order[offset : offset + config.batch_size])
+                index = torch.from_numpy(shard(order[offset : offset + config.batch_size]))
                 inputs = augmenter.batch(index.numpy(), epoch, step_in_epoch) if augmenter else train_tensor[index]
                 step = epoch * steps_per_epoch + step_in_epoch
                 for group in self.optimizer.param_groups:
@@ -199,25 +209,38 @@ class Trainer:
     def _step(self, inputs: torch.Tensor, labels: torch.Tensor, grades: torch.Tensor | None = None) -> float:
         device = self.runtime.device
         x = crops_to_tensor(inputs.to(device), self.preprocess)
-        with self.runtime.autocast():
-            output = self.model(x)
-        loss = F.cross_entropy(output.logits.float(), labels.to(device))
-        if grades is not None and output.grade_logits is not None:
-            loss = loss + ordinal_loss(output.grade_logits.float(), grades.to(device))
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        acc = self.accelerator
+        with contextlib.ExitStack() as stack:
+            if acc is not None:  # gradient accumulation: the optimizer steps every k-th call
+                stack.enter_context(acc.accumulate(self.train_model))
+            with acc.autocast() if acc is not None else self.runtime.autocast():
+                output = self.train_model(x)
+            loss = F.cross_entropy(output.logits.float(), labels.to(device))
+            if grades is not None and output.grade_logits is not None:
+                loss = loss + ordinal_loss(output.grade_logits.float(), grades.to(device))
+            if acc is not None:
+                acc.backward(loss)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            else:
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
         return float(loss.detach())
 
     def _file(self, name: str) -> Path | None:
         return None if self.run_dir is None else self.run_dir / name
 
+    def _writes(self) -> bool:
+        """Only one process writes run files; the other ranks read what it wrote."""
+        return self.run_dir is not None and is_main_process()
+
     def _write_weights(self, name: str, weights: dict[str, torch.Tensor]) -> None:
         from safetensors.torch import save
 
         path = self._file(f"{name}.safetensors")
-        if path is not None:
+        if path is not None and self._writes():
             write_atomic(path, save({k: v.contiguous() for k, v in weights.items()}))
 
     def _read_weights(self, name: str) -> dict[str, torch.Tensor] | None:
@@ -228,8 +251,9 @@ class Trainer:
 
     def _save_progress(self, epoch: int, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
         """After every epoch: last weights + optimizer (safetensors), then the JSON that marks them complete."""
-        if self.run_dir is None:
+        if not self._writes():
             return
+        assert self.run_dir is not None
         from safetensors.torch import save
 
         tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.trained_state_dict().items()}
@@ -272,6 +296,17 @@ class Trainer:
         self.optimizer.load_state_dict(optimizer_state)
         log.info("resuming after epoch %d", progress["epoch"])
         return progress
+
+
+def shard(indices: np.ndarray) -> np.ndarray:
+    """This rank's slice of a batch (all of it in a single process). Every rank gets at least one sample, so
+    no rank waits in the gradient all-reduce for another that had nothing to do."""
+    rank, world = rank_and_world()
+    if world == 1:
+        return indices
+    if len(indices) < world:
+        indices = np.resize(indices, world)
+    return indices[rank::world]
 
 
 def ordinal_loss(cumulative_logits: torch.Tensor, grades: torch.Tensor) -> torch.Tensor:

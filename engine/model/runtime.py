@@ -39,6 +39,13 @@ class Runtime:
         return cls(torch.device("cpu"), None, note)
 
     @classmethod
+    def for_device(cls, device: torch.device) -> Runtime:
+        """A given device (one rank's GPU under a launcher), with the dtype ``select`` would choose for it."""
+        if device.type == "cuda":
+            return cls(device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+        return cls(torch.device("cpu"), None)
+
+    @classmethod
     def cpu(cls, note: str = "") -> Runtime:
         return cls(torch.device("cpu"), None, note)
 

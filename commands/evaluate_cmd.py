@@ -44,4 +44,9 @@ def _text(report: dict[str, Any]) -> str:
         line += (f"\nconsistency over {consistency['n']} images (half, double, JPEG q70 vs native): median |dp| "
                  f"{overall['median_abs_delta']}, 95th percentile {overall['p95_abs_delta']}, decision flips "
                  f"{overall['flip_rate']:.1%}")
+    grades = report.get("grades")
+    if grades:
+        per_grade = ", ".join(f"grade {k.removeprefix('sensitivity_grade_')} {v:.1f}" for k, v in grades.items()
+                              if k.startswith("sensitivity_grade_"))
+        line += f"\ngrades: quadratic weighted kappa {grades['qwk']:.1f}; sensitivity per grade: {per_grade}"
     return line

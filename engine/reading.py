@@ -84,7 +84,8 @@ class ModelSession:
         self._threshold, self._operating_point = threshold, operating_point
         if self._diagnoser is not None:
             self._diagnoser.threshold_override = threshold
-            self._diagnoser.operating_point = operating_point
+            offered = operating_point in self._diagnoser.card.operating_points
+            self._diagnoser.operating_point = operating_point if offered else None
 
     def diagnoser(self, progress: Callable[[str], None] | None = None) -> Diagnoser:
         """The model, built on first use (worker threads only: loading it touches torch and takes seconds)."""

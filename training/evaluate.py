@@ -12,8 +12,8 @@ from engine.errors import TrainingError
 from engine.model.head_card import read_training_hashes
 from training.cross_validation import prepare_data
 from training.data import LabelledSet, load_labelled
-from training.finetune import domain_features, predict_logits
-from training.metrics import binary_metrics, roc_points, softmax
+from training.finetune import domain_features, predict_outputs
+from training.metrics import binary_metrics, grade_metrics, roc_points, softmax
 
 CONSISTENCY_IMAGES = 300  # the consistency check runs 4 presentations of each image through the full pipeline
 
@@ -26,12 +26,14 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
     moves across resolutions and encodings of the same images (``engine.consistency``, a seeded sample)."""
     diagnoser = diagnoser or Diagnoser(model_dir, vision_weights=vision_weights, llm_path=llm_path, device=device)
     dataset = source if isinstance(source, LabelledSet) else load_labelled(source)
-    head_labels = diagnoser.labels
-    if tuple(dataset.classes) != tuple(head_labels):
-        raise TrainingError(f"The data's classes {list(dataset.classes)} differ from the head's {list(head_labels)}.")
-    data = prepare_data(dataset, folds=1, preprocess=diagnoser.preprocess, segmenter=diagnoser.segmenter)
-    logits, embeddings = predict_logits(diagnoser.model, data.crops, diagnoser.preprocess, diagnoser.runtime)
     card = diagnoser.card
+    # graded data (ILO categories) meets a graded head: its binary labels are "grade 0" against "any higher"
+    expected = tuple(card.grades) if card.grades else tuple(diagnoser.labels)
+    if tuple(dataset.classes) != expected:
+        raise TrainingError(f"The data's classes {list(dataset.classes)} differ from the head's {list(expected)}.")
+    data = prepare_data(dataset, folds=1, preprocess=diagnoser.preprocess, segmenter=diagnoser.segmenter)
+    logits, embeddings, grade_logits = predict_outputs(diagnoser.model, data.crops, diagnoser.preprocess,
+                                                       diagnoser.runtime)
     probability = softmax(logits, card.temperature)[:, card.positive_index]
     y = data.labels == card.positive_index
     threshold, _ = diagnoser.threshold_in_force()
@@ -44,7 +46,10 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
             # How many of these images the head was trained on (None: the head predates keeping hashes).
             "seen_in_training": seen,
             "out_of_domain": _novelty(diagnoser, embeddings, data),
-            "consistency": _consistency(diagnoser, data, consistency_images, seed)}
+            "consistency": _consistency(diagnoser, data, consistency_images, seed),
+            # ordered grades: quadratic weighted kappa, per-grade sensitivity, the confusion matrix
+            "grades": (grade_metrics(data.grades, grade_logits, tuple(card.grades))
+                       if grade_logits is not None and data.grades is not None else None)}
 
 
 def _novelty(diagnoser: Diagnoser, embeddings: np.ndarray, data: Any) -> dict[str, Any] | None:

@@ -30,8 +30,8 @@ from viewer.reading_view import to_qimage_grey
 
 ATTENTION_CAPTION = ("Heatmaps: how strongly each diagnosis token reads each encoder depth (columns) in each LLM "
                      "layer (rows), averaged over heads; with the information-emitter mask each row sums to 1.")
-ENGINE_CAPTION = ("Engine map M_c: how much of each encoder depth (rows) each diagnosis token is made of before "
-                  "the LLM; each column sums to 1.")
+ENGINE_CAPTION = ("Token-engine map M_c: how much of each encoder depth (rows) each diagnosis token is made of "
+                  "before the LLM; each column sums to 1.")
 MAP_CAPTION = ("Where this case falls among the model's reference cases; neighbours are cases the model "
                "represents alike. Hover the star for its nearest reference cases.")
 CROP_SIDE = 200
@@ -301,10 +301,18 @@ class DiagnosisPanel(QWidget):
         else:
             self.headline.setText(f"{positive}: below threshold — not flagged")
             self.headline.setStyleSheet("color: #1b5e20")
-        override = decision.threshold_source is ThresholdSource.OVERRIDE
-        source = f"your override; the model's is {result.model_threshold:.3f}" if override else "the model's"
-        self.numbers.setText(f"Calibrated probability of {positive}: <b>{result.probability:.3f}</b><br>"
-                             f"Operating threshold: <b>{decision.threshold:.3f}</b> ({source})")
+        source = {
+            ThresholdSource.OVERRIDE: f"your override; the model's is {result.model_threshold:.3f}",
+            ThresholdSource.OPERATING_POINT: f"the operating point chosen in Settings; the model's default is "
+                                             f"{result.model_threshold:.3f}",
+        }.get(decision.threshold_source, "the model's")
+        numbers = (f"Calibrated probability of {positive}: <b>{result.probability:.3f}</b><br>"
+                   f"Operating threshold: <b>{decision.threshold:.3f}</b> ({source})")
+        if result.grades and result.grade_probabilities:  # an ordinal head: its suggested grade and distribution
+            spread = ", ".join(f"{grade}: {p:.0%}" for grade, p in zip(result.grades, result.grade_probabilities,
+                                                                        strict=True))
+            numbers += f"<br>Suggested grade: <b>{result.suggested_grade}</b> ({spread})"
+        self.numbers.setText(numbers)
         self.bar.set_values(result.probability, decision.threshold)
         self.bar.show()
         flags = [flag for flag in result.flags if flag.code != "out_of_domain"]

@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
 
     def _new_session(self) -> ModelSession:
         session = ModelSession(lambda progress: self.diagnoser_factory(self.settings, progress))
-        session.set_threshold_override(self.settings.threshold_override)
+        session.set_threshold_override(self.settings.threshold_override, self.settings.operating_point)
         return session
 
     # -- opening ---------------------------------------------------------------------------------------
@@ -549,7 +549,7 @@ class MainWindow(QMainWindow):
 
     def _open_settings(self) -> None:
         before = self.settings.copy()
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, card=self.diagnoser.card if self.diagnoser else None)
         if not dialog.exec():
             return
         self.apply_settings(before)
@@ -564,12 +564,10 @@ class MainWindow(QMainWindow):
             if self.panel.result is not None:
                 self.panel.show_idle("Model settings changed — press Diagnose to run the new model.")
             return
-        self.session.set_threshold_override(self.settings.threshold_override)
-        result = self.panel.result
-        if result is not None:  # the shown result, decided again at the threshold now in force
-            threshold = result.model_threshold if self.settings.threshold_override is None \
-                else self.settings.threshold_override
-            self.panel.show_decision(result.at_threshold(threshold))
+        self.session.set_threshold_override(self.settings.threshold_override, self.settings.operating_point)
+        result, diagnoser = self.panel.result, self.diagnoser
+        if result is not None and diagnoser is not None:  # the shown result, decided again at the new threshold
+            self.panel.show_decision(result.at_threshold(*diagnoser.threshold_in_force()))
 
     def show_about(self) -> None:
         diagnoser = self.diagnoser

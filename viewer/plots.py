@@ -121,7 +121,7 @@ class MapCanvas(_Canvas):
 
 
 class AttentionCanvas(_Canvas):
-    """One heatmap per diagnosis token (LLM layer × source token, heads averaged), plus the engine map M_c."""
+    """One heatmap per diagnosis token (LLM layer × source token, heads averaged), plus the token-engine map M_c."""
 
     def __init__(self) -> None:
         self.figure = Figure(figsize=(6.0, 2.6), layout="constrained")
@@ -150,7 +150,7 @@ class AttentionCanvas(_Canvas):
         self.message = ""
         if attention is None and token_mixing is None:
             self.show_message("No diagnosis tokens to show: this model was trained without the multi-token engine "
-                              "(ablation), so there is no emitter attention or engine map.")
+                              "(ablation), so there is no emitter attention or token-engine map.")
             return
         tokens = attention.shape[2] if attention is not None else 0
         depth = attention.shape[3] if attention is not None else token_mixing.shape[0]  # type: ignore[union-attr]
@@ -183,7 +183,7 @@ class AttentionCanvas(_Canvas):
         if token_mixing is not None:
             ax = axes[-1]
             image = ax.imshow(token_mixing, aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_title("engine map M_c", fontsize=8)
+            ax.set_title("token-engine map M_c", fontsize=8)
             ax.set_yticks(range(token_mixing.shape[0]), names, fontsize=6)
             ax.set_xticks(range(token_mixing.shape[1]), [f"t{i + 1}" for i in range(token_mixing.shape[1])], fontsize=6)
             bar = self.figure.colorbar(image, ax=ax, fraction=0.08)

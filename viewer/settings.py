@@ -3,7 +3,9 @@ edits them; local weight paths are checked with the engine's validators as soon 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
@@ -21,9 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ModelLoadError
+from engine.model.head_card import HeadCard
 from engine.model.llm import check_llm_folder
 from engine.model.registry import load_profile, profile_names
 from engine.model.vision import check_clip_weights
+from training.metrics import describe_rule
 
 ORGANISATION = "PneumoLLM"
 APPLICATION = "PneumoLLM Viewer"
@@ -41,6 +45,7 @@ class ViewerSettings:
     llm_path: str = ""
     device: str = "auto"
     threshold_override: float | None = None
+    operating_point: str | None = None  # one of the head card's named operating points; a threshold wins over it
     auto_diagnose: bool = True
 
     @classmethod
@@ -56,6 +61,7 @@ class ViewerSettings:
                    vision_weights=str(store.value("model/vision_weights", "")),
                    llm_path=str(store.value("model/llm_path", "")),
                    device=str(store.value("model/device", "auto")), threshold_override=override,
+                   operating_point=str(store.value("model/operating_point", "")) or None,
                    auto_diagnose=str(store.value("viewer/auto_diagnose", "true")).lower() == "true")
 
     def copy(self) -> ViewerSettings:
@@ -73,11 +79,21 @@ class ViewerSettings:
         store.setValue("model/llm_path", self.llm_path)
         store.setValue("model/device", self.device)
         store.setValue("model/threshold_override", "" if self.threshold_override is None else self.threshold_override)
+        store.setValue("model/operating_point", self.operating_point or "")
         store.setValue("viewer/auto_diagnose", "true" if self.auto_diagnose else "false")
 
 
+def operating_point_label(rule: str, point: Mapping[str, Any]) -> str:
+    """'sensitivity 95% or more — threshold 0.763 (validation: sensitivity 96.2 %, specificity 98.8 %)'."""
+    return (f"{describe_rule(rule)} — threshold {float(point['threshold']):.3f} (validation: sensitivity "
+            f"{float(point['sensitivity']):.1f} %, specificity {float(point['specificity']):.1f} %)")
+
+
+CUSTOM = "__custom__"
+
+
 class SettingsDialog(QDialog):
-    def __init__(self, settings: ViewerSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: ViewerSettings, parent: QWidget | None = None, card: HeadCard | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(600)
@@ -101,10 +117,26 @@ class SettingsDialog(QDialog):
             self.device.addItem(label, value)
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
         form.addRow("Device", self.device)
+        # The operating point: the head's own threshold, one of the points it was validated at, or a number.
+        self.point = QComboBox()
+        own = f"The model's own — threshold {card.threshold:.3f} ({card.threshold_source or 'from training'})" \
+            if card else "The model's own operating threshold"
+        self.point.addItem(own, None)
+        for rule, point in (card.operating_points.items() if card else ()):
+            self.point.addItem(operating_point_label(rule, point), rule)
+        if settings.operating_point and self.point.findData(settings.operating_point) < 0:
+            self.point.addItem(f"{settings.operating_point} (not offered by the installed head)",
+                               settings.operating_point)
+        self.point.addItem("A threshold of my own…", CUSTOM)
+        chosen = CUSTOM if settings.threshold_override is not None else settings.operating_point
+        self.point.setCurrentIndex(max(0, self.point.findData(chosen)))
+        form.addRow("Operating point", self.point)
         self.threshold = QLineEdit("" if settings.threshold_override is None else f"{settings.threshold_override:g}")
-        self.threshold.setPlaceholderText("empty = the model's own operating threshold")
+        self.threshold.setPlaceholderText("a probability between 0 and 1")
         self.threshold.editingFinished.connect(self.validate)
-        form.addRow("Operating threshold", self.threshold)
+        form.addRow("Threshold", self.threshold)
+        self.point.currentIndexChanged.connect(self._point_changed)
+        self._point_changed()
         self.auto = QCheckBox("Diagnose automatically when an image opens")
         self.auto.setChecked(settings.auto_diagnose)
         form.addRow("", self.auto)
@@ -152,7 +184,9 @@ class SettingsDialog(QDialog):
                     problems.append(exc.user_message)
         if self.profile.currentData() == "full" and not (self.vision.text().strip() and self.llm.text().strip()):
             problems.append("The full profile needs a CLIP ViT-L/14 checkpoint and a LLaMA folder on this computer.")
-        text = self.threshold.text().strip()
+        text = self.threshold.text().strip() if self.point.currentData() == CUSTOM else ""
+        if self.point.currentData() == CUSTOM and not text:
+            problems.append("Type the threshold, or choose one of the model's operating points.")
         if text:
             try:
                 if not 0.0 <= float(text) <= 1.0:
@@ -168,10 +202,15 @@ class SettingsDialog(QDialog):
             self.message.setText(f"✓ {' and '.join(checked)} {verb} right." if checked else "")
         return "\n".join(problems)
 
+    def _point_changed(self) -> None:
+        self.threshold.setEnabled(self.point.currentData() == CUSTOM)
+
     def _accept(self) -> None:
         if self.validate():
             return
-        text = self.threshold.text().strip()
+        custom = self.point.currentData() == CUSTOM
+        text = self.threshold.text().strip() if custom else ""
+        self.settings.operating_point = None if custom else self.point.currentData()
         self.settings.profile = self.profile.currentData()
         self.settings.vision_weights = self.vision.text().strip()
         self.settings.llm_path = self.llm.text().strip()

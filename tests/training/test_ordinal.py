@@ -17,6 +17,7 @@ from tests.training.conftest import write_graded_set
 from training.config import CVConfig, FinetuneConfig
 from training.cross_validation import run_training
 from training.data import binary_classes, class_order, is_ordinal, load_labelled
+from training.evaluate import evaluate_head
 from training.metrics import grade_metrics
 
 CONFIG = FinetuneConfig(profile="tiny-test", epochs=2, batch_size=8, warmup_epochs=1, val_fraction=0.25, seed=3,
@@ -53,6 +54,9 @@ def test_training_on_grades_gives_both_heads(shared_data: Path, tmp_path: Path, 
     assert result.grades == card.grades and sum(result.grade_probabilities) == pytest.approx(1.0, abs=1e-5)
     payload = result.to_json()["grade"]
     assert payload["suggested"] in card.grades and set(payload["probabilities"]) == set(card.grades)
+    evaluation = evaluate_head(data, report["model"], consistency_images=0)  # the graded set, graded head
+    assert evaluation["n"] == 40 and -100.0 <= evaluation["grades"]["qwk"] <= 100.0
+    assert set(evaluation["grades"]) == {"qwk", *(f"sensitivity_grade_{g}" for g in "0123")}
 
 
 def test_baseline_cannot_grade(shared_data: Path, tmp_path: Path, segmenter) -> None:

@@ -181,6 +181,33 @@ def test_threshold_override_redraws_the_decision(qtbot, factory, tmp_path: Path)
     assert "not flagged" in window.panel.headline.text()
 
 
+def test_an_operating_point_from_settings_decides_the_shown_result(qtbot, factory, tmp_path: Path) -> None:
+    window = make_window(qtbot, factory)
+    window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
+    wait_for_result(qtbot, window)
+    diagnoser, probability = window.diagnoser, window.panel.result.probability
+    card = diagnoser.card
+    low = {"threshold": 0.0, "sensitivity": 100.0, "specificity": 0.0}
+    diagnoser.checkpoint = replace(diagnoser.checkpoint, card=replace(card, operating_points={"specificity:0.0": low}))
+    before = window.settings.copy()
+    window.settings.operating_point = "specificity:0.0"
+    window.apply_settings(before)
+    shown = window.panel.result
+    assert shown.threshold == 0.0 and shown.decision.flagged and shown.probability == probability
+    assert shown.decision.threshold_source.value == "operating point"
+    assert diagnoser.threshold_in_force() == (0.0, shown.decision.threshold_source)
+
+
+def test_a_graded_result_shows_its_suggested_grade(qtbot, factory, tmp_path: Path) -> None:
+    window = make_window(qtbot, factory)
+    window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
+    wait_for_result(qtbot, window)
+    graded = replace(window.panel.result, grades=("0", "1", "2", "3"), grade_probabilities=(0.1, 0.2, 0.6, 0.1))
+    window.panel.show_decision(graded)
+    text = window.panel.numbers.text()
+    assert "Suggested grade: <b>2</b>" in text and "2: 60%" in text and "0: 10%" in text
+
+
 def test_review_is_audited_without_phi(qtbot, factory, tmp_path: Path) -> None:
     from engine.audit import AuditLog
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from engine.model.head_card import load_head_card
+from tests.head_factory import make_tiny_head
 from viewer.about import DISCLAIMER, AboutDialog, about_html
 from viewer.error_dialog import message_for
-from viewer.settings import APPLICATION, ORGANISATION, SettingsDialog, ViewerSettings
+from viewer.settings import APPLICATION, CUSTOM, ORGANISATION, SettingsDialog, ViewerSettings
 
 
 def test_settings_round_trip_under_the_app_names(tmp_path: Path) -> None:
@@ -34,6 +35,8 @@ def test_dialog_names_wrong_paths_with_the_engine_messages(qtbot, tmp_path: Path
     not_llama.mkdir()
     (not_llama / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     dialog.llm.setText(str(not_llama))
+    assert not dialog.threshold.isEnabled(), "the threshold box is for a threshold of the reader's own"
+    dialog.point.setCurrentIndex(dialog.point.findData(CUSTOM))
     dialog.threshold.setText("1.7")
     problems = dialog.validate()
     assert "CLIP checkpoint not found" in problems and "not a LLaMA-family" in problems
@@ -73,3 +76,20 @@ def test_error_sink_shows_user_messages_and_hides_internals(caplog) -> None:
     text = message_for(KeyError("internal detail"))
     assert "internal detail" not in text and "KeyError" in text
     assert "internal detail" in caplog.text  # the traceback goes to the log
+
+
+def test_the_dialog_offers_the_heads_operating_points(qtbot, tmp_path: Path) -> None:
+    card = load_head_card(make_tiny_head(tmp_path / "head", with_map=False))
+    points = {"youden": {"threshold": 0.41, "sensitivity": 90.0, "specificity": 80.0},
+              "sensitivity:0.95": {"threshold": 0.22, "sensitivity": 95.5, "specificity": 61.0}}
+    settings = ViewerSettings(threshold_override=0.3)
+    dialog = SettingsDialog(settings, card=replace(card, operating_points=points))
+    qtbot.addWidget(dialog)
+    labels = [dialog.point.itemText(i) for i in range(dialog.point.count())]
+    assert "threshold 0.500" in labels[0] and "sensitivity 95% or more — threshold 0.220" in labels[2]
+    assert dialog.point.currentData() == CUSTOM and dialog.threshold.isEnabled()
+    dialog.point.setCurrentIndex(dialog.point.findData("sensitivity:0.95"))
+    dialog._accept()
+    assert settings.operating_point == "sensitivity:0.95" and settings.threshold_override is None
+    settings.save()
+    assert ViewerSettings.load().operating_point == "sensitivity:0.95"

@@ -106,6 +106,8 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     assert not next_enabled(wizard) and "patients" in page.verdict.text()
     page.folds.setValue(2)
     assert next_enabled(wizard)
+    page.operating_point.setCurrentIndex(page.operating_point.findData("sensitivity:0.95"))
+    assert page.config().operating_point == "sensitivity:0.95"
     save_screenshot(wizard, tmp_path / "finetune_wizard_settings.png")
 
     # 3. train: live curves, then the report
@@ -144,6 +146,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     active = ModelStore(root=tmp_path / "models").active()  # a fresh look at the store on disk
     assert active is not None and active != original
     assert load_head_card(active).model_id == load_head_card(Path(report["model"])).model_id
+    assert "sensitivity" in load_head_card(active).threshold_source  # the operating point chosen on page 2
     assert store.previous() == original
     assert not install.install_button.isEnabled()  # one install per trained head
     assert load_head_card(active).model_id in install.active_label.text()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from engine.errors import PneumoError, TrainingError
 from engine.model.registry import load_profile
 from training.config import FinetuneConfig
+from training.metrics import OPERATING_RULES, describe_rule
 from viewer.error_dialog import message_for
 from viewer.finetune.common import BAD_STYLE, coloured
 from viewer.workers import Worker
@@ -69,6 +70,11 @@ class SettingsPage(QWizardPage):
         self.folds.setRange(2, 20)
         self.folds.setValue(max(2, wizard.default_folds))
         (self.cv_radio if wizard.default_folds > 1 else self.single_radio).setChecked(True)
+        # Which operating point the new head decides at by default (all three are kept in its card; Settings
+        # can switch later). A screening programme usually wants the sensitivity point.
+        self.operating_point = QComboBox()
+        for rule in OPERATING_RULES:
+            self.operating_point.addItem(f"{describe_rule(rule)} on the validation split", rule)
         self.vision_edit = QLineEdit(wizard.vision_weights)
         self.vision_edit.setPlaceholderText("local CLIP ViT-L/14 checkpoint")
         self.llm_edit = QLineEdit(wizard.llm_path)
@@ -88,6 +94,7 @@ class SettingsPage(QWizardPage):
         form.addRow("Training length:", self.epochs)
         form.addRow("Evaluation:", folds_row)
         form.addRow("", self.single_radio)
+        form.addRow("Operating point:", self.operating_point)
         self.vision_label, self.llm_label = QLabel("Vision weights:"), QLabel("LLM folder:")
         form.addRow(self.vision_label, self.vision_edit)
         form.addRow(self.llm_label, self.llm_edit)
@@ -116,7 +123,8 @@ class SettingsPage(QWizardPage):
 
     def config(self) -> FinetuneConfig:
         profile = self.profile_combo.currentData()
-        config = self.owner.config_factory(profile, self.epochs.value())
+        config = replace(self.owner.config_factory(profile, self.epochs.value()),
+                         operating_point=self.operating_point.currentData())
         if profile == "full":
             config = replace(config, vision_weights=self.vision_edit.text().strip() or None,
                              llm_path=self.llm_edit.text().strip() or None)

@@ -195,7 +195,9 @@ class MainWindow(QMainWindow):
                 shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
                 item.setShortcuts([QKeySequence(s) for s in shortcuts])
             item.setCheckable(checkable)
-            item.triggered.connect(slot)
+            # triggered(bool) would hand `checked` to the slot — into a lambda's default argument, say. Slots
+            # here take no arguments; a checkable action's state is read from the action itself.
+            item.triggered.connect(lambda *_args: slot())
             menu.addAction(item)
             return item
 
@@ -225,7 +227,7 @@ class MainWindow(QMainWindow):
             check = self.overlay_checks[name]
             item = action(view_menu, f"Show {label.lower()}", lambda: None, key, checkable=True)
             item.setChecked(check.isChecked())
-            item.triggered.connect(check.setChecked)
+            item.toggled.connect(check.setChecked)  # toggled(bool) always carries the state
             check.toggled.connect(item.setChecked)
         view_menu.addSeparator()
         action(view_menu, "&Next image", lambda: self._step(1), "PgDown")

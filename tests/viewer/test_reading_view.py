@@ -106,3 +106,39 @@ def test_overlays_toggle_fade_and_mark_the_fallback_crop(qtbot, tmp_path: Path) 
     assert view.overlay_shown("saliency")
     view.set_image(image)  # a new image drops the old overlays
     assert not any(view.has_overlay(name) for name in ("contour", "box", "saliency"))
+
+
+def menu_action(window, text: str):
+    """A View-menu action by its label (sub-menus included), as the reader would find it."""
+    from PySide6.QtGui import QAction
+
+    for action in window.findChildren(QAction):
+        if action.text().replace("&", "") == text:
+            return action
+    raise AssertionError(f"no action {text!r}")
+
+
+def test_window_presets_from_the_menu_and_keys(qtbot, factory, tmp_path: Path) -> None:
+    window = make_window(qtbot, factory, auto_diagnose=False)
+    window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
+    wait_for_image(qtbot, window, "a.dcm")
+    menu_action(window, "Lung").trigger()  # the menu entry (a checkable action: triggered(bool) fires)
+    assert window.view.preset == "lung"
+    qtbot.keyClick(window, Qt.Key.Key_4)  # the key the menu names
+    assert window.view.preset == PRESETS[3]
+    menu_action(window, "Full range").trigger()
+    assert window.view.preset == "full range"
+
+
+def test_overlay_toggles_from_the_view_menu(qtbot, factory, tmp_path: Path) -> None:
+    window = make_window(qtbot, factory, auto_diagnose=False)
+    window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
+    wait_for_image(qtbot, window, "a.dcm")
+    for name, label in (("contour", "Show lung contour"), ("box", "Show crop rectangle"),
+                        ("saliency", "Show saliency (grad-cam)")):
+        item, check = menu_action(window, label), window.overlay_checks[name]
+        before = check.isChecked()
+        item.trigger()
+        assert check.isChecked() is (not before) and item.isChecked() is (not before)
+        check.setChecked(before)  # and the dock's box drives the menu entry back
+        assert item.isChecked() is before

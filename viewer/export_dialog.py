@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -62,6 +63,11 @@ def default_file_name(image: LoadedImage, kind: str) -> str:
     """A neutral name (source files are often named after the patient): ``pneumollm-<hash>-<kind><suffix>``."""
     token = hash_uid(image.meta.sop_instance_uid or str(image.meta.path)) or "case"
     return f"pneumollm-{token[:10]}-{kind}{KIND_BY_KEY[kind].suffix}"
+
+
+def with_kind_suffix(path: Path, kind: ExportKind) -> Path:
+    """``path`` with the extension of the chosen format (``report.png`` exported as HTML is ``report.html``)."""
+    return path if path.suffix.lower() == kind.suffix else path.with_suffix(kind.suffix)
 
 
 class ExportDialog(QDialog):
@@ -155,8 +161,14 @@ class ExportDialog(QDialog):
         if not text:
             self._show(message_for(PneumoError("Choose where to save the export.")), ok=False)
             return None
+        target = with_kind_suffix(Path(text).expanduser(), KIND_BY_KEY[self.kind])
+        if str(target) != text:
+            self.path_edit.setText(str(target))  # the name says what the file is
+        if target.exists() and not self.confirm_overwrite(target):
+            self._show("Not exported: the file exists and was kept.", ok=False)
+            return None
         identified = self.identified_box.isChecked() and self.identified_box.isEnabled()
-        worker = Worker(export_case, self.kind, Path(text).expanduser(), self.image, self.result,
+        worker = Worker(export_case, self.kind, target, self.image, self.result,
                         identified=identified, card=self.card)
         worker.signals.finished.connect(self._on_exported)
         worker.signals.failed.connect(self._on_failed)
@@ -165,6 +177,13 @@ class ExportDialog(QDialog):
         self.status.setText("Exporting…")
         self._workers.start(worker)
         return worker
+
+    def confirm_overwrite(self, path: Path) -> bool:
+        """Ask before replacing an existing file (tests replace this method)."""
+        answer = QMessageBox.question(self, "Replace file?", f"{path.name} already exists in {path.parent}. "
+                                      "Replace it?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     # -- internals ------------------------------------------------------------------------------------
     def _on_exported(self, path: Path) -> None:
@@ -194,6 +213,8 @@ class ExportDialog(QDialog):
         if not current or Path(current).name in defaults:
             folder = Path(current).parent if current else self.folder
             self.path_edit.setText(str(folder / default_file_name(self.image, kind.key)))
+        else:  # a name of the reader's own keeps its stem and takes the format's extension
+            self.path_edit.setText(str(with_kind_suffix(Path(current), kind)))
         self.identified_box.setEnabled(kind.carries_identity)
         self.identified_box.setToolTip("" if kind.carries_identity else
                                        "A PNG holds only the picture; no patient data is written into it.")

@@ -97,3 +97,29 @@ def test_png_and_html_and_errors(qtbot, cases, tmp_path: Path) -> None:
     assert dialog.export() is None and "Choose where" in dialog.status.text()
     with pytest.raises(Exception, match="source image"):
         export_case("png", cases[0]["png"][0], image, result)
+
+
+def test_the_extension_follows_the_format_and_nothing_is_overwritten_unasked(qtbot, cases, tmp_path: Path) -> None:
+    (_, image, result), card = cases[0]["png"], cases[1]
+    dialog = ExportDialog(image, result, card=card, folder=tmp_path)
+    qtbot.addWidget(dialog)
+    dialog.path_edit.setText(str(tmp_path / "report.png"))
+    run_export(qtbot, dialog)
+    png_bytes = (tmp_path / "report.png").read_bytes()
+    assert png_bytes.startswith(b"\x89PNG")
+    dialog.set_kind("html")  # the reader keeps the name and switches the format
+    assert dialog.path_edit.text() == str(tmp_path / "report.html")
+    run_export(qtbot, dialog)
+    assert (tmp_path / "report.png").read_bytes() == png_bytes, "the PNG must still be a PNG"
+    assert dialog.last_path == tmp_path / "report.html" and "<html" in dialog.last_path.read_text().lower()
+    dialog.path_edit.setText(str(tmp_path / "report.png"))  # typed by hand with the wrong extension
+    run_export(qtbot, dialog)
+    assert dialog.last_path == tmp_path / "report.html" or dialog.path_edit.text().endswith(".html")
+    asked: list[Path] = []
+    dialog.confirm_overwrite = lambda path: asked.append(path) or False  # the reader says No
+    before = (tmp_path / "report.html").read_bytes()
+    assert dialog.export() is None and asked == [tmp_path / "report.html"]
+    assert (tmp_path / "report.html").read_bytes() == before and "kept" in dialog.status.text()
+    dialog.confirm_overwrite = lambda path: True  # ... and Yes
+    run_export(qtbot, dialog)
+    assert dialog.last_path == tmp_path / "report.html"

@@ -1,4 +1,4 @@
-"""Reading radiographs: DICOM (pydicom + pylibjpeg/GDCM, SimpleITK fallback), PNG/JPEG/TIFF, study folders.
+"""Reading radiographs: DICOM (pydicom + pylibjpeg/GDCM/Pillow), PNG/JPEG/TIFF, study folders.
 
 ``load_image(path) -> LoadedImage`` is the one entry point; ``engine.io.phi`` is the only module that knows
 which tags identify a patient.

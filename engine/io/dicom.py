@@ -1,4 +1,9 @@
-"""DICOM decoding: pydicom with the pylibjpeg / GDCM pixel plugins, SimpleITK as the fallback reader.
+"""DICOM decoding: pydicom with its pylibjpeg / GDCM / Pillow pixel plugins.
+
+There is one decoding path. (An earlier SimpleITK fallback read pixels through GDCM's own value pipeline and
+gave other values than the header's Modality LUT on real CR files; GDCM is already one of pydicom's plugins.)
+Headers that cannot describe a real image are refused before decoding (``check_header``), and a compressed
+frame a decoder complained about, or one only some decoders accept, is refused as damaged (``_decode``).
 
 Order of operations (PS3.4 N.2 grayscale pipeline): Modality LUT (rescale slope/intercept or a Modality
 LUT Sequence) -> VOI LUT or window, for display only -> MONOCHROME1 / Presentation LUT Shape polarity,
@@ -14,15 +19,38 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.pixels import pixel_array as decode_with
+from pydicom.uid import (
+    JPEG2000,
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+)
 
 from engine.errors import DicomReadError, PneumoError, UnsupportedImageError
 from engine.flags import Flag
+from engine.io import decoder_chatter
 from engine.io.image import ImageMeta, LoadedImage, affine_uint8, check_dimensions, window_coefficients, window_uint8
 
 log = logging.getLogger(__name__)
+decoder_chatter.route_library_logging()
+
+# Frames every decoder must agree to decode: a second plugin refusing a JPEG that the first one decoded
+# (silently filling the lost part) is how a truncated or overwritten JPEG shows itself.
+JPEG_FAMILY = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1})
+J2K_FAMILY = frozenset({JPEG2000Lossless, JPEG2000})
+GREY = frozenset({"MONOCHROME1", "MONOCHROME2"})
+COLOUR = frozenset({"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"})
+DAMAGED = "Unreadable: damaged compressed pixel data ({}) — ask for a new export of this image."
 
 RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "RG", "DR"})
 NON_RADIOGRAPH_MODALITIES = frozenset(
@@ -107,7 +135,11 @@ def _read_dicom(path: Path) -> LoadedImage:
     if reason is not None:
         raise UnsupportedImageError(f"Not a radiograph: {reason}.", path=path)
     if "PixelData" not in ds:
+        if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+            raise UnsupportedImageError("Floating-point pixel data (a parametric map or derived image) — "
+                                        "not a radiograph as acquired.", path=path)
         raise DicomReadError("The DICOM file has no pixel data — it is not an image.", path=path)
+    check_header(ds, path)
     rows, columns = _int(ds.get("Rows")), _int(ds.get("Columns"))
     if rows is None or columns is None:
         raise DicomReadError("The DICOM header lacks Rows/Columns — the file is damaged.", path=path)
@@ -130,7 +162,7 @@ def _read_dicom(path: Path) -> LoadedImage:
             path=path,
         )
     meta = replace(meta, decoder=decoder)
-    return _build(ds, meta, stored, modality_done=decoder == "SimpleITK")
+    return _build(ds, meta, stored, modality_done=False)
 
 
 def _dcmread(path: Path, *, stop_before_pixels: bool) -> Dataset:
@@ -150,6 +182,7 @@ def _dcmread(path: Path, *, stop_before_pixels: bool) -> Dataset:
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged headers
         log.debug("dcmread failed: %s", type(exc).__name__)
         raise DicomReadError("The DICOM header is damaged or truncated.", path=path) from None
+    _name_transfer_syntax(ds)
     return ds
 
 
@@ -167,27 +200,93 @@ def _check_native_length(ds: Dataset, rows: int, columns: int, path: Path) -> No
         raise DicomReadError(
             f"Pixel data is truncated ({actual} of {expected} bytes) — the file was cut short.", path=path
         )
+    row_bytes = columns * samples * max(bits_allocated, 8) // 8
+    if actual > expected + max(row_bytes, 2):  # one padding byte is normal; whole extra rows are not
+        raise DicomReadError(
+            f"Pixel data holds {actual} bytes, the header's {columns}x{rows} needs {expected} — the header is "
+            "damaged.", path=path
+        )
 
 
 def _decode(ds: Dataset, path: Path) -> tuple[np.ndarray, str]:
-    try:
-        return np.asarray(ds.pixel_array), "pydicom"
-    except Exception as exc:  # noqa: BLE001 - fall through to SimpleITK with its own reader
-        first_error = type(exc).__name__
-    try:
-        import SimpleITK as sitk
-
-        image = sitk.ReadImage(str(path))
-        array = sitk.GetArrayFromImage(image)
-        if array.ndim == 3 and array.shape[0] == 1:
-            array = array[0]
-        log.info("pydicom could not decode (%s); SimpleITK did", first_error)
-        return array, "SimpleITK"
-    except Exception:  # noqa: BLE001
-        pass
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     name = ts.name if ts is not None else "unknown transfer syntax"
-    raise DicomReadError(f"Pixel data could not be decoded ({name}) — the file may be damaged.", path=path)
+    with decoder_chatter.captured() as said:
+        try:
+            stored = np.asarray(ds.pixel_array)
+        except Exception as exc:  # noqa: BLE001 - every plugin failed; pydicom's details are in the log
+            log.debug("no pixel plugin could decode: %s", type(exc).__name__)
+            stored = None
+    if stored is None:
+        if ts is not None and ts.is_compressed:
+            raise DicomReadError(DAMAGED.format(name), path=path)
+        raise DicomReadError("The pixel data could not be decoded — the file is damaged.", path=path)
+    if ts in JPEG_FAMILY or (ts in J2K_FAMILY and said):
+        _cross_check(ds, ts, path)
+    return stored, "pydicom"
+
+
+def _cross_check(ds: Dataset, ts: UID, path: Path) -> None:
+    """A damaged frame that one decoder patched over is refused when no other installed decoder accepts it.
+
+    (Measured on the corpus: a JPEG cut short or overwritten mid-frame decodes with pylibjpeg, which fills the
+    gap, while Pillow and GDCM refuse it; intact frames decode with all three.)"""
+    with decoder_chatter.captured():
+        for plugin in ("pillow", "gdcm"):
+            try:
+                decode_with(ds, decoding_plugin=plugin)
+                return
+            except Exception as exc:  # noqa: BLE001 - a refusal is the answer we are looking for
+                log.debug("%s refused the frame: %s", plugin, type(exc).__name__)
+    raise DicomReadError(DAMAGED.format(ts.name), path=path)
+
+
+def _name_transfer_syntax(ds: Dataset) -> None:
+    """A bare data set (no preamble, no file meta) has no Transfer Syntax UID; it is whatever encoding pydicom
+    parsed it with, and naming it lets the normal decoding path read its pixels."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = ds.original_encoding
+    if implicit is None:
+        return
+    if meta is None:
+        meta = ds.file_meta = FileMetaDataset()
+    meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                              ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+
+
+def check_header(ds: Dataset, path: Path) -> None:
+    """Refuse image headers that cannot describe a real radiograph, before any pixel is decoded."""
+    photometric = str(ds.get("PhotometricInterpretation", "")).upper().strip()
+    samples = _int(ds.get("SamplesPerPixel", 1)) or 1
+    if photometric == "PALETTE COLOR":
+        raise UnsupportedImageError("Palette colour image — a radiograph is stored in grey levels.", path=path)
+    if photometric not in GREY | COLOUR:
+        raise DicomReadError(f"Unknown Photometric Interpretation ({photometric or 'none'}) — the header is "
+                             "damaged.", path=path)
+    if (photometric in GREY) != (samples == 1) or samples not in (1, 3):
+        raise DicomReadError(f"{photometric} with {samples} samples per pixel — the header is inconsistent.",
+                             path=path)
+    allocated, stored = _int(ds.get("BitsAllocated")), _int(ds.get("BitsStored"))
+    high_bit = _int(ds.get("HighBit"))
+    if allocated is not None and stored is not None and not 1 <= stored <= allocated:
+        raise DicomReadError(f"Bits Stored ({stored}) does not fit Bits Allocated ({allocated}) — the header is "
+                             "damaged.", path=path)
+    if allocated is not None and high_bit is not None and high_bit >= allocated:
+        raise DicomReadError(f"High Bit ({high_bit}) lies outside Bits Allocated ({allocated}) — the header is "
+                             "damaged.", path=path)
+    if _int(ds.get("PixelRepresentation", 0)) not in (0, 1):
+        raise DicomReadError("Pixel Representation is neither unsigned nor signed — the header is damaged.",
+                             path=path)
+    if "RescaleSlope" in ds:
+        try:
+            slope = float(ds.RescaleSlope)
+        except (TypeError, ValueError):
+            slope = 1.0  # an unreadable slope is ignored (``_rescale``), as viewers do
+        if slope == 0 or not np.isfinite(slope):
+            raise DicomReadError(f"Rescale Slope is {slope:g} — every pixel would get the same value; the header "
+                                 "is damaged.", path=path)
 
 
 def _build(ds: Dataset, meta: ImageMeta, stored: np.ndarray, *, modality_done: bool) -> LoadedImage:

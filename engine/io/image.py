@@ -46,7 +46,7 @@ class ImageMeta:
     series_uid: str | None = None
     sop_instance_uid: str | None = None
     flags: tuple[Flag, ...] = ()  # reasons this image should not be diagnosed silently
-    decoder: str = ""  # "pydicom", "SimpleITK", "Pillow", "tifffile"
+    decoder: str = ""  # "pydicom", "Pillow", "tifffile"
 
     def to_json(self) -> dict[str, object]:
         return {

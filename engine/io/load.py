@@ -11,6 +11,20 @@ RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ""})
 
 
+_RASTER_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
+
+
+def is_raster_file(path: Path) -> bool:
+    """PNG, JPEG or TIFF by content, whatever the name says (a PNG saved as .dcm is still a PNG). A DICOM
+    file may carry a TIFF header in its preamble (dual-format files): the DICM marker wins."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    return head.startswith(_RASTER_MAGIC) and head[128:132] != b"DICM"
+
+
 def is_dicom_file(path: Path) -> bool:
     """DICOM Part 10 files carry "DICM" at byte 128; we also accept .dcm files without a preamble."""
     try:
@@ -31,11 +45,13 @@ def load_image(path: str | Path) -> LoadedImage:
         UnsupportedImageError: readable but unusable (multi-frame, colour DICOM, absurd size, ...).
     """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise DicomReadError("A symbolic link that leads nowhere (broken, or pointing to itself).", path=path)
     if not path.exists():
         raise DicomReadError("File not found — it may have been moved or deleted.", path=path)
     if path.is_dir():
         raise UnsupportedImageError("This is a folder — open it as a study folder instead.", path=path)
-    if path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path):
+    if (path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path)) or is_raster_file(path):
         from engine.io.raster import read_raster
 
         return read_raster(path)

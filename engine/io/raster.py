@@ -72,11 +72,12 @@ def _read_tiff(path: Path) -> np.ndarray:
 
     try:
         with tifffile.TiffFile(str(path)) as tif:
-            if len(tif.pages) > 1:
-                log.info("multi-page TIFF: using the first page")
-            array = tif.pages[0].asarray()
+            pages = len(tif.pages)
+            array = tif.pages[0].asarray() if pages == 1 else None
     except Exception:  # noqa: BLE001 - fall back to Pillow for odd TIFF flavours
         return _read_pillow(path)
+    if array is None:  # which page is the radiograph is not ours to guess
+        raise UnsupportedImageError(f"A {pages}-page TIFF — save the radiograph as a single-page image.", path=path)
     if array.dtype.kind == "f":
         return array.astype(np.float32)
     if array.dtype.kind == "b":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine.errors import PneumoError
 from engine.io.phi import hash_uid
-from engine.pacs.peer import Destination, PacsError, apply_timeouts
+from engine.pacs.peer import Destination, PacsError, apply_timeouts, associate
 from engine.pacs.queue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,15 @@ def store_files(destination: Destination, paths: Sequence[str | Path], *, callin
     contexts = {(h.SOPClassUID, h.file_meta.TransferSyntaxUID) for h in headers}
     for sop_class, syntax in sorted(contexts):
         ae.add_requested_context(sop_class, [syntax])
-    assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title)
-    if not assoc.is_established:
-        raise PacsError(f"{destination} refused or did not answer the association.")
+    assoc = associate(ae, destination)
     statuses = []
     try:
-        for path in paths:
-            status = assoc.send_c_store(str(path))
+        for path, header in zip(paths, headers, strict=True):
+            try:
+                status = assoc.send_c_store(str(path))
+            except ValueError as exc:  # pynetdicom: no accepted presentation context for this object
+                raise PacsError(f"{destination} does not accept {header.SOPClassUID.name} objects in "
+                                f"{header.file_meta.TransferSyntaxUID.name}.") from exc
             statuses.append(int(status.Status) if "Status" in status else -1)  # -1: no answer (timeout, abort)
     finally:
         assoc.release()

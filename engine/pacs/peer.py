@@ -42,3 +42,13 @@ def apply_timeouts(ae: Any, seconds: float) -> None:
     """Bound every wait of a pynetdicom AE: a silent peer costs ``seconds``, never a hang."""
     for timer in ("acse_timeout", "dimse_timeout", "network_timeout", "connection_timeout"):
         setattr(ae, timer, seconds)
+
+
+def associate(ae: Any, peer: Destination, **kwargs: Any) -> Any:
+    """Open an association to ``peer`` or raise a one-line PacsError saying why not."""
+    assoc = ae.associate(peer.host, peer.port, ae_title=peer.ae_title, **kwargs)
+    if not assoc.is_established:
+        reason = "rejected the association (is our AE title known to it?)" if assoc.is_rejected else \
+            "did not answer (not listening there, or it dropped the connection)"
+        raise PacsError(f"{peer} {reason} — check its host, port and AE title.")
+    return assoc

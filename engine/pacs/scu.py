@@ -19,8 +19,8 @@ from typing import Any
 
 from engine.errors import PneumoError
 from engine.io.phi import hash_uid
-from engine.pacs.peer import Destination, PacsError, apply_timeouts
-from engine.pacs.scp import TRANSFER_SYNTAXES, instance_path
+from engine.pacs.peer import Destination, PacsError, apply_timeouts, associate
+from engine.pacs.scp import TRANSFER_SYNTAXES
 from engine.paths import write_atomic
 
 log = logging.getLogger(__name__)
@@ -85,20 +85,11 @@ def _ae(calling_ae: str, timeout: float) -> Any:
     return ae
 
 
-def _associate(ae: Any, peer: Destination, **kwargs: Any) -> Any:
-    assoc = ae.associate(peer.host, peer.port, ae_title=peer.ae_title, **kwargs)
-    if not assoc.is_established:
-        reason = "rejected the association (is our AE title known to it?)" if assoc.is_rejected else \
-            "did not answer" if not assoc.is_aborted else "aborted the association"
-        raise PacsError(f"{peer} {reason} — check its host, port and AE title.")
-    return assoc
-
-
 def echo(peer: Destination, *, calling_ae: str = "PNEUMOLLM", timeout: float = 10.0) -> int:
     """C-ECHO; the status (0 = the peer is there and talks DICOM to us)."""
     ae = _ae(calling_ae, timeout)
     ae.add_requested_context(VERIFICATION)
-    assoc = _associate(ae, peer)
+    assoc = associate(ae, peer)
     try:
         status = assoc.send_c_echo()
     finally:
@@ -122,7 +113,7 @@ def find_studies(peer: Destination, query: StudyQuery, *, calling_ae: str = "PNE
     identifier.StudyInstanceUID = query.study_instance_uid
     ae = _ae(calling_ae, timeout)
     ae.add_requested_context(STUDY_ROOT_FIND)
-    assoc = _associate(ae, peer)
+    assoc = associate(ae, peer)
     studies: list[dict[str, Any]] = []
     final = -1
     try:
@@ -172,7 +163,7 @@ class _Writer:
         if not (_UID.match(study) and _UID.match(sop)):
             return 0xC000
         data = event.encoded_dataset()
-        path = instance_path(self.out, study, sop)
+        path = self.out / study / f"{sop}.dcm"
         try:
             write_atomic(path, data)
         except OSError as exc:
@@ -203,7 +194,7 @@ def get_study(peer: Destination, study_uid: str, out: str | Path, *, calling_ae:
         for syntax in compressed:
             ae.add_requested_context(sop_class, [syntax])
     roles = [build_role(sop_class, scp_role=True) for sop_class in RETRIEVE_SOP_CLASSES]
-    assoc = _associate(ae, peer, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, writer)])
+    assoc = associate(ae, peer, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, writer)])
     summary = RetrieveSummary(study_uid, str(out), "get")
     try:
         _drain(assoc.send_c_get(_retrieve_identifier(Dataset(), study_uid), STUDY_ROOT_GET), summary)
@@ -237,7 +228,7 @@ def move_study(peer: Destination, study_uid: str, out: str | Path, *, move_ae: s
     try:
         ae = _ae(calling_ae, timeout)
         ae.add_requested_context(STUDY_ROOT_MOVE)
-        assoc = _associate(ae, peer)
+        assoc = associate(ae, peer)
         try:
             _drain(assoc.send_c_move(_retrieve_identifier(Dataset(), study_uid), move_ae, STUDY_ROOT_MOVE), summary)
         finally:

@@ -15,6 +15,7 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
     StudyRootQueryRetrieveInformationModelMove,
+    Verification,
 )
 
 from engine.pacs.scp import TRANSFER_SYNTAXES
@@ -52,6 +53,7 @@ class QueryRetrievePeer:
         self.destinations = destinations or {}
         self.ae = AE(ae_title=ae_title)
         self.ae.maximum_pdu_size = 0
+        self.ae.add_supported_context(Verification)
         for model in (StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelGet,
                       StudyRootQueryRetrieveInformationModelMove):
             self.ae.add_supported_context(model)

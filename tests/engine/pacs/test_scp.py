@@ -60,7 +60,7 @@ def test_real_radiographs_are_on_disk_and_queued_when_success_returns(server: St
 
 
 def test_unknown_calling_ae_is_rejected(server: StorageServer, dicom_dir: Path) -> None:
-    with pytest.raises(PacsError, match="refused"):
+    with pytest.raises(PacsError, match="rejected the association"):
         store_files(peer(server), [dicom_dir / "RG1_J2KI.dcm"], calling_ae="INTRUDER", timeout=10)
     assert server.queue.items() == []
 

@@ -11,6 +11,7 @@ command runs on ``--move-port`` for the duration (the PACS must know it). Retrie
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_flag(echo)
 
 
+def quiet_pynetdicom(verbosity: int) -> None:
+    """pynetdicom logs each refused connection at ERROR; our one-line failure already says it (-v shows them)."""
+    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL if verbosity == 0 else logging.INFO
+                                             if verbosity == 1 else logging.DEBUG)
+
+
 def _add_peer(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", required=True, help="the PACS host name or address")
     parser.add_argument("--port", type=int, required=True, help="the PACS DICOM port")
@@ -49,6 +56,8 @@ def _add_peer(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    quiet_pynetdicom(args.verbose)
+
     def body() -> int:
         from engine.pacs.peer import Destination
 

@@ -9,6 +9,7 @@ resumes where the last run stopped.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -35,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from commands.pacs_cmd import quiet_pynetdicom
+
+    quiet_pynetdicom(args.verbose)
+    if args.verbose == 0:  # a node reports what it receives and finds (hashed UIDs only), like any DICOM service
+        logging.getLogger("engine.pacs").setLevel(logging.INFO)
     return guarded(False, lambda: _serve(args))
 
 

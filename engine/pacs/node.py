@@ -38,9 +38,13 @@ class NodeConfig:
 
 
 class PacsNode:
-    """Receive, triage, send back. ``start`` returns once the SCP listens; ``stop`` joins every thread."""
+    """Receive, triage, send back. ``start`` returns once the SCP listens; ``stop`` joins every thread.
 
-    def __init__(self, config: NodeConfig, diagnoser: Diagnoser, *,
+    With ``diagnoser`` None no triage thread is started: the owner drains the queue itself with ``drain`` (the
+    viewer does, on its one model thread, so the model is never used by two threads at once).
+    """
+
+    def __init__(self, config: NodeConfig, diagnoser: Diagnoser | None, *,
                  on_received: Callable[[Received], None] | None = None,
                  on_finished: Callable[[str], None] | None = None) -> None:
         self.config = config
@@ -52,12 +56,20 @@ class PacsNode:
         self.server = StorageServer(config.store, self.queue, ae_title=config.ae_title, port=config.port,
                                     host=config.host, allow=config.allow, on_received=self._received,
                                     ssl_context=config.ssl_context)
-        self.worker = TriageWorker(self.queue, diagnoser, config.store, send_results=config.forward is not None,
-                                   batch_size=config.batch_size, on_finished=on_finished)
+        self._on_finished = on_finished
+        self.worker = self._worker(diagnoser) if diagnoser is not None else None
         self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title,
                                    attempts=config.send_attempts, first_delay=config.send_first_delay) \
             if config.forward else None
         self._threads: list[threading.Thread] = []
+
+    def _worker(self, diagnoser: Diagnoser) -> TriageWorker:
+        return TriageWorker(self.queue, diagnoser, self.config.store, send_results=self.config.forward is not None,
+                            batch_size=self.config.batch_size, on_finished=self._on_finished)
+
+    def drain(self, diagnoser: Diagnoser, cancelled: Callable[[], bool] = lambda: False) -> int:
+        """Diagnose everything queued now, on the caller's thread; how many instances were finished."""
+        return self._worker(diagnoser).process_available(cancelled)
 
     def _received(self, received: Received) -> None:
         self._wake.set()
@@ -65,10 +77,13 @@ class PacsNode:
             self._on_received(received)
 
     def start(self) -> tuple[str, int]:
-        adopt_orphans(self.config.store, self.queue)  # rows left running are re-queued by the worker
+        adopt_orphans(self.config.store, self.queue)
+        self.queue.recover()  # rows a killed run left running: queued again, finished once
         address = self.server.start()
-        self._threads = [threading.Thread(target=self.worker.run, args=(self._stop, self._wake), daemon=True,
-                                          name="pacs-triage")]
+        self._threads = []
+        if self.worker is not None:
+            self._threads.append(threading.Thread(target=self.worker.run, args=(self._stop, self._wake),
+                                                  daemon=True, name="pacs-triage"))
         if self.forwarder:
             self._threads.append(threading.Thread(target=self.forwarder.run, args=(self._stop,), daemon=True,
                                                   name="pacs-forward"))

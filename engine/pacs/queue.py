@@ -9,6 +9,7 @@ one is finished exactly once. Results (the DICOM SR) wait in the same table to b
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 STATES = ("queued", "running", "done", "failed")
 SEND_STATES = ("", "pending", "sent", "failed")  # "" = nothing to send (no destination, or no result)
@@ -171,7 +174,10 @@ class WorkQueue:
     def recover(self) -> int:
         """Put rows a killed process left running back in the queue; how many."""
         with self._transaction() as db:
-            return db.execute("UPDATE items SET state = 'queued' WHERE state = 'running'").rowcount
+            recovered = db.execute("UPDATE items SET state = 'queued' WHERE state = 'running'").rowcount
+        if recovered:
+            log.info("%d instance(s) a previous run left unfinished are queued again", recovered)
+        return recovered
 
     def claim(self, limit: int = 1) -> list[WorkItem]:
         """The oldest queued rows, marked running (at most ``limit``)."""

@@ -57,9 +57,7 @@ class TriageWorker:
         return finished
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None, poll_seconds: float = 2.0) -> None:
-        recovered = self.queue.recover()
-        if recovered:
-            log.info("%d instance(s) a previous run left unfinished are queued again", recovered)
+        """Drain until ``stop``; rows left running by a killed run must be recovered first (``PacsNode.start``)."""
         while not stop.is_set():
             try:
                 self.process_available(stop.is_set)

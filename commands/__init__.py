@@ -22,6 +22,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train_cmd", "fine-tune on a labelled folder or CSV with cross-validation"),
     "evaluate": ("evaluate_cmd", "measure an existing model on a labelled set"),
     "models": ("models_cmd", "list model profiles, their weights, sizes and device"),
+    "serve": ("serve_cmd", "run a DICOM node: receive studies, triage them as they arrive, send results back"),
+    "worklist": ("worklist_cmd", "list what the DICOM node received and its results, flagged first"),
+    "pacs": ("pacs_cmd", "query (C-FIND) and retrieve (C-GET / C-MOVE) studies from a PACS"),
 }
 
 

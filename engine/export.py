@@ -12,6 +12,7 @@ import html
 import io
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from pydicom.dataset import Dataset
 from engine.diagnoser import DiagnosisResult
 from engine.errors import PneumoError, UnsupportedImageError
 from engine.flags import messages
-from engine.io import LoadedImage
+from engine.io import ImageMeta, LoadedImage
 from engine.io.phi import PHI_KEYWORDS, hash_uid
 from engine.model.head_card import HeadCard
 from engine.paths import write_atomic
@@ -131,7 +132,14 @@ alt="radiograph with lung contour">
     return path
 
 
-def _reference_dataset(image: LoadedImage, identified: bool) -> Dataset:
+@dataclass(frozen=True)
+class _HeaderOnly:
+    """Stands in for a ``LoadedImage`` where only its ``meta`` is read (the SR)."""
+
+    meta: ImageMeta
+
+
+def _reference_dataset(image: LoadedImage | _HeaderOnly, identified: bool) -> Dataset:
     """The source's header (read-only copy) with PHI replaced unless ``identified``; a minimal one for rasters."""
     if image.meta.kind == "dicom":
         ds = pydicom.dcmread(str(image.meta.path), stop_before_pixels=True)
@@ -183,12 +191,17 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
     return path
 
 
-def export_structured_report(path: Path, image: LoadedImage, result: DiagnosisResult, *,
+def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
                              identified: bool = False) -> Path:
-    """A Comprehensive SR with the probability, threshold, decision and model identity."""
+    """A Comprehensive SR with the probability, threshold, decision and model identity.
+
+    ``image`` may be just its ``ImageMeta``: the SR needs the source's header, not its pixels (the PACS node).
+    """
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
+    if isinstance(image, ImageMeta):
+        image = _HeaderOnly(image)
     if image.meta.kind != "dicom":
         raise UnsupportedImageError("A DICOM SR needs a DICOM source image; export PNG or HTML instead.",
                                     path=image.meta.path)

@@ -52,6 +52,7 @@ from viewer.study_browser import StudyBrowser
 from viewer.tag_browser import TagBrowser, read_tag_rows
 from viewer.triage_tab import TriageTab
 from viewer.workers import Worker, WorkerSet, model_pool
+from viewer.worklist_tab import WorklistTab
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
@@ -103,6 +104,10 @@ class MainWindow(QMainWindow):
         self.triage_tab = TriageTab(self.shared_diagnoser, self)
         self.triage_tab.open_image_requested.connect(self.open_in_reading_view)
         self.add_tab(self.triage_tab, "Triage")
+        self.worklist_tab = WorklistTab(self.shared_diagnoser, self)
+        self.worklist_tab.open_image_requested.connect(self.open_in_reading_view)
+        self.worklist_tab.node_status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.add_tab(self.worklist_tab, "Worklist")
         self._build_menus()
         if preload_model:
             self.ensure_diagnoser()
@@ -593,6 +598,7 @@ class MainWindow(QMainWindow):
         if self.wizard is not None:
             self.wizard.reject()  # stops a running training; nothing half-trained is installed
         self.triage_tab.cancel()
+        self.worklist_tab.shutdown()
         self.workers.cancel_all()
         self.studies.shutdown()
         self._close_prepare_dialog()

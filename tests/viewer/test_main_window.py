@@ -225,10 +225,10 @@ def test_open_in_reading_view_and_tabs(qtbot, factory, tmp_path: Path) -> None:
 
     window = make_window(qtbot, factory, auto_diagnose=False)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Reading", "Triage"] and window.tabs.tabBar().isVisible()
+    assert titles == ["Reading", "Triage", "Worklist"] and window.tabs.tabBar().isVisible()
     other = QLabel("another")
     window.add_tab(other, "Another")
-    assert window.tabs.count() == 3
+    assert window.tabs.count() == 4
     window.tabs.setCurrentWidget(other)
     window.open_in_reading_view(make_dicom(tmp_path / "b.dcm", chest_like(), ViewPosition="PA"))
     assert window.tabs.currentWidget() is window.reading

@@ -1,0 +1,57 @@
+"""``pneumollm worklist --store DIR --json``: what a DICOM node (``pneumollm serve``) received and found.
+
+Prints ``{"ok": true, "items": [{"sop_instance_uid", "study_instance_uid", "state", "probability", "decision",
+"error", ...}, ...]}``, flagged first by default (``--order newest`` for arrival order). Reads the store's queue
+while the node runs; changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from commands.common import add_json_flag, emit, guarded
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", type=Path, required=True, help="the folder `pneumollm serve --store` uses")
+    parser.add_argument("--order", choices=("flagged", "newest"), default="flagged",
+                        help="flagged first, highest score first (default), or newest first")
+    parser.add_argument("--csv", type=Path, metavar="OUT.csv", help="also write the worklist as a triage CSV")
+    add_json_flag(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    def body() -> int:
+        from engine.errors import PneumoError
+        from engine.pacs.queue import WorkQueue
+        from engine.pacs.worklist import write_worklist_csv
+
+        try:
+            queue = WorkQueue.in_store(args.store, readonly=True)
+        except FileNotFoundError as exc:
+            raise PneumoError(f"{args.store} holds no worklist — is it the folder given to `pneumollm serve "
+                              "--store`?") from exc
+        try:
+            items = queue.items(args.order)
+            counts = queue.counts()
+        finally:
+            queue.close()
+        if args.csv:
+            write_worklist_csv(args.csv, items)
+        emit({"ok": True, "error": None, "counts": counts, "items": [item.to_json() for item in items]},
+             args.json, _text)
+        return 0
+
+    return guarded(args.json, body, extra={"items": []})
+
+
+def _text(payload: dict[str, Any]) -> str:
+    lines = [", ".join(f"{n} {state}" for state, n in payload["counts"].items())]
+    for item in payload["items"]:
+        score = "" if item["probability"] is None else f"{item['probability']:.3f}"
+        detail = item["error"] or item["send_error"] or ""
+        lines.append(f"{item['state']:<8} {item['decision'] or '':<14} {score:>6}  {item['study_instance_uid']}"
+                     f"  {item['sop_instance_uid']}  {detail}".rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""The Storage SCP: receive chest radiographs over DICOM (pynetdicom) into a store folder and the work queue.
+
+Each received instance is written to disk atomically (temporary file, fsync, rename, fsync of the folder) and
+committed to the queue **before** success is returned; any failure on the way returns a failure status, so a
+peer never deletes a study we do not have. Only CR and DX (for presentation / for processing) are accepted;
+secondary captures and everything else are refused at association time. Log lines name the calling AE and
+hashed UIDs, never patient attributes.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydicom.uid import (
+    JPEG2000,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+
+from engine.io.phi import hash_uid
+from engine.pacs.queue import WorkQueue
+from engine.paths import write_atomic
+
+log = logging.getLogger(__name__)
+
+# Chest radiograph storage SOP classes (PS3.4 B.5); secondary capture is not a radiograph and is refused.
+CR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
+DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
+DX_FOR_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.1.1"
+RADIOGRAPH_SOP_CLASSES = (CR_IMAGE_STORAGE, DX_FOR_PRESENTATION, DX_FOR_PROCESSING)
+VERIFICATION = "1.2.840.10008.1.1"
+
+# Everything the ingest path decodes (pydicom + pylibjpeg / GDCM): uncompressed, deflate, JPEG baseline,
+# extended and lossless, JPEG-LS, JPEG 2000, RLE.
+TRANSFER_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
+                     ExplicitVRBigEndian, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLossless,
+                     JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, RLELossless)
+
+# C-STORE statuses (PS3.4 B.2.3)
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700  # disk full, database unavailable: the peer keeps the study and may retry
+DOES_NOT_MATCH_SOP_CLASS = 0xA900  # e.g. an image object without pixel data
+CANNOT_UNDERSTAND = 0xC000  # undecodable dataset, missing or malformed UIDs
+
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")  # also keeps a hostile UID from naming a path outside the store
+STUDIES_DIR = "studies"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One instance the SCP accepted (for the worker's wake-up and the viewer's status bar)."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    path: Path
+    queued: bool  # False for a duplicate already held
+
+
+def instance_path(store: Path, study_uid: str, sop_uid: str) -> Path:
+    return store / STUDIES_DIR / study_uid / f"{sop_uid}.dcm"
+
+
+def adopt_orphans(store: Path, queue: WorkQueue) -> int:
+    """Queue instances that reached the disk but not the queue (a kill between the two; the peer was never told
+    success, but the file is complete — ``write_atomic`` renames only finished files). How many."""
+    known = queue.known_paths()
+    adopted = 0
+    for path in sorted((store / STUDIES_DIR).glob("*/*.dcm")):
+        if str(path) in known:
+            continue
+        study, sop = path.parent.name, path.stem
+        if _UID.match(study) and _UID.match(sop):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+            adopted += queue.enqueue(sop, study, "", path, digest, received_at=path.stat().st_mtime)
+    if adopted:
+        log.info("queued %d stored instance(s) a previous run had not queued", adopted)
+    return adopted
+
+
+class StorageServer:
+    """A pynetdicom Storage SCP writing to ``store`` and queueing into ``queue``.
+
+    Args:
+        store: the folder instances are written to (``studies/<study UID>/<SOP instance UID>.dcm``).
+        queue: the work queue of that folder.
+        ae_title: our AE title.
+        port: TCP port (0: any free port; ``address`` tells which).
+        host: the address to listen on (127.0.0.1 by default; a clinic's node listens on its LAN address).
+        allow: calling AE titles allowed to associate (None or empty: any).
+        on_received: called (on the association's thread) after each accepted instance.
+        ssl_context: a server-side TLS context (DICOM TLS, PS3.15 B.1), or None for plain TCP.
+    """
+
+    def __init__(self, store: str | Path, queue: WorkQueue, *, ae_title: str = "PNEUMOLLM", port: int = 11112,
+                 host: str = "127.0.0.1", allow: Sequence[str] | None = None,
+                 on_received: Callable[[Received], None] | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        from pynetdicom import AE
+
+        self.store = Path(store)
+        self.queue = queue
+        self.on_received = on_received
+        self._host, self._port, self._ssl = host, port, ssl_context
+        self.ae = AE(ae_title=ae_title)
+        self.ae.maximum_pdu_size = 0  # unlimited: radiographs are tens of megabytes
+        if allow:
+            self.ae.require_calling_aet = [title.strip() for title in allow if title.strip()]
+        for sop_class in RADIOGRAPH_SOP_CLASSES:
+            self.ae.add_supported_context(sop_class, list(TRANSFER_SYNTAXES))
+        self.ae.add_supported_context(VERIFICATION)
+        self._server: Any = None
+
+    @property
+    def ae_title(self) -> str:
+        return str(self.ae.ae_title)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> tuple[str, int]:
+        """Start listening in the background; the (host, port) it listens on."""
+        from pynetdicom import evt
+
+        (self.store / STUDIES_DIR).mkdir(parents=True, exist_ok=True)
+        handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, lambda event: SUCCESS),
+                    (evt.EVT_CONN_OPEN, self._on_open)]
+        self._server = self.ae.start_server((self._host, self._port), block=False, evt_handlers=handlers,
+                                            ssl_context=self._ssl)
+        host, port = self.address
+        log.info("storage SCP %s listening on %s:%d", self.ae_title, host, port)
+        return host, port
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    def _on_open(self, event: Any) -> None:
+        log.debug("connection from %s:%s", *event.address[:2])
+
+    def _on_store(self, event: Any) -> int:
+        """Write, then queue, then answer; every exit that is not SUCCESS leaves the peer holding the study."""
+        calling = str(event.assoc.requestor.ae_title).strip()
+        sop_uid = str(event.request.AffectedSOPInstanceUID or "")
+        try:
+            dataset = event.dataset
+            study_uid = str(dataset.get("StudyInstanceUID", "") or "")
+            series_uid = str(dataset.get("SeriesInstanceUID", "") or "")
+            has_pixels = any(k in dataset for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+        except Exception as exc:  # noqa: BLE001 — any decoding failure is the peer's malformed dataset
+            log.warning("refused an instance from %s: its dataset could not be decoded (%s)", calling,
+                        type(exc).__name__)
+            return CANNOT_UNDERSTAND
+        if not (_UID.match(sop_uid) and _UID.match(study_uid)):
+            log.warning("refused an instance from %s: missing or malformed SOP instance / study UID", calling)
+            return CANNOT_UNDERSTAND
+        if not has_pixels:
+            log.warning("refused instance %s from %s: an image object without pixel data", hash_uid(sop_uid),
+                        calling)
+            return DOES_NOT_MATCH_SOP_CLASS
+        data = event.encoded_dataset()  # the bytes as sent (preamble, file meta, dataset): nothing re-encoded
+        digest = hashlib.sha256(data).hexdigest()[:32]
+        path = instance_path(self.store, study_uid, sop_uid)
+        earlier = self.queue.find(sop_uid)
+        if earlier is not None and earlier.sha256 == digest and Path(earlier.path).is_file():
+            log.info("instance %s from %s is already stored (same content); acknowledged, not queued again",
+                     hash_uid(sop_uid), calling)
+            return SUCCESS
+        try:
+            write_atomic(path, data)
+            _fsync_dir(path.parent)  # the rename itself must survive a power cut before we say success
+        except OSError as exc:
+            reason = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or type(exc).__name__
+            log.error("could not store instance %s from %s (%s); answered out of resources", hash_uid(sop_uid),
+                      calling, reason)
+            return OUT_OF_RESOURCES
+        try:
+            queued = self.queue.enqueue(sop_uid, study_uid, series_uid, path, digest)
+        except sqlite3.Error as exc:
+            log.error("could not queue instance %s (%s); answered out of resources", hash_uid(sop_uid), exc)
+            return OUT_OF_RESOURCES
+        if earlier is not None:
+            log.warning("instance %s from %s replaces an earlier copy with other content; queued again",
+                        hash_uid(sop_uid), calling)
+        log.info("stored instance %s of study %s from %s", hash_uid(sop_uid), hash_uid(study_uid), calling)
+        if self.on_received:
+            self.on_received(Received(sop_uid, study_uid, path, queued))
+        return SUCCESS
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "nt":  # Windows cannot open a folder for fsync; NTFS journals the rename
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def tls_server_context(cert: str | Path, key: str | Path, ca: str | Path | None = None) -> ssl.SSLContext:
+    """A server TLS context; with ``ca``, peers must present a certificate it signed (mutual TLS)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    if ca:
+        context.load_verify_locations(str(ca))
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context

@@ -1,0 +1,119 @@
+"""The triage worker: drains the work queue with the ``Diagnoser``, in order of arrival.
+
+Results come from ``Diagnoser.iter_diagnose`` and become queue fields through ``engine.triage.row_for`` (the
+folder-triage row), so the decision is the result's own (``engine.decision``) and never compared again here.
+With a destination configured, each result's DICOM SR (``engine.export``) is written next to the store and
+queued for sending in the same transaction as the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.diagnoser import CaseOutcome, Diagnoser
+from engine.errors import PneumoError
+from engine.io.phi import hash_uid
+from engine.pacs.queue import ItemResult, WorkItem, WorkQueue
+from engine.triage import UNREADABLE, row_for
+
+log = logging.getLogger(__name__)
+
+RESULTS_DIR = "results"
+
+
+class TriageWorker:
+    """Diagnose queued instances; ``run`` until ``stop`` is set, waking when ``wake`` is set (a new arrival).
+
+    Args:
+        queue: the store's work queue.
+        diagnoser: a loaded Diagnoser (its threshold and operating point are the ones results are decided at).
+        store: the store folder (SRs go to ``store/results``).
+        send_results: write a DICOM SR per result and queue it for the destination AE.
+        batch_size: instances claimed and diagnosed together (the model batches them).
+        on_finished: called with each finished item's SOP instance UID (the viewer refreshes its worklist).
+    """
+
+    def __init__(self, queue: WorkQueue, diagnoser: Diagnoser, store: str | Path, *, send_results: bool = False,
+                 batch_size: int = 4, on_finished: Callable[[str], None] | None = None) -> None:
+        self.queue = queue
+        self.diagnoser = diagnoser
+        self.store = Path(store)
+        self.send_results = send_results
+        self.batch_size = max(1, batch_size)
+        self.on_finished = on_finished
+
+    def process_available(self, cancelled: Callable[[], bool] = lambda: False) -> int:
+        """Diagnose until the queue is empty (or ``cancelled``); how many instances were finished."""
+        finished = 0
+        while not cancelled():
+            items = self.queue.claim(self.batch_size)
+            if not items:
+                break
+            finished += self._process(items)
+        return finished
+
+    def run(self, stop: threading.Event, wake: threading.Event | None = None, poll_seconds: float = 2.0) -> None:
+        """Drain until ``stop``; rows left running by a killed run must be recovered first (``PacsNode.start``)."""
+        while not stop.is_set():
+            try:
+                self.process_available(stop.is_set)
+            except Exception:  # the node keeps receiving; the failure is logged and retried
+                log.exception("the triage worker failed; retrying in %.0f s", poll_seconds)
+                stop.wait(poll_seconds)
+            if wake is not None:
+                wake.wait(poll_seconds)
+                wake.clear()
+            else:
+                stop.wait(poll_seconds)
+
+    def _process(self, items: list[WorkItem]) -> int:
+        by_path = {Path(item.path): item for item in items}
+        done: set[int] = set()
+        try:
+            for outcome in self.diagnoser.iter_diagnose(list(by_path), self.batch_size):
+                item = by_path[outcome.path]
+                self._finish(item, outcome)
+                done.add(item.id)
+        except Exception as exc:  # one broken batch must not stall the queue for ever
+            log.error("diagnosis failed for %d instance(s) (%s)", len(items) - len(done), type(exc).__name__,
+                      exc_info=True)
+            message = exc.user_message if isinstance(exc, PneumoError) else \
+                f"unexpected error ({type(exc).__name__}); see the server log"
+            for item in items:
+                if item.id not in done:
+                    self.queue.finish(item.id, ItemResult("failed", decision=UNREADABLE, error=message))
+        return len(items)
+
+    def _finish(self, item: WorkItem, outcome: CaseOutcome) -> None:
+        row = row_for(item.path, item.sha256, outcome)
+        result_path, sr_error = None, None
+        if self.send_results and outcome.result is not None and outcome.meta is not None:
+            result_path, sr_error = self._write_sr(item, outcome)
+        state = "failed" if row.decision == UNREADABLE else "done"
+        self.queue.finish(item.id, ItemResult(state, row.probability, row.decision, row.threshold,
+                                              row.error or None, row.warnings, result_path),
+                          send=result_path is not None)
+        if sr_error:
+            self.queue.record_send(item.id, sent=False, error=sr_error)
+        log.info("instance %s: %s", hash_uid(item.sop_instance_uid), row.decision)
+        if self.on_finished:
+            self.on_finished(item.sop_instance_uid)
+
+    def _write_sr(self, item: WorkItem, outcome: CaseOutcome) -> tuple[str | None, str | None]:
+        from engine.export import export_structured_report
+
+        assert outcome.result is not None and outcome.meta is not None
+        path = self.store / RESULTS_DIR / f"{item.sop_instance_uid}.sr.dcm"
+        started = time.perf_counter()
+        try:
+            # Identified: the SR goes back to the archive the study came from and must file under its patient.
+            export_structured_report(path, outcome.meta, outcome.result, identified=True)
+        except PneumoError as exc:
+            log.warning("no SR for instance %s (%s)", hash_uid(item.sop_instance_uid), exc.user_message)
+            return None, f"the SR could not be written: {exc.user_message}"
+        log.debug("SR written in %.0f ms", (time.perf_counter() - started) * 1e3)
+        return str(path), None

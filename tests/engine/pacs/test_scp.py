@@ -1,0 +1,147 @@
+"""The Storage SCP receiving real radiographs from a pynetdicom SCU on 127.0.0.1: stored before success, refused
+classes and AEs, duplicates, no pixel data, a full disk, a peer that drops mid-transfer, no PHI in the log."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pynetdicom import AE
+
+from engine.pacs import scp as scp_module
+from engine.pacs.forward import store_files
+from engine.pacs.peer import Destination, PacsError
+from engine.pacs.queue import WorkQueue
+from engine.pacs.scp import (
+    CR_IMAGE_STORAGE,
+    DOES_NOT_MATCH_SOP_CLASS,
+    OUT_OF_RESOURCES,
+    StorageServer,
+    adopt_orphans,
+    instance_path,
+)
+from tests.dicom_factory import PHI_VALUES, make_dicom
+from tests.engine.pacs.peers import relabelled_copies
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[StorageServer]:
+    node = StorageServer(tmp_path / "store", WorkQueue.in_store(tmp_path / "store"), port=0, allow=["MODALITY"])
+    node.start()
+    yield node
+    node.stop()
+    node.queue.close()
+
+
+def peer(server: StorageServer) -> Destination:
+    return Destination("127.0.0.1", server.address[1], server.ae_title)
+
+
+def test_real_radiographs_are_on_disk_and_queued_when_success_returns(server: StorageServer, dicom_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    sources = [dicom_dir / "RG1_J2KI.dcm", dicom_dir / "RG1_UNCR.dcm"]  # JPEG 2000, explicit VR little endian
+    statuses = store_files(peer(server), sources, calling_ae="MODALITY", timeout=30)
+    assert statuses == [0, 0]
+    items = server.queue.items("newest")
+    assert {i.sop_instance_uid for i in items} == {str(dcmread(p).SOPInstanceUID) for p in sources}
+    for source in sources:
+        header = dcmread(source, stop_before_pixels=True)
+        stored = instance_path(server.store, header.StudyInstanceUID, header.SOPInstanceUID)
+        # the dataset as sent, byte for byte (only the file preamble and meta are ours)
+        assert dcmread(stored).PixelData == dcmread(source).PixelData
+        assert dcmread(stored).file_meta.TransferSyntaxUID == header.file_meta.TransferSyntaxUID
+    assert all(i.state == "queued" and len(i.sha256) == 32 for i in items)
+
+
+def test_unknown_calling_ae_is_rejected(server: StorageServer, dicom_dir: Path) -> None:
+    with pytest.raises(PacsError, match="rejected the association"):
+        store_files(peer(server), [dicom_dir / "RG1_J2KI.dcm"], calling_ae="INTRUDER", timeout=10)
+    assert server.queue.items() == []
+
+
+def test_secondary_capture_is_refused_at_association(server: StorageServer, dicom_dir: Path) -> None:
+    """The JPEG CR-like secondary capture: no presentation context is accepted, so the store cannot even start."""
+    source = dicom_dir / "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
+    with pytest.raises(PacsError):
+        store_files(peer(server), [source], calling_ae="MODALITY", timeout=10)
+    assert server.queue.items() == []
+
+
+def test_duplicate_sop_instance(server: StorageServer, dicom_dir: Path, tmp_path: Path) -> None:
+    """The same instance again is acknowledged without a second row; other content under the same UID (RG1_UNCI
+    is RG1_J2KI's instance, uncompressed) replaces it and is diagnosed again."""
+    assert store_files(peer(server), [dicom_dir / "RG1_J2KI.dcm"] * 2, calling_ae="MODALITY") == [0, 0]
+    assert len(server.queue.items()) == 1
+    [item] = server.queue.claim()
+    assert store_files(peer(server), [dicom_dir / "RG1_UNCI.dcm"], calling_ae="MODALITY") == [0]
+    [again] = server.queue.items()
+    assert again.state == "queued" and again.id != item.id and again.sha256 != item.sha256
+    assert dcmread(again.path).PixelData == dcmread(dicom_dir / "RG1_UNCI.dcm").PixelData
+
+
+def test_no_pixel_data_is_refused_with_a_status(server: StorageServer, tmp_path: Path, caplog) -> None:
+    empty = make_dicom(tmp_path / "empty.dcm", None, sop_class=CR_IMAGE_STORAGE)
+    with caplog.at_level(logging.INFO, logger="engine.pacs"):
+        assert store_files(peer(server), [empty], calling_ae="MODALITY") == [DOES_NOT_MATCH_SOP_CLASS]
+    assert server.queue.items() == []
+    assert "without pixel data" in caplog.text
+    assert not any(value in caplog.text for value in PHI_VALUES.values())
+    assert str(dcmread(empty).SOPInstanceUID) not in caplog.text  # UIDs are hashed in log lines
+
+
+def test_full_disk_answers_out_of_resources_and_keeps_nothing(server: StorageServer, dicom_dir: Path,
+                                                              monkeypatch, caplog) -> None:
+    def disk_full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(scp_module, "write_atomic", disk_full)
+    with caplog.at_level(logging.ERROR, logger="engine.pacs"):
+        assert store_files(peer(server), [dicom_dir / "RG1_J2KI.dcm"], calling_ae="MODALITY") == [OUT_OF_RESOURCES]
+    assert server.queue.items() == [] and "disk full" in caplog.text
+
+
+def test_peer_dropping_mid_transfer_leaves_nothing_half_stored(server: StorageServer, dicom_dir: Path) -> None:
+    """An SCU sends part of a large dataset's PDVs, then its socket is closed: nothing acknowledged, nothing kept,
+    and the SCP still serves the next peer."""
+    ae = AE(ae_title="MODALITY")
+    ae.dimse_timeout = ae.network_timeout = 5
+    ae.add_requested_context(CR_IMAGE_STORAGE, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", server.address[1], ae_title=server.ae_title)
+    assert assoc.is_established
+    original = assoc.dul.socket.send
+
+    def send_then_drop(data: bytes) -> None:
+        if len(data) > 100_000:  # the 7 MB dataset's PDU: half of it goes out, then the connection drops
+            original(data[: len(data) // 2])
+            assoc.dul.socket.socket.shutdown(socket.SHUT_RDWR)
+            return
+        original(data)
+
+    assoc.dul.socket.send = send_then_drop
+    status = assoc.send_c_store(str(dicom_dir / "RG1_UNCR.dcm"))
+    assert "Status" not in status  # no answer: the transfer never completed
+    assoc.abort()
+    assert server.queue.items() == []
+    assert not list((server.store / "studies").glob("*/*.dcm"))
+    assert store_files(peer(server), [dicom_dir / "RG1_J2KI.dcm"], calling_ae="MODALITY") == [0]
+
+
+def test_an_instance_on_disk_but_not_queued_is_adopted_at_start(dicom_dir: Path, tmp_path: Path) -> None:
+    """A kill between the rename and the queue commit: the peer saw no success, the file is whole; a restart
+    queues it (once)."""
+    [copy] = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "copies", 1)
+    header = dcmread(copy, stop_before_pixels=True)
+    target = instance_path(tmp_path / "store", header.StudyInstanceUID, header.SOPInstanceUID)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(copy.read_bytes())
+    queue = WorkQueue.in_store(tmp_path / "store")
+    assert adopt_orphans(tmp_path / "store", queue) == 1
+    assert adopt_orphans(tmp_path / "store", queue) == 0
+    [item] = queue.items()
+    assert item.sha256 == hashlib.sha256(copy.read_bytes()).hexdigest()[:32]

@@ -1,0 +1,79 @@
+"""The Worklist tab: flagged first or newest first from the store's queue, live results from a node started in the
+tab (a real radiograph over C-STORE), double-click opens the instance, the triage CSV export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from engine.diagnoser import Diagnoser
+from engine.pacs.forward import store_files
+from engine.pacs.peer import Destination
+from engine.pacs.queue import ItemResult, WorkQueue
+from engine.triage import iter_rows
+from tests.engine.pacs.peers import relabelled_copies
+from viewer.worklist_tab import DECISION, SENT, STATE, WorklistTab
+
+
+def filled_store(store: Path) -> Path:
+    queue = WorkQueue.in_store(store)
+    results = [ItemResult("done", 0.2, "not flagged", 0.5), ItemResult("done", 0.8, "flagged", 0.5),
+               ItemResult("failed", None, "unreadable", None, "cannot read")]
+    for index, result in enumerate(results):
+        queue.enqueue(f"1.2.{index}", "1.9", "", store / f"{index}.dcm", f"h{index}", received_at=1000.0 + index)
+        [item] = queue.claim()
+        queue.finish(item.id, result, send=False)
+    queue.close()
+    return store
+
+
+def test_orders_double_click_and_export(qtbot, tmp_path: Path) -> None:
+    tab = WorklistTab(lambda: None, poll_ms=50)  # type: ignore[arg-type, return-value]  (no node started)
+    qtbot.addWidget(tab)
+    tab.store_edit.setText(str(filled_store(tmp_path / "store")))
+    tab.refresh()
+    assert [i.sop_instance_uid for i in tab.model.items()] == ["1.2.1", "1.2.0", "1.2.2"]  # flagged, score, none
+    assert tab.model.index(0, DECISION).data() == "flagged"
+    tab.order_combo.setCurrentIndex(tab.order_combo.findData("newest"))
+    assert [i.sop_instance_uid for i in tab.model.items()] == ["1.2.2", "1.2.1", "1.2.0"]
+    with qtbot.waitSignal(tab.open_image_requested) as opened:
+        tab.table.doubleClicked.emit(tab.model.index(1, 0))
+    assert opened.args == [tmp_path / "store" / "1.dcm"]
+    rows = list(iter_rows(tab.export_csv(tmp_path / "worklist.csv")))
+    assert [r.decision for r in rows] == ["flagged", "not flagged", "unreadable"]  # the triage CSV's own order
+
+
+def test_node_started_in_the_tab_shows_results_as_they_arrive(qtbot, tiny_diagnoser: Diagnoser, dicom_dir: Path,
+                                                              tmp_path: Path) -> None:
+    tab = WorklistTab(lambda: tiny_diagnoser, poll_ms=100)
+    qtbot.addWidget(tab)
+    tab.store_edit.setText(str(tmp_path / "store"))
+    tab.port_spin.setValue(0)  # any free port
+    with qtbot.waitSignal(tab.node_status) as status:
+        assert tab.start_node()
+    assert "listening on 127.0.0.1:" in status.args[0] and tab.node_button.text() == "Stop node"
+    assert tab.node is not None
+    sources = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "in", 2)
+    assert store_files(Destination("127.0.0.1", tab.node.server.address[1], "PNEUMOLLM"), sources) == [0, 0]
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 2 and all(
+        tab.model.index(r, STATE).data() == "done" for r in range(2)), timeout=120_000)
+    decisions = {tab.model.index(r, DECISION).data() for r in range(2)}
+    assert decisions <= {"flagged", "not flagged", "not diagnosed"}
+    assert tab.model.index(0, SENT).data() == ""  # no destination configured: nothing to send
+    tab.stop_node()
+    qtbot.waitUntil(lambda: tab._drain is None and tab._closing_node is None, timeout=30_000)
+    assert tab.node_button.text() == "Start node" and tab.store_edit.isEnabled()
+
+
+def test_a_bad_destination_is_one_line_and_no_node(qtbot, tmp_path: Path) -> None:
+    tab = WorklistTab(lambda: None)  # type: ignore[arg-type, return-value]
+    qtbot.addWidget(tab)
+    assert not tab.start_node()
+    assert "store folder" in tab.status_label.text()
+    tab.store_edit.setText(str(tmp_path))
+    tab.forward_edit.setText("pacs.example:ORTHANC")
+    assert not tab.start_node() and tab.node is None
+    assert "HOST:PORT:AE" in tab.status_label.text()
+    assert tab.table.selectionBehavior() == tab.table.SelectionBehavior.SelectRows
+    assert tab.model.headerData(0, Qt.Orientation.Horizontal) == "Received"

@@ -1,0 +1,339 @@
+"""The Worklist tab: studies received from the PACS, flagged first (or newest first), updated as results arrive.
+
+The list is the store's work queue (``engine.pacs.queue``), re-read every second, so it shows a node started here
+as well as a ``pneumollm serve`` running on the same folder. "Start node" runs the Storage SCP (and the result
+forwarder) in this process; queued instances are diagnosed on the viewer's one model thread, never beside it.
+Double-click opens an instance in the reading view; "Export CSV…" writes the folder-triage CSV.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.diagnoser import Diagnoser
+from engine.errors import PneumoError
+from engine.pacs.node import NodeConfig, PacsNode
+from engine.pacs.peer import Destination
+from engine.pacs.queue import WorkItem, WorkQueue
+from engine.pacs.worklist import write_worklist_csv
+from viewer.error_dialog import message_for
+from viewer.workers import Worker, WorkerSet
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("Received", "State", "Decision", "Probability", "Study", "Result sent", "Note")
+RECEIVED, STATE, DECISION, PROBABILITY, STUDY, SENT, NOTE = range(len(COLUMNS))
+ORDERS = (("Flagged first", "flagged"), ("Newest first", "newest"))
+_ROW_COLOURS = {"flagged": QColor(255, 228, 220), "not diagnosed": QColor(255, 246, 214),
+                "unreadable": QColor(236, 236, 236)}
+
+
+class WorklistModel(QAbstractTableModel):
+    """Work items in the queue's order (the tab asks the queue for flagged-first or newest-first)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._items: list[WorkItem] = []
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item = self._items[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return _display(item, index.column())
+        if role == Qt.ItemDataRole.BackgroundRole and item.decision in _ROW_COLOURS:
+            return QBrush(_ROW_COLOURS[item.decision])
+        if role == Qt.ItemDataRole.BackgroundRole and item.send_state == "failed":
+            return QBrush(QColor(255, 210, 210))
+        if role == Qt.ItemDataRole.ForegroundRole and (item.decision in _ROW_COLOURS or item.send_state == "failed"):
+            return QBrush(QColor(20, 20, 20))
+        return None
+
+    def items(self) -> list[WorkItem]:
+        return list(self._items)
+
+    def item_at(self, row: int) -> WorkItem:
+        return self._items[row]
+
+    def set_items(self, items: list[WorkItem]) -> None:
+        if items == self._items:
+            return  # nothing changed: keep the selection and scroll position
+        self.beginResetModel()
+        self._items = list(items)
+        self.endResetModel()
+
+
+def _display(item: WorkItem, column: int) -> str:
+    if column == RECEIVED:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.received_at))
+    if column == STATE:
+        return item.state
+    if column == DECISION:
+        return item.decision or ""
+    if column == PROBABILITY:
+        return "" if item.probability is None else f"{item.probability:.3f}"
+    if column == STUDY:
+        return item.study_instance_uid
+    if column == SENT:
+        return {"": "", "pending": "waiting", "sent": "sent", "failed": "FAILED"}.get(item.send_state, item.send_state)
+    return "; ".join(part for part in (item.error, item.warnings, item.send_error) if part)
+
+
+class WorklistTab(QWidget):
+    """Received studies and the DICOM node's controls.
+
+    Args:
+        diagnoser_factory: returns the window's Diagnoser; called on the model thread only.
+        poll_ms: how often the list is re-read from the queue.
+    """
+
+    open_image_requested = Signal(Path)
+    node_status = Signal(str)  # one line for the main window's status bar
+
+    def __init__(self, diagnoser_factory: Callable[[], Diagnoser], parent: QWidget | None = None, *,
+                 poll_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self._factory = diagnoser_factory
+        self._workers = WorkerSet(self)
+        self._drain: Worker | None = None
+        self.node: PacsNode | None = None
+        self._closing_node: PacsNode | None = None
+
+        self.store_edit = QLineEdit()
+        self.store_edit.setPlaceholderText("Folder the node stores received studies in (or a `pneumollm serve` store)")
+        self.store_edit.editingFinished.connect(self.refresh)
+        store_button = QPushButton("Choose…")
+        store_button.clicked.connect(self._choose_store)
+        self.ae_edit = QLineEdit("PNEUMOLLM")
+        self.ae_edit.setMaxLength(16)
+        self.port_spin = QSpinBox()
+        self.port_spin.setRange(0, 65535)
+        self.port_spin.setValue(11112)
+        self.allow_edit = QLineEdit()
+        self.allow_edit.setPlaceholderText("calling AE titles allowed, comma-separated (empty: any)")
+        self.forward_edit = QLineEdit()
+        self.forward_edit.setPlaceholderText("send results to HOST:PORT:AE (empty: keep them here)")
+        self.node_button = QPushButton("Start node")
+        self.node_button.clicked.connect(self.toggle_node)
+        self.status_label = QLabel("Node stopped.")
+
+        self.order_combo = QComboBox()
+        for title, order in ORDERS:
+            self.order_combo.addItem(title, order)
+        self.order_combo.currentIndexChanged.connect(self.refresh)
+        self.resend_button = QPushButton("Send again")
+        self.resend_button.setToolTip("Retry sending the selected result to the destination AE")
+        self.resend_button.clicked.connect(self._resend)
+        export_button = QPushButton("Export CSV…")
+        export_button.clicked.connect(self._export)
+        self.counts_label = QLabel("")
+
+        self.model = WorklistModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(NOTE, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(self._open_row)
+
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Store:"), 0, 0)
+        grid.addWidget(self.store_edit, 0, 1, 1, 4)
+        grid.addWidget(store_button, 0, 5)
+        grid.addWidget(QLabel("AE title:"), 1, 0)
+        grid.addWidget(self.ae_edit, 1, 1)
+        grid.addWidget(QLabel("Port:"), 1, 2)
+        grid.addWidget(self.port_spin, 1, 3)
+        grid.addWidget(self.allow_edit, 1, 4)
+        grid.addWidget(self.node_button, 1, 5)
+        grid.addWidget(QLabel("Results to:"), 2, 0)
+        grid.addWidget(self.forward_edit, 2, 1, 1, 4)
+        grid.addWidget(self.status_label, 2, 5)
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Order:"))
+        tools.addWidget(self.order_combo)
+        tools.addWidget(self.counts_label, 1)
+        tools.addWidget(self.resend_button)
+        tools.addWidget(export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addLayout(tools)
+        layout.addWidget(self.table, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(poll_ms)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+
+    # -- the list ----------------------------------------------------------------------------------------
+    @property
+    def store(self) -> Path | None:
+        text = self.store_edit.text().strip()
+        return Path(text) if text else None
+
+    def refresh(self) -> None:
+        """Re-read the queue; start diagnosing when this tab's node has queued instances."""
+        items: list[WorkItem] = []
+        counts: dict[str, int] = {}
+        if self.node is not None:
+            items, counts = self.node.queue.items(self.order), self.node.queue.counts()
+        elif self.store is not None:
+            try:
+                queue = WorkQueue.in_store(self.store, readonly=True)
+            except (FileNotFoundError, OSError):
+                queue = None
+            if queue is not None:
+                try:
+                    items, counts = queue.items(self.order), queue.counts()
+                finally:
+                    queue.close()
+        self.model.set_items(items)
+        self.counts_label.setText(", ".join(f"{n} {state}" for state, n in counts.items() if n))
+        if self.node is not None and counts.get("queued") and self._drain is None:
+            self._start_drain()
+
+    @property
+    def order(self) -> str:
+        return str(self.order_combo.currentData())
+
+    def _open_row(self, index: QModelIndex) -> None:
+        self.open_image_requested.emit(Path(self.model.item_at(index.row()).path))
+
+    def _selected(self) -> WorkItem | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.item_at(rows[0].row()) if rows else None
+
+    def _resend(self) -> None:
+        item = self._selected()
+        if item is None or self.node is None or not item.result_path:
+            self.status_label.setText("Select a result to send while the node runs.")
+            return
+        self.node.queue.resend(item.id)
+        self.refresh()
+
+    def _export(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export worklist CSV", "worklist.csv", "CSV (*.csv)")
+        if name:
+            self.export_csv(Path(name))
+
+    def export_csv(self, path: Path) -> Path:
+        return write_worklist_csv(path, self.model.items())
+
+    def _choose_store(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Store folder")
+        if name:
+            self.store_edit.setText(name)
+            self.refresh()
+
+    # -- the node ----------------------------------------------------------------------------------------
+    def toggle_node(self) -> None:
+        if self.node is None:
+            self.start_node()
+        else:
+            self.stop_node()
+
+    def start_node(self) -> bool:
+        if self.store is None:
+            self._status("Choose a store folder first.")
+            return False
+        try:
+            forward = Destination.parse(self.forward_edit.text().strip()) if self.forward_edit.text().strip() else None
+            config = NodeConfig(store=self.store, ae_title=self.ae_edit.text().strip() or "PNEUMOLLM",
+                                port=self.port_spin.value(), allow=PacsNode.parse_allow(self.allow_edit.text()),
+                                forward=forward)
+            node = PacsNode(config, None)
+            host, port = node.start()
+        except (PneumoError, OSError) as exc:
+            self._status(f"Node not started: {message_for(exc) if isinstance(exc, PneumoError) else exc}")
+            return False
+        self.node = node
+        self.node_button.setText("Stop node")
+        for widget in (self.store_edit, self.ae_edit, self.port_spin, self.allow_edit, self.forward_edit):
+            widget.setEnabled(False)
+        self._status(f"DICOM node {config.ae_title} listening on {host}:{port}")
+        self.refresh()
+        return True
+
+    def stop_node(self) -> None:
+        node, self.node = self.node, None
+        if node is not None:
+            node.server.stop()  # nothing more is received; a batch being diagnosed is finished and recorded
+            if self._drain is not None:
+                self._drain.cancel()
+                self._closing_node = node  # closed when the drain returns
+            else:
+                node.stop()
+        self.node_button.setText("Start node")
+        for widget in (self.store_edit, self.ae_edit, self.port_spin, self.allow_edit, self.forward_edit):
+            widget.setEnabled(True)
+        self._status("Node stopped.")
+
+    def _start_drain(self) -> None:
+        node = self.node
+        assert node is not None
+
+        def drain(progress: Callable[[Any], None], cancelled: Callable[[], bool]) -> int:
+            return node.drain(self._factory(), cancelled)
+
+        self._drain = self._workers.start(Worker.reporting(drain), model=True)
+        self._drain.signals.finished.connect(self._drain_ended)
+        self._drain.signals.failed.connect(self._drain_failed)
+        self._drain.signals.stopped.connect(self._drain_ended)
+
+    def _drain_ended(self, *_: Any) -> None:
+        self._drain = None
+        self._close_stopped_node()
+        self.refresh()
+
+    def _drain_failed(self, exc: BaseException) -> None:
+        self._drain = None
+        self._close_stopped_node()
+        self._status(f"Diagnosis stopped: {message_for(exc)}")
+
+    def _close_stopped_node(self) -> None:
+        if self._closing_node is not None:
+            self._closing_node.stop()
+            self._closing_node = None
+
+    def _status(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.node_status.emit(text)
+
+    def shutdown(self) -> None:
+        """Stop the node and the timer (window closing)."""
+        self.timer.stop()
+        self.stop_node()

@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train_cmd", "fine-tune on a labelled folder or CSV with cross-validation"),
     "evaluate": ("evaluate_cmd", "measure an existing model on a labelled set"),
     "models": ("models_cmd", "list model profiles, their weights, sizes and device"),
+    "zones": ("zones_cmd", "the six ILO lung zones and the model's evidence in each"),
+    "report": ("report_cmd", "the clue-grounded draft report and the ILO reading's SR/PDF"),
 }
 
 

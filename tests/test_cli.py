@@ -19,7 +19,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_all_subcommands_are_listed() -> None:
-    assert list(SUBCOMMANDS) == ["gui", "inspect", "segment", "predict", "triage", "train", "evaluate", "models"]
+    assert list(SUBCOMMANDS) == ["gui", "inspect", "segment", "predict", "triage", "train", "evaluate", "models",
+                                 "zones", "report"]
     out = run_cli("--help").stdout
     for name in SUBCOMMANDS:
         assert name in out

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS readings (
     saved_at TEXT NOT NULL,
     amendment_reason TEXT NOT NULL DEFAULT '',
     reading TEXT NOT NULL,
+    report_text TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (instance_key, version)
 )
 """
@@ -47,6 +48,7 @@ class StoredReading:
     saved_at: str  # ISO date-time, UTC
     amendment_reason: str
     reading: IloReading
+    report_text: str = ""  # the reader's signed report text (an edited draft, or their own)
 
 
 def instance_key(meta: ImageMeta) -> str:
@@ -74,8 +76,10 @@ class ReadingStore:
             raise PneumoError(f"The readings database could not be used ({exc}) — check {self.path.name} in the "
                               "data folder.", path=self.path) from None
 
-    def save(self, key: str, reading: IloReading, *, amendment_reason: str = "") -> StoredReading:
-        """Save a signed, consistent reading as the next version for ``key``; an amendment needs a reason."""
+    def save(self, key: str, reading: IloReading, *, amendment_reason: str = "", report_text: str = ""
+             ) -> StoredReading:
+        """Save a signed, consistent reading (and the reader's report text) as the next version for ``key``; an
+        amendment needs a reason."""
         validate(reading)
         with self._connect() as db:
             (latest,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM readings WHERE instance_key = ?",
@@ -83,10 +87,11 @@ class ReadingStore:
             if latest and not amendment_reason.strip():
                 raise PneumoError("This image already has a signed reading: give a reason to amend it.")
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            stored = StoredReading(key, latest + 1, reading.reader, now, amendment_reason.strip(), reading)
-            db.execute("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?)",
+            stored = StoredReading(key, latest + 1, reading.reader, now, amendment_reason.strip(), reading,
+                                   report_text.strip())
+            db.execute("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (key, stored.version, stored.reader, stored.saved_at, stored.amendment_reason,
-                        json.dumps(reading.to_dict(), sort_keys=True)))
+                        json.dumps(reading.to_dict(), sort_keys=True), stored.report_text))
         return stored
 
     def latest(self, key: str) -> StoredReading | None:
@@ -96,9 +101,9 @@ class ReadingStore:
     def history(self, key: str) -> list[StoredReading]:
         """Every version saved for ``key``, oldest first."""
         with self._connect() as db:
-            rows = db.execute("SELECT instance_key, version, reader, saved_at, amendment_reason, reading FROM readings"
-                              " WHERE instance_key = ? ORDER BY version", (key,)).fetchall()
-        return [StoredReading(*row[:5], IloReading.from_dict(json.loads(row[5]))) for row in rows]
+            rows = db.execute("SELECT instance_key, version, reader, saved_at, amendment_reason, reading, report_text"
+                              " FROM readings WHERE instance_key = ? ORDER BY version", (key,)).fetchall()
+        return [StoredReading(*row[:5], IloReading.from_dict(json.loads(row[5])), row[6]) for row in rows]
 
     def instance_keys(self) -> list[str]:
         with self._connect() as db:

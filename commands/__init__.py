@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve_cmd", "run a DICOM node: receive studies, triage them as they arrive, send results back"),
     "worklist": ("worklist_cmd", "list what the DICOM node received and its results, flagged first"),
     "pacs": ("pacs_cmd", "query (C-FIND) and retrieve (C-GET / C-MOVE) studies from a PACS"),
+    "zones": ("zones_cmd", "the six ILO lung zones and the model's evidence in each"),
+    "report": ("report_cmd", "the clue-grounded draft report and the ILO reading's SR/PDF"),
 }
 
 

@@ -139,7 +139,7 @@ class _HeaderOnly:
     meta: ImageMeta
 
 
-def _reference_dataset(image: LoadedImage | _HeaderOnly, identified: bool) -> Dataset:
+def reference_dataset(image: LoadedImage | _HeaderOnly, identified: bool) -> Dataset:  # public: engine.ilo.sr reuses it
     """The source's header (read-only copy) with PHI replaced unless ``identified``; a minimal one for rasters."""
     if image.meta.kind == "dicom":
         ds = pydicom.dcmread(str(image.meta.path), stop_before_pixels=True)
@@ -176,7 +176,7 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
     """The annotated view as a DICOM Secondary Capture in a new series of the source's study."""
     import highdicom as hd
 
-    reference = _reference_dataset(image, identified)
+    reference = reference_dataset(image, identified)
     pixels = np.asarray(annotated_image(image, result, max_side=2048))
     orientation = reference.get("PatientOrientation")
     # A frontal chest film in display convention: rows run to the patient's left, columns to the feet.
@@ -187,7 +187,7 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
         series_number=9901, sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
         series_description="PneumoLLM result (not for diagnosis)")
     sc.BurnedInAnnotation = "YES"  # the overlays are drawn into the pixels
-    _write_dataset(path, sc)
+    write_dataset(path, sc)
     return path
 
 
@@ -205,7 +205,7 @@ def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result:
     if image.meta.kind != "dicom":
         raise UnsupportedImageError("A DICOM SR needs a DICOM source image; export PNG or HTML instead.",
                                     path=image.meta.path)
-    reference = _reference_dataset(image, identified)
+    reference = reference_dataset(image, identified)
     local = "99PNEUMOLLM"
     positive = result.labels[result.positive_index]
     contains = hd.sr.RelationshipTypeValues.CONTAINS
@@ -234,20 +234,25 @@ def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result:
     root = hd.sr.ContainerContentItem(name=hd.sr.CodedConcept("REPORT", local, "PneumoLLM screening result"),
                                       template_id=None)
     root.ContentSequence = hd.sr.ContentSequence(items)
+    sr = hd.sr.ComprehensiveSR(evidence=[evidence_dataset(reference)], content=root, series_instance_uid=hd.UID(),
+                               series_number=9902, sop_instance_uid=hd.UID(), instance_number=1,
+                               manufacturer=MANUFACTURER, series_description="PneumoLLM result (not for diagnosis)")
+    write_dataset(path, sr)
+    return path
+
+
+def evidence_dataset(reference: Dataset) -> Dataset:
+    """The source image as an SR's evidence: its UIDs and the (already de-identified) patient/study module."""
     source_reference = Dataset()
     for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         setattr(source_reference, keyword, reference.get(keyword))
     for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
                     "ReferringPhysicianName", "AccessionNumber", "StudyID"):
         setattr(source_reference, keyword, reference.get(keyword, ""))
-    sr = hd.sr.ComprehensiveSR(evidence=[source_reference], content=root, series_instance_uid=hd.UID(),
-                               series_number=9902, sop_instance_uid=hd.UID(), instance_number=1,
-                               manufacturer=MANUFACTURER, series_description="PneumoLLM result (not for diagnosis)")
-    _write_dataset(path, sr)
-    return path
+    return source_reference
 
 
-def _write_dataset(path: Path, dataset: Dataset) -> None:
+def write_dataset(path: Path, dataset: Dataset) -> None:
     buffer = io.BytesIO()
     try:
         dataset.save_as(buffer, enforce_file_format=True)

@@ -46,6 +46,7 @@ from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.finetune import FinetuneWizard
+from viewer.ilo_panel import IloPanel
 from viewer.reading_view import PRESETS, ReadingView
 from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
@@ -148,6 +149,9 @@ class MainWindow(QMainWindow):
         self.study_dock.raise_()
         self.overlay_controls = self._overlay_box()
         self.overlay_dock = self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.ilo = IloPanel()  # the ILO reading form; hidden until asked for (View > ILO reading form, Ctrl+I)
+        self.ilo_dock = self._dock("ILO reading", self.ilo, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.ilo_dock.hide()
 
         self.pixel_label = QLabel("")
         self.device_label = QLabel("Model: loading…")
@@ -235,6 +239,7 @@ class MainWindow(QMainWindow):
             item.toggled.connect(check.setChecked)  # toggled(bool) always carries the state
             check.toggled.connect(item.setChecked)
         view_menu.addSeparator()
+        action(view_menu, "ILO reading &form", self.show_ilo_form, "Ctrl+I")
         action(view_menu, "&Next image", lambda: self._step(1), "PgDown")
         action(view_menu, "&Previous image", lambda: self._step(-1), "PgUp")
         view_menu.addSeparator()
@@ -353,6 +358,7 @@ class MainWindow(QMainWindow):
         self.view.set_image(image)
         self.invert_action.setChecked(False)
         self.tags.show_rows(rows, is_dicom=image.meta.kind == "dicom")
+        self.ilo.set_image(image)
         meta = image.meta
         flags = "; ".join(messages(meta.flags))
         self.panel.show_idle(f"{meta.path.name}: {meta.columns}×{meta.rows}"
@@ -455,6 +461,7 @@ class MainWindow(QMainWindow):
             result = event.result
             self.device_label.setText(f"Model: {result.profile} on {result.device}")
             self.panel.show_result(result, list(event.source_names))
+            self.ilo.set_result(result)
             crop = result.lung_crop
             self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline)
         elif isinstance(event, MapReady):
@@ -468,6 +475,7 @@ class MainWindow(QMainWindow):
         if self._closing or token != self._diagnosis_token:
             return
         self._diagnosis_worker = None
+        self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
         self.panel.show_idle("Diagnosis complete — review the image and the result." if self.panel.result
                              else "Done.")
 
@@ -531,6 +539,11 @@ class MainWindow(QMainWindow):
             return
         card = self.diagnoser.card if self.diagnoser else None
         self.export_dialog = open_export_dialog(self, self.current_image, self.panel.result, card=card)
+
+    def show_ilo_form(self) -> None:
+        self.ilo_dock.show()
+        self.ilo_dock.raise_()
+        self.ilo.form.quality.setFocus()
 
     def open_finetune_wizard(self) -> FinetuneWizard:
         """One wizard at a time; installing or rolling back a head reloads the window's model."""

@@ -1,0 +1,150 @@
+"""A signed ILO reading as a DICOM Comprehensive SR (highdicom), referencing the radiograph it classifies.
+
+Coded where a standard code exists: DCM for the observer, comments and the source image; SNOMED CT for
+yes/no and right/left. The ILO's own vocabulary (quality grades, shapes, profusion, zones, large-opacity
+categories, pleural sites, symbols) has no standard codes, so it uses the private scheme ``99PNEUMOILO``
+(documented in ``docs/ilo.md``; each code value is the form's own notation, e.g. ``1/2`` or ``ax``).
+
+The model's zone evidence, when given, goes in its own container titled as model evidence, apart from the
+reader's findings. Only a signed reading is written, with the reader's own report text when there is one.
+De-identified by default, like every export (``engine.export``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.errors import UnsupportedImageError
+from engine.export import DISCLAIMER, MANUFACTURER, evidence_dataset, reference_dataset, write_dataset
+from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES, QUALITY_GRADES, SHAPES, SYMBOLS, ZONE_WORDS
+from engine.ilo.form import IloReading, Sides, validate
+from engine.io import LoadedImage
+from engine.zone_evidence import ZoneEvidenceReport
+
+SCHEME = "99PNEUMOILO"
+SCHEME_NAME = "PneumoLLM Viewer ILO 2022 classification concepts"
+# Code values are at most 16 characters (VR SH), so pleural sites get short codes.
+SITE_CODES = {"chest_wall_in_profile": "WP", "chest_wall_face_on": "WF", "diaphragm": "DI", "other": "OT"}
+
+
+def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading, *,
+                      evidence: ZoneEvidenceReport | None = None, report_text: str = "",
+                      identified: bool = False) -> Path:
+    """Write ``reading`` (validated and signed) as a Comprehensive SR in a new series of the source's study."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    validate(reading)
+    if image.meta.kind != "dicom":
+        raise UnsupportedImageError("A DICOM SR needs a DICOM source image; export the PDF or CSV instead.",
+                                    path=image.meta.path)
+    reference = reference_dataset(image, identified)
+    contains = hd.sr.RelationshipTypeValues.CONTAINS
+
+    def concept(code: str, meaning: str) -> hd.sr.CodedConcept:
+        return hd.sr.CodedConcept(code, SCHEME, meaning[:64])  # Code Meaning is LO: 64 characters at most
+
+    def coded(name: str, meaning: str, value: hd.sr.CodedConcept) -> hd.sr.CodeContentItem:
+        return hd.sr.CodeContentItem(name=concept(name, meaning), value=value, relationship_type=contains)
+
+    def yes_no(name: str, meaning: str, value: bool) -> hd.sr.CodeContentItem:
+        return coded(name, meaning, codes.SCT.Yes if value else codes.SCT.No)
+
+    def text(name: hd.sr.CodedConcept, value: str) -> hd.sr.TextContentItem:
+        return hd.sr.TextContentItem(name=name, value=value[:1024], relationship_type=contains)
+
+    def container(name: str, meaning: str, items: list) -> hd.sr.ContainerContentItem:
+        item = hd.sr.ContainerContentItem(name=concept(name, meaning), relationship_type=contains)
+        item.ContentSequence = hd.sr.ContentSequence(items)
+        return item
+
+    def sides(name: str, meaning: str, value: Sides) -> list[hd.sr.CodeContentItem]:
+        return [coded(name, meaning, side) for side, on in ((codes.SCT.Right, value.right),
+                                                             (codes.SCT.Left, value.left)) if on]
+
+    small = reading.small
+    parenchymal: list = [yes_no("PARENCH", "Parenchymal abnormality consistent with pneumoconiosis",
+                                reading.parenchymal)]
+    if small.primary:
+        parenchymal.append(coded("SHAPE1", "Small opacities, primary shape/size", concept(small.primary,
+                                                                                          SHAPES[small.primary])))
+    if small.secondary:
+        parenchymal.append(coded("SHAPE2", "Small opacities, secondary shape/size",
+                                 concept(small.secondary, SHAPES[small.secondary])))
+    parenchymal += [coded("ZONE", "Zone of small opacities", concept(zone, ZONE_WORDS[zone])) for zone in small.zones]
+    parenchymal += [coded("PROFUS", "Profusion of small opacities", concept(small.profusion,
+                                                                            f"profusion {small.profusion}")),
+                    coded("LARGE", "Large opacities", concept(f"LARGE{reading.large}", f"category {reading.large}"))]
+
+    pleural: list = [yes_no("PLEURAL", "Pleural abnormality consistent with pneumoconiosis", reading.pleural)]
+    for prefix, title, record, sites in (("PLQ", "Pleural plaques", reading.plaques, PLAQUE_SITES),
+                                         ("DPT", "Diffuse pleural thickening", reading.diffuse, DIFFUSE_SITES)):
+        for site, words in sites.items():
+            pleural += sides(f"{prefix}-{SITE_CODES[site]}", f"{title}, {words}", record.sites.get(site, Sides()))
+            pleural += sides(f"{prefix}C-{SITE_CODES[site]}", f"{title}, calcification, {words}",
+                             record.calcification.get(site, Sides()))
+        for side, word in (("right", "R"), ("left", "L")):
+            if getattr(record, f"extent_{side}"):
+                pleural.append(coded(f"{prefix}EXT{word}", f"{title}, extent, {side}",
+                                     concept(f"EXT{getattr(record, f'extent_{side}')}", "extent grade")))
+            if getattr(record, f"width_{side}"):
+                pleural.append(coded(f"{prefix}WID{word}", f"{title}, width, {side}",
+                                     concept(f"WID{getattr(record, f'width_{side}')}", "width grade")))
+    pleural += sides("CPA", "Costophrenic angle obliteration", reading.costophrenic)
+
+    items: list = [
+        # A free-text name as the family-name component (the trailing caret says so).
+        hd.sr.PnameContentItem(name=codes.DCM.PersonObserverName, value=reading.reader.replace("^", " ") + "^",
+                               relationship_type=hd.sr.RelationshipTypeValues.HAS_OBS_CONTEXT),
+        text(concept("READDATE", "Date of reading"), reading.read_on),
+        hd.sr.ImageContentItem(name=codes.DCM.SourceImage,
+                               referenced_sop_class_uid=reference.SOPClassUID,
+                               referenced_sop_instance_uid=reference.SOPInstanceUID, relationship_type=contains),
+        coded("QUALITY", "Radiograph quality", concept(f"Q{reading.quality}", QUALITY_GRADES[reading.quality])),
+        *([text(concept("QUALCOM", "Radiograph quality comment"), reading.quality_comment)]
+          if reading.quality_comment else []),
+        container("PARSEC", "Parenchymal abnormalities", parenchymal),
+        container("PLSEC", "Pleural abnormalities", pleural),
+        yes_no("OTHER", "Other abnormalities", reading.other_abnormalities),
+        *(coded("SYMBOL", "ILO symbol", concept(symbol, SYMBOLS[symbol])) for symbol in reading.symbols),
+        *([text(codes.DCM.Comment, reading.comments)] if reading.comments else []),
+        *([text(concept("REPORT", "Reader's report"), report_text)] if report_text.strip() else []),
+    ]
+    if evidence is not None:
+        items.append(_evidence_container(evidence, concept))
+    items.append(text(concept("DISCLAIM", "Disclaimer"), DISCLAIMER))
+    root = hd.sr.ContainerContentItem(name=concept("ILOREAD", "ILO classification of a chest radiograph"),
+                                      template_id=None)
+    root.ContentSequence = hd.sr.ContentSequence(items)
+    sr = hd.sr.ComprehensiveSR(evidence=[evidence_dataset(reference)], content=root, series_instance_uid=hd.UID(),
+                               series_number=9903, sop_instance_uid=hd.UID(), instance_number=1,
+                               manufacturer=MANUFACTURER, series_description="ILO classification (reader's reading)",
+                               is_complete=True, is_verified=False)
+    write_dataset(Path(path), sr)
+    return Path(path)
+
+
+def _evidence_container(evidence: ZoneEvidenceReport, concept):
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    contains = hd.sr.RelationshipTypeValues.CONTAINS
+    items: list = [hd.sr.TextContentItem(name=concept("EVNOTE", "Nature of the evidence"), value=evidence.note,
+                                         relationship_type=contains),
+                   hd.sr.NumContentItem(name=concept("PROB", "Model probability"), value=round(evidence.probability, 6),
+                                        unit=codes.UCUM.NoUnits, relationship_type=contains)]
+    for zone in evidence.zones:
+        zone_items = [hd.sr.NumContentItem(name=concept("OCCLUSION", "Occlusion evidence"),
+                                           value=round(zone.occlusion_evidence, 6), unit=codes.UCUM.NoUnits,
+                                           relationship_type=contains)]
+        if zone.gradcam_mass is not None:
+            zone_items.append(hd.sr.NumContentItem(name=concept("GCMASS", "Grad-CAM mass"),
+                                                   value=round(zone.gradcam_mass, 6), unit=codes.UCUM.NoUnits,
+                                                   relationship_type=contains))
+        item = hd.sr.ContainerContentItem(name=concept(zone.name, ZONE_WORDS[zone.name]), relationship_type=contains)
+        item.ContentSequence = hd.sr.ContentSequence(zone_items)
+        items.append(item)
+    container = hd.sr.ContainerContentItem(name=concept("MODELEV", "Model zone evidence (not a reading)"),
+                                           relationship_type=contains)
+    container.ContentSequence = hd.sr.ContentSequence(items)
+    return container

@@ -1,0 +1,63 @@
+"""The reading as a Comprehensive SR: coded, referencing its image, de-identified, model evidence kept apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from engine.errors import UnsupportedImageError
+from engine.ilo.sr import SCHEME, export_reading_sr
+from engine.io import load_image
+from engine.zone_evidence import ZoneEvidence, ZoneEvidenceReport
+from tests.engine.ilo.readings import ABNORMAL, NORMAL, reading
+
+
+def _items(dataset) -> list:
+    found = []
+    for item in dataset.get("ContentSequence", []):
+        found.append(item)
+        found += _items(item)
+    return found
+
+
+def _evidence() -> ZoneEvidenceReport:
+    zones = tuple(ZoneEvidence(name, 100, (0, 0, 10, 10), 0.1 * i, 1 / 6)
+                  for i, name in enumerate(("right_upper", "right_middle", "right_lower", "left_upper", "left_middle",
+                                            "left_lower")))
+    return ZoneEvidenceReport(zones, 600, 0.7)
+
+
+def test_sr_codes_the_reading_and_references_the_image(dicom_dir: Path, tmp_path: Path) -> None:
+    source = dicom_dir / "RG1_UNCI.dcm"
+    image = load_image(source)
+    out = export_reading_sr(tmp_path / "ilo.dcm", image, reading(ABNORMAL), evidence=_evidence(),
+                            report_text="Signed report text.")
+    sr = pydicom.dcmread(out)
+    original = pydicom.dcmread(source, stop_before_pixels=True)
+    assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
+    assert sr.StudyInstanceUID == original.StudyInstanceUID
+    items = _items(sr)
+    images = [i for i in items if i.ValueType == "IMAGE"]
+    assert images[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == original.SOPInstanceUID
+    coded = {(i.ConceptNameCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeValue)
+             for i in items if i.ValueType == "CODE"}
+    assert ("PROFUS", "1/2") in coded and ("LARGE", "LARGEA") in coded and ("SYMBOL", "ax") in coded
+    assert ("PARENCH", "373066001") in coded  # SNOMED CT "Yes"
+    assert ("CPA", "7771000") in coded  # SNOMED CT "Left"
+    assert ("ZONE", "right_middle") in coded
+    schemes = {i.ConceptNameCodeSequence[0].CodingSchemeDesignator for i in items}
+    assert {SCHEME, "DCM"} <= schemes
+    observers = [i for i in items if i.ValueType == "PNAME"]
+    assert observers[0].PersonName.family_name == "Dr Test"
+    texts = {i.ConceptNameCodeSequence[0].CodeValue: i.TextValue for i in items if i.ValueType == "TEXT"}
+    assert texts["REPORT"] == "Signed report text." and "not a reading" in texts["EVNOTE"]
+    assert sum(i.ConceptNameCodeSequence[0].CodeValue == "OCCLUSION" for i in items) == 6
+    assert str(sr.PatientName) != str(original.PatientName)  # de-identified by default
+
+
+def test_sr_refuses_raster_sources(shared_data: Path, tmp_path: Path) -> None:
+    image = load_image(shared_data / "samples" / "h0001.png")
+    with pytest.raises(UnsupportedImageError, match="DICOM source"):
+        export_reading_sr(tmp_path / "x.dcm", image, reading(NORMAL))

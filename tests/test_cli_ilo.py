@@ -1,0 +1,95 @@
+"""``pneumollm zones`` and ``pneumollm report``: the JSON contract, the SR/PDF they write, one-line failures.
+
+A tiny random head keeps these fast: the numbers are machinery, not a clinical result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from engine.ilo.codes import ZONES
+from tests.engine.ilo.readings import ABNORMAL
+from tests.head_factory import make_tiny_head
+
+CLI = [sys.executable, "-m", "commands"]
+
+
+def run_cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PNEUMOLLM_DATA": str(data)})
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_head(tmp_path_factory.mktemp("ilo") / "head", with_map=False)
+
+
+def test_zones_json_contract(head: Path, dicom_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("zones", str(dicom_dir / "RG1_UNCR.dcm"), "--model", str(head), "--device", "cpu", "--json",
+                     data=tmp_path)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is True
+    zones = payload["zones"]
+    assert [z["name"] for z in zones] == list(ZONES)
+    assert sum(z["area_px"] for z in zones) == payload["lung_area_px"] > 100_000  # original-image pixels
+    for zone in zones:
+        assert set(zone) == {"name", "area_px", "box", "occlusion_evidence", "gradcam_mass"}
+        assert set(zone["box"]) == {"x", "y", "width", "height"} and zone["box"]["width"] > 0
+        assert isinstance(zone["occlusion_evidence"], float)
+    assert sum(z["gradcam_mass"] for z in zones) == pytest.approx(1.0, abs=1e-3)
+    right = [z["box"]["x"] for z in zones[:3]]
+    left = [z["box"]["x"] for z in zones[3:]]
+    assert max(right) < min(left)  # the patient's right lung is on the image's left
+
+
+def test_report_with_reading_writes_sr_and_pdf(head: Path, dicom_dir: Path, tmp_path: Path) -> None:
+    reading = tmp_path / "reading.json"
+    reading.write_text(json.dumps(ABNORMAL))
+    sr, pdf = tmp_path / "out.dcm", tmp_path / "out.pdf"
+    result = run_cli("report", str(dicom_dir / "RG1_UNCR.dcm"), "--model", str(head), "--device", "cpu",
+                     "--reading", str(reading), "--sr", str(sr), "--pdf", str(pdf), "--json", data=tmp_path)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    clue_ids = {clue["id"] for clue in payload["clues"]}
+    assert {"reader.small_opacities", "model.score", "model.zone_evidence"} <= clue_ids
+    assert payload["generator"] == "planner" and payload["draft"]["label"].startswith("DRAFT")
+    for sentence in payload["draft"]["sentences"]:
+        assert sentence["clue_ids"] and set(sentence["clue_ids"]) <= clue_ids and sentence["check"]["supported"]
+    assert payload["truthfulness"]["fraction"] == 1.0
+    assert payload["written"] == {"sr": str(sr), "pdf": str(pdf)}
+    assert pydicom.dcmread(sr).SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_report_without_reading_is_suggestions_only(head: Path, dicom_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("report", str(dicom_dir / "RG1_UNCR.dcm"), "--model", str(head), "--device", "cpu", "--json",
+                     data=tmp_path)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert all(s["suggestion"] for s in payload["draft"]["sentences"])
+    assert all(c["source"] != "reader" for c in payload["clues"]) and payload["written"] == {}
+
+
+@pytest.mark.parametrize(("content", "extra", "expected"), [
+    (None, ["--sr", "x.dcm"], "Only a reader's signed reading is exported"),
+    ("{not json", [], "not readable JSON"),
+    (json.dumps({**ABNORMAL, "reader": ""}), [], "reader's name"),
+])
+def test_report_failures_are_one_line(head: Path, dicom_dir: Path, tmp_path: Path, content: str | None,
+                                      extra: list[str], expected: str) -> None:
+    args = ["report", str(dicom_dir / "RG1_UNCR.dcm"), "--model", str(head), "--json", *extra]
+    if content is not None:
+        (tmp_path / "r.json").write_text(content)
+        args += ["--reading", str(tmp_path / "r.json")]
+    result = run_cli(*args, data=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert expected in json.loads(result.stdout)["error"]

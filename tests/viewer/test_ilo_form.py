@@ -1,0 +1,118 @@
+"""The ILO form and panel: keyboard entry, suggestions that tick nothing, signing with history, exports, and the
+window's zone chart after a diagnosis."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import pydicom
+from PySide6.QtCore import Qt
+
+from engine.ilo.store import ReadingStore
+from engine.io import load_image
+from engine.zone_evidence import ZoneEvidence, ZoneEvidenceReport
+from tests.engine.ilo.readings import ABNORMAL, reading
+from tests.viewer.helpers import make_window, wait_for_result
+from viewer.ilo_form import IloForm
+from viewer.ilo_panel import IloPanel
+from viewer.zone_chart import ZoneChart
+
+
+def test_form_round_trips_a_reading(qtbot) -> None:
+    form = IloForm()
+    qtbot.addWidget(form)
+    expected = replace(reading(ABNORMAL), reader="", read_on="")
+    form.set_reading(expected)
+    assert form.reading() == expected
+    assert "consistent" in form.problems.text()
+
+
+def test_keyboard_entry_and_live_rules(qtbot) -> None:
+    form = IloForm()
+    qtbot.addWidget(form)
+    form.show()
+    form.quality.setFocus()
+    qtbot.keyClick(form.quality, Qt.Key.Key_Down)  # quality 2 ...
+    assert form.reading().quality == 2
+    assert "give the reason" in form.problems.text()  # ... needs its reason
+    qtbot.keyClicks(form.quality_comment, "underexposed")
+    assert "consistent" in form.problems.text()
+    form.profusion.setFocus()
+    for _ in range(3):
+        qtbot.keyClick(form.profusion, Qt.Key.Key_Down)  # 0/0 -> 1/1
+    assert form.reading().small.profusion == "1/1"
+    assert "answer 'yes' in 2A" in form.problems.text()
+    qtbot.keyClick(form.symbols["em"], Qt.Key.Key_Space)
+    assert form.reading().symbols == ("em",)
+
+
+def test_model_suggestions_tick_nothing(qtbot) -> None:
+    form = IloForm()
+    qtbot.addWidget(form)
+    before = form.reading()
+    form.show_suggestions(["right_lower"], abnormal=True)
+    assert form.zones["right_lower"].property("suggested") and not form.zones["right_lower"].isChecked()
+    assert "Suggested by the model" in form.zones["right_lower"].toolTip()
+    assert not form.zones["left_lower"].property("suggested")
+    assert form.parenchymal_yes.property("suggested") and not form.parenchymal_yes.isChecked()
+    assert form.reading() == before
+
+
+def test_sign_amend_survive_restart_and_export(qtbot, dicom_dir: Path, tmp_path: Path) -> None:
+    image = load_image(dicom_dir / "RG1_UNCI.dcm")
+    panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
+    qtbot.addWidget(panel)
+    panel.set_image(image)
+    assert not panel.sr_button.isEnabled()  # nothing signed yet: nothing to export
+    panel.form.set_reading(reading(ABNORMAL))
+    panel.reader.setText("Dr Panel")
+    panel.make_draft()
+    assert "Small opacities" in panel.report.toPlainText() and panel.draft_label.text().startswith("DRAFT")
+    panel.report.setPlainText("Reader's edited report.")
+    first = panel.sign_and_save()
+    assert first is not None and first.version == 1 and first.report_text == "Reader's edited report."
+
+    restarted = IloPanel(ReadingStore(tmp_path / "r.sqlite"))  # a new session on the same database
+    qtbot.addWidget(restarted)
+    restarted.set_image(image)
+    assert restarted.form.reading() == replace(reading(ABNORMAL), reader="", read_on="")
+    assert restarted.reader.text() == "Dr Panel" and "v1" in restarted.history.text()
+    restarted.form.profusion.setCurrentText("2/1")
+    restarted.ask_reason = lambda: None  # the reader cancels the amendment
+    assert restarted.sign_and_save() is None
+    restarted.ask_reason = lambda: "re-read with the previous film"
+    second = restarted.sign_and_save()
+    assert second.version == 2 and "re-read with the previous film" in restarted.history.text()
+
+    restarted.report.setPlainText("unsigned edit")
+    sr = pydicom.dcmread(restarted.export("sr", tmp_path / "r.dcm"))
+    texts = [item.TextValue for item in sr.ContentSequence if item.ValueType == "TEXT"]
+    assert "Reader's edited report." in texts and "unsigned edit" not in texts  # only the signed text
+    assert restarted.export("pdf", tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+    rows = list(csv.DictReader(restarted.export("csv", tmp_path / "r.csv").open()))
+    assert [row["profusion"] for row in rows] == ["1/2", "2/1"]
+
+
+def test_zone_chart_shows_model_evidence(qtbot) -> None:
+    chart = ZoneChart()
+    qtbot.addWidget(chart)
+    names = ("right_upper", "right_middle", "right_lower", "left_upper", "left_middle", "left_lower")
+    chart.set_report(ZoneEvidenceReport(tuple(ZoneEvidence(n, 10, (0, 0, 1, 1), 0.05 if n == "left_lower" else 0.0,
+                                                           0.5 if n == "left_lower" else 0.1) for n in names), 60, 0.6))
+    assert "+0.050" in chart.cell_text("left_lower") and "50%" in chart.cell_text("left_lower")
+    assert not chart.grab().isNull()
+
+
+def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir: Path) -> None:
+    window = make_window(qtbot, factory)
+    window.show_ilo_form()
+    assert window.ilo_dock.isVisible()
+    window.open_path(dicom_dir / "RG1_UNCR.dcm")
+    wait_for_result(qtbot, window)
+    qtbot.waitUntil(lambda: window.ilo.evidence is not None, timeout=180_000)
+    evidence = window.ilo.evidence
+    assert [z.name for z in evidence.zones][0] == "right_upper" and evidence.lung_area_px > 0
+    assert window.ilo.chart.report is evidence
+    assert window.ilo.result is window.panel.result

@@ -1,0 +1,262 @@
+"""The ILO reading panel: the zone chart, the form, the DRAFT report, signing, history and exports.
+
+Layout and wiring only — engine code does the work: ``engine.zone_evidence`` (in the model worker),
+``engine.ilo`` (form rules, the store, clues and the draft, SR/PDF/CSV). The model's suggestions stay
+suggestions; what is signed, saved and exported is the reader's form and the reader's edited text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.diagnoser import Diagnoser, DiagnosisResult
+from engine.errors import PneumoError
+from engine.ilo.clues import EVIDENCE_MIN, ModelFacts, build_clues
+from engine.ilo.draft import DRAFT_LABEL, draft_report
+from engine.ilo.form import IloReading, problems
+from engine.ilo.store import ReadingStore, StoredReading, instance_key
+from engine.io import LoadedImage
+from engine.io.phi import hash_uid
+from engine.zone_evidence import ZoneEvidenceReport, zone_evidence
+from engine.zones import lung_zones
+from viewer.error_dialog import show_error
+from viewer.ilo_form import IloForm
+from viewer.workers import Worker, WorkerSet, bind
+from viewer.zone_chart import ZoneChart
+
+
+def measure_zone_evidence(diagnoser: Diagnoser, result: DiagnosisResult,
+                          saliency: np.ndarray | None) -> ZoneEvidenceReport:
+    """Model worker: the six zones' evidence, reusing the Grad-CAM the reading already computed."""
+    if result.lung_crop.fallback:
+        raise PneumoError("The lungs were not found reliably (fallback crop) — no zone evidence.")
+    return zone_evidence(lung_zones(result.lung_mask), result.lung_crop, diagnoser.crop_probabilities, saliency)
+
+
+class IloPanel(QWidget):
+    saved = Signal(object)  # StoredReading
+
+    def __init__(self, store: ReadingStore | None = None) -> None:
+        super().__init__()
+        self._store = store
+        self.image: LoadedImage | None = None
+        self.result: DiagnosisResult | None = None
+        self.evidence: ZoneEvidenceReport | None = None
+        self.stored: StoredReading | None = None
+        self._evidence_worker: Worker | None = None
+        # How an amendment's reason is asked; tests replace it.
+        self.ask_reason: Callable[[], str | None] = self._ask_reason
+        layout = QVBoxLayout(self)
+        self.chart = ZoneChart()
+        layout.addWidget(self.chart)
+        self.form = IloForm()
+        scroll = QScrollArea()
+        scroll.setWidget(self.form)
+        scroll.setWidgetResizable(True)
+        layout.addWidget(scroll, 3)
+
+        self.draft_label = QLabel(DRAFT_LABEL)
+        self.draft_label.setStyleSheet("background:#fff3e0; color:#8a4b00; font-weight:bold; padding:2px;")
+        self.draft_label.setWordWrap(True)
+        layout.addWidget(self.draft_label)
+        self.report = QPlainTextEdit()
+        self.report.setPlaceholderText("Report text: press Draft, then edit it; your signed text is what is exported.")
+        self.report.setTabChangesFocus(True)
+        self.report.setMaximumHeight(120)
+        layout.addWidget(self.report)
+
+        signing = QHBoxLayout()
+        self.reader = QLineEdit()
+        self.reader.setPlaceholderText("reader's name")
+        self.draft_button = QPushButton("&Draft from the clues")
+        self.sign_button = QPushButton("&Sign and save")
+        signing.addWidget(self.reader, 2)
+        signing.addWidget(self.draft_button)
+        signing.addWidget(self.sign_button)
+        layout.addLayout(signing)
+        exports = QHBoxLayout()
+        self.sr_button, self.pdf_button, self.csv_button = (QPushButton("Export S&R…"), QPushButton("Export PD&F…"),
+                                                            QPushButton("Export &CSV…"))
+        for button in (self.sr_button, self.pdf_button, self.csv_button):
+            exports.addWidget(button)
+        layout.addLayout(exports)
+        self.history = QLabel("No saved reading for this image.")
+        self.history.setWordWrap(True)
+        layout.addWidget(self.history)
+        self.draft_button.clicked.connect(self.make_draft)
+        self.sign_button.clicked.connect(self.sign_and_save)
+        self.sr_button.clicked.connect(lambda: self._export_with_dialog("sr"))
+        self.pdf_button.clicked.connect(lambda: self._export_with_dialog("pdf"))
+        self.csv_button.clicked.connect(lambda: self._export_with_dialog("csv"))
+        self.form.changed.connect(self._update_buttons)
+        self._update_buttons()
+
+    @property
+    def store(self) -> ReadingStore:
+        if self._store is None:  # opened on first use, in the user's data folder
+            self._store = ReadingStore()
+        return self._store
+
+    # -- the case --------------------------------------------------------------------------------------
+    def set_image(self, image: LoadedImage | None) -> None:
+        """A new image: its saved reading (if any) is shown, else an empty form."""
+        self.image, self.result, self.evidence, self.stored = image, None, None, None
+        self.chart.set_report(None, "Diagnose the image to see the model's evidence in each zone.")
+        self.form.clear()
+        self.report.clear()
+        if image is not None:
+            try:
+                history = self.store.history(instance_key(image.meta))
+            except PneumoError as exc:  # an unusable database must not stop the image from opening
+                self.history.setText(exc.user_message)
+                return
+            if history:
+                self.stored = history[-1]
+                self.form.set_reading(self.stored.reading)
+                self.reader.setText(self.stored.reader)
+                self.report.setPlainText(self.stored.report_text)
+            self._show_history(history)
+        self._update_buttons()
+
+    def set_result(self, result: DiagnosisResult | None) -> None:
+        self.result = result
+        self._show_suggestions()
+
+    def set_evidence(self, report: ZoneEvidenceReport | None, message: str = "") -> None:
+        self.evidence = report
+        self.chart.set_report(report, message)
+        self._show_suggestions()
+
+    def measure_evidence(self, diagnoser: Diagnoser | None, result: DiagnosisResult | None,
+                         saliency: np.ndarray | None, workers: WorkerSet) -> None:
+        """Queue the zone evidence on the model worker; the chart fills in when it is done."""
+        if diagnoser is None or result is None:
+            return
+        self.result = result
+        self.chart.set_report(None, "Measuring the model's evidence in each zone…")
+        worker = Worker(measure_zone_evidence, diagnoser, result, saliency)
+        self._evidence_worker = worker
+        bind(worker, self, finished=self._evidence_done, failed=self._evidence_failed)
+        workers.start(worker, model=True)
+
+    def _evidence_done(self, worker: Worker, report: ZoneEvidenceReport) -> None:
+        if worker is self._evidence_worker:
+            self.set_evidence(report)
+
+    def _evidence_failed(self, worker: Worker, exc: BaseException) -> None:
+        if worker is self._evidence_worker:
+            message = exc.user_message if isinstance(exc, PneumoError) else "The zone evidence could not be measured."
+            self.set_evidence(None, message)
+
+    def _show_suggestions(self) -> None:
+        zones = [z.name for z in self.evidence.strongest(min_evidence=EVIDENCE_MIN)] if self.evidence else []
+        abnormal = bool(self.result is not None and self.result.decision.flagged)
+        self.form.show_suggestions(zones, abnormal=abnormal)
+
+    # -- draft, signing, history -------------------------------------------------------------------------
+    def current_reading(self) -> IloReading:
+        return self.form.reading().signed(self.reader.text(), dt.date.today())
+
+    def make_draft(self) -> None:
+        """Fill the report box with the planner's draft from the clues (the form, the model, the image checks)."""
+        reading = self.form.reading()
+        usable = not problems(reading, require_signature=False)
+        facts = ModelFacts.from_result(self.result) if self.result is not None else None
+        if facts is None and not usable:
+            show_error(self, PneumoError("Fill the form consistently (or diagnose the image) before drafting."))
+            return
+        draft = draft_report(build_clues(facts, self.evidence, reading if usable else None))
+        self.report.setPlainText(draft.text)
+        self.draft_label.setText(DRAFT_LABEL + ("" if usable else " — the form is incomplete: model suggestions "
+                                                                  "only"))
+
+    def sign_and_save(self) -> StoredReading | None:
+        if self.image is None:
+            show_error(self, PneumoError("Open an image before signing a reading."))
+            return None
+        reason = ""
+        if self.stored is not None:
+            reason = self.ask_reason() or ""
+            if not reason.strip():
+                return None  # cancelled: the signed reading stays as it was
+        try:
+            stored = self.store.save(instance_key(self.image.meta), self.current_reading(), amendment_reason=reason,
+                                     report_text=self.report.toPlainText())
+        except PneumoError as exc:
+            show_error(self, exc)
+            return None
+        self.stored = stored
+        self._show_history(self.store.history(stored.instance_key))
+        self.draft_label.setText("Signed by the reader — this text is exported with the reading.")
+        self._update_buttons()
+        self.saved.emit(stored)
+        return stored
+
+    def _ask_reason(self) -> str | None:
+        text, ok = QInputDialog.getText(self, "Amend the signed reading", "Reason for the amendment:")
+        return text if ok else None
+
+    def _show_history(self, history: list[StoredReading]) -> None:
+        if not history:
+            self.history.setText("No saved reading for this image.")
+            return
+        lines = [f"v{h.version} {h.saved_at} by {h.reader}" + (f" — {h.amendment_reason}" if h.amendment_reason
+                                                               else "") for h in history]
+        self.history.setText("History: " + "; ".join(lines))
+
+    def _update_buttons(self) -> None:
+        saved = self.stored is not None
+        for button in (self.sr_button, self.pdf_button):
+            button.setEnabled(saved)
+            button.setToolTip("" if saved else "Sign and save the reading first: only a signed reading is exported.")
+        self.csv_button.setEnabled(True)
+        self.sign_button.setText("&Amend and save" if saved else "&Sign and save")
+
+    # -- exports (only the signed reading) ----------------------------------------------------------------
+    def export(self, kind: str, path: str | Path) -> Path:
+        """Write the signed reading as ``sr``/``pdf``, or every stored reading as ``csv``."""
+        if kind == "csv":
+            from engine.ilo.csv_rows import write_csv
+
+            return write_csv(path, [s for key in self.store.instance_keys() for s in self.store.history(key)])
+        if self.stored is None or self.image is None:
+            raise PneumoError("Sign and save the reading first: only a signed reading is exported.")
+        text = self.stored.report_text  # the signed text, never the box's unsigned edits
+        if kind == "sr":
+            from engine.ilo.sr import export_reading_sr
+
+            return export_reading_sr(path, self.image, self.stored.reading, evidence=self.evidence, report_text=text)
+        if kind == "pdf":
+            from engine.ilo.pdf import export_reading_pdf
+
+            source = f"image {hash_uid(str(self.image.meta.path))}"  # file names can identify patients
+            return export_reading_pdf(path, self.stored.reading, source=source, report_text=text)
+        raise ValueError(f"unknown export {kind!r}")
+
+    def _export_with_dialog(self, kind: str) -> None:
+        filters = {"sr": "DICOM SR (*.dcm)", "pdf": "PDF (*.pdf)", "csv": "CSV (*.csv)"}
+        suffix = "dcm" if kind == "sr" else kind
+        path, _ = QFileDialog.getSaveFileName(self, "Export the reading", f"ilo_reading.{suffix}", filters[kind])
+        if not path:
+            return
+        try:
+            self.export(kind, path)
+        except PneumoError as exc:
+            show_error(self, exc)

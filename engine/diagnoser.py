@@ -28,6 +28,7 @@ from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_check
 from engine.model.head_card import BinaryLabels, HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.runtime import Runtime, is_out_of_memory
+from engine.model.speedups import SpeedOptions, speed_up_model
 from engine.model_store import active_head_dir
 from engine.preprocess import PreparedCase, crop_to_tensor, prepare_batch
 from engine.progress import Progress
@@ -166,12 +167,14 @@ class Diagnoser:
         threshold_override: an operating threshold to use instead of the head card's (the reader's Settings).
         operating_point: one of the head card's operating points by rule (e.g. "sensitivity:0.95"); a
             ``threshold_override`` wins over it.
+        speed: inference speed-ups of the frozen networks (``engine.model.speedups``); default: the measured,
+            accuracy-checked ones; ``SpeedOptions.reference()`` runs the networks exactly as built.
     """
 
     def __init__(self, model_dir: str | Path | None = None, *, vision_weights: str | None = None,
                  llm_path: str | None = None, device: str = "auto", segmenter: LungSegmenter | None = None,
                  progress: Callable[[str], None] | None = None, threshold_override: float | None = None,
-                 operating_point: str | None = None) -> None:
+                 operating_point: str | None = None, speed: SpeedOptions | None = None) -> None:
         folder = Path(model_dir) if model_dir else active_head_dir()
         self.checkpoint: HeadCheckpoint = load_checkpoint(folder)
         config = self.card.model
@@ -179,13 +182,17 @@ class Diagnoser:
             config = replace(config, vision_weights=str(vision_weights))
         if llm_path:
             config = replace(config, llm_path=str(llm_path))
+        self.speed = speed or SpeedOptions()
         self.runtime = Runtime.select(device)
+        if self.speed.cpu_bfloat16 and self.runtime.device.type == "cpu":
+            self.runtime = Runtime.cpu_bfloat16(self.runtime.note)
         self.preprocess = self.card.preprocess
-        self.segmenter = segmenter or LungSegmenter()
+        self.segmenter = segmenter or LungSegmenter(speed=self.speed)
         self.model = build_model(config, baseline=self.card.baseline, progress=progress)
         apply_checkpoint(self.model, self.checkpoint, frozen_fingerprints(self.model))
         self.model.eval()
         self.runtime.place(self.model)
+        speed_up_model(self.model, self.speed)  # after the fingerprint check: fusing rewrites the backbone's weights
         self.threshold_override = threshold_override
         self.operating_point = operating_point
         if operating_point and operating_point not in self.card.operating_points:

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from engine.errors import SegmentationError
 from engine.flags import Flag, codes, messages
 from engine.model.backbones import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
+from engine.model.speedups import SpeedOptions, speed_up_convnet
 from engine.paths import RESOURCES
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ class LungCrop:
 class LungSegmenter:
     """Loads the shipped (or a given) segmentation network and turns 8-bit radiographs into lung crops."""
 
-    def __init__(self, weights: str | Path | None = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> None:
+    def __init__(self, weights: str | Path | None = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
+                 speed: SpeedOptions | None = None) -> None:
         self.device = torch.device(device)
         self.network = LungUNet(pretrained_encoder=weights is None)
         self.info: dict[str, object] = {}
@@ -142,6 +144,8 @@ class LungSegmenter:
         if weights is not None:
             self._load(Path(weights))
         self.network.eval().to(self.device)
+        # Inference only: fused conv+BN and channels-last (engine.model.speedups), after the weights are in.
+        speed_up_convnet(self.network, speed or SpeedOptions())
 
     def _load(self, path: Path) -> None:
         from safetensors import SafetensorError

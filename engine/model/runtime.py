@@ -49,12 +49,17 @@ class Runtime:
     def cpu(cls, note: str = "") -> Runtime:
         return cls(torch.device("cpu"), None, note)
 
+    @classmethod
+    def cpu_bfloat16(cls, note: str = "") -> Runtime:
+        """The CUDA path's mixed precision on the CPU (``SpeedOptions.cpu_bfloat16``, opt-in)."""
+        return cls(torch.device("cpu"), torch.bfloat16, note)
+
     @property
     def label(self) -> str:
         if self.device.type == "cuda":
             name = torch.cuda.get_device_name(self.device)
             return f"CUDA ({name}, {str(self.amp_dtype).removeprefix('torch.')})"
-        return "CPU (fp32)"
+        return "CPU (fp32)" if self.amp_dtype is None else f"CPU ({str(self.amp_dtype).removeprefix('torch.')})"
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:

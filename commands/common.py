@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -14,10 +15,23 @@ from engine.errors import PneumoError
 log = logging.getLogger("pneumollm")
 
 
+# Libraries that log or warn about details a user cannot act on; their records show with -v.
+LIBRARY_LOGGERS = ("py.warnings", "pydicom", "PIL", "transformers", "accelerate", "distributed", "pynetdicom",
+                   "torch", "urllib3", "matplotlib")
+
+
 def configure_logging(verbosity: int) -> None:
-    """Only the entry points configure logging; the engine just uses named loggers."""
+    """Only the entry points configure logging; the engine just uses named loggers.
+
+    Without -v the user reads one line per failure: library log records and Python warnings are held back
+    (``engine.io.decoder_chatter`` does the same for decoders' native stderr)."""
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.captureWarnings(True)
+    if verbosity == 0:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +64,9 @@ def guarded(as_json: bool, body: Callable[[], int], extra: dict[str, Any] | None
         return fail("interrupted", as_json, extra, code=130)
     except MemoryError:
         return fail("out of memory — close other programs or use a smaller batch", as_json, extra)
+    except OSError as exc:  # a folder or file the user named: say which, and why
+        where = exc.filename or "a file"
+        return fail(f"cannot use {where}: {exc.strerror or type(exc).__name__}", as_json, extra)
     except Exception as exc:
         log.debug("unexpected failure", exc_info=True)
         return fail(f"unexpected error ({type(exc).__name__}); run with -vv for details", as_json, extra)

@@ -34,8 +34,11 @@ def make_diagnoser(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
+        from engine.io import load_image
+
+        image = load_image(args.file)  # read first: an unreadable file is refused before the model's seconds
         diagnoser = make_diagnoser(args)
-        result = diagnoser.predict(args.file, allow_flagged=args.allow_flagged)
+        result = diagnoser.predict(image, allow_flagged=args.allow_flagged)
         emit({"ok": True, "error": None, **result.to_json()}, args.json, _text)
         return 0
 

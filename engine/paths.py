@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import IO, Any
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 DEFAULT_HEAD = RESOURCES / "default_head"
@@ -80,3 +81,21 @@ def file_sha256(path: Path, *, length: int = 32, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()[:length]
+
+
+def lock_exclusively(handle: IO[Any]) -> bool:
+    """Take a non-blocking exclusive lock on an open file for as long as it stays open; False if another
+    process holds it. The operating system drops the lock when the process dies, so a kill never leaves a
+    stale lock behind (a lock *file* would)."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True

@@ -25,7 +25,7 @@ from engine.diagnoser import CaseOutcome, Diagnoser
 from engine.errors import Cancelled, PneumoError
 from engine.flags import Severity, messages
 from engine.io.study_scan import iter_candidate_files
-from engine.paths import file_sha256, write_atomic
+from engine.paths import file_sha256, lock_exclusively, write_atomic
 from engine.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,9 @@ def triage_folder(folder: str | Path, out: str | Path, diagnoser: Diagnoser, *, 
     started = time.perf_counter()
     excluded = {out.resolve(), journal_path(out).resolve()}
     paths = [p for p in iter_candidate_files(folder) if p.resolve() not in excluded]
+    if not paths:
+        raise PneumoError(f"No DICOM, PNG, JPEG or TIFF files found under {folder} — nothing to triage.")
+    before = _stamp(out)
     earlier, untrusted = existing_rows(out)
     done = {(row.file, row.sha256): row for row in earlier}
     rows: dict[tuple[str, str], TriageRow] = {}
@@ -186,6 +189,9 @@ def triage_folder(folder: str | Path, out: str | Path, diagnoser: Diagnoser, *, 
     journal = journal_path(out)
     journal.parent.mkdir(parents=True, exist_ok=True)
     with open(journal, "a", encoding="utf-8") as log_file:
+        if not lock_exclusively(log_file):
+            raise PneumoError(f"Another triage run is writing {out} — wait for it to finish or choose another "
+                              "--out.")
         batch: list[TriageRow] = []
         outcomes = diagnoser.iter_diagnose(list(todo), batch_size, cancelled=cancelled)
         for number, outcome in enumerate(outcomes, start=1):
@@ -204,6 +210,13 @@ def triage_folder(folder: str | Path, out: str | Path, diagnoser: Diagnoser, *, 
         if cancelled() and count < len(paths):
             _journal(log_file, batch)
             raise Cancelled("Triage was cancelled; finished files are kept and skipped next time.")
+    if _stamp(out) != before:
+        # Someone wrote to the CSV while we ran (a script appending rows): keep what they wrote, not just ours.
+        log.warning("the results CSV changed during the run; its rows are merged, not overwritten")
+        appended, more_untrusted = existing_rows(out)
+        untrusted += more_untrusted
+        for row in appended:
+            rows.setdefault((row.file, row.sha256), row)
     final = list(rows.values())
     summary = TriageSummary(
         out=str(out), total=len(final), flagged=sum(r.decision == Verdict.FLAGGED for r in final),
@@ -214,6 +227,14 @@ def triage_folder(folder: str | Path, out: str | Path, diagnoser: Diagnoser, *, 
     write_csv(out, final)
     journal.unlink(missing_ok=True)  # everything is in the CSV now
     return summary
+
+
+def _stamp(out: Path) -> tuple[int, int] | None:
+    try:
+        status = out.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 def _journal(handle: io.TextIOBase, rows: list[TriageRow]) -> None:

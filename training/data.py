@@ -175,6 +175,12 @@ def from_csv(path: Path) -> LabelledSet:
             patient, how = _patient_from_file(file)
         sources[how] += 1
         items.append(Item(file, classes.index(label), patient))
+    if not items:
+        missing = [file for file, reason in skipped if reason == "file not found"]
+        if missing:
+            shown = ", ".join(str(file) for file in missing[:3])
+            raise TrainingError(f"None of the {len(rows)} files {path.name} lists exists (relative paths are "
+                                f"read from the CSV's folder), e.g. {shown}.")
     return LabelledSet(items, classes, _describe_sources(sources), skipped, path.parent)
 
 

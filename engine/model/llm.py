@@ -65,6 +65,7 @@ def prepare_smollm(progress: Callable[[str], None] | None = None) -> Path:
         progress("Preparing the embedded language model (first start only, about 20 seconds)…")
     from transformers import AutoModelForCausalLM
 
+    quiet_transformers()
     try:
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     except Exception as exc:
@@ -108,6 +109,7 @@ def load_decoder(kind: str, path: str | None = None, tiny: dict[str, int] | None
             folder = check_llm_folder(path)
         else:
             raise ModelLoadError(f"Unknown language model kind {kind!r}.")
+        quiet_transformers()
         try:
             causal = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32,
                                                           attn_implementation="eager", local_files_only=True)
@@ -140,3 +142,11 @@ def check_llm_folder(path: str | Path | None) -> Path:
     if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
         raise ModelLoadError("The LLaMA folder has no weight files (*.safetensors or *.bin).", path=folder)
     return folder
+
+
+def quiet_transformers() -> None:
+    """No "Loading weights" progress bar on stderr: loading is reported through ``engine.progress``, and a bar
+    would be the first thing in every ``predict --json``'s stderr."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()

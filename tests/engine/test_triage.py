@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from engine.diagnoser import Diagnoser
-from engine.errors import Cancelled
+from engine.errors import Cancelled, PneumoError
+from engine.paths import lock_exclusively
 from engine.segment import LungSegmenter
 from engine.triage import iter_rows, journal_path, triage_folder
 from tests.dicom_factory import PHI_VALUES, SR_STORAGE, chest_like, make_dicom
@@ -85,3 +86,38 @@ def test_changed_file_is_diagnosed_again(diagnoser: Diagnoser, tmp_path: Path) -
     summary = triage_folder(folder, out, diagnoser)
     assert summary.skipped_existing == summary.total - 1
     assert sum(1 for line in out.read_text().splitlines() if "pngs/a.png" in line) == 1
+
+
+def test_an_empty_folder_is_an_error_not_an_empty_csv(diagnoser: Diagnoser, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PneumoError, match="No DICOM, PNG, JPEG or TIFF files found"):
+        triage_folder(tmp_path / "empty", tmp_path / "out.csv", diagnoser)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_second_run_on_the_same_csv_is_refused_while_the_first_writes(diagnoser: Diagnoser,
+                                                                        tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "in", good=1)
+    out = tmp_path / "out.csv"
+    journal = journal_path(out)
+    with open(journal, "a", encoding="utf-8") as other_run:
+        assert lock_exclusively(other_run)
+        # flock locks belong to the open file description: a second open in this process conflicts too.
+        with pytest.raises(PneumoError, match="Another triage run is writing"):
+            triage_folder(folder, out, diagnoser)
+    assert triage_folder(folder, out, diagnoser).total == 5  # the lock went with the other run
+
+
+def test_rows_another_process_appends_during_the_run_are_kept(diagnoser: Diagnoser, tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "in", good=2)
+    out = tmp_path / "out.csv"
+    triage_folder(folder, out, diagnoser)
+    foreign = "elsewhere/x.dcm,,,0.900000,flagged,0.500000,ok,,abc123,\n"
+
+    def append_once(rows: list) -> None:  # a script adding its own row while the run is under way
+        with open(out, "a", encoding="utf-8") as handle:
+            handle.write(foreign)
+
+    (folder / "new.png").write_bytes((folder / "pngs" / "a.png").read_bytes()[:-1] + b"\x00")
+    triage_folder(folder, out, diagnoser, on_rows=append_once)
+    assert "elsewhere/x.dcm" in {row.file for row in iter_rows(out)}

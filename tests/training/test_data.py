@@ -66,3 +66,10 @@ def test_too_few_patients_for_the_folds(synthetic_set: Path) -> None:
         from_folder(synthetic_set).check_usable(folds=10)
     from_folder(synthetic_set).check_usable(folds=2)
     assert np.isfinite(len(from_folder(synthetic_set).items))
+
+
+def test_a_csv_whose_files_are_all_missing_names_them(tmp_path: Path) -> None:
+    listing = tmp_path / "labels.csv"
+    listing.write_text("path,label\nscans/a.png,normal\nscans/b.png,pneumoconiosis\n")
+    with pytest.raises(TrainingError, match=r"None of the 2 files labels.csv lists exists.*scans/a.png"):
+        load_labelled(listing)

@@ -112,4 +112,8 @@ def _progress_bar(enabled: bool) -> _Bar | None:
 
 
 def _text(payload: dict[str, Any]) -> str:
-    return f"{payload['summary']} -> {payload['out']} ({payload['images_per_second']:.2f} images/s)"
+    line = f"{payload['summary']} -> {payload['out']} ({payload['images_per_second']:.2f} images/s)"
+    if payload.get("untrusted_rows"):
+        line += (f"\n{payload['untrusted_rows']} row(s) of the earlier results could not be trusted (edited or cut "
+                 "short); those files were diagnosed again")
+    return line

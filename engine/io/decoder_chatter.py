@@ -42,12 +42,16 @@ def route_library_logging() -> None:
 
 
 @contextmanager
-def captured() -> Iterator[list[str]]:
-    """Run a decode with native stderr and Python warnings captured; yields the list they are added to."""
+def captured(*, native: bool = True) -> Iterator[list[str]]:
+    """Run a decode with Python warnings (and, with ``native``, fd 2) captured; yields the list they are added
+    to. Header reads pass ``native=False``: only pixel decoders write to fd 2."""
     said: list[str] = []
     with _FD_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with _native_stderr(said):
+        if native:
+            with _native_stderr(said):
+                yield said
+        else:
             yield said
     for warning in caught:
         said.append(f"{warning.category.__name__}: {warning.message}")

@@ -135,6 +135,9 @@ def _read_dicom(path: Path) -> LoadedImage:
     if reason is not None:
         raise UnsupportedImageError(f"Not a radiograph: {reason}.", path=path)
     if "PixelData" not in ds:
+        if "Rows" in ds and "BitsAllocated" in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+            raise DicomReadError("The image header promises pixels the file does not hold — the file was cut "
+                                 "short or damaged; copy it again.", path=path)
         if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
             raise UnsupportedImageError("Floating-point pixel data (a parametric map or derived image) — "
                                         "not a radiograph as acquired.", path=path)
@@ -166,6 +169,11 @@ def _read_dicom(path: Path) -> LoadedImage:
 
 
 def _dcmread(path: Path, *, stop_before_pixels: bool) -> Dataset:
+    with decoder_chatter.captured(native=False):  # pydicom warns (e.g. a cut-short file) before we can explain
+        return _dcmread_quietly(path, stop_before_pixels=stop_before_pixels)
+
+
+def _dcmread_quietly(path: Path, *, stop_before_pixels: bool) -> Dataset:
     try:
         ds = pydicom.dcmread(str(path), stop_before_pixels=stop_before_pixels)
     except InvalidDicomError:

@@ -112,10 +112,13 @@ def test_the_extension_follows_the_format_and_nothing_is_overwritten_unasked(qtb
     run_export(qtbot, dialog)
     assert (tmp_path / "report.png").read_bytes() == png_bytes, "the PNG must still be a PNG"
     assert dialog.last_path == tmp_path / "report.html" and "<html" in dialog.last_path.read_text().lower()
+    asked: list[Path] = []
+    dialog.confirm_overwrite = lambda path: asked.append(path) or True  # no modal box in a test
     dialog.path_edit.setText(str(tmp_path / "report.png"))  # typed by hand with the wrong extension
     run_export(qtbot, dialog)
-    assert dialog.last_path == tmp_path / "report.html" or dialog.path_edit.text().endswith(".html")
-    asked: list[Path] = []
+    assert dialog.last_path == tmp_path / "report.html", "an HTML export never lands in a .png"
+    assert (tmp_path / "report.png").read_bytes() == png_bytes
+    asked.clear()
     dialog.confirm_overwrite = lambda path: asked.append(path) or False  # the reader says No
     before = (tmp_path / "report.html").read_bytes()
     assert dialog.export() is None and asked == [tmp_path / "report.html"]

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from commands.pacs_cmd import quiet_pynetdicom
 
     quiet_pynetdicom(args.verbose)
+    if args.verbose >= 2:  # pynetdicom's debug output dumps datasets and UIDs: a node's log stays PHI-free
+        logging.getLogger("pynetdicom").setLevel(logging.INFO)
     if args.verbose == 0:  # a node reports what it receives and finds (hashed UIDs only), like any DICOM service
         logging.getLogger("engine.pacs").setLevel(logging.INFO)
     return guarded(False, lambda: _serve(args))

@@ -120,7 +120,7 @@ def find_studies(peer: Destination, query: StudyQuery, *, calling_ae: str = "PNE
         for status, found in assoc.send_c_find(identifier, STUDY_ROOT_FIND):
             final = int(status.Status) if "Status" in status else -1
             if final in PENDING and found is not None:
-                studies.append(_study_json(found))
+                studies.append(study_json(found))
     finally:
         assoc.release()
     if final != 0:
@@ -128,7 +128,7 @@ def find_studies(peer: Destination, query: StudyQuery, *, calling_ae: str = "PNE
     return studies
 
 
-def _study_json(found: Any) -> dict[str, Any]:
+def study_json(found: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for keyword, name in STUDY_KEYS.items():
         value = found.get(keyword, "")
@@ -181,7 +181,7 @@ def get_study(peer: Destination, study_uid: str, out: str | Path, *, calling_ae:
     from pydicom.dataset import Dataset
     from pynetdicom import build_role, evt
 
-    _check_uid(study_uid)
+    check_study_uid(study_uid)
     out = Path(out)
     writer = _Writer(out)
     ae = _ae(calling_ae, timeout)
@@ -211,7 +211,7 @@ def move_study(peer: Destination, study_uid: str, out: str | Path, *, move_ae: s
     from pydicom.dataset import Dataset
     from pynetdicom import AE, evt
 
-    _check_uid(study_uid)
+    check_study_uid(study_uid)
     out = Path(out)
     writer = _Writer(out)
     receiver = AE(ae_title=move_ae)
@@ -244,7 +244,7 @@ def _retrieve_identifier(identifier: Any, study_uid: str) -> Any:
     return identifier
 
 
-def _check_uid(study_uid: str) -> None:
+def check_study_uid(study_uid: str) -> None:
     if not _UID.match(study_uid):
         raise PneumoError(f"{study_uid!r} is not a study instance UID (digits and dots).")
 

@@ -8,6 +8,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from pydicom import dcmread
 
 from engine.diagnoser import Diagnoser
+from engine.pacs.dicomweb import find_studies_web, retrieve_study_web
 from engine.pacs.node import NodeConfig, PacsNode
 from engine.pacs.peer import Destination, PacsError
 from engine.pacs.scu import StudyQuery, echo, find_studies, get_study, move_study
@@ -25,6 +27,7 @@ from tests.engine.pacs.peers import relabelled_copies
 from tests.head_factory import make_tiny_head
 
 ORTHANC = shutil.which("Orthanc")
+DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")  # Debian's orthanc-dicomweb
 STORESCU = shutil.which("storescu")
 pytestmark = pytest.mark.skipif(ORTHANC is None or STORESCU is None,
                                 reason="Orthanc and dcmtk are not installed (apt-get install -y orthanc dcmtk)")
@@ -42,7 +45,9 @@ class OrthancServer:
         config = {
             "Name": "pneumollm-test", "StorageDirectory": str(root / "storage"), "IndexDirectory": str(root / "index"),
             "HttpPort": self.http_port, "DicomPort": self.dicom_port, "DicomAet": "ORTHANC",
-            "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "Plugins": [], "HttpServerEnabled": True,
+            "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "HttpServerEnabled": True,
+            "Plugins": [str(DICOMWEB_PLUGIN)] if DICOMWEB_PLUGIN.is_file() else [],
+            "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "DicomModalities": {name: [name, "127.0.0.1", port] for name, port in destinations.items()},
         }
         (root / "orthanc.json").write_text(json.dumps(config))
@@ -134,3 +139,28 @@ def test_storescu_to_our_node_and_the_sr_back_to_orthanc(orthanc, dicom_dir: Pat
     [patient] = [p for p in patients if p["MainDicomTags"].get("PatientID") == "ORTH-2"]  # type: ignore[union-attr]
     series = server.rest(f"/patients/{patient['ID']}/series?expand")
     assert [s["MainDicomTags"].get("Modality") for s in series] == ["SR"]  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not DICOMWEB_PLUGIN.is_file(),
+                    reason="Orthanc's DICOMweb plugin is not installed (apt-get install -y orthanc-dicomweb)")
+def test_dicomweb_search_and_retrieve(orthanc, dicom_dir: Path, tmp_path: Path) -> None:
+    server, _ = orthanc
+    sources = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "in", 2,
+                                study_uid="1.2.826.0.1.3680043.8.1.123", PatientID="WEB-1", StudyDate="20220707")
+    assert storescu(server.dicom_port, "ORTHANC", sources).returncode == 0
+    url = f"http://127.0.0.1:{server.http_port}/dicom-web"
+    [study] = find_studies_web(url, StudyQuery(patient_id="WEB-1", date_range="20220101-20221231"))
+    assert study == find_studies(server.peer, StudyQuery(patient_id="WEB-1"))[0] | {
+        "study_description": study["study_description"]}  # the same answer as C-FIND
+    summary = retrieve_study_web(url, "1.2.826.0.1.3680043.8.1.123", tmp_path / "web")
+    assert summary.stored == 2
+    for source in sources:
+        header = dcmread(source)
+        copy = dcmread(tmp_path / "web" / header.StudyInstanceUID / f"{header.SOPInstanceUID}.dcm")
+        assert copy.PixelData == header.PixelData  # JPEG 2000 as held, not transcoded
+    cli = subprocess.run([sys.executable, "-m", "commands", "pacs", "find", "--url", url, "--patient-id", "WEB-1",
+                          "--json"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["studies"][0]["study_instance_uid"] == "1.2.826.0.1.3680043.8.1.123"
+    with pytest.raises(PacsError, match="HTTP 404"):
+        find_studies_web(f"http://127.0.0.1:{server.http_port}/no-such-root", StudyQuery())

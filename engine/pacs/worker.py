@@ -79,8 +79,9 @@ class TriageWorker:
                 self._finish(item, outcome)
                 done.add(item.id)
         except Exception as exc:  # one broken batch must not stall the queue for ever
-            log.error("diagnosis failed for %d instance(s) (%s)", len(items) - len(done), type(exc).__name__,
-                      exc_info=True)
+            # the traceback may name store paths, which carry UIDs: only at debug level
+            log.error("diagnosis failed for %d instance(s) (%s)", len(items) - len(done), type(exc).__name__)
+            log.debug("diagnosis failure", exc_info=True)
             message = exc.user_message if isinstance(exc, PneumoError) else \
                 f"unexpected error ({type(exc).__name__}); see the server log"
             for item in items:

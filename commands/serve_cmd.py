@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", type=Path, required=True, help="folder for received studies and the worklist")
     parser.add_argument("--allow", metavar="AE,...", help="accept associations only from these calling AE titles")
     parser.add_argument("--forward", metavar="HOST:PORT:AE", help="send each result (DICOM SR) to this AE")
+    parser.add_argument("--send", default="sr", metavar="sr|sc|sr,sc",
+                        help="what --forward sends per result: the DICOM SR (default), the annotated image as a "
+                             "Secondary Capture, or both")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 to accept from the network)")
     parser.add_argument("--batch-size", type=int, default=4, help="instances diagnosed together")
@@ -60,9 +63,12 @@ def _serve(args: argparse.Namespace) -> int:
         raise PneumoError("--tls-cert and --tls-key go together.")
     forward = Destination.parse(args.forward) if args.forward else None
     context = tls_server_context(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None
+    kinds = tuple(kind.strip().lower() for kind in args.send.split(",") if kind.strip())
+    if not kinds or set(kinds) - {"sr", "sc"}:
+        raise PneumoError(f"--send {args.send!r}: choose sr, sc or sr,sc.")
     config = NodeConfig(store=args.store, ae_title=args.ae_title, port=args.port, host=args.host,
-                        allow=PacsNode.parse_allow(args.allow), forward=forward, batch_size=max(1, args.batch_size),
-                        ssl_context=context)
+                        allow=PacsNode.parse_allow(args.allow), forward=forward, result_kinds=kinds,
+                        batch_size=max(1, args.batch_size), ssl_context=context)
     node = PacsNode(config, make_diagnoser(args))
     try:
         host, port = node.start()

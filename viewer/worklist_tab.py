@@ -239,7 +239,7 @@ class WorklistTab(QWidget):
 
     def _resend(self) -> None:
         item = self._selected()
-        if item is None or self.node is None or not item.result_path:
+        if item is None or self.node is None or not item.result_files:
             self.status_label.setText("Select a result to send while the node runs.")
             return
         self.node.queue.resend(item.id)

@@ -39,7 +39,7 @@ from pydicom.uid import (
 
 from engine.io.phi import hash_uid
 from engine.pacs.queue import WorkQueue
-from engine.paths import write_atomic
+from engine.paths import file_sha256, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ OUT_OF_RESOURCES = 0xA700  # disk full, database unavailable: the peer keeps the
 DOES_NOT_MATCH_SOP_CLASS = 0xA900  # e.g. an image object without pixel data
 CANNOT_UNDERSTAND = 0xC000  # undecodable dataset, missing or malformed UIDs
 
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")  # also keeps a hostile UID from naming a path outside the store
+UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")  # also keeps a hostile UID from naming a path outside the store
 STUDIES_DIR = "studies"
 
 
@@ -89,9 +89,8 @@ def adopt_orphans(store: Path, queue: WorkQueue) -> int:
         if str(path) in known:
             continue
         study, sop = path.parent.name, path.stem
-        if _UID.match(study) and _UID.match(sop):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
-            adopted += queue.enqueue(sop, study, "", path, digest, received_at=path.stat().st_mtime)
+        if UID_PATTERN.match(study) and UID_PATTERN.match(sop):
+            adopted += queue.enqueue(sop, study, "", path, file_sha256(path), received_at=path.stat().st_mtime)
     if adopted:
         log.info("queued %d stored instance(s) a previous run had not queued", adopted)
     return adopted
@@ -179,7 +178,7 @@ class StorageServer:
             log.warning("refused an instance from %s: its dataset could not be decoded (%s)", calling,
                         type(exc).__name__)
             return CANNOT_UNDERSTAND
-        if not (_UID.match(sop_uid) and _UID.match(study_uid)):
+        if not (UID_PATTERN.match(sop_uid) and UID_PATTERN.match(study_uid)):
             log.warning("refused an instance from %s: missing or malformed SOP instance / study UID", calling)
             return CANNOT_UNDERSTAND
         if not has_pixels:
@@ -187,7 +186,7 @@ class StorageServer:
                         calling)
             return DOES_NOT_MATCH_SOP_CLASS
         data = event.encoded_dataset()  # the bytes as sent (preamble, file meta, dataset): nothing re-encoded
-        digest = hashlib.sha256(data).hexdigest()[:32]
+        digest = hashlib.sha256(data).hexdigest()[:32]  # as engine.paths.file_sha256 of the file it becomes
         path = instance_path(self.store, study_uid, sop_uid)
         earlier = self.queue.find(sop_uid)
         if earlier is not None and earlier.sha256 == digest and Path(earlier.path).is_file():

@@ -20,7 +20,7 @@ from typing import Any
 from engine.errors import PneumoError
 from engine.io.phi import hash_uid
 from engine.pacs.peer import Destination, PacsError, apply_timeouts, associate
-from engine.pacs.scp import TRANSFER_SYNTAXES
+from engine.pacs.scp import TRANSFER_SYNTAXES, UID_PATTERN
 from engine.paths import write_atomic
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ RETRIEVE_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.
                         "1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.11.1")
 PENDING = (0xFF00, 0xFF01)
 _DATE = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 # C-FIND return keys at study level -> JSON names. Patient attributes are returned to the caller (it asked for
 # them), never logged.
@@ -160,7 +159,7 @@ class _Writer:
             study, sop = str(dataset.get("StudyInstanceUID", "")), str(event.request.AffectedSOPInstanceUID)
         except Exception:  # noqa: BLE001 — an undecodable instance is refused, the rest of the study continues
             return 0xC000
-        if not (_UID.match(study) and _UID.match(sop)):
+        if not (UID_PATTERN.match(study) and UID_PATTERN.match(sop)):
             return 0xC000
         data = event.encoded_dataset()
         path = self.out / study / f"{sop}.dcm"
@@ -245,7 +244,7 @@ def _retrieve_identifier(identifier: Any, study_uid: str) -> Any:
 
 
 def check_study_uid(study_uid: str) -> None:
-    if not _UID.match(study_uid):
+    if not UID_PATTERN.match(study_uid):
         raise PneumoError(f"{study_uid!r} is not a study instance UID (digits and dots).")
 
 

@@ -57,6 +57,8 @@ def _add_peer(parser: argparse.ArgumentParser) -> None:
                                       "e.g. http://pacs:8042/dicom-web")
     parser.add_argument("--calling-ae", default="PNEUMOLLM", help="our AE title (default PNEUMOLLM)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer")
+    parser.add_argument("--tls-ca", type=Path, metavar="CA.pem",
+                        help="connect over DICOM TLS, trusting the PACS's certificate from this CA")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,13 +66,15 @@ def run(args: argparse.Namespace) -> int:
 
     def body() -> int:
         from engine.errors import PneumoError
-        from engine.pacs.peer import Destination
+        from engine.pacs.peer import Destination, tls_client_context
 
         if args.url and args.pacs_action != "echo":
             return _find_web(args) if args.pacs_action == "find" else _get_web(args)
         if args.host is None or args.port is None or args.called_ae is None:
             raise PneumoError("Give the PACS as --host, --port and --called-ae (DICOM), or --url (DICOMweb).")
         peer = Destination.parse(f"{args.host}:{args.port}:{args.called_ae}")
+        if args.tls_ca:
+            peer = peer.with_tls(tls_client_context(args.tls_ca))
         if args.pacs_action == "find":
             return _find(args, peer)
         if args.pacs_action == "get":

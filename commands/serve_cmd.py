@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate: accept DICOM TLS instead of plain TCP")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument("--tls-ca", type=Path, help="PEM CA bundle: require peers' certificates signed by it")
+    parser.add_argument("--forward-tls-ca", type=Path, metavar="CA.pem",
+                        help="send results over DICOM TLS, trusting the destination's certificate from this CA")
     add_model_arguments(parser)
 
 
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from engine.errors import PneumoError
     from engine.pacs.node import NodeConfig, PacsNode, sequence_text
-    from engine.pacs.peer import Destination
+    from engine.pacs.peer import Destination, tls_client_context
     from engine.pacs.scp import tls_server_context
 
     if not 0 < args.port < 65536:
@@ -62,6 +64,8 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise PneumoError("--tls-cert and --tls-key go together.")
     forward = Destination.parse(args.forward) if args.forward else None
+    if forward is not None and args.forward_tls_ca:
+        forward = forward.with_tls(tls_client_context(args.forward_tls_ca))
     context = tls_server_context(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None
     kinds = tuple(kind.strip().lower() for kind in args.send.split(",") if kind.strip())
     if not kinds or set(kinds) - {"sr", "sc"}:

@@ -19,7 +19,7 @@ from pynetdicom import AE
 
 from engine.pacs import scp as scp_module
 from engine.pacs.forward import store_files
-from engine.pacs.peer import Destination, PacsError
+from engine.pacs.peer import Destination, PacsError, tls_client_context
 from engine.pacs.queue import WorkQueue
 from engine.pacs.scp import (
     CR_IMAGE_STORAGE,
@@ -30,6 +30,7 @@ from engine.pacs.scp import (
     instance_path,
     tls_server_context,
 )
+from engine.pacs.scu import echo
 from tests.dicom_factory import PHI_VALUES, make_dicom
 from tests.engine.pacs.peers import relabelled_copies
 
@@ -153,10 +154,11 @@ def test_an_instance_on_disk_but_not_queued_is_adopted_at_start(dicom_dir: Path,
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make a test certificate")
 def test_dicom_tls(dicom_dir: Path, tmp_path: Path) -> None:
-    """With a server certificate the SCP speaks TLS only: a TLS peer stores, a plain-TCP peer gets nowhere."""
+    """With a server certificate the SCP speaks TLS only: a pynetdicom TLS peer and our own SCU store, a
+    plain-TCP peer gets nowhere."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                    check=True, capture_output=True, timeout=60)
     node = StorageServer(tmp_path / "store", WorkQueue.in_store(tmp_path / "store"), port=0,
                          ssl_context=tls_server_context(cert, key))
@@ -170,9 +172,13 @@ def test_dicom_tls(dicom_dir: Path, tmp_path: Path) -> None:
         assert assoc.is_established
         assert assoc.send_c_store(str(dicom_dir / "RG1_J2KI.dcm")).Status == 0
         assoc.release()
+        secure = peer(node).with_tls(tls_client_context(cert))  # our own SCU, as forward and pacs use it
+        assert echo(secure) == 0
+        [copy] = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "copy", 1)
+        assert store_files(secure, [copy], calling_ae="MODALITY", timeout=10) == [0]
         with pytest.raises(PacsError):
             store_files(peer(node), [dicom_dir / "RG1_J2KI.dcm"], calling_ae="MODALITY", timeout=5)
-        assert len(node.queue.items()) == 1
+        assert len(node.queue.items()) == 2
     finally:
         node.stop()
         node.queue.close()

@@ -76,6 +76,32 @@ class Received:
     queued: bool  # False for a duplicate already held
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """What a C-STORE request's dataset says about itself (read before anything is written)."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    has_pixels: bool
+
+
+def read_incoming(event: Any) -> Incoming | None:
+    """The UIDs of an EVT_C_STORE event's dataset; None when it cannot be decoded or its SOP instance / study UID
+    is missing or malformed (answer CANNOT_UNDERSTAND)."""
+    sop_uid = str(event.request.AffectedSOPInstanceUID or "")
+    try:
+        dataset = event.dataset
+        study_uid = str(dataset.get("StudyInstanceUID", "") or "")
+        series_uid = str(dataset.get("SeriesInstanceUID", "") or "")
+        has_pixels = any(k in dataset for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+    except Exception:  # noqa: BLE001 — any decoding failure is the peer's malformed dataset
+        return None
+    if not (UID_PATTERN.match(sop_uid) and UID_PATTERN.match(study_uid)):
+        return None
+    return Incoming(sop_uid, study_uid, series_uid, has_pixels)
+
+
 def instance_path(store: Path, study_uid: str, sop_uid: str) -> Path:
     return store / STUDIES_DIR / study_uid / f"{sop_uid}.dcm"
 
@@ -168,20 +194,14 @@ class StorageServer:
     def _on_store(self, event: Any) -> int:
         """Write, then queue, then answer; every exit that is not SUCCESS leaves the peer holding the study."""
         calling = str(event.assoc.requestor.ae_title).strip()
-        sop_uid = str(event.request.AffectedSOPInstanceUID or "")
-        try:
-            dataset = event.dataset
-            study_uid = str(dataset.get("StudyInstanceUID", "") or "")
-            series_uid = str(dataset.get("SeriesInstanceUID", "") or "")
-            has_pixels = any(k in dataset for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
-        except Exception as exc:  # noqa: BLE001 — any decoding failure is the peer's malformed dataset
-            log.warning("refused an instance from %s: its dataset could not be decoded (%s)", calling,
-                        type(exc).__name__)
+        incoming = read_incoming(event)
+        if incoming is None:
+            log.warning("refused an instance from %s: undecodable, or its SOP instance / study UID is missing or "
+                        "malformed", calling)
             return CANNOT_UNDERSTAND
-        if not (UID_PATTERN.match(sop_uid) and UID_PATTERN.match(study_uid)):
-            log.warning("refused an instance from %s: missing or malformed SOP instance / study UID", calling)
-            return CANNOT_UNDERSTAND
-        if not has_pixels:
+        sop_uid, study_uid, series_uid = incoming.sop_instance_uid, incoming.study_instance_uid, \
+            incoming.series_instance_uid
+        if not incoming.has_pixels:
             log.warning("refused instance %s from %s: an image object without pixel data", hash_uid(sop_uid),
                         calling)
             return DOES_NOT_MATCH_SOP_CLASS

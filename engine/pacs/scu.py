@@ -8,7 +8,6 @@ the length of the retrieve.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -20,7 +19,7 @@ from typing import Any
 from engine.errors import PneumoError
 from engine.io.phi import hash_uid
 from engine.pacs.peer import Destination, PacsError, apply_timeouts, associate
-from engine.pacs.scp import TRANSFER_SYNTAXES, UID_PATTERN
+from engine.pacs.scp import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, SUCCESS, TRANSFER_SYNTAXES, UID_PATTERN, read_incoming
 from engine.paths import write_atomic
 
 log = logging.getLogger(__name__)
@@ -154,24 +153,21 @@ class _Writer:
         self._lock = threading.Lock()
 
     def __call__(self, event: Any) -> int:
-        try:
-            dataset = event.dataset
-            study, sop = str(dataset.get("StudyInstanceUID", "")), str(event.request.AffectedSOPInstanceUID)
-        except Exception:  # noqa: BLE001 — an undecodable instance is refused, the rest of the study continues
-            return 0xC000
-        if not (UID_PATTERN.match(study) and UID_PATTERN.match(sop)):
-            return 0xC000
+        incoming = read_incoming(event)
+        if incoming is None:  # refused; the rest of the study continues
+            return CANNOT_UNDERSTAND
+        study, sop = incoming.study_instance_uid, incoming.sop_instance_uid
         data = event.encoded_dataset()
         path = self.out / study / f"{sop}.dcm"
         try:
             write_atomic(path, data)
         except OSError as exc:
             log.error("could not write retrieved instance %s (%s)", hash_uid(sop), exc.strerror)
-            return 0xA700
+            return OUT_OF_RESOURCES
         with self._lock:
             self.files.append(str(path))
-        log.debug("retrieved instance %s (%s)", hash_uid(sop), hashlib.sha256(data).hexdigest()[:12])
-        return 0x0000
+        log.debug("retrieved instance %s", hash_uid(sop))
+        return SUCCESS
 
 
 def get_study(peer: Destination, study_uid: str, out: str | Path, *, calling_ae: str = "PNEUMOLLM",

@@ -22,6 +22,7 @@ from engine.pacs.forward import store_files
 from engine.pacs.peer import Destination, PacsError, tls_client_context
 from engine.pacs.queue import WorkQueue
 from engine.pacs.scp import (
+    CANNOT_UNDERSTAND,
     CR_IMAGE_STORAGE,
     DOES_NOT_MATCH_SOP_CLASS,
     OUT_OF_RESOURCES,
@@ -31,7 +32,7 @@ from engine.pacs.scp import (
     tls_server_context,
 )
 from engine.pacs.scu import echo
-from tests.dicom_factory import PHI_VALUES, make_dicom
+from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.engine.pacs.peers import relabelled_copies
 
 
@@ -182,3 +183,10 @@ def test_dicom_tls(dicom_dir: Path, tmp_path: Path) -> None:
     finally:
         node.stop()
         node.queue.close()
+
+
+def test_a_malformed_study_uid_is_refused_and_names_no_path(server: StorageServer, tmp_path: Path) -> None:
+    hostile = make_dicom(tmp_path / "hostile.dcm", chest_like(64, 64), study_uid="../../outside")
+    assert store_files(peer(server), [hostile], calling_ae="MODALITY") == [CANNOT_UNDERSTAND]
+    assert server.queue.items() == [] and not (tmp_path / "outside").exists()
+    assert not list(server.store.rglob("*.dcm"))

@@ -4,8 +4,9 @@
     pneumollm pacs get --host H --port N --called-ae AE --study-uid UID --out DIR [--move-ae AE --move-port N]
 
 ``get`` uses C-GET (nothing to configure on the PACS); with ``--move-ae`` it uses C-MOVE to that AE, which this
-command runs on ``--move-port`` for the duration (the PACS must know it). Retrieved files land in
-``DIR/<study UID>/``, ready for ``pneumollm triage DIR``.
+command runs on ``--move-port`` for the duration (the PACS must know it). ``--url BASE`` uses DICOMweb
+(QIDO-RS / WADO-RS) instead of DICOM. Retrieved files land in ``DIR/<study UID>/``, ready for
+``pneumollm triage DIR``.
 """
 
 from __future__ import annotations
@@ -48,20 +49,32 @@ def quiet_pynetdicom(verbosity: int) -> None:
 
 
 def _add_peer(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", required=True, help="the PACS host name or address")
-    parser.add_argument("--port", type=int, required=True, help="the PACS DICOM port")
-    parser.add_argument("--called-ae", required=True, help="the PACS AE title")
+    # --host, --port and --called-ae are needed unless --url names a DICOMweb service instead
+    parser.add_argument("--host", help="the PACS host name or address")
+    parser.add_argument("--port", type=int, help="the PACS DICOM port")
+    parser.add_argument("--called-ae", help="the PACS AE title")
+    parser.add_argument("--url", help="query/retrieve over DICOMweb (QIDO-RS / WADO-RS) at this base URL instead, "
+                                      "e.g. http://pacs:8042/dicom-web")
     parser.add_argument("--calling-ae", default="PNEUMOLLM", help="our AE title (default PNEUMOLLM)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer")
+    parser.add_argument("--tls-ca", type=Path, metavar="CA.pem",
+                        help="connect over DICOM TLS, trusting the PACS's certificate from this CA")
 
 
 def run(args: argparse.Namespace) -> int:
     quiet_pynetdicom(args.verbose)
 
     def body() -> int:
-        from engine.pacs.peer import Destination
+        from engine.errors import PneumoError
+        from engine.pacs.peer import Destination, tls_client_context
 
+        if args.url and args.pacs_action != "echo":
+            return _find_web(args) if args.pacs_action == "find" else _get_web(args)
+        if args.host is None or args.port is None or args.called_ae is None:
+            raise PneumoError("Give the PACS as --host, --port and --called-ae (DICOM), or --url (DICOMweb).")
         peer = Destination.parse(f"{args.host}:{args.port}:{args.called_ae}")
+        if args.tls_ca:
+            peer = peer.with_tls(tls_client_context(args.tls_ca))
         if args.pacs_action == "find":
             return _find(args, peer)
         if args.pacs_action == "get":
@@ -83,6 +96,26 @@ def _find(args: argparse.Namespace, peer: Any) -> int:
                        accession_number=args.accession, study_instance_uid=args.study_uid)
     studies = find_studies(peer, query, calling_ae=args.calling_ae, timeout=args.timeout)
     emit({"ok": True, "error": None, "count": len(studies), "studies": studies}, args.json, _find_text)
+    return 0
+
+
+def _find_web(args: argparse.Namespace) -> int:
+    from engine.pacs.dicomweb import find_studies_web
+    from engine.pacs.scu import StudyQuery
+
+    query = StudyQuery(patient_id=args.patient_id, patient_name=args.patient_name, date_range=args.date,
+                       accession_number=args.accession, study_instance_uid=args.study_uid)
+    studies = find_studies_web(args.url, query, timeout=args.timeout)
+    emit({"ok": True, "error": None, "count": len(studies), "studies": studies}, args.json, _find_text)
+    return 0
+
+
+def _get_web(args: argparse.Namespace) -> int:
+    from engine.pacs.dicomweb import retrieve_study_web
+
+    summary = retrieve_study_web(args.url, args.study_uid, args.out, timeout=args.timeout)
+    emit({"ok": True, "error": None, **summary.to_json()}, args.json,
+         lambda p: f"{p['stored']} instance(s) of study {p['study_instance_uid']} -> {p['out']} (WADO-RS)")
     return 0
 
 

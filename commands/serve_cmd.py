@@ -26,12 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", type=Path, required=True, help="folder for received studies and the worklist")
     parser.add_argument("--allow", metavar="AE,...", help="accept associations only from these calling AE titles")
     parser.add_argument("--forward", metavar="HOST:PORT:AE", help="send each result (DICOM SR) to this AE")
+    parser.add_argument("--send", default="sr", metavar="sr|sc|sr,sc",
+                        help="what --forward sends per result: the DICOM SR (default), the annotated image as a "
+                             "Secondary Capture, or both")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 to accept from the network)")
     parser.add_argument("--batch-size", type=int, default=4, help="instances diagnosed together")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate: accept DICOM TLS instead of plain TCP")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument("--tls-ca", type=Path, help="PEM CA bundle: require peers' certificates signed by it")
+    parser.add_argument("--forward-tls-ca", type=Path, metavar="CA.pem",
+                        help="send results over DICOM TLS, trusting the destination's certificate from this CA")
     add_model_arguments(parser)
 
 
@@ -39,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from commands.pacs_cmd import quiet_pynetdicom
 
     quiet_pynetdicom(args.verbose)
+    if args.verbose >= 2:  # pynetdicom's debug output dumps datasets and UIDs: a node's log stays PHI-free
+        logging.getLogger("pynetdicom").setLevel(logging.INFO)
     if args.verbose == 0:  # a node reports what it receives and finds (hashed UIDs only), like any DICOM service
         logging.getLogger("engine.pacs").setLevel(logging.INFO)
     return guarded(False, lambda: _serve(args))
@@ -47,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from engine.errors import PneumoError
     from engine.pacs.node import NodeConfig, PacsNode, sequence_text
-    from engine.pacs.peer import Destination
+    from engine.pacs.peer import Destination, tls_client_context
     from engine.pacs.scp import tls_server_context
 
     if not 0 < args.port < 65536:
@@ -57,10 +64,15 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise PneumoError("--tls-cert and --tls-key go together.")
     forward = Destination.parse(args.forward) if args.forward else None
+    if forward is not None and args.forward_tls_ca:
+        forward = forward.with_tls(tls_client_context(args.forward_tls_ca))
     context = tls_server_context(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None
+    kinds = tuple(kind.strip().lower() for kind in args.send.split(",") if kind.strip())
+    if not kinds or set(kinds) - {"sr", "sc"}:
+        raise PneumoError(f"--send {args.send!r}: choose sr, sc or sr,sc.")
     config = NodeConfig(store=args.store, ae_title=args.ae_title, port=args.port, host=args.host,
-                        allow=PacsNode.parse_allow(args.allow), forward=forward, batch_size=max(1, args.batch_size),
-                        ssl_context=context)
+                        allow=PacsNode.parse_allow(args.allow), forward=forward, result_kinds=kinds,
+                        batch_size=max(1, args.batch_size), ssl_context=context)
     node = PacsNode(config, make_diagnoser(args))
     try:
         host, port = node.start()

@@ -60,11 +60,10 @@ class Serving:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
 
-    def stop(self) -> str:
+    def stop(self) -> tuple[str, str]:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        out, _ = self.process.communicate(timeout=60)
-        return out
+        return self.process.communicate(timeout=60)
 
 
 def worklist(store: Path, *extra: str) -> dict:
@@ -97,14 +96,20 @@ def test_kill_9_while_triaging_loses_nothing_acknowledged(head: Path, dicom_dir:
         node.kill()  # at once: the worker is still diagnosing (or has not started)
     assert statuses == [0, 0, 0, 0]
     acknowledged = {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in sources}
-    assert {item["sop_instance_uid"] for item in worklist(tmp_path / "store")["items"]} == acknowledged
+    killed = worklist(tmp_path / "store")["items"]
+    assert {item["sop_instance_uid"] for item in killed} == acknowledged
+    left_running = sum(item["state"] == "running" for item in killed)
 
     node.start()  # the same store: recovers what was left running and carries on
     try:
         payload = wait_until_finished(tmp_path / "store", len(sources))
     finally:
-        out = node.stop()
-    assert "stopped:" in out
+        out, log = node.stop()
+    assert "stopped:" in out and "stored instance" not in log  # the restart received nothing new
+    assert ("queued again" in log) == (left_running > 0)  # what the kill left running is recovered, and said
+    header = dcmread(sources[0], stop_before_pixels=True)
+    for value in (*acknowledged, header.StudyInstanceUID, str(header.PatientID), str(header.PatientName)):
+        assert value not in log  # no UIDs (hashed) and no patient attributes in the node's log
     items = payload["items"]
     assert sorted(item["sop_instance_uid"] for item in items) == sorted(acknowledged)  # each once
     assert all(item["state"] == "done" and item["decision"] in ("flagged", "not flagged", "not diagnosed")

@@ -47,6 +47,7 @@ from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.finetune import FinetuneWizard
 from viewer.ilo_panel import IloPanel
+from viewer.query_dialog import QueryPacsDialog
 from viewer.reading_view import PRESETS, ReadingView
 from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
@@ -216,6 +217,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         action(file_menu, "&Export current case… (PNG, HTML, DICOM SC/SR)", self.export_case, "Ctrl+E")
         action(file_menu, "&Triage a folder…", lambda: self.tabs.setCurrentWidget(self.triage_tab), "Ctrl+T")
+        action(file_menu, "&Query PACS…", self.query_pacs)
         file_menu.addSeparator()
         action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -265,6 +267,13 @@ class MainWindow(QMainWindow):
             total = max(self.width() - 340 - 16, 800)
             panel = max(self.panel.minimumWidth(), int(total * 0.42))
             self.reading.setSizes([total - panel, panel])
+
+    def query_pacs(self) -> QueryPacsDialog:
+        """File > Query PACS…: find and retrieve a study; the retrieved folder opens in the reading view."""
+        dialog = QueryPacsDialog(self)
+        dialog.study_retrieved.connect(self.open_path)
+        dialog.show()
+        return dialog
 
     # -- seams for other tabs ---------------------------------------------------------------------------
     def add_tab(self, widget: QWidget, title: str) -> int:

@@ -39,6 +39,7 @@ from engine.pacs.peer import Destination
 from engine.pacs.queue import WorkItem, WorkQueue
 from engine.pacs.worklist import write_worklist_csv
 from viewer.error_dialog import message_for
+from viewer.settings import settings_store
 from viewer.workers import Worker, WorkerSet
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,10 @@ class WorklistTab(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(NOTE, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        for column in (RECEIVED, STATE, DECISION, STUDY, SENT):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(NOTE, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._open_row)
 
         grid = QGridLayout()
@@ -194,6 +198,7 @@ class WorklistTab(QWidget):
         layout.addLayout(tools)
         layout.addWidget(self.table, 1)
 
+        self._restore_node_fields()
         self.timer = QTimer(self)
         self.timer.setInterval(poll_ms)
         self.timer.timeout.connect(self.refresh)
@@ -239,7 +244,7 @@ class WorklistTab(QWidget):
 
     def _resend(self) -> None:
         item = self._selected()
-        if item is None or self.node is None or not item.result_path:
+        if item is None or self.node is None or not item.result_files:
             self.status_label.setText("Select a result to send while the node runs.")
             return
         self.node.queue.resend(item.id)
@@ -281,6 +286,7 @@ class WorklistTab(QWidget):
             self._status(f"Node not started: {message_for(exc) if isinstance(exc, PneumoError) else exc}")
             return False
         self.node = node
+        self._save_node_fields()
         self.node_button.setText("Stop node")
         for widget in (self.store_edit, self.ae_edit, self.port_spin, self.allow_edit, self.forward_edit):
             widget.setEnabled(False)
@@ -301,6 +307,32 @@ class WorklistTab(QWidget):
         for widget in (self.store_edit, self.ae_edit, self.port_spin, self.allow_edit, self.forward_edit):
             widget.setEnabled(True)
         self._status("Node stopped.")
+
+    # The node's fields persist in the app's settings (group "dicom_node"): a clinic sets them up once.
+    def _node_fields(self) -> dict[str, QLineEdit]:
+        return {"store": self.store_edit, "ae_title": self.ae_edit, "allow": self.allow_edit,
+                "forward": self.forward_edit}
+
+    def _save_node_fields(self) -> None:
+        store = settings_store()
+        store.beginGroup("dicom_node")
+        for key, edit in self._node_fields().items():
+            store.setValue(key, edit.text())
+        store.setValue("port", self.port_spin.value())
+        store.endGroup()
+        store.sync()
+
+    def _restore_node_fields(self) -> None:
+        store = settings_store()
+        store.beginGroup("dicom_node")
+        for key, edit in self._node_fields().items():
+            value = store.value(key)
+            if isinstance(value, str) and value:
+                edit.setText(value)
+        port = store.value("port")
+        if port is not None and str(port).isdigit():
+            self.port_spin.setValue(int(port))
+        store.endGroup()
 
     def _start_drain(self) -> None:
         node = self.node

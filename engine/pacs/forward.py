@@ -1,4 +1,4 @@
-"""Send results back: the DICOM SR of each diagnosed instance to a configured destination AE (C-STORE).
+"""Send results back: the DICOM SR (and / or SC) of each diagnosed instance to a configured destination AE.
 
 Sends wait in the work queue (``send_state``); a failed attempt is retried with exponential back-off, and after
 the last attempt the item stays ``failed`` with the reason — visible in the worklist, never dropped silently.
@@ -75,13 +75,14 @@ class Forwarder:
         """One pass over the sends that are due; how many were sent."""
         sent = 0
         for item in self.queue.due_sends():
-            if not item.result_path or not Path(item.result_path).is_file():
+            files = item.result_files
+            if not files or not all(Path(path).is_file() for path in files):
                 self.queue.record_send(item.id, sent=False, error="the result file is missing")
                 continue
             try:
-                status = store_files(self.destination, [item.result_path], calling_ae=self.calling_ae,
-                                     timeout=self.timeout)[0]
-                error = None if is_stored(status) else f"{self.destination} answered status 0x{status & 0xFFFF:04X}"
+                statuses = store_files(self.destination, files, calling_ae=self.calling_ae, timeout=self.timeout)
+                refused = [status for status in statuses if not is_stored(status)]
+                error = f"{self.destination} answered status 0x{refused[0] & 0xFFFF:04X}" if refused else None
             except PneumoError as exc:
                 error = exc.user_message
             except Exception as exc:  # noqa: BLE001 — a broken result file or network stack: retried, then shown

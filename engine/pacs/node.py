@@ -30,7 +30,8 @@ class NodeConfig:
     port: int = 11112
     host: str = "127.0.0.1"
     allow: tuple[str, ...] = ()  # calling AE titles allowed (empty: any)
-    forward: Destination | None = None  # where results (DICOM SR) are sent
+    forward: Destination | None = None  # where results are sent
+    result_kinds: tuple[str, ...] = ("sr",)  # which: "sr" and / or "sc" (engine.pacs.worker)
     batch_size: int = 4
     send_attempts: int = 5
     send_first_delay: float = 5.0
@@ -65,7 +66,8 @@ class PacsNode:
 
     def _worker(self, diagnoser: Diagnoser) -> TriageWorker:
         return TriageWorker(self.queue, diagnoser, self.config.store, send_results=self.config.forward is not None,
-                            batch_size=self.config.batch_size, on_finished=self._on_finished)
+                            result_kinds=self.config.result_kinds, batch_size=self.config.batch_size,
+                            on_finished=self._on_finished)
 
     def drain(self, diagnoser: Diagnoser, cancelled: Callable[[], bool] = lambda: False) -> int:
         """Diagnose everything queued now, on the caller's thread; how many instances were finished."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ssl
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from engine.errors import PneumoError
@@ -21,6 +23,10 @@ class Destination:
     host: str
     port: int
     ae_title: str
+    tls: ssl.SSLContext | None = field(default=None, compare=False, repr=False)  # DICOM TLS when set
+
+    def with_tls(self, context: ssl.SSLContext | None) -> Destination:
+        return replace(self, tls=context)
 
     @classmethod
     def parse(cls, text: str) -> Destination:
@@ -45,10 +51,26 @@ def apply_timeouts(ae: Any, seconds: float) -> None:
 
 
 def associate(ae: Any, peer: Destination, **kwargs: Any) -> Any:
-    """Open an association to ``peer`` or raise a one-line PacsError saying why not."""
+    """Open an association to ``peer`` (over TLS when it has a context) or raise a one-line PacsError saying why
+    not."""
+    if peer.tls is not None:
+        kwargs["tls_args"] = (peer.tls, peer.host)  # the certificate must name the host we connect to
     assoc = ae.associate(peer.host, peer.port, ae_title=peer.ae_title, **kwargs)
     if not assoc.is_established:
         reason = "rejected the association (is our AE title known to it?)" if assoc.is_rejected else \
             "did not answer (not listening there, or it dropped the connection)"
         raise PacsError(f"{peer} {reason} — check its host, port and AE title.")
     return assoc
+
+
+def tls_client_context(ca: str | Path, cert: str | Path | None = None, key: str | Path | None = None
+                       ) -> ssl.SSLContext:
+    """A client TLS context trusting ``ca``; with ``cert`` and ``key``, we present our own certificate."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca))
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if cert:
+            context.load_cert_chain(str(cert), str(key) if key else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise PneumoError(f"The TLS certificate files could not be read ({exc}).") from exc
+    return context

@@ -9,6 +9,7 @@ one is finished exactly once. Results (the DICOM SR) wait in the same table to b
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS items (
     error TEXT,
     warnings TEXT NOT NULL DEFAULT '',
     finished_at REAL,
-    result_path TEXT,
+    result_paths TEXT,  -- JSON list: the result objects (SR, SC) written to be sent
     send_state TEXT NOT NULL DEFAULT '',
     send_attempts INTEGER NOT NULL DEFAULT 0,
     send_next_at REAL,
@@ -69,11 +70,16 @@ class WorkItem:
     error: str | None
     warnings: str
     finished_at: float | None
-    result_path: str | None
+    result_paths: str | None  # JSON list (see ``result_files``)
     send_state: str
     send_attempts: int
     send_next_at: float | None
     send_error: str | None
+
+    @property
+    def result_files(self) -> list[str]:
+        """The result objects (DICOM SR / SC) waiting to be, or already, sent."""
+        return [str(path) for path in json.loads(self.result_paths)] if self.result_paths else []
 
     def to_json(self) -> dict[str, Any]:
         """The fields ``pneumollm worklist --json`` promises (first six, kept exactly), then extras."""
@@ -103,7 +109,7 @@ class ItemResult:
     threshold: float | None = None
     error: str | None = None
     warnings: str = ""
-    result_path: str | None = None  # the DICOM SR written for it, when one is to be sent
+    result_paths: tuple[str, ...] = ()  # the DICOM SR / SC written for it, when they are to be sent
 
 
 class WorkQueue:
@@ -190,13 +196,14 @@ class WorkQueue:
         """Record a result and its state in one transaction; ``send`` queues its SR for the destination AE."""
         if result.state not in ("done", "failed"):
             raise ValueError(f"a finished item is done or failed, not {result.state!r}")
-        send_state = "pending" if send and result.result_path else ""
+        send_state = "pending" if send and result.result_paths else ""
+        paths = json.dumps(list(result.result_paths)) if result.result_paths else None
         with self._transaction() as db:
             db.execute("UPDATE items SET state = ?, probability = ?, decision = ?, threshold = ?, error = ?, "
-                       "warnings = ?, finished_at = ?, result_path = ?, send_state = ?, send_attempts = 0, "
+                       "warnings = ?, finished_at = ?, result_paths = ?, send_state = ?, send_attempts = 0, "
                        "send_next_at = ?, send_error = NULL WHERE id = ?",
                        (result.state, result.probability, result.decision, result.threshold, result.error,
-                        result.warnings, time.time(), result.result_path, send_state,
+                        result.warnings, time.time(), paths, send_state,
                         time.time() if send_state else None, item_id))
 
     # -- the forwarder ----------------------------------------------------------------------------------
@@ -219,7 +226,7 @@ class WorkQueue:
         """Try a failed send again now (the worklist's "send again")."""
         with self._transaction() as db:
             db.execute("UPDATE items SET send_state = 'pending', send_attempts = 0, send_next_at = ? "
-                       "WHERE id = ? AND result_path IS NOT NULL", (time.time(), item_id))
+                       "WHERE id = ? AND result_paths IS NOT NULL", (time.time(), item_id))
 
     # -- readers ----------------------------------------------------------------------------------------
     def items(self, order: str = "newest") -> list[WorkItem]:

@@ -39,7 +39,7 @@ from pydicom.uid import (
 
 from engine.io.phi import hash_uid
 from engine.pacs.queue import WorkQueue
-from engine.paths import write_atomic
+from engine.paths import file_sha256, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ OUT_OF_RESOURCES = 0xA700  # disk full, database unavailable: the peer keeps the
 DOES_NOT_MATCH_SOP_CLASS = 0xA900  # e.g. an image object without pixel data
 CANNOT_UNDERSTAND = 0xC000  # undecodable dataset, missing or malformed UIDs
 
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")  # also keeps a hostile UID from naming a path outside the store
+UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")  # also keeps a hostile UID from naming a path outside the store
 STUDIES_DIR = "studies"
 
 
@@ -74,6 +74,32 @@ class Received:
     study_instance_uid: str
     path: Path
     queued: bool  # False for a duplicate already held
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What a C-STORE request's dataset says about itself (read before anything is written)."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    has_pixels: bool
+
+
+def read_incoming(event: Any) -> Incoming | None:
+    """The UIDs of an EVT_C_STORE event's dataset; None when it cannot be decoded or its SOP instance / study UID
+    is missing or malformed (answer CANNOT_UNDERSTAND)."""
+    sop_uid = str(event.request.AffectedSOPInstanceUID or "")
+    try:
+        dataset = event.dataset
+        study_uid = str(dataset.get("StudyInstanceUID", "") or "")
+        series_uid = str(dataset.get("SeriesInstanceUID", "") or "")
+        has_pixels = any(k in dataset for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+    except Exception:  # noqa: BLE001 — any decoding failure is the peer's malformed dataset
+        return None
+    if not (UID_PATTERN.match(sop_uid) and UID_PATTERN.match(study_uid)):
+        return None
+    return Incoming(sop_uid, study_uid, series_uid, has_pixels)
 
 
 def instance_path(store: Path, study_uid: str, sop_uid: str) -> Path:
@@ -89,9 +115,8 @@ def adopt_orphans(store: Path, queue: WorkQueue) -> int:
         if str(path) in known:
             continue
         study, sop = path.parent.name, path.stem
-        if _UID.match(study) and _UID.match(sop):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
-            adopted += queue.enqueue(sop, study, "", path, digest, received_at=path.stat().st_mtime)
+        if UID_PATTERN.match(study) and UID_PATTERN.match(sop):
+            adopted += queue.enqueue(sop, study, "", path, file_sha256(path), received_at=path.stat().st_mtime)
     if adopted:
         log.info("queued %d stored instance(s) a previous run had not queued", adopted)
     return adopted
@@ -169,25 +194,19 @@ class StorageServer:
     def _on_store(self, event: Any) -> int:
         """Write, then queue, then answer; every exit that is not SUCCESS leaves the peer holding the study."""
         calling = str(event.assoc.requestor.ae_title).strip()
-        sop_uid = str(event.request.AffectedSOPInstanceUID or "")
-        try:
-            dataset = event.dataset
-            study_uid = str(dataset.get("StudyInstanceUID", "") or "")
-            series_uid = str(dataset.get("SeriesInstanceUID", "") or "")
-            has_pixels = any(k in dataset for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
-        except Exception as exc:  # noqa: BLE001 — any decoding failure is the peer's malformed dataset
-            log.warning("refused an instance from %s: its dataset could not be decoded (%s)", calling,
-                        type(exc).__name__)
+        incoming = read_incoming(event)
+        if incoming is None:
+            log.warning("refused an instance from %s: undecodable, or its SOP instance / study UID is missing or "
+                        "malformed", calling)
             return CANNOT_UNDERSTAND
-        if not (_UID.match(sop_uid) and _UID.match(study_uid)):
-            log.warning("refused an instance from %s: missing or malformed SOP instance / study UID", calling)
-            return CANNOT_UNDERSTAND
-        if not has_pixels:
+        sop_uid, study_uid, series_uid = incoming.sop_instance_uid, incoming.study_instance_uid, \
+            incoming.series_instance_uid
+        if not incoming.has_pixels:
             log.warning("refused instance %s from %s: an image object without pixel data", hash_uid(sop_uid),
                         calling)
             return DOES_NOT_MATCH_SOP_CLASS
         data = event.encoded_dataset()  # the bytes as sent (preamble, file meta, dataset): nothing re-encoded
-        digest = hashlib.sha256(data).hexdigest()[:32]
+        digest = hashlib.sha256(data).hexdigest()[:32]  # as engine.paths.file_sha256 of the file it becomes
         path = instance_path(self.store, study_uid, sop_uid)
         earlier = self.queue.find(sop_uid)
         if earlier is not None and earlier.sha256 == digest and Path(earlier.path).is_file():

@@ -8,7 +8,6 @@ the length of the retrieve.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -20,7 +19,7 @@ from typing import Any
 from engine.errors import PneumoError
 from engine.io.phi import hash_uid
 from engine.pacs.peer import Destination, PacsError, apply_timeouts, associate
-from engine.pacs.scp import TRANSFER_SYNTAXES
+from engine.pacs.scp import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, SUCCESS, TRANSFER_SYNTAXES, UID_PATTERN, read_incoming
 from engine.paths import write_atomic
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,6 @@ RETRIEVE_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.
                         "1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.11.1")
 PENDING = (0xFF00, 0xFF01)
 _DATE = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 # C-FIND return keys at study level -> JSON names. Patient attributes are returned to the caller (it asked for
 # them), never logged.
@@ -120,7 +118,7 @@ def find_studies(peer: Destination, query: StudyQuery, *, calling_ae: str = "PNE
         for status, found in assoc.send_c_find(identifier, STUDY_ROOT_FIND):
             final = int(status.Status) if "Status" in status else -1
             if final in PENDING and found is not None:
-                studies.append(_study_json(found))
+                studies.append(study_json(found))
     finally:
         assoc.release()
     if final != 0:
@@ -128,7 +126,7 @@ def find_studies(peer: Destination, query: StudyQuery, *, calling_ae: str = "PNE
     return studies
 
 
-def _study_json(found: Any) -> dict[str, Any]:
+def study_json(found: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for keyword, name in STUDY_KEYS.items():
         value = found.get(keyword, "")
@@ -155,24 +153,21 @@ class _Writer:
         self._lock = threading.Lock()
 
     def __call__(self, event: Any) -> int:
-        try:
-            dataset = event.dataset
-            study, sop = str(dataset.get("StudyInstanceUID", "")), str(event.request.AffectedSOPInstanceUID)
-        except Exception:  # noqa: BLE001 — an undecodable instance is refused, the rest of the study continues
-            return 0xC000
-        if not (_UID.match(study) and _UID.match(sop)):
-            return 0xC000
+        incoming = read_incoming(event)
+        if incoming is None:  # refused; the rest of the study continues
+            return CANNOT_UNDERSTAND
+        study, sop = incoming.study_instance_uid, incoming.sop_instance_uid
         data = event.encoded_dataset()
         path = self.out / study / f"{sop}.dcm"
         try:
             write_atomic(path, data)
         except OSError as exc:
             log.error("could not write retrieved instance %s (%s)", hash_uid(sop), exc.strerror)
-            return 0xA700
+            return OUT_OF_RESOURCES
         with self._lock:
             self.files.append(str(path))
-        log.debug("retrieved instance %s (%s)", hash_uid(sop), hashlib.sha256(data).hexdigest()[:12])
-        return 0x0000
+        log.debug("retrieved instance %s", hash_uid(sop))
+        return SUCCESS
 
 
 def get_study(peer: Destination, study_uid: str, out: str | Path, *, calling_ae: str = "PNEUMOLLM",
@@ -181,7 +176,7 @@ def get_study(peer: Destination, study_uid: str, out: str | Path, *, calling_ae:
     from pydicom.dataset import Dataset
     from pynetdicom import build_role, evt
 
-    _check_uid(study_uid)
+    check_study_uid(study_uid)
     out = Path(out)
     writer = _Writer(out)
     ae = _ae(calling_ae, timeout)
@@ -211,7 +206,7 @@ def move_study(peer: Destination, study_uid: str, out: str | Path, *, move_ae: s
     from pydicom.dataset import Dataset
     from pynetdicom import AE, evt
 
-    _check_uid(study_uid)
+    check_study_uid(study_uid)
     out = Path(out)
     writer = _Writer(out)
     receiver = AE(ae_title=move_ae)
@@ -244,8 +239,8 @@ def _retrieve_identifier(identifier: Any, study_uid: str) -> Any:
     return identifier
 
 
-def _check_uid(study_uid: str) -> None:
-    if not _UID.match(study_uid):
+def check_study_uid(study_uid: str) -> None:
+    if not UID_PATTERN.match(study_uid):
         raise PneumoError(f"{study_uid!r} is not a study instance UID (digits and dots).")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,8 +22,11 @@ from engine.pacs.queue import ItemResult, WorkItem, WorkQueue
 from engine.triage import UNREADABLE, row_for
 
 log = logging.getLogger(__name__)
+# highdicom warns about odd person names by quoting them: a patient's or physician's name in a node's output.
+warnings.filterwarnings("ignore", message=r"The string .* is unlikely to represent the intended person name")
 
 RESULTS_DIR = "results"
+RESULT_KINDS = ("sr", "sc")
 
 
 class TriageWorker:
@@ -32,13 +36,19 @@ class TriageWorker:
         queue: the store's work queue.
         diagnoser: a loaded Diagnoser (its threshold and operating point are the ones results are decided at).
         store: the store folder (SRs go to ``store/results``).
-        send_results: write a DICOM SR per result and queue it for the destination AE.
+        send_results: write the result objects of each result and queue them for the destination AE.
+        result_kinds: which objects: "sr" (Comprehensive SR) and / or "sc" (the annotated image as a Secondary
+            Capture, which every PACS viewer shows; it costs a second decode of the radiograph).
         batch_size: instances claimed and diagnosed together (the model batches them).
         on_finished: called with each finished item's SOP instance UID (the viewer refreshes its worklist).
     """
 
     def __init__(self, queue: WorkQueue, diagnoser: Diagnoser, store: str | Path, *, send_results: bool = False,
-                 batch_size: int = 4, on_finished: Callable[[str], None] | None = None) -> None:
+                 result_kinds: tuple[str, ...] = ("sr",), batch_size: int = 4,
+                 on_finished: Callable[[str], None] | None = None) -> None:
+        if not result_kinds or set(result_kinds) - set(RESULT_KINDS):
+            raise PneumoError(f"results to send are {' and/or '.join(RESULT_KINDS)}, not {','.join(result_kinds)}.")
+        self.result_kinds = result_kinds
         self.queue = queue
         self.diagnoser = diagnoser
         self.store = Path(store)
@@ -79,8 +89,9 @@ class TriageWorker:
                 self._finish(item, outcome)
                 done.add(item.id)
         except Exception as exc:  # one broken batch must not stall the queue for ever
-            log.error("diagnosis failed for %d instance(s) (%s)", len(items) - len(done), type(exc).__name__,
-                      exc_info=True)
+            # the traceback may name store paths, which carry UIDs: only at debug level
+            log.error("diagnosis failed for %d instance(s) (%s)", len(items) - len(done), type(exc).__name__)
+            log.debug("diagnosis failure", exc_info=True)
             message = exc.user_message if isinstance(exc, PneumoError) else \
                 f"unexpected error ({type(exc).__name__}); see the server log"
             for item in items:
@@ -90,30 +101,39 @@ class TriageWorker:
 
     def _finish(self, item: WorkItem, outcome: CaseOutcome) -> None:
         row = row_for(item.path, item.sha256, outcome)
-        result_path, sr_error = None, None
+        paths: tuple[str, ...] = ()
+        export_error = None
         if self.send_results and outcome.result is not None and outcome.meta is not None:
-            result_path, sr_error = self._write_sr(item, outcome)
+            paths, export_error = self._write_results(item, outcome)
         state = "failed" if row.decision == UNREADABLE else "done"
         self.queue.finish(item.id, ItemResult(state, row.probability, row.decision, row.threshold,
-                                              row.error or None, row.warnings, result_path),
-                          send=result_path is not None)
-        if sr_error:
-            self.queue.record_send(item.id, sent=False, error=sr_error)
+                                              row.error or None, row.warnings, paths), send=bool(paths))
+        if export_error:
+            self.queue.record_send(item.id, sent=False, error=export_error)
         log.info("instance %s: %s", hash_uid(item.sop_instance_uid), row.decision)
         if self.on_finished:
             self.on_finished(item.sop_instance_uid)
 
-    def _write_sr(self, item: WorkItem, outcome: CaseOutcome) -> tuple[str | None, str | None]:
-        from engine.export import export_structured_report
+    def _write_results(self, item: WorkItem, outcome: CaseOutcome) -> tuple[tuple[str, ...], str | None]:
+        """The result objects to send, or none and why. Identified: they go back to the archive the study came
+        from and must file under its patient (``engine.export`` de-identifies only for exports that leave)."""
+        from engine.export import export_secondary_capture, export_structured_report
+        from engine.io import load_image
 
         assert outcome.result is not None and outcome.meta is not None
-        path = self.store / RESULTS_DIR / f"{item.sop_instance_uid}.sr.dcm"
+        folder = self.store / RESULTS_DIR
+        paths = []
         started = time.perf_counter()
         try:
-            # Identified: the SR goes back to the archive the study came from and must file under its patient.
-            export_structured_report(path, outcome.meta, outcome.result, identified=True)
+            if "sr" in self.result_kinds:
+                paths.append(export_structured_report(folder / f"{item.sop_instance_uid}.sr.dcm", outcome.meta,
+                                                      outcome.result, identified=True))
+            if "sc" in self.result_kinds:
+                image = load_image(item.path)  # the batch's decoded image is gone; the SC draws on its pixels
+                paths.append(export_secondary_capture(folder / f"{item.sop_instance_uid}.sc.dcm", image,
+                                                      outcome.result, identified=True))
         except PneumoError as exc:
-            log.warning("no SR for instance %s (%s)", hash_uid(item.sop_instance_uid), exc.user_message)
-            return None, f"the SR could not be written: {exc.user_message}"
-        log.debug("SR written in %.0f ms", (time.perf_counter() - started) * 1e3)
-        return str(path), None
+            log.warning("no result objects for instance %s (%s)", hash_uid(item.sop_instance_uid), exc.user_message)
+            return (), f"the result could not be written: {exc.user_message}"
+        log.debug("result objects written in %.0f ms", (time.perf_counter() - started) * 1e3)
+        return tuple(str(path) for path in paths), None

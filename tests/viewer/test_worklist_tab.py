@@ -64,6 +64,9 @@ def test_node_started_in_the_tab_shows_results_as_they_arrive(qtbot, tiny_diagno
     tab.stop_node()
     qtbot.waitUntil(lambda: tab._drain is None and tab._closing_node is None, timeout=30_000)
     assert tab.node_button.text() == "Start node" and tab.store_edit.isEnabled()
+    again = WorklistTab(lambda: tiny_diagnoser)  # the next start of the viewer: the node's fields are kept
+    qtbot.addWidget(again)
+    assert (again.store_edit.text(), again.port_spin.value()) == (str(tmp_path / "store"), 0)
 
 
 def test_a_bad_destination_is_one_line_and_no_node(qtbot, tmp_path: Path) -> None:

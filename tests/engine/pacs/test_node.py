@@ -23,6 +23,7 @@ from tests.engine.pacs.peers import relabelled_copies
 from tests.head_factory import make_tiny_head
 
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ class ResultsPeer:
         self.lock = threading.Lock()
         self.ae = AE(ae_title="ARCHIVE")
         self.ae.add_supported_context(COMPREHENSIVE_SR)
+        self.ae.add_supported_context(SECONDARY_CAPTURE)
         self.server = self.ae.start_server(("127.0.0.1", 0), block=False,
                                            evt_handlers=[(evt.EVT_C_STORE, self._store)])
         self.port = int(self.server.server_address[1])
@@ -66,13 +68,14 @@ def test_received_studies_are_triaged_and_results_sent_back(diagnoser: Diagnoser
                                                             dicom_dir: Path, tmp_path: Path) -> None:
     frontal = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "in", 3)
     lateral = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "lat", 1, ViewPosition="LL")
-    node = start_node(tmp_path / "store", diagnoser, Destination("127.0.0.1", archive.port, "ARCHIVE"))
+    node = start_node(tmp_path / "store", diagnoser, Destination("127.0.0.1", archive.port, "ARCHIVE"),
+                      result_kinds=("sr", "sc"))
     try:
         port = node.server.address[1]
         assert store_files(Destination("127.0.0.1", port, "PNEUMOLLM"), frontal + lateral) == [0, 0, 0, 0]
         assert node.wait_idle(timeout=120)
         for _ in range(200):  # the forwarder polls once a second
-            if all(item.send_state == "sent" for item in node.queue.items() if item.result_path):
+            if all(item.send_state == "sent" for item in node.queue.items() if item.result_files):
                 break
             threading.Event().wait(0.1)
         items = {item.sop_instance_uid: item for item in node.queue.items()}
@@ -90,9 +93,14 @@ def test_received_studies_are_triaged_and_results_sent_back(diagnoser: Diagnoser
     refused = items[str(dcmread(lateral[0], stop_before_pixels=True).SOPInstanceUID)]
     assert (refused.state, refused.decision, refused.probability) == ("done", "not diagnosed", None)
     assert "lateral" in (refused.error or "").lower() and refused.send_state == ""
-    assert len(archive.received) == 3
+    reports = [ds for ds in archive.received if ds.SOPClassUID == COMPREHENSIVE_SR]
+    captures = [ds for ds in archive.received if ds.SOPClassUID == SECONDARY_CAPTURE]
+    assert len(reports) == len(captures) == 3 and len(archive.received) == 6
+    studies = {str(dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in frontal}
+    assert {str(sc.StudyInstanceUID) for sc in captures} == studies  # a new series in the source's study
+    assert all(sc.BurnedInAnnotation == "YES" and sc.PhotometricInterpretation == "RGB" for sc in captures)
     sources = {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in frontal}
-    for sr in archive.received:
+    for sr in reports:
         evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
         referenced = str(evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID)
         assert referenced in sources
@@ -121,4 +129,4 @@ def test_a_dead_destination_is_retried_then_shown_failed(diagnoser: Diagnoser, d
     finally:
         node.stop()
     assert item.state == "done" and item.send_state == "failed" and item.send_attempts == 2
-    assert "GONE" in (item.send_error or "") and Path(item.result_path or "").is_file()
+    assert "GONE" in (item.send_error or "") and all(Path(path).is_file() for path in item.result_files)

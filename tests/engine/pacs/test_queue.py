@@ -77,8 +77,9 @@ def test_sends_retry_then_fail_visibly(tmp_path: Path) -> None:
     queue = WorkQueue.in_store(tmp_path)
     fill(queue, 1)
     [item] = queue.claim()
-    queue.finish(item.id, ItemResult("done", 0.9, "flagged", 0.5, result_path="/r.dcm"), send=True)
+    queue.finish(item.id, ItemResult("done", 0.9, "flagged", 0.5, result_paths=("/r.sr.dcm", "/r.sc.dcm")), send=True)
     [due] = queue.due_sends()
+    assert due.result_files == ["/r.sr.dcm", "/r.sc.dcm"]
     queue.record_send(due.id, sent=False, error="refused", retry_at=due.send_next_at + 3600)
     assert queue.due_sends() == []
     assert queue.due_sends(now=due.send_next_at + 3601)[0].send_attempts == 1

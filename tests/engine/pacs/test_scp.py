@@ -6,7 +6,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,17 +19,20 @@ from pynetdicom import AE
 
 from engine.pacs import scp as scp_module
 from engine.pacs.forward import store_files
-from engine.pacs.peer import Destination, PacsError
+from engine.pacs.peer import Destination, PacsError, tls_client_context
 from engine.pacs.queue import WorkQueue
 from engine.pacs.scp import (
+    CANNOT_UNDERSTAND,
     CR_IMAGE_STORAGE,
     DOES_NOT_MATCH_SOP_CLASS,
     OUT_OF_RESOURCES,
     StorageServer,
     adopt_orphans,
     instance_path,
+    tls_server_context,
 )
-from tests.dicom_factory import PHI_VALUES, make_dicom
+from engine.pacs.scu import echo
+from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.engine.pacs.peers import relabelled_copies
 
 
@@ -87,7 +93,7 @@ def test_duplicate_sop_instance(server: StorageServer, dicom_dir: Path, tmp_path
 
 def test_no_pixel_data_is_refused_with_a_status(server: StorageServer, tmp_path: Path, caplog) -> None:
     empty = make_dicom(tmp_path / "empty.dcm", None, sop_class=CR_IMAGE_STORAGE)
-    with caplog.at_level(logging.INFO, logger="engine.pacs"):
+    with caplog.at_level(logging.INFO):  # our lines and pynetdicom's
         assert store_files(peer(server), [empty], calling_ae="MODALITY") == [DOES_NOT_MATCH_SOP_CLASS]
     assert server.queue.items() == []
     assert "without pixel data" in caplog.text
@@ -145,3 +151,42 @@ def test_an_instance_on_disk_but_not_queued_is_adopted_at_start(dicom_dir: Path,
     assert adopt_orphans(tmp_path / "store", queue) == 0
     [item] = queue.items()
     assert item.sha256 == hashlib.sha256(copy.read_bytes()).hexdigest()[:32]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make a test certificate")
+def test_dicom_tls(dicom_dir: Path, tmp_path: Path) -> None:
+    """With a server certificate the SCP speaks TLS only: a pynetdicom TLS peer and our own SCU store, a
+    plain-TCP peer gets nowhere."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    node = StorageServer(tmp_path / "store", WorkQueue.in_store(tmp_path / "store"), port=0,
+                         ssl_context=tls_server_context(cert, key))
+    node.start()
+    try:
+        ae = AE(ae_title="MODALITY")
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+        ae.add_requested_context(CR_IMAGE_STORAGE, "1.2.840.10008.1.2.4.91")
+        client = ssl.create_default_context(cafile=str(cert))
+        assoc = ae.associate("127.0.0.1", node.address[1], ae_title="PNEUMOLLM", tls_args=(client, "localhost"))
+        assert assoc.is_established
+        assert assoc.send_c_store(str(dicom_dir / "RG1_J2KI.dcm")).Status == 0
+        assoc.release()
+        secure = peer(node).with_tls(tls_client_context(cert))  # our own SCU, as forward and pacs use it
+        assert echo(secure) == 0
+        [copy] = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "copy", 1)
+        assert store_files(secure, [copy], calling_ae="MODALITY", timeout=10) == [0]
+        with pytest.raises(PacsError):
+            store_files(peer(node), [dicom_dir / "RG1_J2KI.dcm"], calling_ae="MODALITY", timeout=5)
+        assert len(node.queue.items()) == 2
+    finally:
+        node.stop()
+        node.queue.close()
+
+
+def test_a_malformed_study_uid_is_refused_and_names_no_path(server: StorageServer, tmp_path: Path) -> None:
+    hostile = make_dicom(tmp_path / "hostile.dcm", chest_like(64, 64), study_uid="../../outside")
+    assert store_files(peer(server), [hostile], calling_ae="MODALITY") == [CANNOT_UNDERSTAND]
+    assert server.queue.items() == [] and not (tmp_path / "outside").exists()
+    assert not list(server.store.rglob("*.dcm"))

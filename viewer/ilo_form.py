@@ -157,14 +157,8 @@ class IloForm(QWidget):
             box.addItem("", "")
             for shape, words in SHAPES.items():
                 box.addItem(f"{shape} — {words}", shape)
-        shapes = QWidget()
-        shape_row = QHBoxLayout(shapes)
-        shape_row.setContentsMargins(0, 0, 0, 0)
-        shape_row.addWidget(QLabel("primary"))
-        shape_row.addWidget(self.primary)
-        shape_row.addWidget(QLabel("secondary"))
-        shape_row.addWidget(self.secondary)
-        form.addRow("2B shape/size", shapes)
+        form.addRow("2B shape/size: primary", self.primary)
+        form.addRow("secondary", self.secondary)
         zones = QWidget()
         zone_grid = QGridLayout(zones)
         zone_grid.setContentsMargins(0, 0, 0, 0)
@@ -221,6 +215,10 @@ class IloForm(QWidget):
         symbol_layout.addWidget(self.comments)
         layout.addWidget(symbols)
 
+        for box in (self.quality, self.primary, self.secondary, self.large):
+            # Long descriptions show in the drop-down; closed, the box stays narrow enough for a side dock.
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(10)
         self.problems = QLabel("")
         self.problems.setWordWrap(True)
         self.problems.setStyleSheet("color:#8a4b00;")

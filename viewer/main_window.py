@@ -53,6 +53,7 @@ from viewer.study_browser import StudyBrowser
 from viewer.tag_browser import TagBrowser, read_tag_rows
 from viewer.triage_tab import TriageTab
 from viewer.workers import Worker, WorkerSet, model_pool
+from viewer.zone_overlay import ZoneOverlay
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
@@ -144,7 +145,7 @@ class MainWindow(QMainWindow):
         self.study_dock.raise_()
         self.overlay_controls = self._overlay_box()
         self.overlay_dock = self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.ilo = IloPanel()  # the ILO reading form; hidden until asked for (View > ILO reading form, Ctrl+I)
+        self.ilo = IloPanel(overlay=ZoneOverlay(self.view))  # hidden until asked for (View > ILO reading form)
         self.ilo_dock = self._dock("ILO reading", self.ilo, Qt.DockWidgetArea.RightDockWidgetArea)
         self.ilo_dock.hide()
 

@@ -7,6 +7,7 @@ import csv
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pydicom
 from PySide6.QtCore import Qt
 
@@ -105,7 +106,7 @@ def test_zone_chart_shows_model_evidence(qtbot) -> None:
     assert not chart.grab().isNull()
 
 
-def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir: Path) -> None:
+def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir: Path, tmp_path: Path) -> None:
     window = make_window(qtbot, factory)
     window.show_ilo_form()
     assert window.ilo_dock.isVisible()
@@ -116,3 +117,29 @@ def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir
     assert [z.name for z in evidence.zones][0] == "right_upper" and evidence.lung_area_px > 0
     assert window.ilo.chart.report is evidence
     assert window.ilo.result is window.panel.result
+    overlay = window.ilo.overlay
+    assert overlay.present and not overlay.item.isVisible()  # drawn on request only
+    window.ilo.show_zones.setChecked(True)
+    assert overlay.item.isVisible()
+    picture = overlay.item.pixmap().toImage()
+    assert (picture.width(), picture.height()) == window.view.image.pixels.shape[::-1]
+    window.grab().save(str(tmp_path / "ilo_window.png"))  # for a look by eye
+    window.open_path(dicom_dir / "RG1_UNCI.dcm")  # another image: its zones are not known yet
+    qtbot.waitUntil(lambda: not overlay.present, timeout=60_000)
+
+
+def test_zone_picture_tints_each_zone(shared_data: Path) -> None:
+    from PIL import Image
+
+    from engine.zones import lung_zones
+    from viewer.zone_overlay import LEVEL_RGB, zone_picture
+
+    name = sorted((shared_data / "jsrt" / "masks" / "right_lung").glob("*.png"))[0].name
+    mask = np.zeros((512, 512), bool)
+    for side in ("right_lung", "left_lung"):
+        mask |= np.asarray(Image.open(shared_data / "jsrt" / "masks" / side / name).convert("L")) > 127
+    zones = lung_zones(mask)
+    rgba = zone_picture(zones)
+    assert (rgba[..., 3] > 0).sum() == mask.sum() and (rgba[~mask, 3] == 0).all()
+    inner = zones["left_middle"].mask & (rgba[..., 3] < 200)
+    assert (rgba[inner, :3] == LEVEL_RGB[1]).all()

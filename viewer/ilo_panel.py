@@ -130,6 +130,7 @@ class IloPanel(QWidget):
     def set_image(self, image: LoadedImage | None) -> None:
         """A new image: its saved reading (if any) is shown, else an empty form."""
         self.image, self.result, self.evidence, self.stored = image, None, None, None
+        self._evidence_worker = None  # a late answer for the previous image is dropped
         self.chart.set_report(None, "Diagnose the image to see the model's evidence in each zone.")
         if self.overlay is not None:
             self.overlay.set_picture(None)
@@ -170,8 +171,13 @@ class IloPanel(QWidget):
         bind(worker, self, finished=self._evidence_done, failed=self._evidence_failed)
         workers.start(worker, model=True)
 
+    @property
+    def measuring(self) -> bool:
+        return self._evidence_worker is not None
+
     def _evidence_done(self, worker: Worker, measured: tuple[ZoneEvidenceReport, np.ndarray]) -> None:
         if worker is self._evidence_worker:
+            self._evidence_worker = None
             report, picture = measured
             self.set_evidence(report)
             if self.overlay is not None:
@@ -179,6 +185,7 @@ class IloPanel(QWidget):
 
     def _evidence_failed(self, worker: Worker, exc: BaseException) -> None:
         if worker is self._evidence_worker:
+            self._evidence_worker = None
             message = exc.user_message if isinstance(exc, PneumoError) else "The zone evidence could not be measured."
             self.set_evidence(None, message)
 

@@ -471,7 +471,8 @@ class MainWindow(QMainWindow):
         if self._closing or token != self._diagnosis_token:
             return
         self._diagnosis_worker = None
-        self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
+        if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
+            self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
         self.panel.show_idle("Diagnosis complete — review the image and the result." if self.panel.result
                              else "Done.")
 
@@ -540,6 +541,9 @@ class MainWindow(QMainWindow):
         self.ilo_dock.show()
         self.ilo_dock.raise_()
         self.ilo.form.quality.setFocus()
+        if (self.ilo.evidence is None and self.panel.result is not None and not self.diagnosis_running
+                and not self.ilo.measuring):
+            self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
 
     def open_finetune_wizard(self) -> FinetuneWizard:
         """One wizard at a time; installing or rolling back a head reloads the window's model."""

@@ -124,8 +124,14 @@ def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir
     picture = overlay.item.pixmap().toImage()
     assert (picture.width(), picture.height()) == window.view.image.pixels.shape[::-1]
     window.grab().save(str(tmp_path / "ilo_window.png"))  # for a look by eye
+    window.ilo_dock.hide()
     window.open_path(dicom_dir / "RG1_UNCI.dcm")  # another image: its zones are not known yet
     qtbot.waitUntil(lambda: not overlay.present, timeout=60_000)
+    window.diagnose(False)
+    wait_for_result(qtbot, window)
+    assert window.ilo.evidence is None and not window.ilo.measuring  # nobody is looking: not measured
+    window.show_ilo_form()  # measured when the form is opened
+    qtbot.waitUntil(lambda: window.ilo.evidence is not None, timeout=180_000)
 
 
 def test_zone_picture_tints_each_zone(shared_data: Path) -> None:

@@ -1,13 +1,13 @@
 """How truthful is each draft generator: the share of its own sentences the clues support, planner vs LLM.
 
-    python benchmarks/bench_draft_truth.py [--images 12] [--llm-images 3] [--seed 0] [--threads 2]
+    python benchmarks/bench_draft_truth.py [--images 12] [--llm-images 3] [--seed 0] [--threads 2] [--show]
 
 Real radiographs from ../shared/data (samples, JSRT, covid-v7, DICOM) through the installed (else shipped) head:
 the model's score, its zone evidence (occlusion + Grad-CAM) and the image warnings, plus a random but consistent
 ILO form per radiograph (seeded; no real readings of these films exist) -> clues -> a draft by each generator.
 Each generated sentence is checked by ``engine.ilo.clues.check_sentence`` before any fallback. The LLM arm runs on
 the first ``--llm-images`` radiographs only: on a shared 2-core CPU the embedded SmolLM2 takes seconds per
-sentence. One run, one line of absolutes and ratios.
+sentence. One run, one line of absolutes and ratios; ``--show`` also prints every LLM sentence with the check's verdict.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from engine.diagnoser import Diagnoser
 from engine.errors import PneumoError
-from engine.ilo.clues import ModelFacts, build_clues
+from engine.ilo.clues import ModelFacts, build_clues, check_sentence
 from engine.ilo.codes import PROFUSION, SHAPES, SYMBOLS, ZONES
 from engine.ilo.draft import LlmGenerator, PlannerGenerator, draft_report
 from engine.ilo.form import IloReading, PleuralPlaques, Sides, SmallOpacities, problems
@@ -67,7 +67,7 @@ def files(count: int) -> list[Path]:
     return found[:count]
 
 
-def main(images: int, llm_images: int, seed: int, threads: int) -> None:
+def main(images: int, llm_images: int, seed: int, threads: int, show: bool = False) -> None:
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     diagnoser = Diagnoser(device="cpu")
@@ -97,6 +97,10 @@ def main(images: int, llm_images: int, seed: int, threads: int) -> None:
             counts["llm"][1] += drafted.generated
             final_ok += sum(s.check.supported for s in drafted.sentences)
             final_total += len(drafted.sentences)
+            if show:
+                for text in llm.last_sentences:
+                    check = check_sentence(text, clues)
+                    print(f"{path.name} | {'ok ' if check.supported else 'no '} | {text} | {check.reason}")
     share = {name: (ok / total if total else float("nan")) for name, (ok, total) in counts.items()}
     better = max(share, key=lambda name: -1 if np.isnan(share[name]) else share[name])
     ratio = share["planner"] / share["llm"] if share["llm"] > 0 else float("inf")
@@ -115,5 +119,6 @@ if __name__ == "__main__":
     parser.add_argument("--llm-images", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--show", action="store_true", help="print each LLM sentence and the check's verdict")
     args = parser.parse_args()
-    main(args.images, args.llm_images, args.seed, args.threads)
+    main(args.images, args.llm_images, args.seed, args.threads, args.show)

@@ -112,6 +112,7 @@ class LlmGenerator:
         self.max_new_tokens = max_new_tokens
         self._model: Any = None
         self._tokenizer: Any = None
+        self.last_sentences: list[str] = []  # the latest call's output, before any check (for inspection)
 
     def _load(self) -> None:
         if self._model is not None:
@@ -160,7 +161,8 @@ class LlmGenerator:
             output = self._model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
                                           repetition_penalty=1.2, pad_token_id=tokenizer.pad_token_id)
         answers = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        return [first for answer in answers if (first := next(iter(split_sentences(answer)), ""))]
+        self.last_sentences = [first for answer in answers if (first := next(iter(split_sentences(answer)), ""))]
+        return self.last_sentences
 
 
 def split_sentences(text: str) -> list[str]:

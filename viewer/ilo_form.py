@@ -136,6 +136,8 @@ class IloForm(QWidget):
         super().__init__()
         layout = QVBoxLayout(self)
         self._building = True
+        # False until the reader enters something (or a saved reading is shown): the defaults are no reading.
+        self.entered = False
 
         quality = QGroupBox("1  Radiograph &quality")
         quality_row = QHBoxLayout(quality)
@@ -236,6 +238,7 @@ class IloForm(QWidget):
     def _changed(self, *_args: object) -> None:
         if self._building:
             return
+        self.entered = True
         found = problems(self.reading(), require_signature=False)
         self.problems.setText("\n".join(f"• {line}" for line in found) if found else "✓ The form is consistent.")
         self.changed.emit()
@@ -254,7 +257,7 @@ class IloForm(QWidget):
             symbols=tuple(code for code, box in self.symbols.items() if box.isChecked()),
             comments=self.comments.toPlainText().strip())
 
-    def set_reading(self, reading: IloReading) -> None:
+    def set_reading(self, reading: IloReading, *, entered: bool = True) -> None:
         self._building = True
         try:
             self.quality.setCurrentIndex(self.quality.findData(reading.quality))
@@ -276,9 +279,10 @@ class IloForm(QWidget):
         finally:
             self._building = False
         self._changed()
+        self.entered = entered
 
     def clear(self) -> None:
-        self.set_reading(IloReading())
+        self.set_reading(IloReading(), entered=False)
         self.show_suggestions((), abnormal=False)
 
     def show_suggestions(self, zones: tuple[str, ...] | list[str], *, abnormal: bool) -> None:

@@ -201,15 +201,15 @@ class IloPanel(QWidget):
     def make_draft(self) -> None:
         """Fill the report box with the planner's draft from the clues (the form, the model, the image checks)."""
         reading = self.form.reading()
-        usable = not problems(reading, require_signature=False)
+        usable = self.form.entered and not problems(reading, require_signature=False)
         facts = ModelFacts.from_result(self.result) if self.result is not None else None
         if facts is None and not usable:
-            show_error(self, PneumoError("Fill the form consistently (or diagnose the image) before drafting."))
+            show_error(self, PneumoError("Fill in the form consistently (or diagnose the image) before drafting."))
             return
         draft = draft_report(build_clues(facts, self.evidence, reading if usable else None))
         self.report.setPlainText(draft.text)
-        self.draft_label.setText(DRAFT_LABEL + ("" if usable else " — the form is incomplete: model suggestions "
-                                                                  "only"))
+        self.draft_label.setText(DRAFT_LABEL + ("" if usable else " — no consistent reading entered: model "
+                                                                  "suggestions only"))
 
     def sign_and_save(self) -> StoredReading | None:
         if self.image is None:

@@ -49,6 +49,17 @@ def test_keyboard_entry_and_live_rules(qtbot) -> None:
     assert form.reading().symbols == ("em",)
 
 
+def test_an_untouched_form_is_no_reading(qtbot, dicom_dir: Path, tmp_path: Path) -> None:
+    panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
+    qtbot.addWidget(panel)
+    panel.set_image(load_image(dicom_dir / "RG1_UNCI.dcm"))
+    assert not panel.form.entered
+    panel.form.profusion.setCurrentText("0/1")
+    assert panel.form.entered
+    panel.set_image(load_image(dicom_dir / "RG1_UNCI.dcm"))  # reopened: nothing entered again
+    assert not panel.form.entered
+
+
 def test_model_suggestions_tick_nothing(qtbot) -> None:
     form = IloForm()
     qtbot.addWidget(form)

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from commands.common import add_json_flag, emit, guarded
-from commands.predict_cmd import add_model_arguments, make_diagnoser
+from commands.common import emit, guarded
+from commands.predict_cmd import add_arguments, make_diagnoser  # the same FILE, model and --allow-flagged options
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG or TIFF frontal chest radiograph")
-    add_model_arguments(parser)
-    parser.add_argument("--allow-flagged", action="store_true",
-                        help="measure even images flagged at ingest (lateral view, CT/MR/US, ...)")
-    add_json_flag(parser)
+__all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:

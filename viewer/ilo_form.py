@@ -136,6 +136,8 @@ class IloForm(QWidget):
         super().__init__()
         layout = QVBoxLayout(self)
         self._building = True
+        # False until the reader enters something (or a saved reading is shown): the defaults are no reading.
+        self.entered = False
 
         quality = QGroupBox("1  Radiograph &quality")
         quality_row = QHBoxLayout(quality)
@@ -157,14 +159,8 @@ class IloForm(QWidget):
             box.addItem("", "")
             for shape, words in SHAPES.items():
                 box.addItem(f"{shape} — {words}", shape)
-        shapes = QWidget()
-        shape_row = QHBoxLayout(shapes)
-        shape_row.setContentsMargins(0, 0, 0, 0)
-        shape_row.addWidget(QLabel("primary"))
-        shape_row.addWidget(self.primary)
-        shape_row.addWidget(QLabel("secondary"))
-        shape_row.addWidget(self.secondary)
-        form.addRow("2B shape/size", shapes)
+        form.addRow("2B shape/size: primary", self.primary)
+        form.addRow("secondary", self.secondary)
         zones = QWidget()
         zone_grid = QGridLayout(zones)
         zone_grid.setContentsMargins(0, 0, 0, 0)
@@ -221,6 +217,10 @@ class IloForm(QWidget):
         symbol_layout.addWidget(self.comments)
         layout.addWidget(symbols)
 
+        for box in (self.quality, self.primary, self.secondary, self.large):
+            # Long descriptions show in the drop-down; closed, the box stays narrow enough for a side dock.
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(10)
         self.problems = QLabel("")
         self.problems.setWordWrap(True)
         self.problems.setStyleSheet("color:#8a4b00;")
@@ -238,6 +238,7 @@ class IloForm(QWidget):
     def _changed(self, *_args: object) -> None:
         if self._building:
             return
+        self.entered = True
         found = problems(self.reading(), require_signature=False)
         self.problems.setText("\n".join(f"• {line}" for line in found) if found else "✓ The form is consistent.")
         self.changed.emit()
@@ -256,7 +257,7 @@ class IloForm(QWidget):
             symbols=tuple(code for code, box in self.symbols.items() if box.isChecked()),
             comments=self.comments.toPlainText().strip())
 
-    def set_reading(self, reading: IloReading) -> None:
+    def set_reading(self, reading: IloReading, *, entered: bool = True) -> None:
         self._building = True
         try:
             self.quality.setCurrentIndex(self.quality.findData(reading.quality))
@@ -278,9 +279,10 @@ class IloForm(QWidget):
         finally:
             self._building = False
         self._changed()
+        self.entered = entered
 
     def clear(self) -> None:
-        self.set_reading(IloReading())
+        self.set_reading(IloReading(), entered=False)
         self.show_suggestions((), abnormal=False)
 
     def show_suggestions(self, zones: tuple[str, ...] | list[str], *, abnormal: bool) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -40,22 +41,27 @@ from viewer.error_dialog import show_error
 from viewer.ilo_form import IloForm
 from viewer.workers import Worker, WorkerSet, bind
 from viewer.zone_chart import ZoneChart
+from viewer.zone_overlay import ZoneOverlay, zone_picture
 
 
 def measure_zone_evidence(diagnoser: Diagnoser, result: DiagnosisResult,
-                          saliency: np.ndarray | None) -> ZoneEvidenceReport:
-    """Model worker: the six zones' evidence, reusing the Grad-CAM the reading already computed."""
+                          saliency: np.ndarray | None) -> tuple[ZoneEvidenceReport, np.ndarray]:
+    """Model worker: the six zones' evidence (reusing the Grad-CAM the reading already computed) and the zone
+    overlay's picture."""
     if result.lung_crop.fallback:
-        raise PneumoError("The lungs were not found reliably (fallback crop) — no zone evidence.")
-    return zone_evidence(lung_zones(result.lung_mask), result.lung_crop, diagnoser.crop_probabilities, saliency)
+        raise PneumoError("The lungs were not found reliably (fallback crop) — no zones and no zone evidence.")
+    zones = lung_zones(result.lung_mask)
+    report = zone_evidence(zones, result.lung_crop, diagnoser.crop_probabilities, saliency)
+    return report, zone_picture(zones)
 
 
 class IloPanel(QWidget):
     saved = Signal(object)  # StoredReading
 
-    def __init__(self, store: ReadingStore | None = None) -> None:
+    def __init__(self, store: ReadingStore | None = None, overlay: ZoneOverlay | None = None) -> None:
         super().__init__()
         self._store = store
+        self.overlay = overlay  # the zones drawn on the radiograph, when the panel sits beside a reading view
         self.image: LoadedImage | None = None
         self.result: DiagnosisResult | None = None
         self.evidence: ZoneEvidenceReport | None = None
@@ -63,9 +69,15 @@ class IloPanel(QWidget):
         self._evidence_worker: Worker | None = None
         # How an amendment's reason is asked; tests replace it.
         self.ask_reason: Callable[[], str | None] = self._ask_reason
+        self.setMinimumWidth(470)  # the form's widest rows (pleural sites) stay readable without scrolling sideways
         layout = QVBoxLayout(self)
         self.chart = ZoneChart()
         layout.addWidget(self.chart)
+        self.show_zones = QCheckBox("Show the six &zones on the image")
+        self.show_zones.setEnabled(overlay is not None)
+        if overlay is not None:
+            self.show_zones.toggled.connect(overlay.set_visible)
+        layout.addWidget(self.show_zones)
         self.form = IloForm()
         scroll = QScrollArea()
         scroll.setWidget(self.form)
@@ -82,12 +94,12 @@ class IloPanel(QWidget):
         self.report.setMaximumHeight(120)
         layout.addWidget(self.report)
 
-        signing = QHBoxLayout()
         self.reader = QLineEdit()
-        self.reader.setPlaceholderText("reader's name")
+        self.reader.setPlaceholderText("reader's name (signs the reading)")
+        layout.addWidget(self.reader)
+        signing = QHBoxLayout()
         self.draft_button = QPushButton("&Draft from the clues")
         self.sign_button = QPushButton("&Sign and save")
-        signing.addWidget(self.reader, 2)
         signing.addWidget(self.draft_button)
         signing.addWidget(self.sign_button)
         layout.addLayout(signing)
@@ -118,7 +130,10 @@ class IloPanel(QWidget):
     def set_image(self, image: LoadedImage | None) -> None:
         """A new image: its saved reading (if any) is shown, else an empty form."""
         self.image, self.result, self.evidence, self.stored = image, None, None, None
+        self._evidence_worker = None  # a late answer for the previous image is dropped
         self.chart.set_report(None, "Diagnose the image to see the model's evidence in each zone.")
+        if self.overlay is not None:
+            self.overlay.set_picture(None)
         self.form.clear()
         self.report.clear()
         if image is not None:
@@ -156,12 +171,21 @@ class IloPanel(QWidget):
         bind(worker, self, finished=self._evidence_done, failed=self._evidence_failed)
         workers.start(worker, model=True)
 
-    def _evidence_done(self, worker: Worker, report: ZoneEvidenceReport) -> None:
+    @property
+    def measuring(self) -> bool:
+        return self._evidence_worker is not None
+
+    def _evidence_done(self, worker: Worker, measured: tuple[ZoneEvidenceReport, np.ndarray]) -> None:
         if worker is self._evidence_worker:
+            self._evidence_worker = None
+            report, picture = measured
             self.set_evidence(report)
+            if self.overlay is not None:
+                self.overlay.set_picture(picture)
 
     def _evidence_failed(self, worker: Worker, exc: BaseException) -> None:
         if worker is self._evidence_worker:
+            self._evidence_worker = None
             message = exc.user_message if isinstance(exc, PneumoError) else "The zone evidence could not be measured."
             self.set_evidence(None, message)
 
@@ -177,15 +201,15 @@ class IloPanel(QWidget):
     def make_draft(self) -> None:
         """Fill the report box with the planner's draft from the clues (the form, the model, the image checks)."""
         reading = self.form.reading()
-        usable = not problems(reading, require_signature=False)
+        usable = self.form.entered and not problems(reading, require_signature=False)
         facts = ModelFacts.from_result(self.result) if self.result is not None else None
         if facts is None and not usable:
-            show_error(self, PneumoError("Fill the form consistently (or diagnose the image) before drafting."))
+            show_error(self, PneumoError("Fill in the form consistently (or diagnose the image) before drafting."))
             return
         draft = draft_report(build_clues(facts, self.evidence, reading if usable else None))
         self.report.setPlainText(draft.text)
-        self.draft_label.setText(DRAFT_LABEL + ("" if usable else " — the form is incomplete: model suggestions "
-                                                                  "only"))
+        self.draft_label.setText(DRAFT_LABEL + ("" if usable else " — no consistent reading entered: model "
+                                                                  "suggestions only"))
 
     def sign_and_save(self) -> StoredReading | None:
         if self.image is None:

@@ -55,6 +55,7 @@ from viewer.tag_browser import TagBrowser, read_tag_rows
 from viewer.triage_tab import TriageTab
 from viewer.workers import Worker, WorkerSet, model_pool
 from viewer.worklist_tab import WorklistTab
+from viewer.zone_overlay import ZoneOverlay
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
@@ -150,7 +151,7 @@ class MainWindow(QMainWindow):
         self.study_dock.raise_()
         self.overlay_controls = self._overlay_box()
         self.overlay_dock = self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.ilo = IloPanel()  # the ILO reading form; hidden until asked for (View > ILO reading form, Ctrl+I)
+        self.ilo = IloPanel(overlay=ZoneOverlay(self.view))  # hidden until asked for (View > ILO reading form)
         self.ilo_dock = self._dock("ILO reading", self.ilo, Qt.DockWidgetArea.RightDockWidgetArea)
         self.ilo_dock.hide()
 
@@ -484,7 +485,8 @@ class MainWindow(QMainWindow):
         if self._closing or token != self._diagnosis_token:
             return
         self._diagnosis_worker = None
-        self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
+        if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
+            self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
         self.panel.show_idle("Diagnosis complete — review the image and the result." if self.panel.result
                              else "Done.")
 
@@ -553,6 +555,9 @@ class MainWindow(QMainWindow):
         self.ilo_dock.show()
         self.ilo_dock.raise_()
         self.ilo.form.quality.setFocus()
+        if (self.ilo.evidence is None and self.panel.result is not None and not self.diagnosis_running
+                and not self.ilo.measuring):
+            self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
 
     def open_finetune_wizard(self) -> FinetuneWizard:
         """One wizard at a time; installing or rolling back a head reloads the window's model."""

@@ -47,7 +47,9 @@ class Clue:
     statement: str  # the planner's sentence for this clue
     zones: tuple[str, ...] = ()  # zones the clue speaks of, in ZONES order
     values: tuple[str, ...] = ()  # exact values a sentence may quote besides those in ``statement``
-    terms: tuple[str, ...] = ()  # free text the clue carries (a label, a comment), not read as findings
+    terms: tuple[str, ...] = ()  # the clue's own free text (a warning, a comment, a symbol's meaning): quoted
+    # verbatim, it is a mention of this clue, and its words are not read as other findings
+    neutral: tuple[str, ...] = ()  # words that are no finding here (the model's class name, e.g. "pneumonia")
     implies_absent: tuple[str, ...] = ()  # concepts this (negative) clue also denies: "no pleural abnormality"
 
     def to_json(self) -> dict[str, Any]:
@@ -58,6 +60,7 @@ class Clue:
 # concept -> patterns that mention it (lower-case text). Order matters only for readability.
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "model_score": (r"\bmodel'?s? (?:score|probability)", r"\boperating (?:point|threshold)"),
+    "model_not_diagnosed": (r"\bnot diagnosed?\b", r"\bdid not diagnose\b"),
     "zone_evidence": (r"\bevidence\b", r"\bdepends?\b", r"\brel(?:y|ies|ied) on\b"),
     "quality": (r"\bquality\b", r"\bwarning\b", r"\btechnical\b"),
     "parenchymal": (r"\bparenchymal abnormalit",),
@@ -99,10 +102,11 @@ def model_clues(facts: ModelFacts, evidence: ZoneEvidenceReport | None) -> list[
         clues.append(Clue("model.score", "model", "model_score", facts.flagged,
                           f"The model's score for {facts.positive_label} is {score}, {relation} its operating "
                           f"threshold of {threshold} (a suggestion, not a reading).", values=(score, threshold),
-                          terms=(facts.positive_label,)))
+                          neutral=(facts.positive_label,)))
     else:
-        clues.append(Clue("model.score", "model", "model_score", False,
-                          "The model gave no suggestion for this image (not diagnosed).", values=(score, threshold)))
+        # Its own concept: a score that decided nothing must not read as "below the threshold".
+        clues.append(Clue("model.score", "model", "model_not_diagnosed", True,
+                          "The model did not diagnose this image (not diagnosed: see the image warnings)."))
     if evidence is not None:
         strong = [zone.name for zone in evidence.strongest(min_evidence=EVIDENCE_MIN)]
         if strong:
@@ -234,12 +238,22 @@ def check_sentence(sentence: str, clues: list[Clue]) -> Check:
     used: list[str] = []
     mentions: list[str] = []
     allowed = allowed_values(clues)
-    terms = [t.lower() for c in clues for t in c.terms if t.strip()]
+    neutral = [t.lower() for c in clues for t in c.neutral if t.strip()]
 
     def fail(reason: str) -> Check:
         return Check(False, tuple(dict.fromkeys(used)), reason, tuple(mentions))
 
     for clause in _clauses(sentence):
+        for clue in clues:  # a clue's own text, quoted: a mention of that clue (with the clause's polarity)
+            for term in (t.lower() for t in clue.terms if t.strip()):
+                at = clause.find(term)
+                if at < 0:
+                    continue
+                if (re.search(NEGATIONS, clause[:at]) is None) != clue.present:
+                    return fail(f"quotes {clue.id} with the opposite polarity")
+                used.append(clue.id)
+                mentions.append(clue.concept)
+                clause = clause.replace(term, " ")
         zones = {f"{side}_{level}" for side, level in ZONE_PATTERN.findall(clause)}
         rest = clause
         zonal_ok = not zones
@@ -272,7 +286,7 @@ def check_sentence(sentence: str, clues: list[Clue]) -> Check:
         quoted = set(VALUE_PATTERN.findall(clause))
         if not quoted <= allowed:
             return fail(f"quotes {', '.join(sorted(quoted - allowed))}, which no clue does")
-        for term in terms:
+        for term in neutral:
             rest = rest.replace(term, " ")
         other = re.search(OTHER_FINDINGS, rest)
         if other:

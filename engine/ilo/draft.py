@@ -107,11 +107,12 @@ class LlmGenerator:
 
     name = "llm"
 
-    def __init__(self, folder: str | Path | None = None, *, max_new_tokens: int = 200) -> None:
+    def __init__(self, folder: str | Path | None = None, *, max_new_tokens: int = 48) -> None:
         self.folder = Path(folder) if folder else None
         self.max_new_tokens = max_new_tokens
         self._model: Any = None
         self._tokenizer: Any = None
+        self.last_sentences: list[str] = []  # the latest call's output, before any check (for inspection)
 
     def _load(self) -> None:
         if self._model is not None:
@@ -134,27 +135,34 @@ class LlmGenerator:
                                                            local_files_only=True).eval()
         self._tokenizer = tokenizer
 
-    def prompt(self, clues: list[Clue]) -> list[dict[str, str]]:
-        facts = "\n".join(f"- {clue.statement}" for clue in clues)
+    def prompt(self, clue: Clue) -> list[dict[str, str]]:
+        """One clue per prompt: a 135M-parameter model keeps a single fact straight far more often than a list."""
         return [
-            {"role": "system", "content": "You write chest radiograph report sentences for a pneumoconiosis "
-                                          "reading. State only the facts given, one short sentence per fact. Keep "
-                                          "negations. Add nothing else."},
-            {"role": "user", "content": f"Facts:\n{facts}\n\nWrite the report sentences."},
+            {"role": "system", "content": "Rewrite the fact as one sentence of a chest radiograph report. Keep every "
+                                          "number, side, zone and negation. Add nothing. Output only the sentence."},
+            {"role": "user", "content": clue.statement},
         ]
 
     def sentences(self, clues: list[Clue]) -> list[str]:
+        """One generated sentence per clue (a batch, greedy decoding, left padding)."""
         import torch
 
+        if not clues:
+            return []
         self._load()
         tokenizer = self._tokenizer
-        inputs = tokenizer.apply_chat_template(self.prompt(clues), add_generation_prompt=True, return_tensors="pt",
-                                               return_dict=True)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        texts = [tokenizer.apply_chat_template(self.prompt(clue), add_generation_prompt=True, tokenize=False)
+                 for clue in clues]
+        inputs = tokenizer(texts, return_tensors="pt", padding=True)
         with torch.inference_mode():
             output = self._model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                          pad_token_id=tokenizer.eos_token_id)
-        text = tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        return split_sentences(text)
+                                          repetition_penalty=1.2, pad_token_id=tokenizer.pad_token_id)
+        answers = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        self.last_sentences = [first for answer in answers if (first := next(iter(split_sentences(answer)), ""))]
+        return self.last_sentences
 
 
 def split_sentences(text: str) -> list[str]:

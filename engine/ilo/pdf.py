@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine.export import DISCLAIMER
 from engine.ilo.codes import DIFFUSE_SITES, LARGE_OPACITIES, PLAQUE_SITES, PROFUSION, SYMBOLS, WIDTH
-from engine.ilo.form import IloReading, Sides, validate
+from engine.ilo.form import DiffuseThickening, IloReading, PleuralPlaques, Sides, validate
 from engine.paths import write_atomic
 
 BOX = 13  # side of one choice box, points
@@ -88,6 +88,21 @@ def _sides(value: Sides) -> set[str]:
     return {side for side, on in (("R", value.right), ("L", value.left)) if on} or {"0"}
 
 
+def _pleural_rows(page: _Page, title: str, short: str, record: PleuralPlaques | DiffuseThickening,
+                  sites: dict[str, str]) -> None:
+    """Sites with their calcification, then extent and width per side (3A plaques, 3C diffuse thickening)."""
+    for site, words in sites.items():
+        page.choices(f"{title}: {words.split(' (')[0]}", ["0", "R", "L"], _sides(record.sites.get(site, Sides())),
+                     label_width=190, advance=False)
+        page.choices("calcified", ["0", "R", "L"], _sides(record.calcification.get(site, Sides())),
+                     x=page.left + 290, label_width=50)
+    for name, options, right, left in (("extent", ["0", "1", "2", "3"], str(record.extent_right),
+                                        str(record.extent_left)),
+                                       ("width", ["-", *WIDTH], record.width_right or "-", record.width_left or "-")):
+        page.choices(f"{short} {name}  R", options, {right}, advance=False)
+        page.choices("L", options, {left}, x=page.left + 290, label_width=20)
+
+
 def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: str = "") -> bytes:
     """The one-page form as PDF bytes."""
     from reportlab.lib.pagesizes import A4
@@ -126,28 +141,10 @@ def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: st
     page.section("3  PLEURAL ABNORMALITIES")
     page.choices("3 Any consistent with pneumoconiosis?", ["yes", "no"], {"yes" if reading.pleural else "no"},
                  label_width=190)
-    plaques = reading.plaques
-    for site, words in PLAQUE_SITES.items():
-        page.choices(f"3A Plaques: {words.split(' (')[0]}", ["0", "R", "L"], _sides(plaques.sites.get(site, Sides())),
-                     label_width=190, advance=False)
-        page.choices("calcified", ["0", "R", "L"], _sides(plaques.calcification.get(site, Sides())),
-                     x=page.left + 290, label_width=50)
-    page.choices("Plaque extent  R", ["0", "1", "2", "3"], {str(plaques.extent_right)}, advance=False)
-    page.choices("L", ["0", "1", "2", "3"], {str(plaques.extent_left)}, x=page.left + 290, label_width=20)
-    page.choices("Plaque width  R", ["-", *WIDTH], {plaques.width_right or "-"}, advance=False)
-    page.choices("L", ["-", *WIDTH], {plaques.width_left or "-"}, x=page.left + 290, label_width=20)
+    _pleural_rows(page, "3A Plaques", "Plaque", reading.plaques, PLAQUE_SITES)
     page.choices("3B Costophrenic angle obliteration", ["0", "R", "L"], _sides(reading.costophrenic),
                  label_width=190)
-    diffuse = reading.diffuse
-    for site, words in DIFFUSE_SITES.items():
-        page.choices(f"3C Diffuse thickening: {words}"[:45], ["0", "R", "L"], _sides(diffuse.sites.get(site, Sides())),
-                     label_width=190, advance=False)
-        page.choices("calcified", ["0", "R", "L"], _sides(diffuse.calcification.get(site, Sides())),
-                     x=page.left + 290, label_width=50)
-    page.choices("Diffuse extent  R", ["0", "1", "2", "3"], {str(diffuse.extent_right)}, advance=False)
-    page.choices("L", ["0", "1", "2", "3"], {str(diffuse.extent_left)}, x=page.left + 290, label_width=20)
-    page.choices("Diffuse width  R", ["-", *WIDTH], {diffuse.width_right or "-"}, advance=False)
-    page.choices("L", ["-", *WIDTH], {diffuse.width_left or "-"}, x=page.left + 290, label_width=20)
+    _pleural_rows(page, "3C Diffuse thickening", "Diffuse", reading.diffuse, DIFFUSE_SITES)
 
     page.section("4  SYMBOLS AND COMMENTS")
     page.choices("4A Any other abnormalities?", ["yes", "no"], {"yes" if reading.other_abnormalities else "no"},

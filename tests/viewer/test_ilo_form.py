@@ -7,6 +7,7 @@ import csv
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pydicom
 from PySide6.QtCore import Qt
 
@@ -46,6 +47,17 @@ def test_keyboard_entry_and_live_rules(qtbot) -> None:
     assert "answer 'yes' in 2A" in form.problems.text()
     qtbot.keyClick(form.symbols["em"], Qt.Key.Key_Space)
     assert form.reading().symbols == ("em",)
+
+
+def test_an_untouched_form_is_no_reading(qtbot, dicom_dir: Path, tmp_path: Path) -> None:
+    panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
+    qtbot.addWidget(panel)
+    panel.set_image(load_image(dicom_dir / "RG1_UNCI.dcm"))
+    assert not panel.form.entered
+    panel.form.profusion.setCurrentText("0/1")
+    assert panel.form.entered
+    panel.set_image(load_image(dicom_dir / "RG1_UNCI.dcm"))  # reopened: nothing entered again
+    assert not panel.form.entered
 
 
 def test_model_suggestions_tick_nothing(qtbot) -> None:
@@ -105,7 +117,7 @@ def test_zone_chart_shows_model_evidence(qtbot) -> None:
     assert not chart.grab().isNull()
 
 
-def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir: Path) -> None:
+def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir: Path, tmp_path: Path) -> None:
     window = make_window(qtbot, factory)
     window.show_ilo_form()
     assert window.ilo_dock.isVisible()
@@ -116,3 +128,35 @@ def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir
     assert [z.name for z in evidence.zones][0] == "right_upper" and evidence.lung_area_px > 0
     assert window.ilo.chart.report is evidence
     assert window.ilo.result is window.panel.result
+    overlay = window.ilo.overlay
+    assert overlay.present and not overlay.item.isVisible()  # drawn on request only
+    window.ilo.show_zones.setChecked(True)
+    assert overlay.item.isVisible()
+    picture = overlay.item.pixmap().toImage()
+    assert (picture.width(), picture.height()) == window.view.image.pixels.shape[::-1]
+    window.grab().save(str(tmp_path / "ilo_window.png"))  # for a look by eye
+    window.ilo_dock.hide()
+    window.open_path(dicom_dir / "RG1_UNCI.dcm")  # another image: its zones are not known yet
+    qtbot.waitUntil(lambda: not overlay.present, timeout=60_000)
+    window.diagnose(False)
+    wait_for_result(qtbot, window)
+    assert window.ilo.evidence is None and not window.ilo.measuring  # nobody is looking: not measured
+    window.show_ilo_form()  # measured when the form is opened
+    qtbot.waitUntil(lambda: window.ilo.evidence is not None, timeout=180_000)
+
+
+def test_zone_picture_tints_each_zone(shared_data: Path) -> None:
+    from PIL import Image
+
+    from engine.zones import lung_zones
+    from viewer.zone_overlay import LEVEL_RGB, zone_picture
+
+    name = sorted((shared_data / "jsrt" / "masks" / "right_lung").glob("*.png"))[0].name
+    mask = np.zeros((512, 512), bool)
+    for side in ("right_lung", "left_lung"):
+        mask |= np.asarray(Image.open(shared_data / "jsrt" / "masks" / side / name).convert("L")) > 127
+    zones = lung_zones(mask)
+    rgba = zone_picture(zones)
+    assert (rgba[..., 3] > 0).sum() == mask.sum() and (rgba[~mask, 3] == 0).all()
+    inner = zones["left_middle"].mask & (rgba[..., 3] < 200)
+    assert (rgba[inner, :3] == LEVEL_RGB[1]).all()

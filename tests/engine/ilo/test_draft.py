@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from engine.ilo.clues import ModelFacts, build_clues, check_sentence
@@ -31,6 +33,20 @@ def test_every_planner_sentence_rests_on_its_clue(data: dict) -> None:
         assert sentence.suggestion == (clue.source != "reader")
 
 
+def test_an_undiagnosed_image_says_so_and_nothing_about_the_threshold() -> None:
+    facts = replace(FACTS, flagged=False, diagnosed=False)
+    clues = build_clues(facts, None, reading(NORMAL))
+    draft = draft_report(clues)
+    assert draft.truthful_fraction == 1.0 and any("did not diagnose" in s.text for s in draft.sentences)
+    assert not check_sentence("The model's score is below its operating threshold.", clues).supported
+
+
+def test_warnings_are_quoted_not_parsed() -> None:
+    warning = "unlike any radiograph the model was trained on: not diagnosed — read it yourself"
+    clues = build_clues(replace(FACTS, warnings=(warning,)), _evidence(), reading(ABNORMAL))
+    assert draft_report(clues).truthful_fraction == 1.0
+
+
 def test_without_a_reading_only_model_suggestions() -> None:
     draft = draft_report(build_clues(FACTS, _evidence(), None))
     assert draft.sentences and all(s.suggestion for s in draft.sentences)
@@ -47,6 +63,7 @@ def test_without_a_reading_only_model_suggestions() -> None:
     (ABNORMAL, "The lungs are otherwise clear."),  # nothing a clue supports
     (ABNORMAL, "There is a pneumothorax."),  # a symbol the reader did not record
     (NORMAL, "The model's score is 0.713, below its operating threshold."),  # the model flagged it
+    (ABNORMAL, "There is no emphysema."),  # a recorded symbol, denied
 ])
 def test_checker_rejects_what_the_clues_do_not_say(data: dict, sentence: str) -> None:
     clues = build_clues(FACTS, _evidence(), reading(data))
@@ -59,6 +76,8 @@ def test_checker_rejects_what_the_clues_do_not_say(data: dict, sentence: str) ->
     (NORMAL, "There are no pleural plaques or pleural abnormalities.", "reader.pleural"),
     (NORMAL, "No large opacities.", "reader.large_opacities"),
     (ABNORMAL, "The model's evidence is strongest in the right lower zone.", "model.zone_evidence"),
+    (ABNORMAL, "Coalescence of small opacities is seen.", "reader.symbol.ax"),
+    (NORMAL, "Warning: image looks rotated (lungs tilted 17°), so read with care.", "image.warning.0"),
 ])
 def test_checker_accepts_faithful_rewording(data: dict, sentence: str, clue: str) -> None:
     check = check_sentence(sentence, build_clues(FACTS, _evidence(), reading(data)))

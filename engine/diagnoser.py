@@ -434,7 +434,7 @@ def domain_flags(novelty: float | None) -> tuple[Flag, ...]:
     if novelty >= FAR_PERCENTILE:
         return (Flag("far_out_of_domain", "unlike any radiograph the model was trained on (farther from them than "
                                           f"{'any of them are' if novelty >= 99.5 else f'{novelty:.0f} % of them are'}"
-                                          " from each other): not diagnosed — read it yourself"),)
+                                          " from each other): no verdict unless the reader asks for one"),)
     return (out_of_domain_flag(novelty),)
 
 

@@ -92,21 +92,24 @@ def measure_stages(diagnoser: Diagnoser, files: list[Path], batch: int, repeats:
             run_batch(diagnoser, files[offset : offset + batch], spent)
         if repeat:
             runs.append({name: spent[name] + clock.spent[name] for name in STAGES})
-    flops, nbytes = count_stages(diagnoser, files[:batch])
+    flops, nbytes = count_stages(diagnoser, files, batch)
     return [Stage(name, statistics.median(run[name] for run in runs) / len(files) * 1e3, flops[name], nbytes[name])
             for name in STAGES]
 
 
-def count_stages(diagnoser: Diagnoser, files: list[Path]) -> tuple[dict[str, float], dict[str, float]]:
-    """FLOPs (torch's FlopCounterMode: matmuls and convolutions) and minimum bytes per image, for one batch."""
-    batch = len(files)
-    images = [load_image(file) for file in files]
-    pixels = sum(image.stored.size for image in images) / batch
+def count_stages(diagnoser: Diagnoser, files: list[Path], batch: int) -> tuple[dict[str, float], dict[str, float]]:
+    """FLOPs (torch's FlopCounterMode: matmuls and convolutions; the first batch, since every image enters the
+    networks at the same size) and minimum bytes per image (pixel traffic averaged over all ``files``)."""
     flops: dict[str, float] = defaultdict(float)
     nbytes: dict[str, float] = defaultdict(float)
-    nbytes["decode"] = sum(file.stat().st_size + image.stored.nbytes for file, image in zip(files, images,
-                                                                                           strict=True)) / batch
-    nbytes["8-bit"] = sum(image.stored.nbytes for image in images) / batch + pixels  # read stored, write uint8
+    pixels = 0.0
+    for file in files:
+        image = load_image(file)
+        pixels += image.stored.size / len(files)
+        nbytes["decode"] += (file.stat().st_size + image.stored.nbytes) / len(files)
+        nbytes["8-bit"] += (image.stored.nbytes + image.stored.size) / len(files)  # read stored, write uint8
+    files = files[:batch]
+    batch = len(files)
     eight_bit, x, wholes = run_batch(diagnoser, files, defaultdict(float))
     network = diagnoser.segmenter.network
     seg_input = torch.rand(batch, 1, SEG_SIZE, SEG_SIZE, device=diagnoser.segmenter.device)

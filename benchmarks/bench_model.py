@@ -1,102 +1,82 @@
-"""Per-stage CPU latency of PneumoLLM-embedded for batch 1 and 16, against the machine's own limit.
+"""Single-image predict on full-size radiographs against this machine's roofline, per stage, in one run.
 
-    python benchmarks/bench_model.py [--repeats 5]
+    python benchmarks/bench_model.py [--repeats 3] [--batch 8] [--model DIR]
 
-Stages: preprocess (8-bit conversion, lung segmentation, crop, tensor), vision encoder (source tokens),
-engine + neck, LLM, head. The model's FLOPs are counted with torch's FlopCounterMode and divided by a
-matmul GFLOP/s figure measured in the same run (nanoGPT's MFU idea: how close to this machine's fp32
-matmul speed the forward pass runs). Peak memory is the process's peak resident set.
+Files: the full-size radiographs of ``../shared/data`` (``full_size.py``: long side >= 900 px). Prints
+
+* the roofline per stage (decode, 8-bit, segmentation, crop, encoder, LLM, head) at batch 1 — a single
+  predict — and at ``--batch``: measured ms/image next to max(FLOP bound, bytes bound), with the machine's
+  fp32 matmul GFLOP/s and copy bandwidth measured in the same run (``roofline.py``, ``pipeline_stages.py``);
+* ``Diagnoser.predict(path)`` end to end, median over files x repeats, for the reference networks and the
+  default speed-ups, and the default's ratio to the batch-1 roofline (aim <= 2x).
+
+At batch 1 the frozen LLM streams all of its fp32 weights for one image, so its bound is the bytes one.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import statistics
+import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from full_size import benchmark_head, full_size_files
+from pipeline_stages import measure_stages
+from roofline import Machine, measure_machine, print_roofline
 
-from engine.io import load_image
-from engine.model.config import ModelConfig, PreprocessConfig
-from engine.model.pneumollm import build_model
-from engine.preprocess import prepare_batch
-from engine.segment import LungSegmenter
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from engine.diagnoser import Diagnoser
+from engine.model.speedups import SpeedOptions
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
+def predict_ms(diagnoser: Diagnoser, files: list[Path], repeats: int) -> float:
+    diagnoser.predict(files[0], allow_flagged=True)  # warm-up
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times) / 1e9
-
-
-def stage_timer(model: torch.nn.Module) -> dict[str, list[float]]:
-    """Wall time per stage via forward hooks (modules run one after another, so intervals do not overlap)."""
-    spans: dict[str, list[float]] = defaultdict(list)
-    starts: dict[str, float] = {}
-    stages = {"vision": model.sources, "engine": model.token_engine, "neck": model.neck, "llm": model.decoder,
-              "head": model.head}
-    for name, module in stages.items():
-        module.register_forward_pre_hook(lambda *_, n=name: starts.__setitem__(n, time.perf_counter()))
-        module.register_forward_hook(lambda *_, n=name: spans[n].append(time.perf_counter() - starts[n]))
-    return spans
-
-
-def main(repeats: int, threads: int) -> None:
-    torch.set_num_threads(threads)
-    model = build_model(ModelConfig()).eval()
-    spans = stage_timer(model)
-    segmenter = LungSegmenter()
-    files = sorted((DATA / "kermany" / "train" / "NORMAL").glob("*.jpeg"))[:16]
-    images = [load_image(f) for f in files]
-    peak_gflops = matmul_gflops()
-    for batch in (1, 16):
-        chosen = images[:batch]
-        for image in chosen:
-            image.__dict__.pop("model_uint8", None)
-        prep = []
-        totals = defaultdict(list)
-        for repeat in range(repeats + 1):
-            for image in chosen:
-                image.__dict__.pop("model_uint8", None)
+        for file in files:
             start = time.perf_counter()
-            cases = prepare_batch(chosen, segmenter, PreprocessConfig())
-            prep_time = time.perf_counter() - start
-            x = torch.stack([case.tensor for case in cases])
-            for values in spans.values():
-                values.clear()
-            with torch.inference_mode():
-                model(x, output_attentions=True)
-            if repeat:  # first pass is the warm-up
-                prep.append(prep_time)
-                for name, values in spans.items():
-                    totals[name].append(sum(values))
-        with FlopCounterMode(display=False) as counter, torch.inference_mode():
-            model(x)
-        flops = counter.get_total_flops()
-        model_s = sum(statistics.median(v) for v in totals.values())
-        parts = " | ".join(f"{name} {statistics.median(v) * 1e3:7.1f}" for name, v in totals.items())
-        achieved = flops / model_s / 1e9
-        print(f"batch {batch:2d}: preprocess {statistics.median(prep) * 1e3:7.1f} | {parts} ms | "
-              f"model {model_s * 1e3:7.1f} ms = {model_s * 1e3 / batch:6.1f} ms/img | "
-              f"{flops / batch / 1e9:5.2f} GFLOP/img"
-              f" | {achieved:5.1f} GFLOP/s = {100 * achieved / peak_gflops:4.1f}% of matmul {peak_gflops:.0f} GFLOP/s")
-    print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB | {threads} threads")
+            diagnoser.predict(file, allow_flagged=True)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main(repeats: int, batch: int, threads: int, model: Path | None) -> None:
+    torch.set_num_threads(threads)
+    work = Path(tempfile.mkdtemp(prefix="bench-model-"))
+    try:
+        files = full_size_files()
+        head, note = benchmark_head(model, work)
+        machine: Machine = measure_machine()
+        fast = Diagnoser(head)
+        single = measure_stages(fast, files, 1, repeats)
+        print_roofline(single, machine, f"roofline, default speed-ups, batch 1 (single predict), {len(files)} "
+                                        f"full-size files{note}")
+        print_roofline(measure_stages(fast, files, batch, repeats), machine,
+                       f"roofline, default speed-ups, batch {batch}")
+        reference = Diagnoser(head, speed=SpeedOptions.reference())
+        # alternate so that both see the same machine; the faster of two rounds counts for each
+        reference_ms = fast_ms = float("inf")
+        for _ in range(2):
+            reference_ms = min(reference_ms, predict_ms(reference, files, repeats))
+            fast_ms = min(fast_ms, predict_ms(fast, files, repeats))
+        bound = sum(machine.bound_ms(stage.flops, stage.nbytes) for stage in single)
+        ratio = fast_ms / bound
+        print(f"predict (end to end, median): reference {reference_ms:6.1f} ms | default {fast_ms:6.1f} ms = "
+              f"{reference_ms / fast_ms:4.2f}x faster | roofline {bound:5.1f} ms -> {ratio:4.1f}x the bound "
+              f"(aim <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
+        print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB | {threads} threads")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", type=Path)
     args = parser.parse_args()
-    main(args.repeats, args.threads)
+    main(args.repeats, args.batch, args.threads, args.model)

@@ -10,8 +10,8 @@ Both are exact up to float rounding (``tests/engine/model/test_speedups.py`` che
 network; ``benchmarks/bench_triage.py`` prints the speed and max |delta p| / AUC on real radiographs).
 
 bfloat16 on the CPU is opt-in (``cpu_bfloat16``: the CUDA path's own mixed precision — frozen LLM stored in bf16,
-the rest under autocast — on the CPU): it moves the calibrated probabilities by far more than float rounding
-(the benchmark prints by how much; see the README, "Performance on one machine").
+the rest under autocast — on the CPU): an earlier attempt found it outside the accuracy tolerance, and CPUs without
+native bf16 (AVX2 only) emulate it (``bench_triage.py --check-bf16`` measures accuracy and speed).
 
 Fusing changes the backbone's state dict (BatchNorm buffers gone, conv biases added): apply it after the
 checkpoint's backbone fingerprints were checked, and never to a model that is about to be trained or saved.

@@ -3,7 +3,8 @@
 There is one decoding path. (An earlier SimpleITK fallback read pixels through GDCM's own value pipeline and
 gave other values than the header's Modality LUT on real CR files; GDCM is already one of pydicom's plugins.)
 Headers that cannot describe a real image are refused before decoding (``check_header``), and a compressed
-frame a decoder complained about, or one only some decoders accept, is refused as damaged (``_decode``).
+frame only some decoders accept, or a JPEG 2000 codestream whose structure is broken, is refused as damaged
+(``_decode``).
 
 Order of operations (PS3.4 N.2 grayscale pipeline): Modality LUT (rescale slope/intercept or a Modality
 LUT Sequence) -> VOI LUT or window, for display only -> MONOCHROME1 / Presentation LUT Shape polarity,
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.pixels import pixel_array as decode_with
@@ -40,6 +42,7 @@ from engine.errors import DicomReadError, PneumoError, UnsupportedImageError
 from engine.flags import Flag
 from engine.io import decoder_chatter
 from engine.io.image import ImageMeta, LoadedImage, affine_uint8, check_dimensions, window_coefficients, window_uint8
+from engine.io.j2k_integrity import codestream_problem
 
 log = logging.getLogger(__name__)
 decoder_chatter.route_library_logging()
@@ -135,7 +138,12 @@ def _read_dicom(path: Path) -> LoadedImage:
     if reason is not None:
         raise UnsupportedImageError(f"Not a radiograph: {reason}.", path=path)
     if "PixelData" not in ds:
-        if "Rows" in ds and "BitsAllocated" in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        # pydicom returns an empty data set when the file ends inside the pixel data: the header alone tells.
+        header = ds if len(ds) else _dcmread(path, stop_before_pixels=True)
+        if not len(header):
+            raise DicomReadError("The file ends inside its DICOM header — it was cut short or damaged.", path=path)
+        if "Rows" in header and "BitsAllocated" in header and "FloatPixelData" not in ds \
+                and "DoubleFloatPixelData" not in ds:
             raise DicomReadError("The image header promises pixels the file does not hold — the file was cut "
                                  "short or damaged; copy it again.", path=path)
         if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
@@ -231,7 +239,20 @@ def _decode(ds: Dataset, path: Path) -> tuple[np.ndarray, str]:
         raise DicomReadError("The pixel data could not be decoded — the file is damaged.", path=path)
     if ts in JPEG_FAMILY or (ts in J2K_FAMILY and said):
         _cross_check(ds, ts, path)
+    if ts in J2K_FAMILY:
+        _check_codestreams(ds, ts, path)
     return stored, "pydicom"
+
+
+def _check_codestreams(ds: Dataset, ts: UID, path: Path) -> None:
+    """JPEG 2000 decoders return overwritten codestreams as damaged images without a word: check the
+    codestream's own structure instead (``engine.io.j2k_integrity``)."""
+    frames = _int(ds.get("NumberOfFrames", 1)) or 1
+    for frame in generate_frames(ds.PixelData, number_of_frames=frames):
+        problem = codestream_problem(frame)
+        if problem is not None:
+            log.info("JPEG 2000 codestream check: %s", problem)
+            raise DicomReadError(DAMAGED.format(ts.name), path=path)
 
 
 def _cross_check(ds: Dataset, ts: UID, path: Path) -> None:

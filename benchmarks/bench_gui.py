@@ -41,7 +41,7 @@ class StallRecorder:
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
 
-    def run_until(self, done: Callable[[], bool], timeout_s: float) -> None:
+    def run_until(self, done: Callable[[], bool], timeout_s: float, state: Callable[[], str] = str) -> None:
         from PySide6.QtCore import QEventLoop, QTimer
 
         self.ticks = [time.perf_counter()]
@@ -56,7 +56,7 @@ class StallRecorder:
         check.stop()
         self.ticks.append(time.perf_counter())
         if not done():
-            raise SystemExit(f"timed out after {timeout_s:.0f} s")
+            raise SystemExit(f"timed out after {timeout_s:.0f} s: {state()}")
 
     def line(self, phase: str, extra: str = "") -> str:
         import numpy as np
@@ -74,12 +74,13 @@ def main(model: Path | None, image: str, data: Path = DATA) -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     splash = None
     try:
-        from viewer.app import show_splash
+        from viewer.app import preload_under, show_splash
     except ImportError:  # a version without a splash: the window is the first thing on screen
         show_splash = None
     if show_splash is not None:
         splash = show_splash()
         print(f"start: splash on screen after {(time.perf_counter() - STARTED) * 1000:.0f} ms", flush=True)
+        preload_under(splash)  # as the app does
     from engine.diagnoser import Diagnoser
     from viewer.main_window import MainWindow
     from viewer.settings import ViewerSettings
@@ -112,16 +113,15 @@ def main(model: Path | None, image: str, data: Path = DATA) -> None:
     print(recorder.line("model loading", f"; loaded in {time.perf_counter() - loading:.1f} s"), flush=True)
 
     window.open_path(data / image)
-    recorder.run_until(lambda: window.current_image is not None, 120)
+    recorder.run_until(lambda: window.current_image is not None, 120, window.panel.status.text)
     print(recorder.line("opening one DICOM"), flush=True)
-    first = time.perf_counter()
-    window.diagnose(False)
-    recorder.run_until(lambda: window.panel.result is not None and not window.diagnosis_running, 600)
-    print(recorder.line("first diagnosis", f"; {time.perf_counter() - first:.1f} s"), flush=True)
-    again = time.perf_counter()
-    window.diagnose(False)
-    recorder.run_until(lambda: window.panel.result is not None and not window.diagnosis_running, 600)
-    print(recorder.line("one diagnosis (warm)", f"; {time.perf_counter() - again:.1f} s"), flush=True)
+    # allow_flagged: the public test films are adults, outside the shipped (paediatric) head's intended use.
+    for phase in ("first diagnosis", "one diagnosis (warm)"):
+        began = time.perf_counter()
+        window.diagnose(True)
+        recorder.run_until(lambda: not window.diagnosis_running, 600, window.panel.status.text)
+        outcome = "result shown" if window.panel.result is not None else window.panel.status.text()
+        print(recorder.line(phase, f"; {time.perf_counter() - began:.1f} s, {outcome}"), flush=True)
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "dicom"

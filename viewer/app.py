@@ -45,6 +45,23 @@ def show_splash() -> QSplashScreen:
     return splash
 
 
+def preload_under(splash: QSplashScreen) -> None:
+    """The model's libraries, imported while the splash is up: imported later by the model worker, they would
+    freeze the window for a second or more (``engine.model.runtime.preload_libraries``)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QApplication
+
+    from engine.model.runtime import preload_libraries
+
+    def show(text: str) -> None:
+        splash.showMessage(f"PneumoLLM Viewer\nresearch software, not for diagnostic use\n\n{text}",
+                           Qt.AlignmentFlag.AlignCenter, QColor(235, 235, 235))
+        QApplication.processEvents()
+
+    preload_libraries(show)
+
+
 def open_window(argv: Sequence[str]) -> MainWindow:
     """The application object and a shown main window (with ``argv[0]`` opened), without the event loop."""
     argv = list(argv)
@@ -60,6 +77,7 @@ def open_window(argv: Sequence[str]) -> MainWindow:
         app.setWindowIcon(QIcon(str(ICON)))
     splash = show_splash()
     from viewer.main_window import MainWindow  # the heavy imports (PyTorch, matplotlib), under the splash
+    preload_under(splash)
     from viewer.settings import APPLICATION, ORGANISATION
 
     app.setApplicationName(APPLICATION)

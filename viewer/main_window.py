@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 from engine.diagnoser import Diagnoser, DiagnosisResult
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, messages
-from engine.io import LoadedImage, load_image
+from engine.io import LoadedImage
+from engine.io.helper_process import load_image_in_helper
 from engine.io.identity import PatientIdentity, read_identity
 from engine.io.phi import TagRow
 from engine.model.head_card import load_head_card
@@ -699,8 +700,8 @@ class MainWindow(QMainWindow):
 def _load_for_reading(path: Path) -> tuple[LoadedImage, list[TagRow] | None, PatientIdentity | None, np.ndarray]:
     """Worker side: decode, compute the float pixels once (W/L and the read-out use them), read the tags and
     the patient header."""
-    image = load_image(path)
-    _ = image.pixels, image.value_range
+    image = load_image_in_helper(path)  # some decoders hold the interpreter lock: the GUI would freeze
+    _ = image.value_range
     dicom = image.meta.kind == "dicom"
     rows = read_tag_rows(path) if dicom else None
     return image, rows, read_identity(path) if dicom else None, first_view(image)

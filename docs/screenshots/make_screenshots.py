@@ -63,7 +63,9 @@ def main() -> None:
     window.open_path(args.folder)
     wait(lambda: window.studies.paths and window.studies.thumbnail_count() == len(window.studies.paths), 300)
     window.open_in_reading_view(args.folder / args.image)
-    wait(lambda: window.panel.result is not None and not window.diagnosis_running, 900)
+    # Read-first mode (the default) holds the result back until the reader asks: ask, as a reader would.
+    wait(lambda: (window.panel.result is not None or window.result_held) and not window.diagnosis_running, 900)
+    window.reveal_result()
     if window.panel.result is None:
         raise SystemExit(f"no result: {window.panel.status.text()}")
     window.overlay_checks["saliency"].setChecked(True)

@@ -63,9 +63,10 @@ class StallRecorder:
 
         gaps = np.diff(np.asarray(self.ticks)) * 1000
         longest, p99 = (float(gaps.max()), float(np.percentile(gaps, 99))) if len(gaps) else (0.0, 0.0)
+        at = (self.ticks[int(np.argmax(gaps))] - self.ticks[0]) * 1000 if len(gaps) else 0.0
         total = (self.ticks[-1] - self.ticks[0]) * 1000
         return (f"{phase}: longest stall {longest:.0f} ms, 99th percentile {p99:.0f} ms "
-                f"({len(gaps)} gaps over {total:.0f} ms{extra})")
+                f"({len(gaps)} gaps over {total:.0f} ms, the longest from {at:.0f} ms{extra})")
 
 
 def main(model: Path | None, image: str, data: Path = DATA) -> None:

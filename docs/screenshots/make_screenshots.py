@@ -87,7 +87,7 @@ def main() -> None:
         shutil.copytree(args.folder, folder / "dicom")
         shutil.copytree(SAMPLES, folder / "samples")
         window.tabs.setCurrentWidget(window.triage_tab)
-        window.triage_tab.set_folder(folder)
+        window.triage_tab.set_folder(folder, folder.parent / "results.csv")  # not into the user's data folder
         if window.triage_tab.start() is None:
             raise SystemExit(f"triage did not start: {window.triage_tab.status_label.text()}")
         wait(lambda: not window.triage_tab.is_running, 900)

@@ -35,8 +35,7 @@ from engine.diagnoser import Diagnoser, DiagnosisResult
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, messages
 from engine.io import LoadedImage
-from engine.io.helper_process import load_image_in_helper
-from engine.io.identity import PatientIdentity, read_identity
+from engine.io.identity import PatientIdentity
 from engine.io.phi import TagRow
 from engine.model.head_card import load_head_card
 from engine.model.llm import smollm_is_prepared
@@ -48,10 +47,11 @@ from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.finetune import FinetuneWizard
-from viewer.reading_view import PRESETS, ReadingView, first_view
+from viewer.image_loading import load_for_reading
+from viewer.reading_view import PRESETS, ReadingView
 from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
-from viewer.tag_browser import TagBrowser, read_tag_rows
+from viewer.tag_browser import TagBrowser
 from viewer.triage_tab import TriageTab
 from viewer.workers import Worker, WorkerSet, model_pool
 
@@ -360,7 +360,7 @@ class MainWindow(QMainWindow):
         self.panel.has_image = False
         self.panel.clear()
         self.panel.show_busy(f"Opening {Path(path).name}…")
-        worker = Worker(_load_for_reading, Path(path))
+        worker = Worker(load_for_reading, Path(path))
         worker.signals.finished.connect(lambda loaded: self._image_loaded(token, *loaded))
         worker.signals.failed.connect(lambda exc: self._image_failed(token, exc))
         self.workers.start(worker)
@@ -696,12 +696,3 @@ class MainWindow(QMainWindow):
         model_pool().waitForDone(3000)
         super().closeEvent(event)
 
-
-def _load_for_reading(path: Path) -> tuple[LoadedImage, list[TagRow] | None, PatientIdentity | None, np.ndarray]:
-    """Worker side: decode, compute the float pixels once (W/L and the read-out use them), read the tags and
-    the patient header."""
-    image = load_image_in_helper(path)  # some decoders hold the interpreter lock: the GUI would freeze
-    _ = image.value_range
-    dicom = image.meta.kind == "dicom"
-    rows = read_tag_rows(path) if dicom else None
-    return image, rows, read_identity(path) if dicom else None, first_view(image)

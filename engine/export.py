@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 from pydicom.dataset import Dataset
 
 from engine.diagnoser import DiagnosisResult
 from engine.errors import PneumoError, UnsupportedImageError
 from engine.flags import messages
 from engine.io import ImageMeta, LoadedImage
-from engine.io.phi import PHI_KEYWORDS, hash_uid
+from engine.io.deidentify import deidentify, installation_key, pseudonym
 from engine.model.head_card import HeadCard
 from engine.paths import write_atomic
 from engine.segment import mask_outline
@@ -82,7 +83,10 @@ def with_banner(picture: Image.Image, lines: list[str]) -> Image.Image:
 
 def export_png(path: Path, image: LoadedImage, result: DiagnosisResult) -> Path:
     buffer = io.BytesIO()
-    annotated_image(image, result, max_side=2048).save(buffer, format="PNG")
+    info = PngInfo()  # the burned-in lines again as text, for search and for software that cannot read pixels
+    info.add_text("Description", "\n".join(result_lines(result)))
+    info.add_text("Software", MANUFACTURER)
+    annotated_image(image, result, max_side=2048).save(buffer, format="PNG", pnginfo=info)
     write_atomic(path, buffer.getvalue())
     return path
 
@@ -97,7 +101,7 @@ def export_html_report(path: Path, image: LoadedImage, result: DiagnosisResult, 
                        identified: bool = False) -> Path:
     """A single self-contained HTML file (images embedded) with the result and the model's identity."""
     decision = result.decision
-    source = image.meta.path.name if identified else f"image {hash_uid(str(image.meta.path))}"
+    source = image.meta.path.name if identified else f"image {pseudonym(str(image.meta.path), installation_key())}"
     rows = [
         ("Source", source),
         ("Decision", decision.describe()),
@@ -159,18 +163,6 @@ def reference_dataset(image: LoadedImage | _HeaderOnly, identified: bool) -> Dat
     return ds
 
 
-def deidentify(ds: Dataset) -> None:
-    """Blank identifying attributes in place; the patient id becomes a stable hash so exports still group."""
-    original_id = str(ds.get("PatientID", ""))
-    for element in list(ds.iterall()):
-        if element.keyword in PHI_KEYWORDS or element.VR == "PN":
-            element.value = "" if element.VR != "SQ" else []
-    ds.PatientName = "Anonymous^"
-    ds.PatientID = hash_uid(original_id) or "anonymous"
-    ds.PatientIdentityRemoved = "YES"
-    ds.remove_private_tags()
-
-
 def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisResult, *,
                              identified: bool = False) -> Path:
     """The annotated view as a DICOM Secondary Capture in a new series of the source's study."""
@@ -186,7 +178,10 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
         coordinate_system="PATIENT", patient_orientation=orientation, series_instance_uid=hd.UID(),
         series_number=9901, sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
         series_description="PneumoLLM result (not for diagnosis)")
-    sc.BurnedInAnnotation = "YES"  # the overlays are drawn into the pixels
+    sc.BurnedInAnnotation = "YES"  # the overlays and the result lines are drawn into the pixels
+    # The same lines as text (no patient data in them), for viewers that list comments.
+    sc.ImageComments = "\n".join(result_lines(result))[:10240]
+    carry_deidentification(reference, sc)
     write_dataset(path, sc)
     return path
 
@@ -237,6 +232,7 @@ def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result:
     sr = hd.sr.ComprehensiveSR(evidence=[evidence_dataset(reference)], content=root, series_instance_uid=hd.UID(),
                                series_number=9902, sop_instance_uid=hd.UID(), instance_number=1,
                                manufacturer=MANUFACTURER, series_description="PneumoLLM result (not for diagnosis)")
+    carry_deidentification(reference, sr)
     write_dataset(path, sr)
     return path
 
@@ -250,6 +246,17 @@ def evidence_dataset(reference: Dataset) -> Dataset:
                     "ReferringPhysicianName", "AccessionNumber", "StudyID"):
         setattr(source_reference, keyword, reference.get(keyword, ""))
     return source_reference
+
+
+DEIDENTIFICATION_KEYWORDS = ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
+                             "LongitudinalTemporalInformationModified")
+
+
+def carry_deidentification(reference: Dataset, out: Dataset) -> None:  # public: engine.ilo.sr uses it too
+    """highdicom copies the patient and study modules only; the record of how they were de-identified follows."""
+    for keyword in DEIDENTIFICATION_KEYWORDS:
+        if keyword in reference:
+            setattr(out, keyword, reference[keyword].value)
 
 
 def write_dataset(path: Path, dataset: Dataset) -> None:

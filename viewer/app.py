@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QSplashScreen
+
     from viewer.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return QApplication.instance().exec()
 
 
+def show_splash() -> QSplashScreen:
+    """A splash on screen at once (well under 1.5 s): the main window's imports take seconds on a cold start."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QPixmap
+    from PySide6.QtWidgets import QApplication, QSplashScreen
+
+    picture = QPixmap(420, 160)
+    picture.fill(QColor(24, 24, 28))
+    splash = QSplashScreen(picture)
+    splash.showMessage("PneumoLLM Viewer\nresearch software, not for diagnostic use\n\nstarting…",
+                       Qt.AlignmentFlag.AlignCenter, QColor(235, 235, 235))
+    splash.show()
+    QApplication.processEvents()
+    return splash
+
+
+def preload_under(splash: QSplashScreen) -> None:
+    """The model's libraries, imported while the splash is up: imported later by the model worker, they would
+    freeze the window for a second or more (``engine.model.runtime.preload_libraries``)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QApplication
+
+    from engine.model.runtime import preload_libraries
+
+    def show(text: str) -> None:
+        splash.showMessage(f"PneumoLLM Viewer\nresearch software, not for diagnostic use\n\n{text}",
+                           Qt.AlignmentFlag.AlignCenter, QColor(235, 235, 235))
+        QApplication.processEvents()
+
+    preload_libraries(show)
+
+
 def open_window(argv: Sequence[str]) -> MainWindow:
     """The application object and a shown main window (with ``argv[0]`` opened), without the event loop."""
     argv = list(argv)
@@ -35,18 +70,21 @@ def open_window(argv: Sequence[str]) -> MainWindow:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from viewer.main_window import MainWindow
-    from viewer.settings import APPLICATION, ORGANISATION
-
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName(APPLICATION)
-    app.setOrganizationName(ORGANISATION)
     if ICON.exists():
         app.setWindowIcon(QIcon(str(ICON)))
+    splash = show_splash()
+    from viewer.main_window import MainWindow  # the heavy imports (PyTorch, matplotlib), under the splash
+    preload_under(splash)
+    from viewer.settings import APPLICATION, ORGANISATION
+
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANISATION)
     window = MainWindow()
     window.show()
+    splash.finish(window)
     if argv:
         window.open_path(Path(argv[0]))
     return window

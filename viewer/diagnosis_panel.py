@@ -88,6 +88,7 @@ class DiagnosisPanel(QWidget):
     diagnose_requested = Signal(bool)  # allow_flagged
     cancel_requested = Signal()
     review_recorded = Signal(str)  # "accepted" | "overridden"
+    reveal_requested = Signal()  # read first: the reader asks for the held result
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,7 +110,12 @@ class DiagnosisPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
         self.cancel_button.hide()
-        for button in (self.diagnose_button, self.anyway_button, self.cancel_button):
+        self.reveal_button = QPushButton("Show AI result (A)")
+        self.reveal_button.setToolTip("Read first: the model has run; its result is shown when you ask (key A)")
+        self.reveal_button.clicked.connect(self.reveal_requested.emit)
+        self.reveal_button.hide()
+        self.has_image = False  # Diagnose stays disabled until an image is open
+        for button in (self.reveal_button, self.diagnose_button, self.anyway_button, self.cancel_button):
             top.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(top)
         self.busy = QProgressBar()
@@ -135,6 +141,10 @@ class DiagnosisPanel(QWidget):
         text_column.addWidget(self.numbers)
         self.bar = ConfidenceBar()
         text_column.addWidget(self.bar)
+        self.intended_use = QLabel("")  # the head's classes are only meaningful for the use it was made for
+        self.intended_use.setWordWrap(True)
+        self.intended_use.setStyleSheet("color: #555")
+        text_column.addWidget(self.intended_use)
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
         text_column.addWidget(self.warnings)
@@ -225,7 +235,14 @@ class DiagnosisPanel(QWidget):
         self.status.setStyleSheet("")
         self.busy.hide()
         self.cancel_button.hide()
-        self.diagnose_button.setEnabled(True)
+        self.diagnose_button.setEnabled(self.has_image)
+
+    def show_held(self) -> None:
+        """Read first: the result is in but not shown until the reader asks."""
+        self.show_idle("The AI result is ready. Read the image first, then press Show AI result (A).")
+        self.headline.setText("AI result held back — read the image first")
+        self.headline.setStyleSheet("color: #555")
+        self.reveal_button.show()
 
     def clear(self) -> None:
         """No result (a new image is opening)."""
@@ -246,6 +263,8 @@ class DiagnosisPanel(QWidget):
         self.attention.show_message("No case yet")
         self.review_note.setText("")
         self.anyway_button.hide()
+        self.reveal_button.hide()
+        self.diagnose_button.setEnabled(self.has_image)
         self._set_review_enabled(False)
 
     def show_problem(self, message: str, *, flagged: bool = False) -> None:
@@ -292,15 +311,10 @@ class DiagnosisPanel(QWidget):
         decision = result.decision
         self.threshold = decision.threshold
         positive = result.positive_label
-        if not decision.diagnosed:
-            self.headline.setText("Not diagnosed")
-            self.headline.setStyleSheet("color: #555")
-        elif decision.flagged:
-            self.headline.setText(f"{positive}: flagged for review")
-            self.headline.setStyleSheet("color: #b71c1c")
-        else:
-            self.headline.setText(f"{positive}: below threshold — not flagged")
-            self.headline.setStyleSheet("color: #1b5e20")
+        self.headline.setText(headline(result))
+        # What the software knows is a score against a threshold: said in plain colours, no alarm red.
+        self.headline.setStyleSheet("color: #555" if not decision.diagnosed else
+                                    "color: #8a1c1c" if decision.flagged else "color: #1d4f2a")
         source = {
             ThresholdSource.OVERRIDE: f"your override; the model's is {result.model_threshold:.3f}",
             ThresholdSource.OPERATING_POINT: f"the operating point chosen in Settings; the model's default is "
@@ -325,15 +339,21 @@ class DiagnosisPanel(QWidget):
         else:
             self.warnings.setText("✓ Lung crop quality check passed")
             self.warnings.setStyleSheet("color: #2e7d32")
+        self.warnings.setFont(self.headline.font() if (flags or not decision.diagnosed) else QFont())
         domain = [flag for flag in result.flags if flag.code == "out_of_domain"]
-        if domain:  # as prominent as the verdict: the score may mean little here
+        if domain:  # as prominent as the verdict (same font): the score may mean little here
             self.domain.setText("⚠ " + domain[0].message[0].upper() + domain[0].message[1:])
             self.domain.setStyleSheet(CAUTION_STYLE)
+            self.domain.setFont(self.headline.font())
             self.domain.setToolTip("Nearest-neighbour distance in the model's embedding space, ranked against the "
                                    "reference cases' own. A hint, not a guarantee either way.")
         else:
             self.domain.setText("")
             self.domain.setToolTip("")
+
+    def set_intended_use(self, text: str) -> None:
+        """The installed head's intended use, shown under every result."""
+        self.intended_use.setText(f"Intended use of this head: {text}" if text else "")
 
     def show_map(self, reference: ReferenceMap | None, point: np.ndarray | None, message: str = "",
                  nearest: np.ndarray | None = None) -> None:
@@ -343,3 +363,15 @@ class DiagnosisPanel(QWidget):
         else:
             self.map.show_map(reference, point, nearest)
             self.map_caption.setText(self.map.nearest_text() or MAP_CAPTION)
+
+
+def headline(result: DiagnosisResult) -> str:
+    """'PNEUMONIA score 0.75 ≥ threshold 0.62: flagged for review' — the head's own class name, the score against
+    the threshold in force, and what that means (a case for review, not a diagnosis)."""
+    decision = result.decision
+    if not decision.diagnosed:
+        return "Not diagnosed"
+    label = result.positive_label
+    if decision.flagged:
+        return f"{label} score {result.probability:.2f} ≥ threshold {decision.threshold:.2f}: flagged for review"
+    return f"{label} score {result.probability:.2f} < threshold {decision.threshold:.2f}: below threshold"

@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 from engine.diagnoser import Diagnoser, DiagnosisResult
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, messages
-from engine.io import LoadedImage, load_image
+from engine.io import LoadedImage
+from engine.io.identity import PatientIdentity
 from engine.io.phi import TagRow
 from engine.model.head_card import load_head_card
 from engine.model.llm import smollm_is_prepared
@@ -47,11 +48,12 @@ from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.finetune import FinetuneWizard
 from viewer.ilo_panel import IloPanel
+from viewer.image_loading import load_for_reading
 from viewer.query_dialog import QueryPacsDialog
 from viewer.reading_view import PRESETS, ReadingView
 from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
-from viewer.tag_browser import TagBrowser, read_tag_rows
+from viewer.tag_browser import TagBrowser
 from viewer.triage_tab import TriageTab
 from viewer.workers import Worker, WorkerSet, model_pool
 from viewer.worklist_tab import WorklistTab
@@ -59,6 +61,7 @@ from viewer.zone_overlay import ZoneOverlay
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
+APP_TITLE = "PneumoLLM Viewer — research software, not for diagnostic use"
 OVERLAY_LABELS = (("contour", "Lung contour", "C"), ("box", "Crop rectangle", "B"), ("saliency", "Saliency (Grad-CAM)",
                                                                                        "S"))
 
@@ -98,14 +101,18 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._sized = False
         self._prepare_dialog: QProgressDialog | None = None
-        self.setWindowTitle("PneumoLLM Viewer — research software, not for diagnostic use")
+        self.identity: PatientIdentity | None = None
+        self.step_order = "studies"  # next/previous follow the study browser, or the triage table's order
+        self._held_events: list[object] = []  # read-first: the model's events, kept until the reader asks
+        self.revealed = not self.settings.read_first
+        self.setWindowTitle(APP_TITLE)
         self.resize(1500, 950)
         self.setAcceptDrops(True)
         self.wizard: FinetuneWizard | None = None
         self.export_dialog: ExportDialog | None = None
         self._build_ui()
         self.triage_tab = TriageTab(self.shared_diagnoser, self)
-        self.triage_tab.open_image_requested.connect(self.open_in_reading_view)
+        self.triage_tab.open_image_requested.connect(self.open_from_triage)
         self.add_tab(self.triage_tab, "Triage")
         self.worklist_tab = WorklistTab(self.shared_diagnoser, self)
         self.worklist_tab.open_image_requested.connect(self.open_in_reading_view)
@@ -164,6 +171,8 @@ class MainWindow(QMainWindow):
         self.panel.diagnose_requested.connect(self.diagnose)
         self.panel.cancel_requested.connect(self._user_cancelled)
         self.panel.review_recorded.connect(self._record_review)
+        self.panel.reveal_requested.connect(self.reveal_result)
+        self.tabs.currentChanged.connect(self._tab_changed)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -253,6 +262,7 @@ class MainWindow(QMainWindow):
         model_menu = self.menuBar().addMenu("&Model")
         action(model_menu, "&Diagnose", lambda: self.diagnose(False), "Ctrl+D")
         action(model_menu, "&Cancel diagnosis", self._user_cancelled, "Esc")
+        self.reveal_action = action(model_menu, "&Show AI result (read first)", self.reveal_result, "A")
         model_menu.addSeparator()
         action(model_menu, "&Settings…", self._open_settings, "Ctrl+,")
         action(model_menu, "&Fine-tune a new head…", self.open_finetune_wizard, "Ctrl+Shift+F")
@@ -293,6 +303,11 @@ class MainWindow(QMainWindow):
             self.studies.show_single(path)
         self.open_image(path)
 
+    def open_from_triage(self, path: Path) -> None:
+        """A triage row opened: next/previous now walk the triage table in its shown order."""
+        self.open_in_reading_view(path)
+        self.step_order = "triage"
+
     def shared_diagnoser(self) -> Diagnoser:
         """The window's model, built on first use. Call it from a ``model_pool()`` worker only."""
         return self.session.diagnoser()
@@ -323,6 +338,7 @@ class MainWindow(QMainWindow):
         """Open a file (shown at once) or a folder (scanned into studies; its first image is shown)."""
         path = Path(path)
         self.tabs.setCurrentWidget(self.reading)
+        self.step_order = "studies"
         if path.is_dir():
             self.studies.open_folder(path)
         else:
@@ -338,10 +354,16 @@ class MainWindow(QMainWindow):
             self.panel.show_problem(f"No radiographs found in this folder{skipped}.")
 
     def _browser_selected(self, path: Path) -> None:
+        self.step_order = "studies"
         if path != self.current_path:
             self.open_image(path)
 
     def _step(self, offset: int) -> None:
+        if self.step_order == "triage" and self.current_path is not None:
+            path = self.triage_tab.neighbour(self.current_path, offset)
+            if path is not None and path != self.current_path:
+                self.open_in_reading_view(path)
+            return
         path = self.studies.step(offset, self.current_path)
         if path is not None and path != self.current_path:
             self.open_image(path)
@@ -353,19 +375,25 @@ class MainWindow(QMainWindow):
         self.cancel_diagnosis()
         self.current_path = Path(path)
         self.current_image = None
+        self._held_events = []
+        self.revealed = not self.settings.read_first
+        self.panel.has_image = False
         self.panel.clear()
         self.panel.show_busy(f"Opening {Path(path).name}…")
-        worker = Worker(_load_for_reading, Path(path))
+        worker = Worker(load_for_reading, Path(path))
         worker.signals.finished.connect(lambda loaded: self._image_loaded(token, *loaded))
         worker.signals.failed.connect(lambda exc: self._image_failed(token, exc))
         self.workers.start(worker)
 
-    def _image_loaded(self, token: int, image: LoadedImage, rows: list[TagRow] | None) -> None:
+    def _image_loaded(self, token: int, image: LoadedImage, rows: list[TagRow] | None,
+                      identity: PatientIdentity | None = None, shown: np.ndarray | None = None) -> None:
         if self._closing or token != self._load_token:
             return
         self.current_image = image
+        self.panel.has_image = True
         self.saliency = None
-        self.view.set_image(image)
+        self.view.set_image(image, shown)
+        self.show_identity(identity)
         self.invert_action.setChecked(False)
         self.tags.show_rows(rows, is_dicom=image.meta.kind == "dicom")
         self.ilo.set_image(image)
@@ -382,6 +410,7 @@ class MainWindow(QMainWindow):
             return
         self.current_image = None
         self.view.clear()
+        self.show_identity(None)
         self.tags.show_rows([], is_dicom=False)
         self.panel.show_problem(message_for(exc))
 
@@ -433,6 +462,12 @@ class MainWindow(QMainWindow):
         self.diagnoser_error = ""
         self.device_label.setText(f"Model: {diagnoser.profile} on {diagnoser.runtime.label}")
         self.device_label.setToolTip("")
+        self._show_intended_use(diagnoser)
+
+    def _show_intended_use(self, diagnoser: Diagnoser) -> None:
+        use = diagnoser.card.intended_use
+        self.panel.set_intended_use(use.description or f"{use.population} {'/'.join(use.views)} "
+                                    f"{'/'.join(use.modalities)} radiographs; classes {', '.join(diagnoser.labels)}")
 
     def _diagnoser_failed(self, exc: BaseException) -> None:
         if self._closing:
@@ -465,6 +500,14 @@ class MainWindow(QMainWindow):
     def _diagnosis_event(self, token: int, event: object) -> None:
         if self._closing or token != self._diagnosis_token:
             return
+        if not self.revealed and isinstance(event, ResultReady | MapReady | SaliencyReady):
+            self._held_events.append(event)  # read first: kept, not drawn, until the reader asks
+            if isinstance(event, ResultReady):
+                self.panel.show_held()
+            return
+        self._draw_event(event)
+
+    def _draw_event(self, event: object) -> None:
         if isinstance(event, StageStarted):
             self.panel.show_busy(event.text)
         elif isinstance(event, ResultReady):
@@ -472,6 +515,8 @@ class MainWindow(QMainWindow):
             self.device_label.setText(f"Model: {result.profile} on {result.device}")
             self.panel.show_result(result, list(event.source_names))
             self.ilo.set_result(result)
+            if self.diagnoser is not None:
+                self._show_intended_use(self.diagnoser)
             crop = result.lung_crop
             self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline)
         elif isinstance(event, MapReady):
@@ -485,6 +530,9 @@ class MainWindow(QMainWindow):
         if self._closing or token != self._diagnosis_token:
             return
         self._diagnosis_worker = None
+        if self._held_events:
+            self.panel.show_held()
+            return
         if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
             self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
         self.panel.show_idle("Diagnosis complete — review the image and the result." if self.panel.result
@@ -519,6 +567,45 @@ class MainWindow(QMainWindow):
             self.panel.show_idle("Diagnosis cancelled — press Diagnose to run it again.")
         else:
             self.panel.show_idle("Cancelled: the result is shown; the map or saliency may be missing.")
+
+    def reveal_result(self) -> None:
+        """Read first: draw the held result, map and saliency now (the reader has looked at the image)."""
+        if self.current_image is None:
+            return
+        self.revealed = True
+        held, self._held_events = self._held_events, []
+        for event in held:
+            self._draw_event(event)
+        self.panel.reveal_button.hide()
+        if held and self._diagnosis_worker is None:
+            self.panel.show_idle("Diagnosis complete — review the image and the result.")
+
+    @property
+    def result_held(self) -> bool:
+        """True when a result is in but kept back until the reader asks (read-first mode)."""
+        return bool(self._held_events)
+
+    def show_identity(self, identity: PatientIdentity | None) -> None:
+        """The patient header over the image and in the window title (unless the display is de-identified)."""
+        self.identity = identity
+        hidden = self.settings.deidentified_display
+        self.view.set_identity(identity, hidden=hidden)
+        if identity is None or identity.empty or hidden:
+            self.setWindowTitle(APP_TITLE)
+        else:
+            self.setWindowTitle(f"{identity.title()} — {APP_TITLE}")
+
+    def _tab_changed(self, index: int) -> None:
+        """Docks that serve the reading view hide on other tabs and come back as they were."""
+        reading = self.tabs.widget(index) is self.reading
+        docks = (self.study_dock, self.tag_dock, self.overlay_dock)
+        if not reading:
+            self._dock_state = {dock: dock.isVisible() for dock in docks}
+            for dock in docks:
+                dock.hide()
+        else:
+            for dock, visible in getattr(self, "_dock_state", {}).items():
+                dock.setVisible(visible)
 
     @property
     def diagnosis_running(self) -> bool:
@@ -571,10 +658,16 @@ class MainWindow(QMainWindow):
         return self.wizard
 
     def _head_changed(self, _folder: object) -> None:
+        """A head was installed or rolled back: the old head's result leaves the screen with it."""
         self.cancel_diagnosis()
         self.session, self.diagnoser_error = self._new_session(), ""
         self.ensure_diagnoser()
-        if self.panel.result is not None:
+        had_result = self.panel.result is not None or bool(self._held_events)
+        self._held_events = []
+        self.saliency = None
+        self.view.clear_overlays()
+        self.panel.clear()
+        if self.current_image is not None and had_result:
             self.panel.show_idle("A new head is active — press Diagnose to run it.")
 
     def _reset_view(self) -> None:
@@ -591,6 +684,9 @@ class MainWindow(QMainWindow):
     def apply_settings(self, before: ViewerSettings) -> None:
         """Save the settings; reload the model only when a model setting changed, else redraw the decision."""
         self.settings.save()
+        self.show_identity(self.identity)  # the de-identified display may have changed
+        if not self.settings.read_first and not self.revealed:
+            self.reveal_result()
         if self.settings.model_differs(before):
             self.cancel_diagnosis()
             self.session = self._new_session()
@@ -633,10 +729,3 @@ class MainWindow(QMainWindow):
         model_pool().waitForDone(3000)
         super().closeEvent(event)
 
-
-def _load_for_reading(path: Path) -> tuple[LoadedImage, list[TagRow] | None]:
-    """Worker side: decode, compute the float pixels once (W/L and the read-out use them), read the tags."""
-    image = load_image(path)
-    _ = image.pixels, image.value_range
-    rows = read_tag_rows(path) if image.meta.kind == "dicom" else None
-    return image, rows

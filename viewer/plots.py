@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QSizePolicy
 
 from engine.reference_map import ReferenceMap
@@ -20,16 +21,46 @@ def _class_counts(labels: list[str]) -> str:
 
 
 class _Canvas(FigureCanvasQTAgg):
-    """A canvas that postpones drawing while hidden (e.g. on a background tab): a draw costs ~0.2 s here."""
+    """A canvas that postpones drawing while hidden (e.g. on a background tab): a draw costs ~0.2 s here.
+
+    A message ("No case yet") is painted by Qt, not drawn by matplotlib: a figure's first draw costs the GUI
+    thread a second on a busy machine, and a window shows these placeholders at start-up and for every new image.
+    """
 
     def __init__(self, figure: Figure) -> None:
         self._pending = False
+        self._placeholder = False
         super().__init__(figure)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 160)
         self.message = ""
 
+    def _show_placeholder(self, text: str) -> None:
+        self.message, self._placeholder, self._pending = text, True, False
+        self.update()
+
+    def _show_figure(self) -> None:
+        self._placeholder = False
+        self.draw_idle()
+
+    def paintEvent(self, event) -> None:
+        if not self._placeholder:
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("white"))
+        painter.setPen(QColor("#444"))
+        font = QFont()
+        font.setPointSize(9)
+        painter.setFont(font)
+        painter.drawText(self.rect().adjusted(16, 16, -16, -16),
+                         int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.message)
+        painter.end()
+
     def draw_idle(self) -> None:
+        if self._placeholder:
+            self.update()
+            return
         if not self.isVisible():
             self._pending = True
             return
@@ -62,11 +93,8 @@ class MapCanvas(_Canvas):
         self.show_message("No case yet")
 
     def show_message(self, text: str) -> None:
-        self.reference, self.point, self.nearest, self.message = None, None, None, text
-        self.axes.clear()
-        self.axes.set_axis_off()
-        self.axes.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9, color="#444")
-        self.draw_idle()
+        self.reference, self.point, self.nearest = None, None, None
+        self._show_placeholder(text)
 
     def show_map(self, reference: ReferenceMap, point: np.ndarray | None, nearest: np.ndarray | None = None) -> None:
         self.reference, self.point, self.message = reference, point, ""
@@ -93,7 +121,7 @@ class MapCanvas(_Canvas):
         ax.set_title("t-SNE map of the model's reference cases", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-        self.draw_idle()
+        self._show_figure()
 
     def nearest_text(self) -> str:
         if self.reference is None or self.nearest is None or not len(self.nearest):
@@ -131,12 +159,8 @@ class AttentionCanvas(_Canvas):
         self.show_message("No case yet")
 
     def show_message(self, text: str) -> None:
-        self.message = text
         self.figure.clear()
-        ax = self.figure.add_subplot(111)
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=9, color="#444", wrap=True)
-        self.draw_idle()
+        self._show_placeholder(text)
 
     @property
     def heatmap_count(self) -> int:
@@ -188,7 +212,7 @@ class AttentionCanvas(_Canvas):
             ax.set_xticks(range(token_mixing.shape[1]), [f"t{i + 1}" for i in range(token_mixing.shape[1])], fontsize=6)
             bar = self.figure.colorbar(image, ax=ax, fraction=0.08)
             bar.ax.tick_params(labelsize=6)
-        self.draw_idle()
+        self._show_figure()
 
 
 class RocCanvas(_Canvas):

@@ -12,6 +12,7 @@ from PySide6.QtGui import (
     QBrush,
     QColor,
     QFont,
+    QFontMetricsF,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.io import LoadedImage
+from engine.io.identity import PatientIdentity
 from engine.io.image import window_uint8
 from engine.segment import mask_outline
 
@@ -66,6 +68,12 @@ def _saliency_lut() -> np.ndarray:
     lut = (colormaps["inferno"](np.arange(256)) * 255).astype(np.uint8)
     lut[:, 3] = (np.clip((np.arange(256) / 255 - 0.25) / 0.55, 0, 1) * 255).astype(np.uint8)
     return lut
+
+
+def first_view(image: LoadedImage) -> np.ndarray:
+    """The 8-bit image at the file's own window (worker side: windowing a 3000-pixel film takes a while)."""
+    window = image.default_window
+    return image.display if window is None else window_uint8(image.pixels, *window)
 
 
 def preset_window(image: LoadedImage, name: str) -> tuple[float, float] | None:
@@ -129,10 +137,17 @@ class ReadingView(QGraphicsView):
         self.auto_fit = True  # keep fitting on resize until the user zooms or pans
         self.overlay_opacity = {"contour": 0.9, "box": 0.9, "saliency": 0.5}
         self.overlay_visible = {"contour": True, "box": True, "saliency": False}
+        self._first_view: np.ndarray | None = None
+        self._pointer: QPointF | None = None  # last mouse position over the viewport
+        self.identity: PatientIdentity | None = None
+        self.identity_hidden = False  # de-identified display (teaching, screenshots)
 
     # -- image ------------------------------------------------------------------------------------------
-    def set_image(self, image: LoadedImage) -> None:
+    def set_image(self, image: LoadedImage, first_view: np.ndarray | None = None) -> None:
+        """Show ``image`` at its own window; ``first_view`` (``first_view(image)``, made in a worker) saves the GUI
+        thread the full-size windowing of a large film."""
         self.image = image
+        self._first_view = first_view
         self.window = image.default_window
         self.preset = "default"
         self.inverted = False
@@ -140,9 +155,23 @@ class ReadingView(QGraphicsView):
         self._render()
         self.fit()
 
+    def set_identity(self, identity: PatientIdentity | None, *, hidden: bool = False) -> None:
+        """The patient header drawn in the top-right corner (None: the file carries no identity)."""
+        self.identity, self.identity_hidden = identity, hidden
+        self.viewport().update()
+
+    def identity_lines(self) -> list[str]:
+        """What the top-right corner says about whose image this is."""
+        if self.identity_hidden:
+            return ["De-identified display"]
+        if self.identity is None or self.identity.empty:
+            return ["No patient identity in this file"]
+        return self.identity.lines()
+
     def clear(self) -> None:
         """No image (the file could not be opened)."""
-        self.image, self.window, self.displayed = None, None, None
+        self.image, self.window, self.displayed, self._first_view = None, None, None, None
+        self.identity = None
         self._pixmap.setPixmap(QPixmap())
         self.clear_overlays()
         self.viewport().update()
@@ -150,13 +179,18 @@ class ReadingView(QGraphicsView):
     def _render(self) -> None:
         if self.image is None:
             return
-        shown = self.image.display if self.window is None else window_uint8(self.image.pixels, *self.window)
+        if self._first_view is not None and self.window == self.image.default_window:
+            shown = self._first_view
+        else:
+            shown = self.image.display if self.window is None else window_uint8(self.image.pixels, *self.window)
         if self.inverted:
             shown = 255 - shown
         self.displayed = shown
         self._pixmap.setPixmap(QPixmap.fromImage(to_qimage_grey(shown)))
         self.scene().setSceneRect(QRectF(0, 0, shown.shape[1], shown.shape[0]))
         self.viewport().update()
+        if self._pointer is not None:  # the read-out names the window in force, also after a reset or preset
+            self._report_pixel(self._pointer)
 
     def set_window(self, center: float, width: float) -> None:
         self.window = (float(center), max(float(width), 1e-3))
@@ -191,11 +225,13 @@ class ReadingView(QGraphicsView):
         self.auto_fit = True
         if self.image is not None:
             self.fitInView(self._pixmap, Qt.AspectRatioMode.KeepAspectRatio)
+            self._place_box_label()
         self.viewport().update()
 
     def zoom(self, factor: float) -> None:
         self.auto_fit = False
         self.scale(factor, factor)
+        self._place_box_label()
         self.viewport().update()
 
     @property
@@ -212,29 +248,47 @@ class ReadingView(QGraphicsView):
         if self.auto_fit:
             self.fit()
 
+    def corner_lines(self) -> list[str]:
+        """The top-left corner: window/level, zoom, size, modality and view."""
+        if self.image is None:
+            return []
+        window = "W/L: file display" if self.window is None else f"W {self.window[1]:.0f}  L {self.window[0]:.0f}"
+        zoom = f"Zoom {self.zoom_factor * 100:.0f} %" + ("  · inverted" if self.inverted else "")
+        meta = self.image.meta
+        return [f"{window}  ({self.preset})", zoom,
+                f"{meta.columns}×{meta.rows}" + (f"  {meta.modality}" if meta.modality else "")
+                + (f"  {meta.view}" if meta.view else "")]
+
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        """Corner annotations in screen coordinates (window/level, zoom), as reading software does."""
+        """Corner annotations in screen coordinates: W/L and zoom top left, the patient top right (PACS style)."""
         if self.image is None:
             return
         painter.save()
         painter.resetTransform()
-        font = QFont()
-        font.setPointSize(9)
-        painter.setFont(font)
-        window = "W/L: file display" if self.window is None else f"W {self.window[1]:.0f}  L {self.window[0]:.0f}"
-        zoom = f"Zoom {self.zoom_factor * 100:.0f} %" + ("  · inverted" if self.inverted else "")
-        lines = [f"{window}  ({self.preset})", zoom]
-        meta = self.image.meta
-        lines.append(f"{meta.columns}×{meta.rows}" + (f"  {meta.modality}" if meta.modality else "")
-                     + (f"  {meta.view}" if meta.view else ""))
-        y = 16
-        for line in lines:
-            painter.setPen(QColor(0, 0, 0))
-            painter.drawText(9, y + 1, line)
-            painter.setPen(QColor(235, 235, 160))
-            painter.drawText(8, y, line)
-            y += 15
+        for font, lines, right in self._corner_blocks():
+            painter.setFont(font)
+            _draw_lines(painter, lines, right_edge=right)
         painter.restore()
+
+    def _corner_blocks(self) -> list[tuple[QFont, list[str], int | None]]:
+        small, bold = QFont(), QFont()
+        small.setPointSize(9)
+        bold.setPointSize(10)
+        bold.setBold(True)
+        return [(small, self.corner_lines(), None), (bold, self.identity_lines(), self.viewport().width() - 8)]
+
+    def corner_rects(self) -> list[QRectF]:
+        """Viewport rectangles the corner texts occupy (tests check that nothing is drawn under them)."""
+        if self.image is None:
+            return []
+        rects = []
+        for font, lines, right in self._corner_blocks():
+            metrics = QFontMetricsF(font)
+            width = max(metrics.horizontalAdvance(line) for line in lines) + 2
+            height = 4 + len(lines) * (metrics.height() + 1) + 2
+            left = 8 if right is None else right - width
+            rects.append(QRectF(left, 0, width, height))
+        return rects
 
     # -- overlays ---------------------------------------------------------------------------------------
     def clear_overlays(self) -> None:
@@ -270,8 +324,17 @@ class ReadingView(QGraphicsView):
         outline_pen = QPen(QColor(0, 0, 0, 200))
         outline_pen.setWidthF(0.6)
         self._box_label.setPen(outline_pen)
-        self._box_label.setPos(x0 + 4, y0 + 4)
+        # Inside the box at its lower edge: the top corners of the view hold the W/L and patient text.
+        self._box_label.setPos(x0 + 4, y1)
+        self._place_box_label()
         self._apply_overlay_state()
+
+    def _place_box_label(self) -> None:
+        """Lift the label (which ignores zoom) by its own on-screen height so it sits just inside the box."""
+        height = self._box_label.boundingRect().height() + 4
+        scale = max(self.zoom_factor, 1e-6)
+        rect = self._box.rect()
+        self._box_label.setPos(rect.left() + 4 / scale, rect.bottom() - height / scale)
 
     def set_saliency(self, cam: np.ndarray) -> None:
         """A (H, W) map in [0, 1] (Grad-CAM), drawn with the inferno colormap, transparent where low.
@@ -368,8 +431,14 @@ class ReadingView(QGraphicsView):
         else:
             super().keyPressEvent(event)
 
+    def leaveEvent(self, event) -> None:
+        super().leaveEvent(event)
+        self._pointer = None
+
     def _report_pixel(self, position: QPointF) -> None:
-        assert self.image is not None
+        self._pointer = QPointF(position)
+        if self.image is None:
+            return
         point = self.mapToScene(position.toPoint())
         x, y = int(np.floor(point.x())), int(np.floor(point.y()))
         rows, cols = self.image.pixels.shape
@@ -379,3 +448,17 @@ class ReadingView(QGraphicsView):
             self.pixel_info.emit(f"x {x}  y {y}  value {value:.1f}{window}")
         else:
             self.pixel_info.emit("")
+
+
+def _draw_lines(painter: QPainter, lines: list[str], *, right_edge: int | None) -> None:
+    """Shadowed corner text: left-aligned at x=8, or right-aligned to ``right_edge``."""
+    metrics = painter.fontMetrics()
+    step = metrics.height() + 1
+    y = 4 + metrics.ascent()
+    for line in lines:
+        x = 8 if right_edge is None else right_edge - metrics.horizontalAdvance(line)
+        painter.setPen(QColor(0, 0, 0))
+        painter.drawText(x + 1, y + 1, line)
+        painter.setPen(QColor(235, 235, 160) if right_edge is None else QColor(255, 255, 255))
+        painter.drawText(x, y, line)
+        y += step

@@ -47,6 +47,8 @@ class ViewerSettings:
     threshold_override: float | None = None
     operating_point: str | None = None  # one of the head card's named operating points; a threshold wins over it
     auto_diagnose: bool = True
+    read_first: bool = True  # the model runs at once, its result is shown when the reader asks (automation bias)
+    deidentified_display: bool = False  # hide the patient header (teaching, screenshots)
 
     @classmethod
     def load(cls, store: QSettings | None = None) -> ViewerSettings:
@@ -62,7 +64,9 @@ class ViewerSettings:
                    llm_path=str(store.value("model/llm_path", "")),
                    device=str(store.value("model/device", "auto")), threshold_override=override,
                    operating_point=str(store.value("model/operating_point", "")) or None,
-                   auto_diagnose=str(store.value("viewer/auto_diagnose", "true")).lower() == "true")
+                   auto_diagnose=str(store.value("viewer/auto_diagnose", "true")).lower() == "true",
+                   read_first=str(store.value("viewer/read_first", "true")).lower() == "true",
+                   deidentified_display=str(store.value("viewer/deidentified_display", "false")).lower() == "true")
 
     def copy(self) -> ViewerSettings:
         return replace(self)
@@ -81,6 +85,8 @@ class ViewerSettings:
         store.setValue("model/threshold_override", "" if self.threshold_override is None else self.threshold_override)
         store.setValue("model/operating_point", self.operating_point or "")
         store.setValue("viewer/auto_diagnose", "true" if self.auto_diagnose else "false")
+        store.setValue("viewer/read_first", "true" if self.read_first else "false")
+        store.setValue("viewer/deidentified_display", "true" if self.deidentified_display else "false")
 
 
 def operating_point_label(rule: str, point: Mapping[str, Any]) -> str:
@@ -140,6 +146,12 @@ class SettingsDialog(QDialog):
         self.auto = QCheckBox("Diagnose automatically when an image opens")
         self.auto.setChecked(settings.auto_diagnose)
         form.addRow("", self.auto)
+        self.read_first = QCheckBox("Read first: show the model's result only when I ask (Show AI result, key A)")
+        self.read_first.setChecked(settings.read_first)
+        form.addRow("", self.read_first)
+        self.deidentified = QCheckBox("De-identified display: hide the patient header (teaching, screenshots)")
+        self.deidentified.setChecked(settings.deidentified_display)
+        form.addRow("", self.deidentified)
         note = QLabel("The model profile must match the installed head; weights are never downloaded.")
         note.setWordWrap(True)
         note.setStyleSheet("color: #666")
@@ -217,4 +229,6 @@ class SettingsDialog(QDialog):
         self.settings.device = self.device.currentData()
         self.settings.threshold_override = float(text) if text else None
         self.settings.auto_diagnose = self.auto.isChecked()
+        self.settings.read_first = self.read_first.isChecked()
+        self.settings.deidentified_display = self.deidentified.isChecked()
         self.accept()

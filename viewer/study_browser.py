@@ -6,14 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from engine.errors import PneumoError
 from engine.flags import Flag, messages
-from engine.io import load_image
+from engine.io.helper_process import iter_thumbnails
 from engine.io.study_scan import ScanResult, scan_folder
 from viewer.reading_view import to_qimage_grey
 from viewer.workers import Worker, WorkerSet
@@ -23,20 +21,9 @@ THUMB = 56
 FLAG_COLOUR = QColor(176, 110, 0)
 
 
-def make_thumbnail(path: Path, size: int = THUMB) -> np.ndarray | None:
-    """A small 8-bit preview of the file's display image (None when it cannot be decoded)."""
-    try:
-        image = load_image(path).display
-    except PneumoError:
-        return None
-    picture = Image.fromarray(image)
-    picture.thumbnail((size, size))
-    return np.asarray(picture)
-
-
 def _thumbnails(paths: list[Path]):
-    for path in paths:
-        yield path, make_thumbnail(path)
+    """Worker side: thumbnails decoded in a helper process (some decoders hold the interpreter lock)."""
+    yield from iter_thumbnails(paths, THUMB)
 
 
 class StudyBrowser(QWidget):

@@ -41,14 +41,14 @@ from PySide6.QtWidgets import (
 
 from engine.diagnoser import Diagnoser
 from engine.progress import Progress
-from engine.triage import TriageRow, TriageSummary, iter_rows, triage_folder
+from engine.triage import TriageRow, TriageSummary, default_results_path, iter_rows, triage_folder
 from engine.triage import existing_rows as earlier_rows
 from viewer.error_dialog import message_for
 from viewer.workers import Worker, WorkerSet
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CSV_NAME = "pneumollm_triage.csv"
+DEFAULT_CSV_NAME = "pneumollm_triage.csv"  # the name for a CSV the reader places beside the images themselves
 DECISIONS = ("flagged", "not flagged", "not diagnosed", "unreadable")
 DECISION_FILTERS = (("All cases", ""), ("Flagged", "flagged"), ("Not flagged", "not flagged"),
                     ("Not diagnosed", "not diagnosed"), ("Unreadable", "unreadable"))
@@ -247,7 +247,7 @@ class TriageTab(QWidget):
         self.folder_edit.setPlaceholderText("Folder with radiographs (DICOM, PNG, JPEG, TIFF; sub-folders included)")
         self.folder_edit.textEdited.connect(self._folder_edited)
         self.csv_edit = QLineEdit()
-        self.csv_edit.setPlaceholderText(f"<folder>/{DEFAULT_CSV_NAME}")
+        self.csv_edit.setPlaceholderText("in your data folder (triage/<folder name>-<digest>.csv)")
         self.csv_edit.textEdited.connect(lambda _text: setattr(self, "_csv_edited", True))
         folder_button = QPushButton("Choose folder…")
         folder_button.clicked.connect(self._choose_folder)
@@ -335,13 +335,13 @@ class TriageTab(QWidget):
         return self._worker is not None
 
     def set_folder(self, folder: str | Path, csv_path: str | Path | None = None) -> None:
-        """Fill in the folder (and the CSV: ``<folder>/pneumollm_triage.csv`` unless given or edited)."""
+        """Fill in the folder (and the CSV: ``engine.triage.default_results_path`` unless given or edited)."""
         self.folder_edit.setText(str(folder))
         if csv_path is not None:
             self.csv_edit.setText(str(csv_path))
             self._csv_edited = True
         elif not self._csv_edited:
-            self.csv_edit.setText(str(Path(folder) / DEFAULT_CSV_NAME))
+            self.csv_edit.setText(str(default_results_path(folder)))
 
     def set_diagnoser_factory(self, factory: Callable[[], Diagnoser]) -> None:
         """Use another model source from the next run on."""
@@ -352,7 +352,7 @@ class TriageTab(QWidget):
         folder = self.folder_edit.text().strip()
         if text:
             return Path(text).expanduser()
-        return Path(folder).expanduser() / DEFAULT_CSV_NAME if folder else None
+        return default_results_path(folder) if folder else None
 
     def start(self) -> Worker | None:
         """Start (or resume) triage of the chosen folder; returns the worker, or None when nothing started."""
@@ -398,6 +398,26 @@ class TriageTab(QWidget):
         """The rows as shown: filtered and sorted."""
         return [self.model.row_at(self.proxy.mapToSource(self.proxy.index(r, 0)).row())
                 for r in range(self.proxy.rowCount())]
+
+    def neighbour(self, path: str | Path, offset: int) -> Path | None:
+        """The image ``offset`` rows from ``path`` in the table's order as shown (sorted, filtered), selected in
+        the table; None at either end or when ``path`` is not in the table. Next/previous from the reading view."""
+        if self._run_folder is None:
+            return None
+        target = Path(path).resolve()
+        for row in range(self.proxy.rowCount()):
+            if self._absolute(row) == target:
+                wanted = row + offset
+                if 0 <= wanted < self.proxy.rowCount():
+                    self.table.selectRow(wanted)
+                    return self._absolute(wanted)
+                return None
+        return None
+
+    def _absolute(self, proxy_row: int) -> Path:
+        assert self._run_folder is not None
+        return (self._run_folder / self.model.row_at(self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
+                                                     ).file).resolve()
 
     # -- GUI side -------------------------------------------------------------------------------------
     def _on_progress(self, message: tuple[str, Any]) -> None:
@@ -479,7 +499,7 @@ class TriageTab(QWidget):
 
     def _folder_edited(self, text: str) -> None:
         if not self._csv_edited:
-            self.csv_edit.setText(str(Path(text.strip()) / DEFAULT_CSV_NAME) if text.strip() else "")
+            self.csv_edit.setText(str(default_results_path(text.strip())) if text.strip() else "")
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder to triage", self.folder_edit.text())

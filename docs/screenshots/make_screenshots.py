@@ -63,7 +63,13 @@ def main() -> None:
     window.open_path(args.folder)
     wait(lambda: window.studies.paths and window.studies.thumbnail_count() == len(window.studies.paths), 300)
     window.open_in_reading_view(args.folder / args.image)
-    wait(lambda: window.panel.result is not None and not window.diagnosis_running, 900)
+    # Read-first mode (the default) holds the result back until the reader asks: ask, as a reader would.
+    wait(lambda: (window.panel.result is not None or window.result_held) and not window.diagnosis_running, 900)
+    if window.panel.result is None and not window.result_held and window.panel.anyway_button.isVisible():
+        # The public test films are adults, outside the shipped head's intended use: "Diagnose anyway".
+        window.diagnose(True)
+        wait(lambda: (window.panel.result is not None or window.result_held) and not window.diagnosis_running, 900)
+    window.reveal_result()
     if window.panel.result is None:
         raise SystemExit(f"no result: {window.panel.status.text()}")
     window.overlay_checks["saliency"].setChecked(True)
@@ -81,7 +87,7 @@ def main() -> None:
         shutil.copytree(args.folder, folder / "dicom")
         shutil.copytree(SAMPLES, folder / "samples")
         window.tabs.setCurrentWidget(window.triage_tab)
-        window.triage_tab.set_folder(folder)
+        window.triage_tab.set_folder(folder, folder.parent / "results.csv")  # not into the user's data folder
         if window.triage_tab.start() is None:
             raise SystemExit(f"triage did not start: {window.triage_tab.status_label.text()}")
         wait(lambda: not window.triage_tab.is_running, 900)

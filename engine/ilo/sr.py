@@ -15,7 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import UnsupportedImageError
-from engine.export import DISCLAIMER, MANUFACTURER, evidence_dataset, reference_dataset, write_dataset
+from engine.export import (
+    DISCLAIMER,
+    MANUFACTURER,
+    carry_deidentification,
+    evidence_dataset,
+    reference_dataset,
+    write_dataset,
+)
 from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES, QUALITY_GRADES, SHAPES, SYMBOLS, ZONE_WORDS
 from engine.ilo.form import IloReading, Sides, validate
 from engine.io import LoadedImage
@@ -120,6 +127,7 @@ def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading,
                                series_number=9903, sop_instance_uid=hd.UID(), instance_number=1,
                                manufacturer=MANUFACTURER, series_description="ILO classification (reader's reading)",
                                is_complete=True, is_verified=False)
+    carry_deidentification(reference, sr)
     write_dataset(Path(path), sr)
     return Path(path)
 

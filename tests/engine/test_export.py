@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.audit import AuditLog
-from engine.diagnoser import Diagnoser
+from engine.diagnoser import Diagnoser, out_of_domain_flag
 from engine.errors import UnsupportedImageError
 from engine.export import (
     DISCLAIMER,
@@ -21,10 +22,17 @@ from engine.export import (
     export_secondary_capture,
     export_structured_report,
 )
+from engine.flags import Flag, messages
 from engine.io import load_image
 from engine.segment import LungSegmenter
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.head_factory import make_tiny_head
+
+
+@pytest.fixture(autouse=True)
+def private_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The de-identification key lives in the user's data folder: a private one for these tests."""
+    monkeypatch.setenv("PNEUMOLLM_DATA", str(tmp_path_factory.getbasetemp() / "export-user-data"))
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +54,8 @@ def test_structured_report_round_trip(case, tmp_path: Path) -> None:
     out = export_structured_report(tmp_path / "sr.dcm", image, result)
     sr = pydicom.dcmread(out)
     assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
-    assert sr.StudyInstanceUID == image.meta.study_uid
+    assert sr.StudyInstanceUID != image.meta.study_uid  # de-identified: new UIDs (PS3.15 Annex E)
+    assert sr.PatientIdentityRemoved == "YES"
     items = {item.ConceptNameCodeSequence[0].CodeMeaning: item for item in sr.ContentSequence}
     probability = float(items[f"Probability of {result.labels[result.positive_index]}"]
                         .MeasuredValueSequence[0].NumericValue)
@@ -62,6 +71,7 @@ def test_identified_export_keeps_demographics(case, tmp_path: Path) -> None:
     _, image, result, _ = case
     sr = pydicom.dcmread(export_structured_report(tmp_path / "sr.dcm", image, result, identified=True))
     assert str(sr.PatientName) == PHI_VALUES["PatientName"]
+    assert sr.StudyInstanceUID == image.meta.study_uid
 
 
 def test_secondary_capture_round_trip(case, tmp_path: Path) -> None:
@@ -70,8 +80,11 @@ def test_secondary_capture_round_trip(case, tmp_path: Path) -> None:
     sc = pydicom.dcmread(export_secondary_capture(tmp_path / "sc.dcm", image, result))
     assert sc.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7"
     assert sc.pixel_array.ndim == 3 and sc.pixel_array.shape[-1] == 3
-    assert sc.StudyInstanceUID == image.meta.study_uid and sc.SeriesInstanceUID != image.meta.series_uid
+    assert sc.StudyInstanceUID != image.meta.study_uid and sc.SeriesInstanceUID != image.meta.series_uid
+    sr = pydicom.dcmread(export_structured_report(tmp_path / "sr.dcm", image, result))
+    assert sc.StudyInstanceUID == sr.StudyInstanceUID and sc.PatientID == sr.PatientID  # they still group
     assert str(sc.PatientName) == "Anonymous^" and sc.PatientID != PHI_VALUES["PatientID"]
+    assert sc.BurnedInAnnotation == "YES" and sc.pixel_array.shape[0] > 300  # the result lines below the image
     assert digest(source) == before
 
 
@@ -109,3 +122,21 @@ def test_audit_log_has_no_phi(case, tmp_path: Path) -> None:
     assert not any(value in text for value in PHI_VALUES.values())
     with pytest.raises(ValueError):
         log.record(image.meta, result, "ignored")
+
+
+def test_every_export_carries_every_warning(case, tmp_path: Path) -> None:
+    """The decision, the threshold used, every flag shown on screen, the model id and the notice, in each export."""
+    _, image, result, _ = case
+    result = result.with_warning(out_of_domain_flag(97.0)).with_warning(Flag("cpu_fallback", "ran on the CPU"))
+    result = result.at_threshold(0.37)
+    wanted = [result.decision.describe(), "0.370", result.model_id, DISCLAIMER, *messages(result.flags)]
+    png = Image.open(export_png(tmp_path / "v.png", image, result))
+    page = html.unescape(export_html_report(tmp_path / "r.html", image, result).read_text())
+    sc = pydicom.dcmread(export_secondary_capture(tmp_path / "sc.dcm", image, result))
+    sr = pydicom.dcmread(export_structured_report(tmp_path / "sr.dcm", image, result))
+    sr_text = "\n".join(str(getattr(item, "TextValue", "")) for item in sr.ContentSequence)
+    sr_text += "\n" + "\n".join(f"{item.MeasuredValueSequence[0].NumericValue:.3f}" for item in sr.ContentSequence
+                                 if "MeasuredValueSequence" in item)
+    for name, text in (("PNG", png.text["Description"]), ("HTML", page), ("SC", sc.ImageComments), ("SR", sr_text)):
+        missing = [line for line in wanted if line not in text]
+        assert not missing, f"{name} export lacks {missing}"

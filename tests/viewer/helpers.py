@@ -78,7 +78,11 @@ def save_screenshot(widget: Any, path: Path) -> Path:
 
 
 def make_window(qtbot, factory, **settings) -> MainWindow:
-    """A shown main window with the given diagnoser factory and settings; no model is built until needed."""
+    """A shown main window with the given diagnoser factory and settings; no model is built until needed.
+
+    Read-first mode is off unless asked for, so a test sees the result as soon as it is in.
+    """
+    settings.setdefault("read_first", False)
     window = MainWindow(settings=ViewerSettings(**settings), diagnoser_factory=factory, preload_model=False)
     qtbot.addWidget(window)
     window.resize(1400, 900)

@@ -178,7 +178,7 @@ def test_threshold_override_redraws_the_decision(qtbot, factory, tmp_path: Path)
     before = window.settings.copy()
     window.settings.threshold_override = 1.0 if result.probability < 1.0 else None
     window.apply_settings(before)
-    assert "not flagged" in window.panel.headline.text()
+    assert "below threshold" in window.panel.headline.text()
 
 
 def test_an_operating_point_from_settings_decides_the_shown_result(qtbot, factory, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from engine.diagnoser import Diagnoser
-from engine.triage import iter_rows, journal_path
+from engine.triage import default_results_path, iter_rows, journal_path
 from tests.viewer.helpers import (
     GatedDiagnoser,
     isolate_user_folders,
@@ -17,7 +17,7 @@ from tests.viewer.helpers import (
     save_screenshot,
     tiny_diagnoser,
 )
-from viewer.triage_tab import DEFAULT_CSV_NAME, PROBABILITY, TriageTab
+from viewer.triage_tab import PROBABILITY, TriageTab
 
 TOTAL = 7  # make_triage_folder(good=5): 5 DICOMs + 1 PNG + 1 broken file
 
@@ -49,7 +49,10 @@ def test_rows_sort_filter_and_open(qtbot, diagnoser: Diagnoser, tmp_path: Path) 
     tab.resize(980, 520)
     tab.show()
     tab.set_folder(folder)
-    assert Path(tab.csv_edit.text()) == folder / DEFAULT_CSV_NAME
+    # The results go to the user's data folder, never into the (often read-only) image folder.
+    assert Path(tab.csv_edit.text()) == default_results_path(folder)
+    assert Path(tab.csv_edit.text()).is_relative_to(tmp_path / "user-data") and folder not in Path(
+        tab.csv_edit.text()).parents
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(tab.rows().__len__()))
@@ -125,7 +128,7 @@ def test_cancel_keeps_rows_and_a_second_run_resumes(qtbot, diagnoser: Diagnoser,
     kept = len(tab.rows())
     assert 0 < kept < TOTAL
     assert "Cancelled" in tab.status_label.text()
-    out = folder / DEFAULT_CSV_NAME
+    out = default_results_path(folder)
     assert journal_path(out).exists() and not out.exists()
 
     with qtbot.waitSignal(tab.triage_finished, timeout=120_000) as finished:

@@ -1,0 +1,144 @@
+"""How long the GUI thread stalls: start-up, model loading, one diagnosis, opening a DICOM folder.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--model DIR] [--image RG1_UNCR.dcm]
+
+A 10 ms QTimer records when the event loop runs; a gap between two timeouts is a stall (a user would see a
+frozen window for that long). Each phase prints one line, ``PHASE: longest stall N ms, 99th percentile M ms``.
+Start-up is the time from the first line of this script (imports included) to the window being on screen: no
+event loop runs before that, so the whole of it is one stall. Goal (issue 17): the window on screen in under
+1.5 s and no stall over 50 ms after it; the first diagnosis of a cold start under 10 s. Real model (the
+installed head, else the shipped one), real DICOMs from ``../shared/data/dicom``. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()  # before any import: start-up includes them
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's packages, also as a plain script
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dicom"
+TICK_MS = 10
+
+
+class StallRecorder:
+    """Timestamps of a 10 ms QTimer's timeouts; gaps between them are the GUI thread's stalls."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float, state: Callable[[], str] = str) -> None:
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        self.ticks = [time.perf_counter()]
+        loop = QEventLoop()
+        check = QTimer()
+        check.timeout.connect(lambda: loop.quit() if done() else None)
+        check.start(5)
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        self.timer.start()
+        loop.exec()
+        self.timer.stop()
+        check.stop()
+        self.ticks.append(time.perf_counter())
+        if not done():
+            raise SystemExit(f"timed out after {timeout_s:.0f} s: {state()}")
+
+    def line(self, phase: str, extra: str = "") -> str:
+        import numpy as np
+
+        gaps = np.diff(np.asarray(self.ticks)) * 1000
+        longest, p99 = (float(gaps.max()), float(np.percentile(gaps, 99))) if len(gaps) else (0.0, 0.0)
+        at = (self.ticks[int(np.argmax(gaps))] - self.ticks[0]) * 1000 if len(gaps) else 0.0
+        total = (self.ticks[-1] - self.ticks[0]) * 1000
+        return (f"{phase}: longest stall {longest:.0f} ms, 99th percentile {p99:.0f} ms "
+                f"({len(gaps)} gaps over {total:.0f} ms, the longest from {at:.0f} ms{extra})")
+
+
+def main(model: Path | None, image: str, data: Path = DATA) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    splash = None
+    try:
+        from viewer.app import preload_under, show_splash
+    except ImportError:  # a version without a splash: the window is the first thing on screen
+        show_splash = None
+    if show_splash is not None:
+        splash = show_splash()
+        print(f"start: splash on screen after {(time.perf_counter() - STARTED) * 1000:.0f} ms", flush=True)
+        preload_under(splash)  # as the app does
+    from engine.diagnoser import Diagnoser
+    from viewer.main_window import MainWindow
+    from viewer.settings import ViewerSettings
+
+    def factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
+        if model is None:
+            from viewer.main_window import default_diagnoser_factory
+
+            return default_diagnoser_factory(settings, progress)
+        return Diagnoser(model, progress=progress)
+
+    settings = ViewerSettings(auto_diagnose=False)
+    settings.read_first = False  # an attribute older versions lack: the same script measures before and after
+    window = MainWindow(settings=settings, diagnoser_factory=factory, preload_model=False)
+    window.resize(1500, 950)
+    window.show()
+    if splash is not None:
+        splash.finish(window)
+    app.processEvents()
+    shown = (time.perf_counter() - STARTED) * 1000
+    print(f"start: longest stall {shown:.0f} ms, 99th percentile - (window on screen after {shown:.0f} ms, "
+          "imports included)", flush=True)
+    recorder = StallRecorder()
+
+    loading = time.perf_counter()
+    window.ensure_diagnoser()
+    recorder.run_until(lambda: window.diagnoser is not None or bool(window.diagnoser_error), 600)
+    if window.diagnoser is None:
+        raise SystemExit(f"the model did not load: {window.diagnoser_error}")
+    print(recorder.line("model loading", f"; loaded in {time.perf_counter() - loading:.1f} s"), flush=True)
+
+    window.open_path(data / image)
+    recorder.run_until(lambda: window.current_image is not None, 120, window.panel.status.text)
+    print(recorder.line("opening one DICOM"), flush=True)
+    # allow_flagged: the public test films are adults, outside the shipped (paediatric) head's intended use.
+    for phase in ("first diagnosis", "one diagnosis (warm)"):
+        began = time.perf_counter()
+        window.diagnose(True)
+        recorder.run_until(lambda: not window.diagnosis_running, 600, window.panel.status.text)
+        outcome = "result shown" if window.panel.result is not None else window.panel.status.text()
+        print(recorder.line(phase, f"; {time.perf_counter() - began:.1f} s, {outcome}"), flush=True)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "dicom"
+        shutil.copytree(data, folder)
+        window.open_path(folder)
+        recorder.run_until(lambda: bool(window.studies.paths) and window.current_image is not None
+                           and window.studies.thumbnail_count() == len(window.studies.paths), 300)
+        print(recorder.line("opening a DICOM folder", f"; {len(window.studies.paths)} images with thumbnails"),
+              flush=True)
+    window.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="a head folder (default: the installed head)")
+    parser.add_argument("--image", default="RG1_UNCR.dcm", help="a file of the DICOM folder")
+    parser.add_argument("--data", type=Path, default=DATA, help="a folder of DICOMs (default ../shared/data/dicom)")
+    args = parser.parse_args()
+    main(args.model, args.image, args.data)

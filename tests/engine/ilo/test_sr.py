@@ -37,10 +37,17 @@ def test_sr_codes_the_reading_and_references_the_image(dicom_dir: Path, tmp_path
     sr = pydicom.dcmread(out)
     original = pydicom.dcmread(source, stop_before_pixels=True)
     assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
-    assert sr.StudyInstanceUID == original.StudyInstanceUID
+    # De-identified (the default, PS3.15): new UIDs, but the SR still sits in the (mapped) study of the image
+    # it references, and it records how it was de-identified.
+    assert sr.StudyInstanceUID != original.StudyInstanceUID and sr.PatientIdentityRemoved == "YES"
     items = _items(sr)
     images = [i for i in items if i.ValueType == "IMAGE"]
-    assert images[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == original.SOPInstanceUID
+    assert images[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID != original.SOPInstanceUID
+    identified = pydicom.dcmread(export_reading_sr(tmp_path / "ilo-identified.dcm", image, reading(ABNORMAL),
+                                                   identified=True))
+    assert identified.StudyInstanceUID == original.StudyInstanceUID
+    referenced = [i for i in _items(identified) if i.ValueType == "IMAGE"][0].ReferencedSOPSequence[0]
+    assert referenced.ReferencedSOPInstanceUID == original.SOPInstanceUID
     coded = {(i.ConceptNameCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeValue)
              for i in items if i.ValueType == "CODE"}
     assert ("PROFUS", "1/2") in coded and ("LARGE", "LARGEA") in coded and ("SYMBOL", "ax") in coded

@@ -17,14 +17,11 @@ import numpy as np
 from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QCheckBox,
     QDockWidget,
     QFileDialog,
-    QGridLayout,
     QLabel,
     QMainWindow,
     QProgressDialog,
-    QSlider,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -49,6 +46,8 @@ from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.finetune import FinetuneWizard
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading
+from viewer.menu_actions import add_action
+from viewer.overlay_controls import OVERLAY_LABELS, OverlayControls
 from viewer.query_dialog import QueryPacsDialog
 from viewer.reading_view import PRESETS, ReadingView
 from viewer.settings import SettingsDialog, ViewerSettings
@@ -62,8 +61,6 @@ from viewer.zone_overlay import ZoneOverlay
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
 APP_TITLE = "PneumoLLM Viewer — research software, not for diagnostic use"
-OVERLAY_LABELS = (("contour", "Lung contour", "C"), ("box", "Crop rectangle", "B"), ("saliency", "Saliency (Grad-CAM)",
-                                                                                       "S"))
 
 
 def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
@@ -156,7 +153,8 @@ class MainWindow(QMainWindow):
         self.tag_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.study_dock, self.tag_dock)
         self.study_dock.raise_()
-        self.overlay_controls = self._overlay_box()
+        self.overlay_controls = OverlayControls(self.view)
+        self.overlay_checks = self.overlay_controls.checks  # the View menu mirrors them
         self.overlay_dock = self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.ilo = IloPanel(overlay=ZoneOverlay(self.view))  # hidden until asked for (View > ILO reading form)
         self.ilo_dock = self._dock("ILO reading", self.ilo, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -184,42 +182,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _overlay_box(self) -> QWidget:
-        box = QWidget()
-        grid = QGridLayout(box)
-        grid.setContentsMargins(6, 4, 6, 4)
-        self.overlay_checks: dict[str, QCheckBox] = {}
-        self.overlay_sliders: dict[str, QSlider] = {}
-        for row, (name, label, _key) in enumerate(OVERLAY_LABELS):
-            check = QCheckBox(label)
-            check.setChecked(self.view.overlay_visible[name])
-            check.toggled.connect(lambda on, n=name: self.view.set_overlay(n, visible=on))
-            slider = QSlider(Qt.Orientation.Horizontal)
-            slider.setRange(0, 100)
-            slider.setValue(int(self.view.overlay_opacity[name] * 100))
-            slider.setToolTip(f"{label} opacity")
-            slider.valueChanged.connect(lambda v, n=name: self.view.set_overlay(n, opacity=v / 100))
-            grid.addWidget(check, row, 0)
-            grid.addWidget(slider, row, 1)
-            self.overlay_checks[name] = check
-            self.overlay_sliders[name] = slider
-        grid.setColumnStretch(1, 1)
-        grid.setRowStretch(len(OVERLAY_LABELS), 1)
-        return box
-
     def _build_menus(self) -> None:
         def action(menu: Any, text: str, slot: Callable[[], Any], shortcut: Any = None, checkable: bool = False
                    ) -> QAction:
-            item = QAction(text, self)
-            if shortcut is not None:
-                shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-                item.setShortcuts([QKeySequence(s) for s in shortcuts])
-            item.setCheckable(checkable)
-            # triggered(bool) would hand `checked` to the slot — into a lambda's default argument, say. Slots
-            # here take no arguments; a checkable action's state is read from the action itself.
-            item.triggered.connect(lambda *_args: slot())
-            menu.addAction(item)
-            return item
+            return add_action(self, menu, text, slot, shortcut, checkable)
 
         file_menu = self.menuBar().addMenu("&File")
         action(file_menu, "&Open image…", self._choose_file, QKeySequence.StandardKey.Open)

@@ -43,7 +43,6 @@ class Entry:
     expect: str  # REFUSED | NOT_DIAGNOSED | DIAGNOSED
     what: str  # one line: how it was made
     make: Callable[[Path, Path], None]  # (data folder, target path)
-    known_gap: str = ""  # why the engine does not yet give the expected answer (the test xfails strictly)
 
 
 def _dicom(data: Path, name: str = "RG1_UNCR.dcm") -> pydicom.Dataset:

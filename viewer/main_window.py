@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QThreadPool
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -38,14 +47,14 @@ from engine.model.head_card import load_head_card
 from engine.model.llm import smollm_is_prepared
 from engine.model.registry import profile_names
 from engine.model_store import active_head_dir
-from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted, read_case
+from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
 from viewer.about import DISCLAIMER, show_about
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.finetune import FinetuneWizard
 from viewer.ilo_panel import IloPanel
-from viewer.image_loading import load_for_reading
+from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import add_action
 from viewer.overlay_controls import OVERLAY_LABELS, OverlayControls
 from viewer.query_dialog import QueryPacsDialog
@@ -352,13 +361,14 @@ class MainWindow(QMainWindow):
         self.workers.start(worker)
 
     def _image_loaded(self, token: int, image: LoadedImage, rows: list[TagRow] | None,
-                      identity: PatientIdentity | None = None, shown: np.ndarray | None = None) -> None:
+                      identity: PatientIdentity | None = None, shown: np.ndarray | None = None,
+                      picture: QImage | None = None) -> None:
         if self._closing or token != self._load_token:
             return
         self.current_image = image
         self.panel.has_image = True
         self.saliency = None
-        self.view.set_image(image, shown)
+        self.view.set_image(image, shown, picture)
         self.show_identity(identity)
         self.invert_action.setChecked(False)
         self.tags.show_rows(rows, is_dicom=image.meta.kind == "dicom")
@@ -456,7 +466,7 @@ class MainWindow(QMainWindow):
         self._diagnosis_token += 1
         token = self._diagnosis_token
         self.panel.show_busy("Diagnosing: lung segmentation and PneumoLLM…")
-        worker = Worker(read_case, self.session, self.current_image, allow_flagged=allow_flagged)
+        worker = Worker(read_case_for_screen, self.session, self.current_image, allow_flagged=allow_flagged)
         worker.signals.progress.connect(lambda event: self._diagnosis_event(token, event))
         worker.signals.finished.connect(lambda _event: self._diagnosis_done(token))
         worker.signals.failed.connect(lambda exc: self._diagnosis_failed(token, exc))
@@ -484,13 +494,14 @@ class MainWindow(QMainWindow):
             if self.diagnoser is not None:
                 self._show_intended_use(self.diagnoser)
             crop = result.lung_crop
-            self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline)
+            self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline,
+                                       getattr(event, "contour", None))
         elif isinstance(event, MapReady):
             placement = event.placement
             self.panel.show_map(placement.reference, placement.point, placement.message, placement.nearest)
         elif isinstance(event, SaliencyReady) and event.saliency is not None:
             self.saliency = event.saliency
-            self.view.set_saliency(event.saliency)
+            self.view.set_saliency(event.saliency, getattr(event, "picture", None))
 
     def _diagnosis_done(self, token: int) -> None:
         if self._closing or token != self._diagnosis_token:

@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QPixmap,
     QTransform,
     QWheelEvent,
+    qRgba,
 )
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -53,6 +54,29 @@ def to_qimage_rgba(array: np.ndarray) -> QImage:
     data = np.ascontiguousarray(array, dtype=np.uint8)
     image = QImage(data.data, data.shape[1], data.shape[0], data.shape[1] * 4, QImage.Format.Format_RGBA8888)
     return image.copy()
+
+
+def screen_picture(grey: np.ndarray) -> QImage:
+    """An 8-bit image as the 32-bit picture a pixmap holds natively. Worker side: QImage may be used off the
+    GUI thread, and converting a 3000-pixel film costs the GUI thread tens of milliseconds."""
+    return to_qimage_grey(grey).convertToFormat(QImage.Format.Format_RGB32)
+
+
+def contour_picture(outline: np.ndarray) -> QImage:
+    """The lung contour as a premultiplied ARGB picture (worker side, like ``screen_picture``)."""
+    data = np.ascontiguousarray(outline, dtype=np.uint8)
+    image = QImage(data.data, data.shape[1], data.shape[0], data.shape[1], QImage.Format.Format_Indexed8)
+    image.setColorTable([0, qRgba(*CONTOUR_RGB, 255)])
+    return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)  # a copy: ``data`` may go
+
+
+def saliency_picture(cam: np.ndarray) -> QImage:
+    """Grad-CAM in the inferno colours (worker side, like ``screen_picture``). The map is smooth (upsampled from
+    the encoder's 7x7 grid), so it is coloured at most 1024 pixels a side and stretched over the image."""
+    cam = np.asarray(cam, np.float32)
+    step = max(1, int(np.ceil(max(cam.shape) / 1024)))
+    index = (np.clip(cam[::step, ::step], 0.0, 1.0) * 255).astype(np.uint8)
+    return to_qimage_rgba(_saliency_lut()[index])
 
 
 def lung_outline(mask: np.ndarray) -> np.ndarray:
@@ -138,16 +162,20 @@ class ReadingView(QGraphicsView):
         self.overlay_opacity = {"contour": 0.9, "box": 0.9, "saliency": 0.5}
         self.overlay_visible = {"contour": True, "box": True, "saliency": False}
         self._first_view: np.ndarray | None = None
+        self._first_picture: QImage | None = None
         self._pointer: QPointF | None = None  # last mouse position over the viewport
         self.identity: PatientIdentity | None = None
         self.identity_hidden = False  # de-identified display (teaching, screenshots)
 
     # -- image ------------------------------------------------------------------------------------------
-    def set_image(self, image: LoadedImage, first_view: np.ndarray | None = None) -> None:
-        """Show ``image`` at its own window; ``first_view`` (``first_view(image)``, made in a worker) saves the GUI
-        thread the full-size windowing of a large film."""
+    def set_image(self, image: LoadedImage, first_view: np.ndarray | None = None,
+                  picture: QImage | None = None) -> None:
+        """Show ``image`` at its own window; ``first_view`` (``first_view(image)``) and its ``picture``
+        (``screen_picture``), both made in a worker, save the GUI thread the full-size windowing and conversion of
+        a large film."""
         self.image = image
         self._first_view = first_view
+        self._first_picture = picture if first_view is not None else None
         self.window = image.default_window
         self.preset = "default"
         self.inverted = False
@@ -170,7 +198,7 @@ class ReadingView(QGraphicsView):
 
     def clear(self) -> None:
         """No image (the file could not be opened)."""
-        self.image, self.window, self.displayed, self._first_view = None, None, None, None
+        self.image, self.window, self.displayed, self._first_view, self._first_picture = None, None, None, None, None
         self.identity = None
         self._pixmap.setPixmap(QPixmap())
         self.clear_overlays()
@@ -179,14 +207,16 @@ class ReadingView(QGraphicsView):
     def _render(self) -> None:
         if self.image is None:
             return
-        if self._first_view is not None and self.window == self.image.default_window:
+        first = self._first_view is not None and self.window == self.image.default_window
+        if first:
             shown = self._first_view
         else:
             shown = self.image.display if self.window is None else window_uint8(self.image.pixels, *self.window)
         if self.inverted:
             shown = 255 - shown
         self.displayed = shown
-        self._pixmap.setPixmap(QPixmap.fromImage(to_qimage_grey(shown)))
+        ready = self._first_picture if first and not self.inverted else None
+        self._pixmap.setPixmap(QPixmap.fromImage(ready if ready is not None else to_qimage_grey(shown)))
         self.scene().setSceneRect(QRectF(0, 0, shown.shape[1], shown.shape[0]))
         self.viewport().update()
         if self._pointer is not None:  # the read-out names the window in force, also after a reset or preset
@@ -300,16 +330,15 @@ class ReadingView(QGraphicsView):
         self.fallback = False
 
     def set_lung_overlay(self, mask: np.ndarray, box: tuple[int, int, int, int], fallback: bool,
-                         outline: np.ndarray | None = None) -> None:
+                         outline: np.ndarray | None = None, picture: QImage | None = None) -> None:
         """The lung contour and the crop rectangle (dashed and labelled when it is the centred fallback).
 
-        ``outline`` (from ``lung_outline``, computed in a worker) saves the GUI thread the morphology.
+        ``outline`` (``lung_outline``) and its ``picture`` (``contour_picture``), made in a worker, save the GUI
+        thread the full-size morphology and colouring.
         """
-        if outline is None:
-            outline = lung_outline(mask)
-        rgba = np.zeros((*mask.shape, 4), np.uint8)
-        rgba[outline] = (*CONTOUR_RGB, 255)
-        self._contour.setPixmap(QPixmap.fromImage(to_qimage_rgba(rgba)))
+        if picture is None:
+            picture = contour_picture(lung_outline(mask) if outline is None else outline)
+        self._contour.setPixmap(QPixmap.fromImage(picture))
         x0, y0, x1, y1 = box
         self._box.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         colour = FALLBACK_COLOUR if fallback else BOX_COLOUR
@@ -336,18 +365,13 @@ class ReadingView(QGraphicsView):
         rect = self._box.rect()
         self._box_label.setPos(rect.left() + 4 / scale, rect.bottom() - height / scale)
 
-    def set_saliency(self, cam: np.ndarray) -> None:
-        """A (H, W) map in [0, 1] (Grad-CAM), drawn with the inferno colormap, transparent where low.
-
-        The map is smooth (upsampled from the encoder's 7x7 grid), so it is coloured at most 1024 pixels a side
-        and stretched over the image: cheap enough for the GUI thread on a 3000-pixel film.
-        """
-        cam = np.asarray(cam, np.float32)
-        step = max(1, int(np.ceil(max(cam.shape) / 1024)))
-        small = cam[::step, ::step]
-        index = (np.clip(small, 0.0, 1.0) * 255).astype(np.uint8)
-        self._saliency.setPixmap(QPixmap.fromImage(to_qimage_rgba(_saliency_lut()[index])))
-        self._saliency.setTransform(QTransform.fromScale(cam.shape[1] / small.shape[1], cam.shape[0] / small.shape[0]))
+    def set_saliency(self, cam: np.ndarray, picture: QImage | None = None) -> None:
+        """A (H, W) map in [0, 1] (Grad-CAM), drawn with the inferno colormap, transparent where low;
+        ``picture`` (``saliency_picture(cam)``, made in a worker) saves the GUI thread the colouring."""
+        picture = saliency_picture(cam) if picture is None else picture
+        self._saliency.setPixmap(QPixmap.fromImage(picture))
+        rows, columns = np.shape(cam)
+        self._saliency.setTransform(QTransform.fromScale(columns / picture.width(), rows / picture.height()))
         self._apply_overlay_state()
 
     def set_overlay(self, name: str, *, visible: bool | None = None, opacity: float | None = None) -> None:

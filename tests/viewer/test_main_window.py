@@ -56,7 +56,9 @@ def test_diagnosis_runs_in_a_worker_and_fills_the_panels(qtbot, factory, dicom_d
     novelty = panel.map.reference.novelty_percentile(result.embedding)
     assert result.novelty_percentile == pytest.approx(novelty)
     assert (novelty >= 95) == ("Unlike the model's training cases" in panel.domain.text())
-    # Emitter attention: one heatmap per diagnosis token plus the engine map.
+    # Emitter attention: one heatmap per diagnosis token plus the engine map, drawn once its tab is shown.
+    panel.tabs.setCurrentIndex(panel.tabs.indexOf(panel.attention.parentWidget()))
+    qtbot.waitUntil(lambda: panel.attention.picture is not None, timeout=20000)
     assert panel.attention.heatmap_count == result.emitter_attention.shape[2] + 1
     # Overlays: contour and crop box shown; saliency computed, hidden until asked for.
     view = window.view

@@ -12,7 +12,15 @@ from PySide6.QtGui import QMouseEvent, QWheelEvent
 from engine.io import load_image
 from tests.dicom_factory import chest_like, make_dicom
 from tests.viewer.helpers import make_window, wait_for_image
-from viewer.reading_view import PRESETS, ReadingView, preset_window
+from viewer.reading_view import (
+    CONTOUR_RGB,
+    PRESETS,
+    ReadingView,
+    contour_picture,
+    lung_outline,
+    preset_window,
+    screen_picture,
+)
 
 
 def mouse(kind: QEvent.Type, view: ReadingView, point: QPointF, button: Qt.MouseButton) -> QMouseEvent:
@@ -106,6 +114,31 @@ def test_overlays_toggle_fade_and_mark_the_fallback_crop(qtbot, tmp_path: Path) 
     assert view.overlay_shown("saliency")
     view.set_image(image)  # a new image drops the old overlays
     assert not any(view.has_overlay(name) for name in ("contour", "box", "saliency"))
+
+
+def test_pictures_made_in_a_worker_match_what_the_view_would_draw(qtbot, tmp_path: Path) -> None:
+    """The film and the contour are converted off the GUI thread; the view shows those pictures as they are."""
+    grey = np.tile(np.arange(256, dtype=np.uint8), (3, 1))
+    picture = screen_picture(grey)
+    assert picture.size().toTuple() == (256, 3)
+    assert [picture.pixelColor(x, 1).red() for x in (0, 100, 255)] == [0, 100, 255]
+    outline = np.zeros((20, 30), bool)
+    outline[5, 3:9] = True
+    contour = contour_picture(outline)
+    assert contour.pixelColor(4, 5).getRgb() == (*CONTOUR_RGB, 255)
+    assert contour.pixelColor(4, 6).alpha() == 0 and contour.pixelColor(20, 5).alpha() == 0
+    image = load_image(make_dicom(tmp_path / "a.dcm", chest_like(200, 180)))
+    view = ReadingView()
+    qtbot.addWidget(view)
+    view.show()
+    mask = np.zeros((200, 180), bool)
+    mask[40:160, 30:80] = True
+    view.set_image(image)
+    view.set_lung_overlay(mask, (20, 30, 160, 170), fallback=False)  # made here: the same picture
+    drawn = view._contour.pixmap().toImage()
+    expected = contour_picture(lung_outline(mask))
+    assert drawn.size() == expected.size() and drawn.pixelColor(30, 100) == expected.pixelColor(30, 100)
+    assert drawn.pixelColor(30, 100).getRgb() == (*CONTOUR_RGB, 255)
 
 
 def menu_action(window, text: str):

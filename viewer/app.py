@@ -53,6 +53,7 @@ def preload_under(splash: QSplashScreen) -> None:
     from PySide6.QtWidgets import QApplication
 
     from engine.model.runtime import preload_libraries
+    from viewer.gc_pauses import freeze_long_lived
 
     def show(text: str) -> None:
         splash.showMessage(f"PneumoLLM Viewer\nresearch software, not for diagnostic use\n\n{text}",
@@ -60,6 +61,7 @@ def preload_under(splash: QSplashScreen) -> None:
         QApplication.processEvents()
 
     preload_libraries(show)
+    freeze_long_lived("the libraries' imports", collect=True)  # a full collection here, under the splash
 
 
 def open_window(argv: Sequence[str]) -> MainWindow:

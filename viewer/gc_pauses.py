@@ -1,0 +1,26 @@
+"""Keep Python's garbage collector from freezing the window.
+
+A full collection walks every tracked object while holding the interpreter lock. With PyTorch, transformers,
+matplotlib and Qt imported that is over half a million objects and 0.5-0.7 s, whichever thread triggers it
+(``benchmarks/bench_gui.py`` caught it during model loading, inside transformers' model constructor). The
+libraries and the model live as long as the process, so they are moved out of the collector's sight
+(``gc.freeze``) once they are loaded; later collections walk only what was made since.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+
+def freeze_long_lived(what: str, *, collect: bool = False) -> None:
+    """Exempt every object alive now from future collections; ``collect`` first frees what is already garbage
+    (worth its pause only where nobody waits, e.g. under the splash)."""
+    began = time.perf_counter()
+    if collect:
+        gc.collect()
+    gc.freeze()  # O(1): the generations' lists are spliced (gc.get_freeze_count() would walk them all)
+    log.debug("froze the heap after %s (%.0f ms)", what, (time.perf_counter() - began) * 1000)

@@ -3,8 +3,10 @@
 A full collection walks every tracked object while holding the interpreter lock. With PyTorch, transformers,
 matplotlib and Qt imported that is over half a million objects and 0.5-0.7 s, whichever thread triggers it
 (``benchmarks/bench_gui.py`` caught it during model loading, inside transformers' model constructor). The
-libraries and the model live as long as the process, so they are moved out of the collector's sight
-(``gc.freeze``) once they are loaded; later collections walk only what was made since.
+libraries live as long as the process, so once imported they are moved out of the collector's sight
+(``gc.freeze``); later collections walk only what was made since. A model is not frozen: a replaced head's
+model must stay collectable (frozen objects in reference cycles would never be freed), and without the
+libraries in the way a collection over a model's objects is short.
 """
 
 from __future__ import annotations

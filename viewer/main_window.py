@@ -53,7 +53,6 @@ from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.finetune import FinetuneWizard
-from viewer.gc_pauses import freeze_long_lived
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import add_action
@@ -417,9 +416,7 @@ class MainWindow(QMainWindow):
     def _build_model(self, progress: Callable[[str], None], cancelled: Callable[[], bool]) -> Diagnoser:
         """Model worker: build the session's model (a queued diagnosis then finds it built)."""
         del cancelled  # loading cannot stop half-way
-        diagnoser = self.session.diagnoser(progress)
-        freeze_long_lived("building the model")
-        return diagnoser
+        return self.session.diagnoser(progress)
 
     def _model_progress(self, text: object) -> None:
         if self._closing:

@@ -214,3 +214,14 @@ def test_missing_source_is_explained(qtbot, tmp_path: Path, segmenter: LungSegme
     choose_data(qtbot, wizard, tmp_path / "nowhere")
     assert "neither a folder" in wizard.data_page.verdict.text() and not next_enabled(wizard)
     assert "Traceback" not in wizard.data_page.verdict.text()
+
+
+@pytest.mark.parametrize(("default", "shown"), [(1, "1 epoch"), (2, "2 epochs")])
+def test_epoch_count_is_singular_or_plural(qtbot, tmp_path: Path, default: int, shown: str) -> None:
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs", default_epochs=default)
+    qtbot.addWidget(wizard)
+    epochs = wizard.settings_page.epochs
+    assert epochs.text() == shown
+    epochs.setValue(3 - default)
+    assert epochs.text() == ("2 epochs" if default == 1 else "1 epoch")

@@ -225,3 +225,19 @@ def test_epoch_count_is_singular_or_plural(qtbot, tmp_path: Path, default: int, 
     assert epochs.text() == shown
     epochs.setValue(3 - default)
     assert epochs.text() == ("2 epochs" if default == 1 else "1 epoch")
+
+
+def test_loss_plot_after_one_step_shows_a_marker_and_says_so(qtbot) -> None:
+    from training.finetune import TrainingEvent
+    from viewer.finetune.canvases import CurvesCanvas
+
+    canvas = CurvesCanvas()
+    qtbot.addWidget(canvas)
+    canvas.add(TrainingEvent("training", epoch=1, epochs=1, step=1, steps=4, loss=0.69, fold=None))
+    canvas.redraw()
+    (line,) = canvas.loss_axes.get_lines()
+    assert line.get_marker() == "o" and len(line.get_xdata()) == 1
+    assert [text.get_text() for text in canvas.loss_axes.texts] == ["1 step so far"]
+    canvas.add(TrainingEvent("training", epoch=1, epochs=1, step=2, steps=4, loss=0.6, fold=None))
+    canvas.redraw()
+    assert len(canvas.loss_axes.get_lines()[0].get_xdata()) == 2 and not canvas.loss_axes.texts

@@ -154,6 +154,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
         install.rollback()
     assert ModelStore(root=tmp_path / "models").active() == original and changes == [active, original]
+    assert install.install_button.isEnabled()  # the trained head can be installed again
     assert (original / META_NAME).exists()
 
 
@@ -331,3 +332,28 @@ def test_cross_validation_rows_carry_their_n(qtbot, tmp_path: Path) -> None:
     assert table.verticalHeaderItem(0).text().startswith("Fold 1 (n=8: 4 abnormal, 4 normal)")
     assert table.item(0, 1).text() == "75.0 (3/4)" and table.verticalHeaderItem(2).text().startswith("Mean ± std (16")
     assert "fold 1" in wizard.evaluate_page.caution.text()
+
+
+def test_install_is_offered_again_after_a_roll_back(qtbot, tmp_path: Path) -> None:
+    """Issue 17: Install stayed disabled after Roll back. It is offered whenever the trained head is not the
+    active one — and not when a second roll back has made it active again."""
+    store = ModelStore(root=tmp_path / "models")
+    original = store.install(make_head(tmp_path / "old-head"))
+    wizard = FinetuneWizard(store=store, profiles=(TINY_PROFILE,), config_factory=tiny_config,
+                            output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    new = make_tiny_head(tmp_path / "run" / "model", with_map=False, seed=1)  # other weights: another model id
+    wizard.state.report = {"model": str(new)}
+    page = wizard.install_page
+    page.initializePage()
+    assert page.install_button.isEnabled()
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        page.install()
+    assert not page.install_button.isEnabled() and page.rollback_button.isEnabled()
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        page.rollback()
+    assert store.active() == original and page.install_button.isEnabled()
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        page.rollback()  # back to the new head (roll back swaps active and previous)
+    assert load_head_card(store.active()).model_id == load_head_card(new).model_id
+    assert not page.install_button.isEnabled()

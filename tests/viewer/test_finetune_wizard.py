@@ -129,11 +129,12 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     qtbot.waitUntil(lambda: not evaluate.is_evaluating, timeout=120_000)
     assert evaluate.installed_result is not None, evaluate.comparison.text()
     assert evaluate.table.rowCount() == 4  # two folds + mean ± std + the installed head
-    assert evaluate.table.verticalHeaderItem(2).text() == "Mean ± std"
+    assert evaluate.table.verticalHeaderItem(2).text() == "Mean ± std (24 images in 2 folds)"
     assert evaluate.table.verticalHeaderItem(3).text().startswith("Installed head")
     assert all(evaluate.table.item(row, col).text() for row in (0, 1, 3) for col in range(6))
     assert "±" in evaluate.table.item(2, 3).text()
     assert "threshold" in evaluate.threshold_label.text()
+    assert "Too few images" in evaluate.caution.text()  # 12 test images per fold
     evaluate.roc.draw()
     save_screenshot(wizard, tmp_path / "finetune_wizard_evaluate.png")
 

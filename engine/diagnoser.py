@@ -420,8 +420,7 @@ def is_out_of_domain(novelty: float | None) -> bool:
 
 def out_of_domain_flag(novelty: float) -> Flag:
     """The warning for a case farther from its nearest reference cases than nearly all of them are."""
-    share = "any of them are" if novelty >= 99.5 else f"{novelty:.0f} % of them are"
-    return Flag("out_of_domain", f"unlike the model's training cases (farther from them than {share} from "
+    return Flag("out_of_domain", f"unlike the model's training cases (farther from them than {_share(novelty)} from "
                                  "each other): the score may not be reliable")
 
 
@@ -433,9 +432,14 @@ def domain_flags(novelty: float | None) -> tuple[Flag, ...]:
     assert novelty is not None
     if novelty >= FAR_PERCENTILE:
         return (Flag("far_out_of_domain", "unlike any radiograph the model was trained on (farther from them than "
-                                          f"{'any of them are' if novelty >= 99.5 else f'{novelty:.0f} % of them are'}"
-                                          " from each other): no verdict unless the reader asks for one"),)
+                                          f"{_share(novelty)} from each other): no verdict unless the reader asks "
+                                          "for one"),)
     return (out_of_domain_flag(novelty),)
+
+
+def _share(novelty: float) -> str:
+    """'97 % of them are', capped at 'any of them are': a rounded '100 %' would claim more than a percentile can."""
+    return "any of them are" if novelty >= 99.5 else f"{novelty:.0f} % of them are"
 
 
 def _load_reference_map(folder: Path) -> ReferenceMap | None:

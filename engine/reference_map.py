@@ -88,9 +88,26 @@ class ReferenceMap:
         return self._embedding_object
 
     def place(self, embeddings: np.ndarray) -> np.ndarray:
-        """2-D positions (K, 2) of new cases on the existing map (openTSNE transform)."""
+        """2-D positions (K, 2) of new cases on the existing map (openTSNE transform), in ``coords``' frame."""
         points = np.atleast_2d(np.asarray(embeddings, np.float32))
-        return np.asarray(self._embedding().transform(points), np.float32)  # type: ignore[attr-defined]
+        embedding = self._embedding()
+        placed = np.asarray(embedding.transform(points), np.float32)  # type: ignore[attr-defined]
+        # transform() first centres the reference embedding in place and answers in that centred frame; the map is
+        # drawn from ``coords``, so shift back (uncorrected, the star sat ~11 % of the map's span off its neighbours).
+        shift = self.coords.mean(axis=0) - np.asarray(embedding, np.float32).mean(axis=0)
+        return placed + shift
+
+    def strays_from(self, point: np.ndarray, nearest: np.ndarray) -> bool:
+        """Whether the placed ``point`` lies outside the spread of its ``nearest`` references on the map: farther
+        from their median than the farthest of them, plus 5 % of the map's span (t-SNE and embedding distances
+        can disagree, so the viewer says so rather than let the rings look like the star's neighbourhood)."""
+        near = self.coords[np.asarray(nearest, int)]
+        if not len(near):
+            return False
+        centre = np.median(near, axis=0)
+        reach = float(np.max(np.linalg.norm(near - centre, axis=1)))
+        span = float(np.ptp(self.coords, axis=0).max()) or 1.0
+        return float(np.linalg.norm(np.asarray(point, np.float32) - centre)) > reach + 0.05 * span
 
     def nearest(self, embedding: np.ndarray, k: int = 5) -> np.ndarray:
         """Indices of the k reference cases closest to ``embedding`` in embedding space."""

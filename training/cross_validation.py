@@ -198,7 +198,8 @@ def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedDat
                       "threshold": result.threshold, "temperature": result.temperature,
                       "best_epoch": result.best_epoch, "val_metrics": result.val_metrics,
                       "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(test)),
-                      "minutes": result.seconds / 60, "peak_memory_mb": peak_memory_mb(),
+                      "n_test_positive": int(y_test.sum()), "minutes": result.seconds / 60,
+                      "peak_memory_mb": peak_memory_mb(),
                       "roc": roc_points(y_test, probability), "history": result.history,
                       "test_labels": y_test.astype(int).tolist(), "test_probability": probability.tolist()}
             if grade_logits is not None and data.grades is not None:
@@ -245,6 +246,7 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
         parameters={"total": total, "trainable": trainable},
         training={**data.dataset.summary(), "note": data_note, "epochs": config.epochs,
                   "best_epoch": result.best_epoch, "n_train": int(len(train)), "n_val": int(len(val)),
+                  "n_val_positive": int(result.val_positive.sum()),
                   "config": config.to_json(), "minutes": round(result.seconds / 60, 1),
                   "image_hashes": TRAINING_HASHES,
                   "augmentations": ({"preset": config.augment_preset, **PRESETS[config.augment_preset].describe()}

@@ -40,7 +40,8 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
     trained_on = read_training_hashes(diagnoser.checkpoint.folder)
     seen = None if trained_on is None else sum(digest in trained_on for digest in data.hashes)
     per_image = {"labels": y.astype(int).tolist(), "probabilities": probability.tolist()} if scores else {}
-    return {**per_image, "n": int(len(y)), "threshold": threshold, "metrics": binary_metrics(y, probability, threshold),
+    return {**per_image, "n": int(len(y)), "n_positive": int(y.sum()), "threshold": threshold,
+            "metrics": binary_metrics(y, probability, threshold),
             "roc": roc_points(y, probability), "model_id": card.model_id,
             "data": data.dataset.summary(), "fallback_crops": int(np.sum(data.fallback)),
             # How many of these images the head was trained on (None: the head predates keeping hashes).

@@ -30,6 +30,16 @@ def binary_metrics(y_true: np.ndarray, probability: np.ndarray, threshold: float
     return {k: float(v) for k, v in values.items()}
 
 
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (scipy), in percent; NaNs when there is nothing to count."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        return float("nan"), float("nan")
+    interval = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return 100 * float(interval.low), 100 * float(interval.high)
+
+
 def youden_threshold(y_true: np.ndarray, probability: np.ndarray) -> float:
     """The threshold maximising sensitivity + specificity - 1 on the given (validation) data."""
     fpr, tpr, thresholds = roc_curve(np.asarray(y_true).astype(int), probability)

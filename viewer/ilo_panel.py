@@ -154,6 +154,13 @@ class IloPanel(QWidget):
         self.result = result
         self._show_suggestions()
 
+    def forget_result(self, message: str) -> None:
+        """A new head is active: drop the old one's result, its zone evidence and any measurement still running."""
+        self.result, self._evidence_worker = None, None  # a late answer for the old head is dropped
+        self.set_evidence(None, message)
+        if self.overlay is not None:
+            self.overlay.set_picture(None)
+
     def set_evidence(self, report: ZoneEvidenceReport | None, message: str = "") -> None:
         self.evidence = report
         self.chart.set_report(report, message)

@@ -644,6 +644,7 @@ class MainWindow(QMainWindow):
         self.saliency = None
         self.view.clear_overlays()
         self.panel.clear()
+        self.ilo.forget_result("A new head is active: diagnose again to see its evidence in each zone.")
         if self.current_image is not None and had_result:
             self.panel.show_idle("A new head is active — press Diagnose to run it.")
 

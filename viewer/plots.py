@@ -120,7 +120,11 @@ class MapCanvas(FigureView):
         if self.reference is None or self.nearest is None or not len(self.nearest):
             return ""
         labels = [self.reference.labels[int(self.reference.classes[i])] for i in self.nearest]
-        return f"This case's {len(labels)} nearest reference cases (embedding space): {_class_counts(labels)}."
+        text = f"This case's {len(labels)} nearest reference cases (embedding space): {_class_counts(labels)}."
+        if self.point is not None and self.reference.strays_from(self.point, self.nearest):
+            text += (" The star is placed by t-SNE, which puts it away from these ringed cases: the map keeps "
+                     "neighbourhoods only roughly, the ringed cases are the nearer ones.")
+        return text
 
     def mouseMoveEvent(self, event) -> None:
         super().mouseMoveEvent(event)

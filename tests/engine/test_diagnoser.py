@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from engine.decision import ThresholdSource, Verdict
-from engine.diagnoser import Diagnoser
+from engine.diagnoser import Diagnoser, domain_flags
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, codes
 from engine.segment import LungSegmenter
@@ -164,3 +164,14 @@ def test_a_radiograph_like_no_training_case_is_not_diagnosed(tmp_path: Path, seg
     assert typical.novelty_percentile < 95 and typical.decision.diagnosed
     assert "far_out_of_domain" in codes(odd.warnings) and odd.decision.verdict is Verdict.NOT_DIAGNOSED
     assert diagnoser.predict(noise, allow_flagged=True).decision.diagnosed  # the reader may still ask
+
+
+def test_novelty_wording_never_says_farther_than_100_percent() -> None:
+    """Issue 17: 'farther than 100 % of those cases'. Every percentile from the NOTE up, both flag levels."""
+    for novelty in np.arange(95.0, 100.001, 0.05):
+        (flag,) = domain_flags(float(novelty))
+        assert "100 %" not in flag.message
+        assert ("than any of them are" in flag.message) == (novelty >= 99.5)
+    (far,) = domain_flags(99.4)
+    assert far.code == "far_out_of_domain" and "99 %" in far.message
+    assert domain_flags(94.9) == () and domain_flags(None) == ()

@@ -69,8 +69,10 @@ def test_cross_validation_report_and_installable_head(synthetic_set: Path, segme
         assert fold["n_train"] + fold["n_val"] + fold["n_test"] == 24
         assert len(fold["roc"]["fpr"]) == len(fold["roc"]["tpr"]) >= 2
     assert set(cv["summary"]["auc"]) == {"mean", "std"}
+    assert sum(fold["n_test_positive"] for fold in cv["folds"]) == 12  # each image is tested once; 12 abnormal
     head = load_checkpoint(report["model"])
     card = head.card
+    assert 0 < card.training["n_val_positive"] < card.training["n_val"]  # the wizard shows the split's classes
     assert card.labels == ("abnormal", "normal") and card.positive_index == 0
     assert card.training["patient_id_source"] == "one patient per file"
     assert card.metrics["cross_validation"]["auc"]["mean"] == cv["summary"]["auc"]["mean"]

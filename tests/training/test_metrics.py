@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import binary_metrics, fit_temperature, softmax, summarise_folds, youden_threshold
+from training.metrics import (
+    binary_metrics,
+    fit_temperature,
+    softmax,
+    summarise_folds,
+    wilson_interval,
+    youden_threshold,
+)
 
 
 def test_binary_metrics_by_hand() -> None:
@@ -41,3 +48,11 @@ def test_summarise_folds() -> None:
     summary = summarise_folds([{"auc": 90.0}, {"auc": 80.0}])
     assert summary["auc"]["mean"] == 85.0
     assert summary["auc"]["std"] == pytest.approx(np.std([90, 80], ddof=1))
+
+
+def test_wilson_interval_is_wide_on_few_cases_and_narrow_on_many() -> None:
+    low, high = wilson_interval(3, 3)  # 100 % of 3: compatible with far less
+    assert low == pytest.approx(43.85, abs=0.01) and high == pytest.approx(100.0)
+    low, high = wilson_interval(950, 1000)
+    assert 93 < low < 95 < high < 96.5
+    assert all(np.isnan(wilson_interval(0, 0)))

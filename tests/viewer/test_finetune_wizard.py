@@ -129,11 +129,12 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     qtbot.waitUntil(lambda: not evaluate.is_evaluating, timeout=120_000)
     assert evaluate.installed_result is not None, evaluate.comparison.text()
     assert evaluate.table.rowCount() == 4  # two folds + mean ± std + the installed head
-    assert evaluate.table.verticalHeaderItem(2).text() == "Mean ± std"
+    assert evaluate.table.verticalHeaderItem(2).text() == "Mean ± std (24 images in 2 folds)"
     assert evaluate.table.verticalHeaderItem(3).text().startswith("Installed head")
     assert all(evaluate.table.item(row, col).text() for row in (0, 1, 3) for col in range(6))
     assert "±" in evaluate.table.item(2, 3).text()
     assert "threshold" in evaluate.threshold_label.text()
+    assert "Too few images" in evaluate.caution.text()  # 12 test images per fold
     evaluate.roc.draw()
     save_screenshot(wizard, tmp_path / "finetune_wizard_evaluate.png")
 
@@ -154,6 +155,7 @@ def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: 
     with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
         install.rollback()
     assert ModelStore(root=tmp_path / "models").active() == original and changes == [active, original]
+    assert install.install_button.isEnabled()  # the trained head can be installed again
     assert (original / META_NAME).exists()
 
 
@@ -214,3 +216,145 @@ def test_missing_source_is_explained(qtbot, tmp_path: Path, segmenter: LungSegme
     choose_data(qtbot, wizard, tmp_path / "nowhere")
     assert "neither a folder" in wizard.data_page.verdict.text() and not next_enabled(wizard)
     assert "Traceback" not in wizard.data_page.verdict.text()
+
+
+@pytest.mark.parametrize(("default", "shown"), [(1, "1 epoch"), (2, "2 epochs")])
+def test_epoch_count_is_singular_or_plural(qtbot, tmp_path: Path, default: int, shown: str) -> None:
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs", default_epochs=default)
+    qtbot.addWidget(wizard)
+    epochs = wizard.settings_page.epochs
+    assert epochs.text() == shown
+    epochs.setValue(3 - default)
+    assert epochs.text() == ("2 epochs" if default == 1 else "1 epoch")
+
+
+def test_loss_plot_after_one_step_shows_a_marker_and_says_so(qtbot) -> None:
+    from training.finetune import TrainingEvent
+    from viewer.finetune.canvases import CurvesCanvas
+
+    canvas = CurvesCanvas()
+    qtbot.addWidget(canvas)
+    canvas.add(TrainingEvent("training", epoch=1, epochs=1, step=1, steps=4, loss=0.69, fold=None))
+    canvas.redraw()
+    (line,) = canvas.loss_axes.get_lines()
+    assert line.get_marker() == "o" and len(line.get_xdata()) == 1
+    assert [text.get_text() for text in canvas.loss_axes.texts] == ["1 step so far"]
+    canvas.add(TrainingEvent("training", epoch=1, epochs=1, step=2, steps=4, loss=0.6, fold=None))
+    canvas.redraw()
+    assert len(canvas.loss_axes.get_lines()[0].get_xdata()) == 2 and not canvas.loss_axes.texts
+
+
+def test_comparison_counts_the_installed_heads_training_images(qtbot, tmp_path: Path,
+                                                               segmenter: LungSegmenter) -> None:
+    """Issue 17: the page said the installed head 'was not trained on' the data without checking."""
+    from engine.diagnoser import Diagnoser
+    from engine.model.head_card import TRAINING_HASHES, read_training_hashes, write_training_hashes
+    from engine.paths import file_sha256
+    from training.evaluate import evaluate_head
+    from viewer.finetune.evaluate_page import overlap_text
+
+    data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=10)
+    dataset = load_labelled(data)
+    head = make_head(tmp_path / "head")
+    write_training_hashes(head, [file_sha256(path) for path in sorted((data / "abnormal").iterdir())[:3]])
+    result = evaluate_head(dataset, diagnoser=Diagnoser(head, segmenter=segmenter), consistency_images=0)
+    assert result["seen_in_training"] == 3 and result["n"] == 20 and result["n_positive"] == 10
+    (head / TRAINING_HASHES).unlink()  # a head saved before hashes were kept: evaluate_head reports None
+    assert read_training_hashes(head) is None
+    assert "trained on 3 of these 20" in overlap_text(3, 20)
+    assert "none of these 20" in overlap_text(0, 20)
+    unknown = overlap_text(None, 20)
+    assert "unknown" in unknown and "none" not in unknown and "not trained" not in unknown
+    # and the page says it
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    page = wizard.evaluate_page
+    page._fill({"model": str(make_head(tmp_path / "new-head"))})
+    page._job = job = object()
+    page._on_installed(job, {**result, "seen_in_training": None})
+    assert "unknown" in page.comparison.text() and "all 20 images" in page.comparison.text()
+
+
+def tiny_split_head(folder: Path, n_val: int, positives: int | None) -> Path:
+    head = make_head(folder)
+    card = json.loads((head / META_NAME).read_text())
+    card["training"] = {**card.get("training", {}), "n_val": n_val}
+    if positives is not None:
+        card["training"]["n_val_positive"] = positives
+    card["metrics"] = {"validation": {"sensitivity": 100.0, "specificity": 100.0, "accuracy": 100.0, "auc": 100.0,
+                                      "avg": 100.0}}
+    (head / META_NAME).write_text(json.dumps(card))
+    return head
+
+
+def test_validation_figures_carry_their_n_and_a_tiny_split_is_not_trusted(qtbot, tmp_path: Path) -> None:
+    """Issue 17: '100 %' validation metrics from a tiny split, without n."""
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    page = wizard.evaluate_page
+    report = {"model": str(tiny_split_head(tmp_path / "tiny", 6, 3))}
+    wizard.state.report = report
+    page._fill(report)
+    header = page.table.verticalHeaderItem(0).text()
+    assert "n=6: 3 abnormal, 3 normal" in header and "too few to be reliable" in header
+    cells = [page.table.item(0, column) for column in range(4)]
+    assert [cell.text() for cell in cells] == ["100.0 (3/3)", "100.0 (3/3)", "100.0 (6/6)", "100.0 (n=6)"]
+    assert "Wilson interval 44–100 %" in cells[0].toolTip()
+    assert "Too few images" in page.caution.text() and "from 44 % to 100 %" in page.caution.text()
+    # a split big enough: the n stays, the warning goes
+    report = {"model": str(tiny_split_head(tmp_path / "big", 200, 80))}
+    wizard.state.report = report
+    page._fill(report)
+    assert "n=200: 80 abnormal, 120 normal" in page.table.verticalHeaderItem(0).text()
+    assert "too few" not in page.table.verticalHeaderItem(0).text() and page.caution.text() == ""
+    # a head from before the classes were counted: n alone, still judged by it
+    report = {"model": str(tiny_split_head(tmp_path / "old", 12, None))}
+    wizard.state.report = report
+    page._fill(report)
+    assert "(n=12; it also chose the threshold) — too few" in page.table.verticalHeaderItem(0).text()
+    assert page.table.item(0, 2).text() == "100.0 (12/12)" and page.table.item(0, 0).text() == "100.0"
+
+
+def test_cross_validation_rows_carry_their_n(qtbot, tmp_path: Path) -> None:
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    metrics = {"sensitivity": 100.0, "specificity": 75.0, "accuracy": 87.5, "auc": 93.8, "avg": 89.1}
+    folds = [{"fold": k, "n_test": 8, "n_test_positive": 4, "metrics": metrics, "threshold": 0.5} for k in (1, 2)]
+    summary = {key: {"mean": value, "std": 0.0} for key, value in metrics.items()}
+    report = {"model": str(make_head(tmp_path / "head")),
+              "cross_validation": {"folds": folds, "summary": summary, "pooled_roc": {"fpr": [0, 1], "tpr": [0, 1]}}}
+    wizard.state.report = report
+    wizard.evaluate_page._fill(report)
+    table = wizard.evaluate_page.table
+    assert table.verticalHeaderItem(0).text().startswith("Fold 1 (n=8: 4 abnormal, 4 normal)")
+    assert table.item(0, 1).text() == "75.0 (3/4)" and table.verticalHeaderItem(2).text().startswith("Mean ± std (16")
+    assert "fold 1" in wizard.evaluate_page.caution.text()
+
+
+def test_install_is_offered_again_after_a_roll_back(qtbot, tmp_path: Path) -> None:
+    """Issue 17: Install stayed disabled after Roll back. It is offered whenever the trained head is not the
+    active one — and not when a second roll back has made it active again."""
+    store = ModelStore(root=tmp_path / "models")
+    original = store.install(make_head(tmp_path / "old-head"))
+    wizard = FinetuneWizard(store=store, profiles=(TINY_PROFILE,), config_factory=tiny_config,
+                            output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    new = make_tiny_head(tmp_path / "run" / "model", with_map=False, seed=1)  # other weights: another model id
+    wizard.state.report = {"model": str(new)}
+    page = wizard.install_page
+    page.initializePage()
+    assert page.install_button.isEnabled()
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        page.install()
+    assert not page.install_button.isEnabled() and page.rollback_button.isEnabled()
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        page.rollback()
+    assert store.active() == original and page.install_button.isEnabled()
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        page.rollback()  # back to the new head (roll back swaps active and previous)
+    assert load_head_card(store.active()).model_id == load_head_card(new).model_id
+    assert not page.install_button.isEnabled()

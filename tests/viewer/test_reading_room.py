@@ -185,3 +185,18 @@ def test_triage_neighbour_ends(qtbot, factory, tmp_path: Path) -> None:
     assert tab.neighbour(tmp_path / "b.dcm", -1) is None and tab.neighbour(tmp_path / "a.dcm", 1) is None
     assert tab.neighbour(tmp_path / "b.dcm", 1) == (tmp_path / "a.dcm").resolve()
     assert tab.neighbour(tmp_path / "zzz.dcm", 1) is None
+
+
+def test_installing_a_head_in_the_wizard_clears_the_old_heads_result(qtbot, factory, tmp_path: Path) -> None:
+    """Issue 17: after Install the old head's result stayed on screen — the panel, the map and the ILO dock."""
+    window = make_window(qtbot, factory)
+    window.open_path(patient_dicom(tmp_path / "a.dcm"))
+    wait_for_result(qtbot, window)
+    assert window.panel.map.reference is not None and window.ilo.result is not None
+    wizard = window.open_finetune_wizard()
+    wizard.head_changed.emit(tmp_path / "models" / "head-new")  # what the install page emits
+    assert window.panel.result is None and window.panel.map.reference is None
+    assert window.ilo.result is None and window.ilo.evidence is None and not window.ilo.measuring
+    assert "new head" in window.panel.status.text()
+    wizard.close()
+    qtbot.waitUntil(lambda: window.diagnoser is not None, timeout=60_000)

@@ -44,7 +44,13 @@ class CurvesCanvas(FigureCanvasQTAgg):
             axes.tick_params(labelsize=7)
             axes.grid(True, alpha=0.3)
         for name, points in self.loss.items():
-            self.loss_axes.plot(*zip(*points, strict=True), linewidth=1, label=name)
+            # a single step makes no line: mark it, or the plot looks empty while training runs
+            self.loss_axes.plot(*zip(*points, strict=True), linewidth=1, label=name,
+                                marker="o" if len(points) == 1 else None, markersize=4)
+        steps = max((len(points) for points in self.loss.values()), default=0)
+        if steps == 1:
+            self.loss_axes.text(0.5, 0.9, "1 step so far", ha="center", fontsize=8, color="#555",
+                                transform=self.loss_axes.transAxes)
         for name, points in self.auc.items():
             self.auc_axes.plot(*zip(*points, strict=True), marker="o", markersize=3, linewidth=1, label=name)
         if self.auc:

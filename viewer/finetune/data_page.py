@@ -25,7 +25,7 @@ from engine.errors import TrainingError
 from engine.progress import Progress
 from training.data import DataCheck, check_readable
 from viewer.error_dialog import message_for
-from viewer.finetune.common import BAD_STYLE, OK_STYLE, coloured
+from viewer.finetune.common import BAD_STYLE, OK_STYLE, coloured, plural
 from viewer.workers import Worker
 
 if TYPE_CHECKING:
@@ -150,7 +150,8 @@ class DataPage(QWizardPage):
             for column, value in enumerate((name, str(images[name]), str(patients[name]))):
                 self.counts.setItem(row, column, QTableWidgetItem(value))
         summary = dataset.summary()
-        self.details.setText(f"{summary['images']} readable images from {summary['patients']} patients "
+        images_text = plural(summary["images"], "readable image")
+        self.details.setText(f"{images_text} from {plural(summary['patients'], 'patient')} "
                              f"(patient ids: {summary['patient_id_source']}).")
         left_out = [(path, reason) for path, reason in dataset.skipped]
         for path, reason in left_out:

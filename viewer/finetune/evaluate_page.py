@@ -26,7 +26,8 @@ from engine.segment import LungSegmenter
 from training.data import LabelledSet
 from viewer.error_dialog import message_for
 from viewer.finetune.canvases import RocCanvas
-from viewer.finetune.common import BAD_STYLE, METRICS, coloured
+from viewer.finetune.common import BAD_STYLE, METRICS, coloured, plural
+from viewer.finetune.split_figures import Split, caution, metric_cells
 from viewer.workers import Worker
 
 if TYPE_CHECKING:
@@ -45,6 +46,18 @@ def evaluate_installed(head: Path | None, dataset: LabelledSet, segmenter: Calla
         raise TrainingError(f"The installed head cannot be compared on this data: its classes "
                             f"{list(card.labels)} differ from the data's {list(dataset.classes)}.")
     return evaluate_head(dataset, diagnoser=Diagnoser(head, segmenter=segmenter()))
+
+
+def overlap_text(seen: int | None, n: int) -> str:
+    """How many of the compared images the installed head was trained on, from its kept content hashes; a head
+    without them is 'unknown', never 'not trained on'."""
+    if seen is None:
+        return ("whether it was trained on any of them is unknown: it keeps no content hashes of its training "
+                "images")
+    if seen:
+        return (f"it was trained on {seen} of these {n}, so its row is optimistic — compare on images neither "
+                "head has seen")
+    return f"none of these {n} were among its training images (content hashes compared)"
 
 
 def _operating_point(metrics: dict[str, float] | None) -> tuple[float, float] | None:
@@ -73,6 +86,9 @@ class EvaluatePage(QWizardPage):
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         for column, (key, _) in enumerate(METRICS):
             self.table.horizontalHeaderItem(column).setToolTip(f"{key} in percent")
+        self.caution = QLabel()  # when a split is too small for its percentages to mean much
+        self.caution.setWordWrap(True)
+        self.caution.setStyleSheet(BAD_STYLE)
         self.threshold_label = QLabel()
         self.threshold_label.setWordWrap(True)
         self.comparison = QLabel()
@@ -88,6 +104,7 @@ class EvaluatePage(QWizardPage):
         below.addLayout(notes, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
+        layout.addWidget(self.caution)
         layout.addLayout(below, 1)
 
     def initializePage(self) -> None:
@@ -110,22 +127,32 @@ class EvaluatePage(QWizardPage):
 
     def _fill(self, report: dict[str, Any]) -> None:
         card = load_head_card(Path(report["model"]))
+        self._classes = card.labels[card.positive_index], card.labels[1 - card.positive_index]
         cv = report.get("cross_validation")
-        rows: list[tuple[str, list[str]]] = []
+        rows: list[tuple[str, list[tuple[str, str]]]] = []
+        cautions: list[str] = []
         if cv:
             for fold in cv["folds"]:
-                rows.append((f"Fold {fold['fold']} (n={fold['n_test']})",
-                             [f"{fold['metrics'][key]:.1f}" for key, _ in METRICS] + [f"{fold['threshold']:.3f}"]))
+                split = Split(int(fold["n_test"]), fold.get("n_test_positive"))
+                rows.append((self._header(f"Fold {fold['fold']}", split),
+                             metric_cells(fold["metrics"], split) + [(f"{fold['threshold']:.3f}", "")]))
+            smallest = min(cv["folds"], key=lambda fold: fold["n_test"])
+            cautions.append(caution(f"the test part of fold {smallest['fold']}",
+                                    Split(int(smallest["n_test"]), smallest.get("n_test_positive")),
+                                    smallest["metrics"], *self._classes))
             summary = cv["summary"]
-            rows.append(("Mean ± std", [f"{summary[key]['mean']:.1f} ± {summary[key]['std']:.1f}"
-                                        for key, _ in METRICS] + [""]))
+            total = sum(int(fold["n_test"]) for fold in cv["folds"])
+            rows.append((f"Mean ± std ({plural(total, 'image')} in {len(cv['folds'])} folds)",
+                         [(f"{summary[key]['mean']:.1f} ± {summary[key]['std']:.1f}", "") for key, _ in METRICS]
+                         + [("", "")]))
         else:
             validation = card.metrics.get("validation") or {}
-            n_val = card.training.get("n_val", "?")
-            rows.append((f"Validation split (n={n_val}; it also chose the threshold)",
-                         [f"{validation.get(key, float('nan')):.1f}" for key, _ in METRICS]
-                         + [f"{card.threshold:.3f}"]))
+            split = Split(int(card.training.get("n_val", 0)), card.training.get("n_val_positive"))
+            rows.append((self._header("Validation split", split, "; it also chose the threshold"),
+                         metric_cells(validation, split) + [(f"{card.threshold:.3f}", "")]))
+            cautions.append(caution("the validation split", split, validation, *self._classes))
         self._rows = rows
+        self.caution.setText(" ".join(text for text in cautions if text))
         self._show_rows()
         self.threshold_label.setText(
             f"New head {card.model_id}: operating threshold <b>{card.threshold:.3f}</b> "
@@ -133,17 +160,23 @@ class EvaluatePage(QWizardPage):
             f"{card.temperature:.2f}. Metrics in percent; AVG is the mean of the four, as in the paper.")
         self._draw_roc()
 
+    def _header(self, name: str, split: Split, note: str = "") -> str:
+        """'Fold 1 (n=6: 3 abnormal, 3 normal) — too few to be reliable'."""
+        return f"{name} ({split.describe(*self._classes)}{note})" + (" — too few to be reliable" if split.tiny else "")
+
     def _show_rows(self) -> None:
         rows = list(self._rows)
         if self.installed_result is not None:
-            metrics = self.installed_result["metrics"]
-            rows.append((f"Installed head {self.installed_result['model_id']} (all {self.installed_result['n']})",
-                         [f"{metrics[key]:.1f}" for key, _ in METRICS] + [f"{self.installed_result['threshold']:.3f}"]))
+            result = self.installed_result
+            split = Split(int(result["n"]), result.get("n_positive"))
+            rows.append((self._header(f"Installed head {result['model_id']}, all", split),
+                         metric_cells(result["metrics"], split) + [(f"{result['threshold']:.3f}", "")]))
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([name for name, _ in rows])
         for row, (_, values) in enumerate(rows):
-            for column, value in enumerate(values):
+            for column, (value, tip) in enumerate(values):
                 item = QTableWidgetItem(value)
+                item.setToolTip(tip)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(row, column, item)
         self.table.resizeRowsToContents()
@@ -172,17 +205,9 @@ class EvaluatePage(QWizardPage):
             return
         self._job = None
         self.installed_result = result
-        seen = result.get("seen_in_training")
-        if seen is None:
-            trained = ("whether it was trained on some of them is unknown: it predates keeping its training "
-                       "images' hashes")
-        elif seen:
-            trained = (f"it was trained on {seen} of them, so its row is optimistic — compare on images "
-                       "neither head has seen")
-        else:
-            trained = "none of them were in its training data"
-        self.comparison.setText(f"Installed head {result['model_id']} on all {result['n']} images of this data "
-                                f"({trained}): see the last row.")
+        self.comparison.setText(f"Installed head {result['model_id']} on all {plural(result['n'], 'image')} of "
+                                f"this data ({overlap_text(result.get('seen_in_training'), result['n'])}): see the "
+                                "last row.")
         self._show_rows()
         self._draw_roc()
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWizardPage
 
+from engine.errors import ModelLoadError
+from engine.model.head_card import load_head_card
 from engine.model_store import ModelStore
 from viewer.error_dialog import message_for
 from viewer.finetune.common import BAD_STYLE, OK_STYLE, coloured, describe_head
@@ -24,6 +26,15 @@ def install_head(store: ModelStore, head: Path) -> Path:
 def roll_back(store: ModelStore) -> Path | None:
     store.rollback()
     return store.active()
+
+
+def _model_id(folder: Path | None) -> str | None:
+    if folder is None:
+        return None
+    try:
+        return load_head_card(folder).model_id
+    except ModelLoadError:
+        return None
 
 
 class InstallPage(QWizardPage):
@@ -80,7 +91,9 @@ class InstallPage(QWizardPage):
         self.new_label.setText(describe_head(new, f"run {new.parent.name}") if new else
                                "no trained head (train one on page 3)")
         busy = self._job is not None
-        self.install_button.setEnabled(new is not None and state.installed is None and not busy)
+        # Offered whenever the trained head is not the active one: after a roll back too, but not once a second
+        # roll back has made it active again (the store keeps a copy, so compare model ids, not folders).
+        self.install_button.setEnabled(new is not None and not busy and _model_id(new) != _model_id(active))
         can_roll_back = active is not None or store.previous() is not None
         self.rollback_button.setEnabled(can_roll_back and not busy)
 
@@ -113,7 +126,7 @@ class InstallPage(QWizardPage):
     def _on_rolled_back(self, _job: Worker, active: Path | None) -> None:
         self._job = None
         if self.owner.state.installed is not None and active != self.owner.state.installed:
-            self.owner.state.installed = None  # the new head is no longer active: it can be installed again
+            self.owner.state.installed = None  # the new head is no longer active
         now = describe_head(active) if active else "the shipped default"
         self.message.setText(coloured(f"Rolled back — active head: {now}.", OK_STYLE))
         self.refresh()

@@ -26,7 +26,7 @@ from engine.model.registry import load_profile
 from training.config import FinetuneConfig
 from training.metrics import OPERATING_RULES, describe_rule
 from viewer.error_dialog import message_for
-from viewer.finetune.common import BAD_STYLE, coloured
+from viewer.finetune.common import BAD_STYLE, coloured, plural
 from viewer.workers import Worker
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ class SettingsPage(QWizardPage):
             self.profile_combo.addItem(f"{name} — {description}" if description else name, name)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
+        self.epochs.valueChanged.connect(self._epochs_suffix)
         self.epochs.setValue(wizard.default_epochs)
-        self.epochs.setSuffix(" epochs")
+        self._epochs_suffix(self.epochs.value())
         self.cv_radio = QRadioButton("Cross-validation, patient-level folds:")
         self.single_radio = QRadioButton("Single validation split (no cross-validation; faster)")
         group = QButtonGroup(self)
@@ -148,6 +149,9 @@ class SettingsPage(QWizardPage):
         return True
 
     # -- internals ------------------------------------------------------------------------------------
+    def _epochs_suffix(self, count: int) -> None:
+        self.epochs.setSuffix(" epoch" if count == 1 else " epochs")  # "1 epoch", "10 epochs"
+
     def _usable_reason(self) -> str | None:
         check = self.owner.state.check
         if check is None:
@@ -211,7 +215,8 @@ class SettingsPage(QWizardPage):
         runs = f"{self.fold_count()} folds + the final model" if self.fold_count() > 1 else "one model"
         self.estimate_label.setText(
             f"<b>About {minutes} minute{'s' if minutes != 1 else ''}</b> (measured on this machine: "
-            f"{self._timing.step_s:.2f} s per step of {self._timing.batch_size} images on {self._timing.device}; "
+            f"{self._timing.step_s:.2f} s per step of {plural(self._timing.batch_size, 'image')} on "
+            f"{self._timing.device}; "
             f"{runs}). Preparing lung crops of new images comes on top, once.")
 
     def _model_changed(self, *_args: object) -> None:

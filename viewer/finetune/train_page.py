@@ -96,7 +96,7 @@ class TrainPage(QWizardPage):
         estimate = self.owner.settings_page.estimate_seconds()
         guess = f" Expected duration: about {format_duration(estimate)}." if estimate else ""
         self.plan.setText(f"Profile <b>{config.profile}</b> ({config.variant}), {plural(config.epochs, 'epoch')}, "
-                          f"{runs}, on {len(state.check.dataset.items)} images.{guess}")
+                          f"{runs}, on {plural(len(state.check.dataset.items), 'image')}.{guess}")
         self._show_buttons()
 
     def cleanupPage(self) -> None:

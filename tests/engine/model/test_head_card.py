@@ -67,3 +67,20 @@ def test_the_shipped_head_card_loads() -> None:
     card = load_head_card(DEFAULT_HEAD)
     assert card.profile == "embedded" and 0 < card.threshold < 1 and card.temperature > 0
     assert card.positive_label == "PNEUMONIA" and card.stand_in_note
+
+
+def test_the_shipped_head_keeps_the_hashes_of_exactly_its_training_images(shared_data: Path) -> None:
+    """Issue 17: the wizard's comparison counts how many images the installed head was trained on; for the
+    shipped head that rests on these hashes. The Kermany images it trained on are all in it, the patient-level
+    hold-out none."""
+    from engine.model.head_card import read_training_hashes
+    from engine.paths import file_sha256
+
+    hashes = read_training_hashes(DEFAULT_HEAD)
+    assert hashes is not None
+    card = load_head_card(DEFAULT_HEAD)
+    for label, trained_on in card.training["per_class"].items():
+        files = sorted((shared_data / "kermany" / "train" / label).iterdir())
+        if not files:
+            pytest.skip(f"no Kermany {label} images")
+        assert sum(file_sha256(path) in hashes for path in files) == trained_on < len(files)

@@ -15,7 +15,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
+    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -36,6 +38,7 @@ MAP_CAPTION = ("Where this case falls among the model's reference cases; neighbo
                "represents alike. Hover the star for its nearest reference cases.")
 CROP_SIDE = 200
 # Warnings are as loud as the verdict: same weight, a filled background.
+MAP_MIN_HEIGHT = 240  # the t-SNE map / attention tabs keep at least this much when a result needs room
 CAUTION_STYLE = "background:#fff3e0; color:#8a4b00; font-weight:bold; padding:3px;"
 
 
@@ -147,14 +150,11 @@ class DiagnosisPanel(QWidget):
         text_column.addWidget(self.intended_use)
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
-        text_column.addWidget(self.warnings)
         self.domain = QLabel("")  # filled when the case is placed among the reference cases
         self.domain.setWordWrap(True)
-        text_column.addWidget(self.domain)
         self.device = QLabel("")
         self.device.setWordWrap(True)
         self.device.setStyleSheet("color: #666")
-        text_column.addWidget(self.device)
         review = QHBoxLayout()
         self.accept_button = QPushButton("Accept result")
         self.override_button = QPushButton("Override")
@@ -165,11 +165,9 @@ class DiagnosisPanel(QWidget):
         review.addWidget(self.accept_button)
         review.addWidget(self.override_button)
         review.addStretch(1)
-        text_column.addLayout(review)
         self.review_note = QLabel("")
         self.review_note.setWordWrap(True)
         self.review_note.setStyleSheet("color: #2e7d32")
-        text_column.addWidget(self.review_note)
         text_column.addStretch(1)
         result_row.addLayout(text_column, 1)
         crop_column = QVBoxLayout()
@@ -187,7 +185,23 @@ class DiagnosisPanel(QWidget):
         crop_column.addWidget(self.crop_caption)
         crop_column.addStretch(1)
         result_row.addLayout(crop_column)
-        layout.addLayout(result_row)
+        # The warnings span the panel's width (beside the crop they were twice as tall), and the result scrolls
+        # rather than clips: two warnings set as large as the headline can outgrow the panel.
+        result_area = QWidget()
+        result_layout = QVBoxLayout(result_area)
+        result_layout.setContentsMargins(0, 0, 0, 0)
+        result_layout.setSpacing(3)
+        result_layout.addLayout(result_row)
+        for widget in (self.warnings, self.domain, self.device):
+            result_layout.addWidget(widget)
+        result_layout.addLayout(review)
+        result_layout.addWidget(self.review_note)
+        result_layout.addStretch(1)
+        self.result_scroll = QScrollArea()
+        self.result_scroll.setWidget(result_area)
+        self.result_scroll.setWidgetResizable(True)
+        self.result_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.result_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.tabs = QTabWidget()
         map_page = QWidget()
@@ -214,7 +228,13 @@ class DiagnosisPanel(QWidget):
             attention_layout.addWidget(label)
             self.attention_captions.append(label)
         self.tabs.addTab(attention_page, "Emitter attention")
-        layout.addWidget(self.tabs, 1)
+        self.split = QSplitter(Qt.Orientation.Vertical)  # the reader can give the map or the result more room
+        self.split.addWidget(self.result_scroll)
+        self.split.addWidget(self.tabs)
+        self.split.setChildrenCollapsible(False)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
+        layout.addWidget(self.split, 1)
         self.result: DiagnosisResult | None = None
         self.threshold: float | None = None
         self.source_names: list[str] = []
@@ -350,6 +370,24 @@ class DiagnosisPanel(QWidget):
         else:
             self.domain.setText("")
             self.domain.setToolTip("")
+        self.fit_result()
+
+    def fit_result(self) -> None:
+        """Give the result all the height it needs (the map keeps ``MAP_MIN_HEIGHT``): warnings hidden below a
+        scroll would be no warnings at all."""
+        total = sum(self.split.sizes())
+        layout = self.result_scroll.widget().layout()
+        if total <= 0 or layout is None:
+            return
+        width = self.result_scroll.viewport().width()
+        needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.sizeHint().height()
+        top = min(max(needed, 1), max(total - MAP_MIN_HEIGHT, total // 3))
+        self.split.setSizes([top, total - top])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.result is not None:
+            self.fit_result()
 
     def set_intended_use(self, text: str) -> None:
         """The installed head's intended use, shown under every result."""

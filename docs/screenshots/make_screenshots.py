@@ -64,7 +64,8 @@ def main() -> None:
     wait(lambda: window.studies.paths and window.studies.thumbnail_count() == len(window.studies.paths), 300)
     window.open_in_reading_view(args.folder / args.image)
     # Read-first mode (the default) holds the result back until the reader asks: ask, as a reader would.
-    wait(lambda: (window.panel.result is not None or window.result_held) and not window.diagnosis_running, 900)
+    wait(lambda: (window.panel.result is not None or window.result_held or window.panel.anyway_button.isVisible())
+         and not window.diagnosis_running, 900)
     if window.panel.result is None and not window.result_held and window.panel.anyway_button.isVisible():
         # The public test films are adults, outside the shipped head's intended use: "Diagnose anyway".
         window.diagnose(True)

@@ -290,3 +290,32 @@ def test_out_of_domain_warning_is_as_loud_as_the_verdict(qtbot, factory, tmp_pat
     assert "than any of them" in panel.domain.text()  # never "farther than 100 % of those cases"
     panel.clear()  # a new image: no stale warning
     assert panel.domain.text() == ""
+
+
+def test_long_warnings_are_shown_whole_with_the_review_buttons(qtbot, factory, tmp_path: Path) -> None:
+    """Two warnings as large as the headline fit above the map on a 1600x1000 window; on a smaller one the result
+    scrolls — a warning is never clipped."""
+    from engine.flags import Flag
+
+    window = make_window(qtbot, factory)
+    window.resize(1600, 1000)
+    window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
+    wait_for_result(qtbot, window)
+    panel = window.panel
+    long = ("outside the model's intended use (paediatric (1–5 years) frontal chest radiographs, as its training "
+            "set): the patient's age is outside the ages it was trained on (1–5 years)")
+    result = panel.result.with_warning(Flag("outside_intended_use", long)).with_warning(out_of_domain_flag(97.0))
+    panel.show_decision(result)
+    qtbot.wait(50)
+    assert panel.warnings.font().pointSize() == panel.headline.font().pointSize()
+    for label in (panel.warnings, panel.domain):
+        assert label.height() >= label.heightForWidth(label.width()), "a warning is clipped"
+    assert not panel.result_scroll.verticalScrollBar().isVisible(), "part of the result is scrolled away"
+    assert panel.override_button.visibleRegion().boundingRect().height() == panel.override_button.height()
+    assert panel.tabs.height() >= 200
+    window.resize(1100, 700)
+    qtbot.wait(50)
+    for label in (panel.warnings, panel.domain):
+        assert label.height() >= label.heightForWidth(label.width()), "a warning is clipped"
+    assert panel.result_scroll.verticalScrollBar().isVisible()  # the rest is reachable
+    assert panel.tabs.height() >= 200

@@ -53,6 +53,7 @@ def preload_under(splash: QSplashScreen) -> None:
     from PySide6.QtWidgets import QApplication
 
     from engine.model.runtime import preload_libraries
+    from viewer.figure_view import start_plots_process
     from viewer.gc_pauses import freeze_long_lived
 
     def show(text: str) -> None:
@@ -61,6 +62,7 @@ def preload_under(splash: QSplashScreen) -> None:
         QApplication.processEvents()
 
     preload_libraries(show)
+    start_plots_process()  # matplotlib imported in its own process meanwhile
     freeze_long_lived("the libraries' imports", collect=True)  # a full collection here, under the splash
 
 

@@ -1,15 +1,23 @@
-"""A matplotlib figure drawn on a worker thread (Agg) and shown as a picture by Qt.
+"""A matplotlib figure drawn in a plots process (Agg) and shown as a picture by Qt.
 
 Drawing a figure with the Qt backend happens on the GUI thread and costs it 0.1-0.4 s per draw here (text
 layout, legends, a few thousand scatter markers): the window froze for that long after every diagnosis
-(``benchmarks/bench_gui.py``). So a figure is built and rasterised by a pure function on a one-thread pool, and
-the widget only paints the finished pixels. Each render gets a fresh ``Figure`` (no figure is shared between
-threads); a newer request makes an older render's result stale, and it is dropped.
+(``benchmarks/bench_gui.py``). So a figure is built and rasterised by a pure function, and the widget only
+paints the finished pixels. The function runs in a separate process when it can be sent there (a module-level
+function with plain data): on a thread, matplotlib's Python competes with the GUI thread for the interpreter
+lock. Each render gets a fresh ``Figure``; a newer request makes an older render's result stale, and it is
+dropped.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import multiprocessing
+import pickle
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +31,9 @@ from viewer.workers import Worker, WorkerSet, bind, single_thread_pool
 
 Draw = Callable[[Figure], None]
 RESIZE_SETTLE_MS = 150  # redraw once a resize has settled; meanwhile the old picture is scaled
+log = logging.getLogger(__name__)
+_PROCESS: ProcessPoolExecutor | None = None
+_IN_FLIGHT: WorkerSet | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,55 @@ def render(draw: Draw, width: int, height: int, dpi: float) -> Rendered:
     return Rendered(np.asarray(canvas.buffer_rgba()).copy(), frames, sum(len(ax.images) for ax in figure.axes))
 
 
+def _in_flight() -> WorkerSet:
+    """Renders under way, for the whole process: a view can be closed while its render runs, and a worker
+    freed on the pool's thread would take its signals object with it while their delivery is still queued."""
+    global _IN_FLIGHT
+    if _IN_FLIGHT is None:
+        _IN_FLIGHT = WorkerSet()
+    return _IN_FLIGHT
+
+
+def _plots_process() -> ProcessPoolExecutor:
+    global _PROCESS
+    if _PROCESS is None:
+        # spawn, not fork: forking a process that runs Qt and PyTorch threads is unsafe.
+        _PROCESS = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(stop_plots_process)
+    return _PROCESS
+
+
+def start_plots_process() -> None:
+    """Start the plots process and import matplotlib there now (e.g. under the splash), not at the first plot."""
+    _plots_process().submit(render, _blank, 8, 8, 100.0)
+
+
+def stop_plots_process() -> None:
+    global _PROCESS
+    if _PROCESS is not None:
+        _PROCESS.shutdown(wait=False, cancel_futures=True)
+        _PROCESS = None
+
+
+def _blank(figure: Figure) -> None:
+    del figure
+
+
+def render_away(draw: Draw, width: int, height: int, dpi: float) -> Rendered:
+    """``render`` in the plots process (call it from a worker thread: it waits for the answer); a ``draw`` that
+    cannot be sent there (a closure) is rendered on the calling thread, and so is one whose process died."""
+    try:
+        pickle.dumps(draw)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return render(draw, width, height, dpi)
+    try:
+        return _plots_process().submit(render, draw, width, height, dpi).result()
+    except BrokenProcessPool:
+        log.warning("the plots process stopped; drawing on a thread", exc_info=True)
+        stop_plots_process()
+        return render(draw, width, height, dpi)
+
+
 class FigureView(QWidget):
     """Shows a placeholder message (painted by Qt) or a figure rendered off the GUI thread.
 
@@ -79,7 +139,6 @@ class FigureView(QWidget):
         self._draw: Draw | None = None
         self._generation = 0
         self._pending = False
-        self._workers = WorkerSet(self)
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(RESIZE_SETTLE_MS)
@@ -112,9 +171,9 @@ class FigureView(QWidget):
         self._pending = False
         self._generation += 1
         generation, ratio = self._generation, self.devicePixelRatioF()
-        worker = Worker(render, self._draw, round(self.width() * ratio), round(self.height() * ratio), 100 * ratio)
+        worker = Worker(render_away, self._draw, round(self.width() * ratio), round(self.height() * ratio), 100 * ratio)
         bind(worker, self, finished=lambda _worker, picture: self._arrived(generation, picture))
-        self._workers.start(worker, pool=single_thread_pool("plots"))
+        _in_flight().start(worker, pool=single_thread_pool("plots"))
 
     def _arrived(self, generation: int, picture: Rendered) -> None:
         if generation != self._generation:

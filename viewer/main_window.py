@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -493,15 +493,22 @@ class MainWindow(QMainWindow):
             self.ilo.set_result(result)
             if self.diagnoser is not None:
                 self._show_intended_use(self.diagnoser)
-            crop = result.lung_crop
-            self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline,
-                                       getattr(event, "contour", None))
+            # The film's overlays on the next turn of the event loop: painted in one go with the panel's new
+            # text, a result stalled the window ~50 ms (benchmarks/bench_gui.py).
+            image = self.current_image
+            QTimer.singleShot(0, lambda: self._draw_lung_overlay(image, event))
         elif isinstance(event, MapReady):
             placement = event.placement
             self.panel.show_map(placement.reference, placement.point, placement.message, placement.nearest)
         elif isinstance(event, SaliencyReady) and event.saliency is not None:
             self.saliency = event.saliency
             self.view.set_saliency(event.saliency, getattr(event, "picture", None))
+
+    def _draw_lung_overlay(self, image: LoadedImage | None, event: ResultReady) -> None:
+        if self._closing or image is None or self.current_image is not image:
+            return  # another image is open by now
+        crop = event.result.lung_crop
+        self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline, getattr(event, "contour", None))
 
     def _diagnosis_done(self, token: int) -> None:
         if self._closing or token != self._diagnosis_token:

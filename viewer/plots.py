@@ -24,17 +24,18 @@ def _class_counts(labels: list[str]) -> str:
     return ", ".join(f"{n}× {label}" for label, n in counts.items())
 
 
-def draw_map(figure: Figure, reference: ReferenceMap, point: np.ndarray | None,
-             nearest: np.ndarray | None) -> None:
-    """Reference cases coloured by class, the case's nearest references ringed, the case as a star."""
+def draw_map(figure: Figure, coords: np.ndarray, classes: np.ndarray, labels: tuple[str, ...],
+             point: np.ndarray | None, nearest: np.ndarray | None) -> None:
+    """Reference cases (``coords``, ``classes`` indexing ``labels``) coloured by class, the case's nearest
+    references ringed, the case as a star. Plain arrays, so the plots process gets only what it draws."""
     ax = figure.add_subplot(111)
-    size = 10 if len(reference.coords) < 400 else 4
-    for index, label in enumerate(reference.labels):
-        chosen = reference.classes == index
-        ax.scatter(reference.coords[chosen, 0], reference.coords[chosen, 1], s=size, alpha=0.55, linewidths=0,
+    size = 10 if len(coords) < 400 else 4
+    for index, label in enumerate(labels):
+        chosen = classes == index
+        ax.scatter(coords[chosen, 0], coords[chosen, 1], s=size, alpha=0.55, linewidths=0,
                    color=CLASS_COLOURS[index % len(CLASS_COLOURS)], label=f"{label} ({int(chosen.sum())})")
     if nearest is not None and len(nearest):
-        near = reference.coords[nearest]
+        near = coords[nearest]
         ax.scatter(near[:, 0], near[:, 1], s=70, facecolors="none", edgecolors="black", linewidths=1.0,
                    label="nearest references", zorder=4)
     if point is not None:
@@ -114,7 +115,8 @@ class MapCanvas(FigureView):
     def show_map(self, reference: ReferenceMap, point: np.ndarray | None, nearest: np.ndarray | None = None) -> None:
         self.reference, self.point = reference, point
         self.nearest = None if nearest is None else np.asarray(nearest, int)
-        self.show_drawing(partial(draw_map, reference=reference, point=point, nearest=self.nearest))
+        self.show_drawing(partial(draw_map, coords=reference.coords, classes=reference.classes,
+                                  labels=tuple(reference.labels), point=point, nearest=self.nearest))
 
     def nearest_text(self) -> str:
         if self.reference is None or self.nearest is None or not len(self.nearest):

@@ -144,6 +144,10 @@ class ReadingView(QGraphicsView):
         self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._contour = QGraphicsPixmapItem()
         self._saliency = QGraphicsPixmapItem()
+        # Each repaint rescaled the full-size film and overlays (~20 ms; the panel beside it repaints the window
+        # whenever a result arrives): cached at screen resolution, a repaint is a copy until the zoom changes.
+        for item in (self._pixmap, self._contour, self._saliency):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._box = QGraphicsRectItem()
         self._box_label = QGraphicsSimpleTextItem()
         self._box_label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)  # readable at any zoom

@@ -103,4 +103,10 @@ def preload_libraries(progress: Callable[[str], None] | None = None) -> None:
         except ImportError:  # an optional backbone's package: the model build reports it properly
             log.debug("could not preload %s", name)
     # transformers imports its model classes (and accelerate, torch's compiler stack) on first attribute access.
+    # scikit-learn's first fit discovers dataframe plugins by reading every installed package's metadata: done
+    # now, not when the first case is placed on the reference map (openTSNE fits a neighbour index then).
+    import numpy as np
+    from sklearn.neighbors import NearestNeighbors
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaModel  # noqa: F401
+
+    NearestNeighbors(n_neighbors=1).fit(np.zeros((2, 2)))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ from matplotlib.figure import Figure
 from PySide6.QtCore import QPoint
 
 from engine.reference_map import ReferenceMap
-from viewer.figure_view import AxesFrame, FigureView, render
+from viewer.figure_view import AxesFrame, FigureView, render, render_away
 from viewer.plots import AttentionCanvas, MapCanvas
 
 
@@ -114,3 +117,18 @@ def test_attention_counts_the_heatmaps_it_drew(qtbot) -> None:
     assert canvas.heatmap_count == 5
     canvas.show_attention(None, None, [])
     assert canvas.picture is None and "without the multi-token engine" in canvas.message
+
+
+def _draw_noting_pid(figure: Figure, path: str) -> None:
+    Path(path).write_text(str(os.getpid()))
+    figure.add_subplot(111)
+
+
+def test_drawings_that_can_be_sent_render_in_the_plots_process(tmp_path: Path) -> None:
+    """matplotlib's Python then does not compete with the GUI thread for the interpreter lock."""
+    note = tmp_path / "pid"
+    picture = render_away(partial(_draw_noting_pid, path=str(note)), 100, 80, 100)
+    assert picture.pixels.shape == (80, 100, 4) and len(picture.frames) == 1
+    assert int(note.read_text()) != os.getpid()
+    render_away(lambda figure: _draw_noting_pid(figure, str(note)), 100, 80, 100)  # a closure: drawn here
+    assert int(note.read_text()) == os.getpid()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import multiprocessing
 import pickle
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +26,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from engine.io.helper_process import one_process_pool
 from viewer.workers import Worker, WorkerSet, bind, single_thread_pool
 
 Draw = Callable[[Figure], None]
@@ -83,8 +83,7 @@ def _in_flight() -> WorkerSet:
 def _plots_process() -> ProcessPoolExecutor:
     global _PROCESS
     if _PROCESS is None:
-        # spawn, not fork: forking a process that runs Qt and PyTorch threads is unsafe.
-        _PROCESS = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _PROCESS = one_process_pool()
         atexit.register(stop_plots_process)
     return _PROCESS
 

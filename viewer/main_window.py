@@ -16,13 +16,10 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
     QImage,
-    QKeySequence,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -55,10 +52,10 @@ from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.finetune import FinetuneWizard
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
-from viewer.menu_actions import add_action
-from viewer.overlay_controls import OVERLAY_LABELS, OverlayControls
+from viewer.menu_actions import build_main_menus
+from viewer.overlay_controls import OverlayControls
 from viewer.query_dialog import QueryPacsDialog
-from viewer.reading_view import PRESETS, ReadingView
+from viewer.reading_view import ReadingView
 from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
 from viewer.tag_browser import TagBrowser
@@ -124,7 +121,7 @@ class MainWindow(QMainWindow):
         self.worklist_tab.open_image_requested.connect(self.open_in_reading_view)
         self.worklist_tab.node_status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.add_tab(self.worklist_tab, "Worklist")
-        self._build_menus()
+        build_main_menus(self)
         if preload_model:
             self.ensure_diagnoser()
 
@@ -190,60 +187,6 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
-
-    def _build_menus(self) -> None:
-        def action(menu: Any, text: str, slot: Callable[[], Any], shortcut: Any = None, checkable: bool = False
-                   ) -> QAction:
-            return add_action(self, menu, text, slot, shortcut, checkable)
-
-        file_menu = self.menuBar().addMenu("&File")
-        action(file_menu, "&Open image…", self._choose_file, QKeySequence.StandardKey.Open)
-        action(file_menu, "Open &folder…", self._choose_folder, "Ctrl+Shift+O")
-        file_menu.addSeparator()
-        action(file_menu, "&Export current case… (PNG, HTML, DICOM SC/SR)", self.export_case, "Ctrl+E")
-        action(file_menu, "&Triage a folder…", lambda: self.tabs.setCurrentWidget(self.triage_tab), "Ctrl+T")
-        action(file_menu, "&Query PACS…", self.query_pacs)
-        file_menu.addSeparator()
-        action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        view_menu = self.menuBar().addMenu("&View")
-        action(view_menu, "&Fit to window", self.view.fit, "F")
-        action(view_menu, "Zoom &in (wheel up)", lambda: self.view.zoom(1.25), ["+", "="])
-        action(view_menu, "Zoom &out (wheel down)", lambda: self.view.zoom(0.8), "-")
-        self.invert_action = action(view_menu, "&Invert",
-                                    lambda: self.view.set_inverted(self.invert_action.isChecked()), "I", checkable=True)
-        action(view_menu, "&Reset view", self._reset_view, "R")
-        presets = view_menu.addMenu("Window/level &presets (right-drag adjusts)")
-        group = QActionGroup(self)
-        for index, name in enumerate(PRESETS, start=1):
-            item = action(presets, name.capitalize(), lambda n=name: self.view.apply_preset(n), str(index))
-            group.addAction(item)
-        view_menu.addSeparator()
-        for name, label, key in OVERLAY_LABELS:
-            check = self.overlay_checks[name]
-            item = action(view_menu, f"Show {label.lower()}", lambda: None, key, checkable=True)
-            item.setChecked(check.isChecked())
-            item.toggled.connect(check.setChecked)  # toggled(bool) always carries the state
-            check.toggled.connect(item.setChecked)
-        view_menu.addSeparator()
-        action(view_menu, "ILO reading &form", self.show_ilo_form, "Ctrl+I")
-        action(view_menu, "&Next image", lambda: self._step(1), "PgDown")
-        action(view_menu, "&Previous image", lambda: self._step(-1), "PgUp")
-        view_menu.addSeparator()
-        for dock in (self.study_dock, self.tag_dock, self.overlay_dock):
-            view_menu.addAction(dock.toggleViewAction())
-        self.view_menu = view_menu
-
-        model_menu = self.menuBar().addMenu("&Model")
-        action(model_menu, "&Diagnose", lambda: self.diagnose(False), "Ctrl+D")
-        action(model_menu, "&Cancel diagnosis", self._user_cancelled, "Esc")
-        self.reveal_action = action(model_menu, "&Show AI result (read first)", self.reveal_result, "A")
-        model_menu.addSeparator()
-        action(model_menu, "&Settings…", self._open_settings, "Ctrl+,")
-        action(model_menu, "&Fine-tune a new head…", self.open_finetune_wizard, "Ctrl+Shift+F")
-        self.model_menu = model_menu
-        help_menu = self.menuBar().addMenu("&Help")
-        action(help_menu, "&About", self.show_about, "F1")
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -55,11 +55,16 @@ def load_image_in_helper(path: str | Path) -> LoadedImage:
                                     "another file.", path=Path(path)) from exc
 
 
+def one_process_pool() -> ProcessPoolExecutor:
+    """A pool of one helper process, started with spawn, not fork: forking a process that runs Qt and PyTorch
+    threads is unsafe."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
 def _pool() -> ProcessPoolExecutor:
     global _POOL
     if _POOL is None:
-        # spawn, not fork: forking a process that runs Qt and PyTorch threads is unsafe.
-        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _POOL = one_process_pool()
         atexit.register(shutdown)
     return _POOL
 

@@ -61,8 +61,8 @@ def preload_under(splash: QSplashScreen) -> None:
                            Qt.AlignmentFlag.AlignCenter, QColor(235, 235, 235))
         QApplication.processEvents()
 
+    start_plots_process()  # first: its imports run beside ours, done long before the window needs a plot
     preload_libraries(show)
-    start_plots_process()  # matplotlib imported in its own process meanwhile
     freeze_long_lived("the libraries' imports", collect=True)  # a full collection here, under the splash
 
 

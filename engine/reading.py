@@ -21,7 +21,7 @@ import numpy as np
 from engine.diagnoser import Diagnoser, DiagnosisResult
 from engine.io import LoadedImage
 from engine.reference_map import ReferenceMap
-from engine.segment import mask_outline
+from engine.segment import lung_outline
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[Callable[[str], None]], Diagnoser]  # (progress line sink) -> Diagnoser
@@ -112,7 +112,7 @@ def read_case(session: ModelSession, image: LoadedImage, *, allow_flagged: bool 
     diagnoser = session.diagnoser()
     yield StageStarted("Diagnosing: lung segmentation and PneumoLLM…")
     result = diagnoser.predict(image, allow_flagged=allow_flagged)
-    outline = mask_outline(result.lung_crop.mask, width=max(1, max(result.lung_crop.mask.shape) // 350))
+    outline = lung_outline(result.lung_crop.mask)
     yield ResultReady(result, tuple(diagnoser.source_names), outline)
     yield StageStarted("Placing the case on the reference map…")
     yield MapReady(place_on_map(diagnoser, result))

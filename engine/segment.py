@@ -365,3 +365,9 @@ def _looks_inverted(image_uint8: np.ndarray, mask: np.ndarray, box: tuple[int, i
 def mask_outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
     """The mask's boundary pixels (for drawing the contour over the image)."""
     return mask & ~ndimage.binary_erosion(mask, iterations=width)
+
+
+def lung_outline(mask: np.ndarray) -> np.ndarray:
+    """The lung mask's contour for the screen: a line about 1/350 of the image wide (a full-size morphology, so
+    worker side)."""
+    return mask_outline(mask, width=max(1, max(mask.shape) // 350))

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from engine.io import LoadedImage
 from engine.io.identity import PatientIdentity
 from engine.io.image import window_uint8
-from engine.segment import mask_outline
+from engine.segment import lung_outline
 
 PRESETS = ("default", "full range", "lung", "bone")
 OVERLAYS = ("contour", "box", "saliency")
@@ -77,11 +77,6 @@ def saliency_picture(cam: np.ndarray) -> QImage:
     step = max(1, int(np.ceil(max(cam.shape) / 1024)))
     index = (np.clip(cam[::step, ::step], 0.0, 1.0) * 255).astype(np.uint8)
     return to_qimage_rgba(_saliency_lut()[index])
-
-
-def lung_outline(mask: np.ndarray) -> np.ndarray:
-    """The lung mask's contour, a line about 1/350 of the image wide (worker side: a full-size morphology)."""
-    return mask_outline(mask, width=max(1, max(mask.shape) // 350))
 
 
 @lru_cache(maxsize=1)

@@ -54,7 +54,7 @@ def preload_under(splash: QSplashScreen) -> None:
 
     from engine.model.runtime import preload_libraries
     from viewer.figure_view import start_plots_process
-    from viewer.gc_pauses import freeze_long_lived
+    from viewer.gc_pauses import freeze_libraries
 
     def show(text: str) -> None:
         splash.showMessage(f"PneumoLLM Viewer\nresearch software, not for diagnostic use\n\n{text}",
@@ -63,7 +63,7 @@ def preload_under(splash: QSplashScreen) -> None:
 
     start_plots_process()  # first: its imports run beside ours, done long before the window needs a plot
     preload_libraries(show)
-    freeze_long_lived("the libraries' imports", collect=True)  # a full collection here, under the splash
+    freeze_libraries()
 
 
 def open_window(argv: Sequence[str]) -> MainWindow:

@@ -18,11 +18,10 @@ import time
 log = logging.getLogger(__name__)
 
 
-def freeze_long_lived(what: str, *, collect: bool = False) -> None:
-    """Exempt every object alive now from future collections; ``collect`` first frees what is already garbage
-    (worth its pause only where nobody waits, e.g. under the splash)."""
+def freeze_libraries() -> None:
+    """Free what is already garbage, then exempt every object alive now from future collections. The full
+    collection first is a pause: call this where nobody waits (under the splash, after the imports)."""
     began = time.perf_counter()
-    if collect:
-        gc.collect()
+    gc.collect()
     gc.freeze()  # O(1): the generations' lists are spliced (gc.get_freeze_count() would walk them all)
-    log.debug("froze the heap after %s (%.0f ms)", what, (time.perf_counter() - began) * 1000)
+    log.debug("froze the libraries' objects (%.0f ms)", (time.perf_counter() - began) * 1000)

@@ -11,11 +11,9 @@ dropped.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import pickle
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -26,13 +24,13 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.io.helper_process import one_process_pool
+from engine.io.helper_process import HelperProcess
 from viewer.workers import Worker, WorkerSet, bind, single_thread_pool
 
 Draw = Callable[[Figure], None]
 RESIZE_SETTLE_MS = 150  # redraw once a resize has settled; meanwhile the old picture is scaled
 log = logging.getLogger(__name__)
-_PROCESS: ProcessPoolExecutor | None = None
+_PLOTS = HelperProcess()
 _IN_FLIGHT: WorkerSet | None = None
 
 
@@ -80,24 +78,9 @@ def _in_flight() -> WorkerSet:
     return _IN_FLIGHT
 
 
-def _plots_process() -> ProcessPoolExecutor:
-    global _PROCESS
-    if _PROCESS is None:
-        _PROCESS = one_process_pool()
-        atexit.register(stop_plots_process)
-    return _PROCESS
-
-
 def start_plots_process() -> None:
     """Start the plots process and import matplotlib there now (e.g. under the splash), not at the first plot."""
-    _plots_process().submit(render, _blank, 8, 8, 100.0)
-
-
-def stop_plots_process() -> None:
-    global _PROCESS
-    if _PROCESS is not None:
-        _PROCESS.shutdown(wait=False, cancel_futures=True)
-        _PROCESS = None
+    _PLOTS.pool().submit(render, _blank, 8, 8, 100.0)
 
 
 def _blank(figure: Figure) -> None:
@@ -112,10 +95,10 @@ def render_away(draw: Draw, width: int, height: int, dpi: float) -> Rendered:
     except (pickle.PicklingError, AttributeError, TypeError):
         return render(draw, width, height, dpi)
     try:
-        return _plots_process().submit(render, draw, width, height, dpi).result()
+        return _PLOTS.pool().submit(render, draw, width, height, dpi).result()
     except BrokenProcessPool:
         log.warning("the plots process stopped; drawing on a thread", exc_info=True)
-        stop_plots_process()
+        _PLOTS.stop()
         return render(draw, width, height, dpi)
 
 

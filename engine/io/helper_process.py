@@ -20,7 +20,30 @@ from engine.errors import PneumoError, UnsupportedImageError
 from engine.io import LoadedImage, load_image
 
 THUMB_SIDE = 56
-_POOL: ProcessPoolExecutor | None = None
+
+
+class HelperProcess:
+    """One helper process, started on first use (with spawn, not fork: forking a process that runs Qt and
+    PyTorch threads is unsafe), stopped at exit or after it died."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            atexit.register(self.stop)
+        return self._pool
+
+    def stop(self) -> None:
+        """Stop the process (queued work is dropped); the next ``pool()`` starts a fresh one."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+_DECODER = HelperProcess()
+_pool = _DECODER.pool
 
 
 def make_thumbnail(path: Path, size: int = THUMB_SIDE) -> np.ndarray | None:
@@ -55,20 +78,6 @@ def load_image_in_helper(path: str | Path) -> LoadedImage:
                                     "another file.", path=Path(path)) from exc
 
 
-def one_process_pool() -> ProcessPoolExecutor:
-    """A pool of one helper process, started with spawn, not fork: forking a process that runs Qt and PyTorch
-    threads is unsafe."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _pool() -> ProcessPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = one_process_pool()
-        atexit.register(shutdown)
-    return _POOL
-
-
 def iter_thumbnails(paths: Sequence[Path], size: int = THUMB_SIDE) -> Iterator[tuple[Path, np.ndarray | None]]:
     """``(path, thumbnail)`` in order, decoded in the helper process; closing the generator drops the rest."""
     futures: list[Future] = [_pool().submit(make_thumbnail, Path(path), size) for path in paths]
@@ -89,7 +98,4 @@ def iter_thumbnails(paths: Sequence[Path], size: int = THUMB_SIDE) -> Iterator[t
 
 def shutdown() -> None:
     """Stop the helper process (queued thumbnails are dropped)."""
-    global _POOL
-    if _POOL is not None:
-        _POOL.shutdown(wait=False, cancel_futures=True)
-        _POOL = None
+    _DECODER.stop()

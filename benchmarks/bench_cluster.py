@@ -19,9 +19,10 @@ from pathlib import Path
 
 from distributed import Client
 
-from engine.cluster_triage import DiagnoserSpec, local_cluster, prepare_workers, triage_on_cluster
 from engine.diagnoser import Diagnoser
+from engine.diagnoser_spec import DiagnoserSpec
 from engine.triage import triage_folder
+from engine.triage.cluster import local_cluster, prepare_workers, triage_on_cluster
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -25,7 +25,7 @@ from engine.ilo.clues import ModelFacts, build_clues, check_sentence
 from engine.ilo.codes import PROFUSION, SHAPES, SYMBOLS, ZONES
 from engine.ilo.draft import LlmGenerator, PlannerGenerator, draft_report
 from engine.ilo.form import IloReading, PleuralPlaques, Sides, SmallOpacities, problems
-from engine.zone_evidence import evidence_for_result
+from engine.ilo.zone_evidence import evidence_for_result
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

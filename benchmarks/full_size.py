@@ -12,7 +12,7 @@ from PIL import Image
 
 from engine.errors import ModelLoadError
 from engine.io import load_image
-from engine.model_store import active_head_dir
+from engine.model.store import active_head_dir
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FULL_SIZE = 900  # long side, pixels

@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from engine.notices import RESEARCH_USE
+
 # subcommand -> (module in this package, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("gui", "open the viewer (the default with no arguments)"),
@@ -33,7 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pneumollm",
-        description="PneumoLLM Viewer — chest radiograph screening (research software, not for diagnostic use).",
+        description=f"PneumoLLM Viewer — chest radiograph screening ({RESEARCH_USE}).",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commands.common import add_json_flag, emit, guarded
+from engine.diagnoser_spec import DiagnoserSpec
 from engine.model.config import DEVICE_CHOICES
+
+if TYPE_CHECKING:
+    from engine.diagnoser import Diagnoser
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +20,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vision-weights", help="local CLIP ViT-L/14 checkpoint (heads for the full profile)")
     parser.add_argument("--llm-path", help="local LLaMA folder (heads for the full profile)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--threshold", type=float, metavar="P",
+                        help="decide at this operating threshold (0-1) instead of the head card's")
+    choice.add_argument("--operating-point", metavar="RULE",
+                        help="decide at one of the head card's operating points, e.g. sensitivity:0.95 "
+                             "(`pneumollm models` lists them)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_flag(parser)
 
 
-def make_diagnoser(args: argparse.Namespace):
-    from engine.diagnoser import Diagnoser
+def diagnoser_spec(args: argparse.Namespace, threads: int | None = None) -> DiagnoserSpec:
+    """The model the flags of ``add_model_arguments`` ask for: every subcommand builds its Diagnoser from this."""
+    return DiagnoserSpec.of(args.model, vision_weights=args.vision_weights, llm_path=args.llm_path,
+                            device=args.device, threshold=args.threshold, operating_point=args.operating_point,
+                            threads=threads)
 
-    return Diagnoser(args.model, vision_weights=args.vision_weights, llm_path=args.llm_path, device=args.device)
+
+def make_diagnoser(args: argparse.Namespace) -> Diagnoser:
+    return diagnoser_spec(args).build()
 
 
 def run(args: argparse.Namespace) -> int:

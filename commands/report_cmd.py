@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         from engine.errors import PneumoError, SegmentationError
         from engine.ilo.clues import ModelFacts, build_clues
         from engine.ilo.draft import draft_report, make_generator
-        from engine.zone_evidence import evidence_for_result
+        from engine.ilo.zone_evidence import evidence_for_result
 
         reading = _load_reading(args.reading) if args.reading else None
         if (args.sr or args.pdf) and reading is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from commands.common import add_json_flag, emit, guarded
-from commands.predict_cmd import add_model_arguments, make_diagnoser
+from commands.predict_cmd import add_model_arguments, diagnoser_spec, make_diagnoser
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,13 +71,12 @@ def _on_cluster(args: argparse.Namespace, bar: _Bar | None) -> Any:
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if args.verbose else "error")
     from distributed import Client
 
-    from engine.cluster_triage import DiagnoserSpec, dataset_dir, local_cluster, parquet_to_csv, triage_on_cluster
     from engine.errors import PneumoError
+    from engine.triage.cluster import dataset_dir, local_cluster, parquet_to_csv, triage_on_cluster
 
     workers = args.workers or 1
     cores = os.cpu_count() or 1
-    spec = DiagnoserSpec(str(args.model) if args.model else None, args.vision_weights, args.llm_path, args.device,
-                         threads=None if args.cluster else max(1, cores // workers))
+    spec = diagnoser_spec(args, threads=None if args.cluster else max(1, cores // workers))
     with contextlib.ExitStack() as stack:
         cluster = None if args.cluster else stack.enter_context(local_cluster(workers))
         try:

@@ -13,7 +13,7 @@ __all__ = ["add_arguments", "run"]
 
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
-        from engine.zone_evidence import evidence_for_result
+        from engine.ilo.zone_evidence import evidence_for_result
 
         diagnoser = make_diagnoser(args)
         result = diagnoser.predict(args.file, allow_flagged=args.allow_flagged)

@@ -28,7 +28,7 @@ from engine.errors import (
 
 _LAZY = {
     "Diagnoser": "engine.diagnoser",
-    "DiagnosisResult": "engine.diagnoser",
+    "DiagnosisResult": "engine.result",
     "Decision": "engine.decision",
     "Verdict": "engine.decision",
     "load_image": "engine.io",

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.decision import Verdict
-from engine.diagnoser import DiagnosisResult
 from engine.flags import codes
 from engine.io import ImageMeta
 from engine.io.phi import hash_uid
 from engine.paths import data_dir
+from engine.result import DiagnosisResult
 
 ACTIONS = ("accepted", "overridden")
 

@@ -7,10 +7,11 @@ where it came from, so an exported report can never contradict the screen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from engine.errors import ModelLoadError
 from engine.flags import Flag, blocking
 
 
@@ -24,6 +25,37 @@ class ThresholdSource(StrEnum):
     MODEL = "model"  # the head card's default operating threshold
     OPERATING_POINT = "operating point"  # another operating point the head card offers (e.g. sensitivity 95 %)
     OVERRIDE = "settings override"  # the reader's own threshold (Settings)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """Which operating threshold results are decided at: a number, else one of the head card's operating points
+    by rule (e.g. "sensitivity:0.95"), else (both None) the head card's own. The CLI's flags, the viewer's
+    Settings and the cluster's workers all hand the Diagnoser one of these; ``resolve`` is the one check."""
+
+    threshold: float | None = None  # wins over the operating point
+    operating_point: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"an operating threshold is a probability between 0 and 1, not {self.threshold}")
+
+    def resolve(self, card_threshold: float, operating_points: Mapping[str, Mapping[str, object]]
+                ) -> tuple[float, ThresholdSource]:
+        """The threshold in force for a head and where it comes from.
+
+        Raises:
+            ModelLoadError: the operating point is not one the head offers (a choice is never silently dropped).
+        """
+        if self.threshold is not None:
+            return self.threshold, ThresholdSource.OVERRIDE
+        if self.operating_point:
+            if self.operating_point not in operating_points:
+                offered = ", ".join(operating_points) or "none"
+                raise ModelLoadError(f"This head has no operating point {self.operating_point!r} (it offers: "
+                                     f"{offered}) — choose one it offers, or set a threshold.")
+            return float(operating_points[self.operating_point]["threshold"]), ThresholdSource.OPERATING_POINT  # type: ignore[arg-type]
+        return card_threshold, ThresholdSource.MODEL
 
 
 @dataclass(frozen=True)
@@ -42,13 +74,27 @@ class Decision:
     def diagnosed(self) -> bool:
         return self.verdict is not Verdict.NOT_DIAGNOSED
 
+    @property
+    def phrase(self) -> str:
+        """What the verdict means, in the words every output uses."""
+        if not self.diagnosed:
+            return "not diagnosed"
+        return "flagged for review" if self.flagged else "below the operating threshold"
+
     def describe(self) -> str:
         """One line for people: the verdict and what it rests on."""
         if not self.diagnosed:
-            return "not diagnosed: " + "; ".join(flag.message for flag in self.reasons)
+            return f"{self.phrase}: " + "; ".join(flag.message for flag in self.reasons)
         relation = "at or above" if self.flagged else "below"
-        text = "flagged for review" if self.flagged else "below the operating threshold"
-        return f"{text} (score {relation} the {self.threshold_source.value} threshold {self.threshold:.3f})"
+        return f"{self.phrase} (score {relation} the {self.threshold_source.value} threshold {self.threshold:.3f})"
+
+    def headline(self, label: str, probability: float) -> str:
+        """'PNEUMONIA score 0.75 ≥ threshold 0.62: flagged for review' — the head's own class name, the score
+        against the threshold in force, and what that means (a case for review, not a diagnosis)."""
+        if not self.diagnosed:
+            return self.phrase.capitalize()
+        sign = "≥" if self.flagged else "<"
+        return f"{label} score {probability:.2f} {sign} threshold {self.threshold:.2f}: {self.phrase}"
 
 
 def decide(probability: float | None, threshold: float, flags: Sequence[Flag], *, review_allowed: bool = False,

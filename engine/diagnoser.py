@@ -12,147 +12,31 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from engine.decision import Decision, ThresholdSource, Verdict, decide
+from engine.decision import ThresholdChoice, ThresholdSource, decide
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
-from engine.flags import Flag, blocking, codes, messages
+from engine.flags import Flag, blocking, messages
 from engine.intended_use import with_intended_use_flags
 from engine.io import ImageMeta, LoadedImage, load_image
 from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
-from engine.model.head_card import BinaryLabels, HeadCard
+from engine.model.head_card import HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.runtime import Runtime, is_out_of_memory
 from engine.model.speedups import SpeedOptions, speed_up_model
-from engine.model_store import active_head_dir
+from engine.model.store import active_head_dir
 from engine.preprocess import PreparedCase, crop_to_tensor, prepare_batch
 from engine.progress import Progress
-from engine.reference_map import ATYPICAL_PERCENTILE, FAR_PERCENTILE, ReferenceMap
-from engine.segment import LungCrop, LungSegmenter
+from engine.reference_map import ReferenceMap, domain_flags
+from engine.result import CaseOutcome, DiagnosisResult
+from engine.segment import LungSegmenter
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DiagnosisResult(BinaryLabels):
-    labels: tuple[str, ...]  # aligned with probabilities
-    probabilities: tuple[float, ...]  # calibrated (temperature-scaled softmax)
-    positive_index: int  # which label is the finding ("pneumoconiosis" in the paper)
-    decision: Decision  # the verdict and the threshold actually used (engine.decision)
-    model_threshold: float  # the head card's operating threshold (``decision.threshold`` may be an override)
-    lung_crop: LungCrop
-    embedding: np.ndarray = field(repr=False)  # (W,) pooled vector, the case's point on the t-SNE map
-    token_mixing: np.ndarray | None = field(repr=False)  # (d, m) the token engine's M_c
-    emitter_attention: np.ndarray | None = field(repr=False)  # (L, H, m, d)
-    image_flags: tuple[Flag, ...]  # from the file: lateral view, other modality, ...
-    timings_ms: dict[str, float]
-    profile: str
-    model_id: str
-    device: str
-    image_path: str
-    warnings: tuple[Flag, ...] = ()  # from the runtime and the reference cases (out of domain)
-    novelty_percentile: float | None = None  # engine.reference_map: how unlike the training cases (0-100)
-    grades: tuple[str, ...] = ()  # ordered grade names when the head has an ordinal head (ILO categories)
-    grade_probabilities: tuple[float, ...] | None = None  # P(grade = k), aligned with ``grades``
-
-    @property
-    def suggested_grade(self) -> str | None:
-        """The ordinal head's grade: how many "grade > k" tasks it answers yes (CORAL), or None."""
-        if self.grade_probabilities is None:
-            return None
-        above = 1.0 - np.cumsum(self.grade_probabilities)[:-1]  # P(grade > k)
-        return self.grades[int((above > 0.5).sum())]
-
-    @property
-    def probability(self) -> float:
-        return self.probabilities[self.positive_index]
-
-    @property
-    def threshold(self) -> float:
-        """The operating threshold the decision used."""
-        return self.decision.threshold
-
-    @property
-    def flagged(self) -> bool:
-        return self.decision.flagged
-
-    @property
-    def label(self) -> str:
-        """The class the decision points to, or "not diagnosed"."""
-        if not self.decision.diagnosed:
-            return Verdict.NOT_DIAGNOSED.value
-        return self.positive_label if self.decision.flagged else self.negative_label
-
-    @property
-    def lung_mask(self) -> np.ndarray:
-        return self.lung_crop.mask
-
-    @property
-    def quality_flags(self) -> tuple[Flag, ...]:
-        return self.lung_crop.flags
-
-    @property
-    def flags(self) -> tuple[Flag, ...]:
-        """Every flag of the case: file, lung crop, runtime — what the screen, exports and triage show."""
-        return (*self.image_flags, *self.lung_crop.flags, *self.warnings)
-
-    def at_threshold(self, threshold: float, source: ThresholdSource = ThresholdSource.OVERRIDE) -> DiagnosisResult:
-        """The same result decided at another operating threshold (the reader's override in Settings)."""
-        if abs(threshold - self.model_threshold) < 1e-12:
-            threshold, source = self.model_threshold, ThresholdSource.MODEL
-        review_allowed = bool(self.decision.review_overridden)
-        return replace(self, decision=decide(self.probability, threshold, self.flags, review_allowed=review_allowed,
-                                             threshold_source=source))
-
-    def with_warning(self, flag: Flag) -> DiagnosisResult:
-        """The result with one more warning (e.g. out of the reference cases' domain); the decision is re-derived."""
-        result = replace(self, warnings=(*self.warnings, flag))
-        return result.at_threshold(self.threshold, self.decision.threshold_source)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.image_path,
-            "probability": round(self.probability, 6),
-            "label": self.label,
-            "positive_label": self.positive_label,
-            "decision": self.decision.verdict.value,
-            "threshold": round(self.threshold, 6),
-            "threshold_source": self.decision.threshold_source.value,
-            "model_threshold": round(self.model_threshold, 6),
-            "decision_reasons": messages(self.decision.reasons),
-            "probabilities": dict(zip(self.labels, (round(p, 6) for p in self.probabilities), strict=True)),
-            "lung_crop": self.lung_crop.to_json(),
-            "quality_flags": messages(self.lung_crop.flags),
-            "image_flags": messages(self.image_flags),
-            "warnings": messages(self.warnings),
-            "flags": [flag.to_json() for flag in self.flags],
-            "flag_codes": codes(self.flags),
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-            "profile": self.profile,
-            "model_id": self.model_id,
-            "device": self.device,
-            "novelty_percentile": None if self.novelty_percentile is None else round(self.novelty_percentile, 1),
-            **({"grade": {"suggested": self.suggested_grade,
-                          "probabilities": {g: round(p, 6) for g, p in zip(self.grades, self.grade_probabilities,
-                                                                             strict=True)}}}
-               if self.grade_probabilities is not None else {}),
-        }
-
-
-@dataclass(frozen=True)
-class CaseOutcome:
-    """One file through ``iter_diagnose``: a result, or the error that stopped it (never both)."""
-
-    path: Path
-    progress: Progress
-    meta: ImageMeta | None = None  # None when the file could not be read
-    result: DiagnosisResult | None = None
-    error: PneumoError | None = None
 
 
 class Diagnoser:
@@ -164,17 +48,16 @@ class Diagnoser:
         device: "auto" (CUDA when present), "cpu" or "cuda".
         segmenter: a loaded lung segmenter to share (default: the shipped one).
         progress: receives one-line messages while the backbones load.
-        threshold_override: an operating threshold to use instead of the head card's (the reader's Settings).
-        operating_point: one of the head card's operating points by rule (e.g. "sensitivity:0.95"); a
-            ``threshold_override`` wins over it.
+        threshold: which operating threshold results are decided at (``engine.decision.ThresholdChoice``);
+            default: the head card's. Changed later only through ``choose_threshold``.
         speed: inference speed-ups of the frozen networks (``engine.model.speedups``); default: the measured,
             accuracy-checked ones; ``SpeedOptions.reference()`` runs the networks exactly as built.
     """
 
     def __init__(self, model_dir: str | Path | None = None, *, vision_weights: str | None = None,
                  llm_path: str | None = None, device: str = "auto", segmenter: LungSegmenter | None = None,
-                 progress: Callable[[str], None] | None = None, threshold_override: float | None = None,
-                 operating_point: str | None = None, speed: SpeedOptions | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, threshold: ThresholdChoice | None = None,
+                 speed: SpeedOptions | None = None) -> None:
         folder = Path(model_dir) if model_dir else active_head_dir()
         self.checkpoint: HeadCheckpoint = load_checkpoint(folder)
         config = self.card.model
@@ -193,12 +76,8 @@ class Diagnoser:
         self.model.eval()
         self.runtime.place(self.model)
         speed_up_model(self.model, self.speed)  # after the fingerprint check: fusing rewrites the backbone's weights
-        self.threshold_override = threshold_override
-        self.operating_point = operating_point
-        if operating_point and operating_point not in self.card.operating_points:
-            offered = ", ".join(self.card.operating_points) or "none"
-            raise ModelLoadError(f"This head has no operating point {operating_point!r} (it offers: {offered}) — "
-                                 "choose one it offers, or set a threshold.", path=folder)
+        self.threshold_choice = ThresholdChoice()
+        self.choose_threshold(threshold or ThresholdChoice())
         self.warnings: list[Flag] = [Flag("cpu_fallback", self.runtime.note)] if self.runtime.note else []
         self.reference_map = _load_reference_map(folder)
 
@@ -217,15 +96,8 @@ class Diagnoser:
     @property
     def source_names(self) -> list[str]:
         """Names of the source tokens (encoder depths), for attention plots."""
-        from engine.model.vision import ClipSources, EfficientNetSources
-
         sources = getattr(self.model, "sources", None)
-        if isinstance(sources, EfficientNetSources):
-            blocks = len(sources.backbone._blocks)
-            return [f"block {tap + 1}" if tap < blocks else "head conv" for tap in sources.taps]
-        if isinstance(sources, ClipSources):
-            return [f"layer {index + 1}" for index in sources.take]
-        return []
+        return sources.token_names() if sources is not None else []
 
     # -- single images and batches ----------------------------------------------------------------------
     def predict(self, item: LoadedImage | str | Path, *, allow_flagged: bool = False) -> DiagnosisResult:
@@ -281,14 +153,18 @@ class Diagnoser:
                     progress = Progress.of(done, len(paths), started, "Diagnosing")
                     yield replace(outcome, path=path, progress=progress)
 
+    def choose_threshold(self, choice: ThresholdChoice) -> None:
+        """Decide every later result at ``choice`` (checked against this head first: the one place it is set).
+
+        Raises:
+            ModelLoadError: an operating point this head does not offer.
+        """
+        choice.resolve(self.card.threshold, self.card.operating_points)
+        self.threshold_choice = choice
+
     def threshold_in_force(self) -> tuple[float, ThresholdSource]:
         """The operating threshold results are decided at, and where it comes from."""
-        if self.threshold_override is not None:
-            return self.threshold_override, ThresholdSource.OVERRIDE
-        if self.operating_point:
-            return float(self.card.operating_points[self.operating_point]["threshold"]), \
-                ThresholdSource.OPERATING_POINT
-        return self.card.threshold, ThresholdSource.MODEL
+        return self.threshold_choice.resolve(self.card.threshold, self.card.operating_points)
 
     def check_intended_use(self, image: LoadedImage) -> LoadedImage:
         """``image`` with an ``outside_intended_use`` flag when its tags fall outside the head card's intended use."""
@@ -412,34 +288,6 @@ def _grade_distribution(output: Any) -> np.ndarray:
     from engine.model.pneumollm import grade_distribution
 
     return grade_distribution(output.grade_logits.float()).cpu().numpy()
-
-
-def is_out_of_domain(novelty: float | None) -> bool:
-    return novelty is not None and novelty >= ATYPICAL_PERCENTILE
-
-
-def out_of_domain_flag(novelty: float) -> Flag:
-    """The warning for a case farther from its nearest reference cases than nearly all of them are."""
-    return Flag("out_of_domain", f"unlike the model's training cases (farther from them than {_share(novelty)} from "
-                                 "each other): the score may not be reliable")
-
-
-def domain_flags(novelty: float | None) -> tuple[Flag, ...]:
-    """Nothing; a NOTE from the 95th percentile of the training cases' own spread; a REVIEW flag — no verdict
-    unless the reader asks — from the 99th, where a radiograph looks like none the head was trained on."""
-    if not is_out_of_domain(novelty):
-        return ()
-    assert novelty is not None
-    if novelty >= FAR_PERCENTILE:
-        return (Flag("far_out_of_domain", "unlike any radiograph the model was trained on (farther from them than "
-                                          f"{_share(novelty)} from each other): no verdict unless the reader asks "
-                                          "for one"),)
-    return (out_of_domain_flag(novelty),)
-
-
-def _share(novelty: float) -> str:
-    """'97 % of them are', capped at 'any of them are': a rounded '100 %' would claim more than a percentile can."""
-    return "any of them are" if novelty >= 99.5 else f"{novelty:.0f} % of them are"
 
 
 def _load_reference_map(folder: Path) -> ReferenceMap | None:

@@ -12,26 +12,22 @@ import html
 import io
 import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
-from pydicom.dataset import Dataset
 
-from engine.diagnoser import DiagnosisResult
 from engine.errors import PneumoError, UnsupportedImageError
 from engine.flags import messages
 from engine.io import ImageMeta, LoadedImage
-from engine.io.deidentify import deidentify, installation_key, pseudonym
+from engine.io.deidentify import installation_key, pseudonym
+from engine.io.dicom_write import HeaderOnly, carry_deidentification, evidence_dataset, reference_dataset, write_dataset
+from engine.lung_crop import lung_outline
 from engine.model.head_card import HeadCard
+from engine.notices import DISCLAIMER, MANUFACTURER, RESULT_SERIES
 from engine.paths import write_atomic
-from engine.segment import mask_outline
-
-DISCLAIMER = "Not for diagnostic use - research software. The result must be reviewed by a qualified reader."
-MANUFACTURER = "PneumoLLM Viewer (research software)"
+from engine.result import DiagnosisResult
 
 
 def annotated_image(image: LoadedImage, result: DiagnosisResult, *, max_side: int = 1024,
@@ -40,7 +36,7 @@ def annotated_image(image: LoadedImage, result: DiagnosisResult, *, max_side: in
     back to the centre), downscaled to ``max_side``; with ``banner``, the result lines are burned in below it
     (decision, threshold used, every flag, model id, research-use notice) so the picture never travels alone."""
     rgb = Image.fromarray(image.display).convert("RGB")
-    outline = mask_outline(result.lung_crop.mask, width=max(1, max(image.display.shape) // 400))
+    outline = lung_outline(result.lung_crop.mask)  # the screen's contour width rule
     pixels = np.asarray(rgb).copy()
     pixels[outline] = (40, 220, 90)
     rgb = Image.fromarray(pixels)
@@ -56,10 +52,11 @@ def annotated_image(image: LoadedImage, result: DiagnosisResult, *, max_side: in
 def result_lines(result: DiagnosisResult) -> list[str]:
     """What every export says about a result, in the order people read it."""
     decision = result.decision
-    lines = [f"PneumoLLM: {decision.describe()}",
-             f"Score for {result.positive_label}: {result.probability:.3f}; operating threshold "
-             f"{decision.threshold:.3f} ({decision.threshold_source.value}; "
-             f"the model's is {result.model_threshold:.3f})"]
+    lines = [f"PneumoLLM: {decision.headline(result.positive_label, result.probability)}",
+             f"Score {result.probability:.3f}; {decision.threshold_source.value} threshold {decision.threshold:.3f} "
+             f"(the model's is {result.model_threshold:.3f})"]
+    if not decision.diagnosed:
+        lines.insert(1, f"Why: {decision.describe()}")
     lines += [f"Warning: {flag.message}" for flag in result.flags]
     lines += [f"Model: profile {result.profile}, head {result.model_id}", DISCLAIMER]
     return lines
@@ -136,33 +133,6 @@ alt="radiograph with lung contour">
     return path
 
 
-@dataclass(frozen=True)
-class _HeaderOnly:
-    """Stands in for a ``LoadedImage`` where only its ``meta`` is read (the SR)."""
-
-    meta: ImageMeta
-
-
-def reference_dataset(image: LoadedImage | _HeaderOnly, identified: bool) -> Dataset:  # public: engine.ilo.sr reuses it
-    """The source's header (read-only copy) with PHI replaced unless ``identified``; a minimal one for rasters."""
-    if image.meta.kind == "dicom":
-        ds = pydicom.dcmread(str(image.meta.path), stop_before_pixels=True)
-    else:
-        ds = Dataset()
-        ds.StudyInstanceUID = pydicom.uid.generate_uid()
-        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-        ds.SOPInstanceUID = pydicom.uid.generate_uid()
-        ds.SeriesInstanceUID = pydicom.uid.generate_uid()
-        ds.Modality = "OT"
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                    "ReferringPhysicianName", "AccessionNumber", "StudyID"):
-        if keyword not in ds:
-            setattr(ds, keyword, "")
-    if not identified:
-        deidentify(ds)
-    return ds
-
-
 def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisResult, *,
                              identified: bool = False) -> Path:
     """The annotated view as a DICOM Secondary Capture in a new series of the source's study."""
@@ -177,7 +147,7 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
         ref_dataset=reference, pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
         coordinate_system="PATIENT", patient_orientation=orientation, series_instance_uid=hd.UID(),
         series_number=9901, sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
-        series_description="PneumoLLM result (not for diagnosis)")
+        series_description=RESULT_SERIES)
     sc.BurnedInAnnotation = "YES"  # the overlays and the result lines are drawn into the pixels
     # The same lines as text (no patient data in them), for viewers that list comments.
     sc.ImageComments = "\n".join(result_lines(result))[:10240]
@@ -196,7 +166,7 @@ def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result:
     from pydicom.sr.codedict import codes
 
     if isinstance(image, ImageMeta):
-        image = _HeaderOnly(image)
+        image = HeaderOnly(image)
     if image.meta.kind != "dicom":
         raise UnsupportedImageError("A DICOM SR needs a DICOM source image; export PNG or HTML instead.",
                                     path=image.meta.path)
@@ -231,41 +201,10 @@ def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result:
     root.ContentSequence = hd.sr.ContentSequence(items)
     sr = hd.sr.ComprehensiveSR(evidence=[evidence_dataset(reference)], content=root, series_instance_uid=hd.UID(),
                                series_number=9902, sop_instance_uid=hd.UID(), instance_number=1,
-                               manufacturer=MANUFACTURER, series_description="PneumoLLM result (not for diagnosis)")
+                               manufacturer=MANUFACTURER, series_description=RESULT_SERIES)
     carry_deidentification(reference, sr)
     write_dataset(path, sr)
     return path
-
-
-def evidence_dataset(reference: Dataset) -> Dataset:
-    """The source image as an SR's evidence: its UIDs and the (already de-identified) patient/study module."""
-    source_reference = Dataset()
-    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
-        setattr(source_reference, keyword, reference.get(keyword))
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                    "ReferringPhysicianName", "AccessionNumber", "StudyID"):
-        setattr(source_reference, keyword, reference.get(keyword, ""))
-    return source_reference
-
-
-DEIDENTIFICATION_KEYWORDS = ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
-                             "LongitudinalTemporalInformationModified")
-
-
-def carry_deidentification(reference: Dataset, out: Dataset) -> None:  # public: engine.ilo.sr uses it too
-    """highdicom copies the patient and study modules only; the record of how they were de-identified follows."""
-    for keyword in DEIDENTIFICATION_KEYWORDS:
-        if keyword in reference:
-            setattr(out, keyword, reference[keyword].value)
-
-
-def write_dataset(path: Path, dataset: Dataset) -> None:
-    buffer = io.BytesIO()
-    try:
-        dataset.save_as(buffer, enforce_file_format=True)
-    except Exception as exc:
-        raise PneumoError(f"The DICOM export could not be written ({type(exc).__name__}).") from exc
-    write_atomic(path, buffer.getvalue())
 
 
 EXPORT_KINDS = ("png", "html", "sc", "sr")

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from engine.io import LoadedImage
+from engine.lung_crop import LungCrop
 from engine.model.config import PreprocessConfig
-from engine.segment import LungCrop, LungSegmenter, resize_area, resize_uint8
+from engine.segment import LungSegmenter, resize_area, resize_uint8
 
 
 @dataclass

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.diagnoser import Diagnoser, DiagnosisResult
+from engine.decision import ThresholdChoice
+from engine.diagnoser import Diagnoser
 from engine.io import LoadedImage
+from engine.lung_crop import lung_outline
 from engine.reference_map import ReferenceMap
-from engine.segment import lung_outline
+from engine.result import DiagnosisResult
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[Callable[[str], None]], Diagnoser]  # (progress line sink) -> Diagnoser
@@ -70,31 +72,34 @@ class ModelSession:
         self._factory = factory
         self._lock = threading.Lock()
         self._diagnoser: Diagnoser | None = None
-        self._threshold: float | None = None
-        self._operating_point: str | None = None
+        self._threshold = ThresholdChoice()
 
     @property
     def current(self) -> Diagnoser | None:
         """The model if it is built (never builds it)."""
         return self._diagnoser
 
-    def set_threshold_override(self, threshold: float | None, operating_point: str | None = None) -> None:
-        """The reader's choice for every later result: a threshold, else one of the head card's operating points
-        by rule, else (both None) the head card's default."""
-        self._threshold, self._operating_point = threshold, operating_point
+    def choose_threshold(self, choice: ThresholdChoice) -> None:
+        """The reader's choice for every later result (``ThresholdChoice``), applied to the model now if it is
+        built, else when it is.
+
+        Raises:
+            ModelLoadError: an operating point the built model's head does not offer.
+        """
+        self._threshold = choice
         if self._diagnoser is not None:
-            self._diagnoser.threshold_override = threshold
-            offered = operating_point in self._diagnoser.card.operating_points
-            self._diagnoser.operating_point = operating_point if offered else None
+            self._diagnoser.choose_threshold(choice)
 
     def diagnoser(self, progress: Callable[[str], None] | None = None) -> Diagnoser:
-        """The model, built on first use (worker threads only: loading it touches torch and takes seconds)."""
+        """The model, built on first use (worker threads only: loading it touches torch and takes seconds).
+
+        Raises:
+            ModelLoadError: the factory's, or the chosen operating point is not offered by the model's head.
+        """
         with self._lock:
             if self._diagnoser is None:
                 diagnoser = self._factory(progress or (lambda _text: None))
-                diagnoser.threshold_override = self._threshold
-                if self._operating_point in diagnoser.card.operating_points:
-                    diagnoser.operating_point = self._operating_point
+                diagnoser.choose_threshold(self._threshold)
                 self._diagnoser = diagnoser
             return self._diagnoser
 
@@ -102,7 +107,7 @@ class ModelSession:
 def read_case(session: ModelSession, image: LoadedImage, *, allow_flagged: bool = False,
               saliency: bool = True) -> Iterator[ReadingEvent]:
     """Diagnose ``image`` and compute the reading aids, one event per stage. The operating threshold is the
-    session's model's (``Diagnoser.threshold_override`` carries the reader's Settings).
+    session's model's (``ModelSession.choose_threshold`` carries the reader's Settings).
 
     Raises whatever ``Diagnoser.predict`` raises (``UnsupportedImageError`` for flagged files, ...); a failing
     aid (map, Grad-CAM) is logged and reported as an empty event, never as a lost result.

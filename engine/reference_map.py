@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ModelLoadError
+from engine.flags import Flag
 from engine.paths import write_atomic
 
 MAP_WEIGHTS = "reference_map.safetensors"
@@ -22,6 +23,36 @@ MAP_META = "reference_map.json"
 NOVELTY_K = 5  # k-th nearest reference: robust to one near-duplicate, still local
 ATYPICAL_PERCENTILE = 95.0  # a NOTE from here: unlike the training cases, the score may not be reliable
 FAR_PERCENTILE = 99.0  # a REVIEW flag from here: like none of them — no verdict unless the reader asks
+
+
+
+# -- the out-of-domain policy: how far from the reference cases a case may lie ---------------------------
+def is_out_of_domain(novelty: float | None) -> bool:
+    return novelty is not None and novelty >= ATYPICAL_PERCENTILE
+
+
+def out_of_domain_flag(novelty: float) -> Flag:
+    """The warning for a case farther from its nearest reference cases than nearly all of them are."""
+    return Flag("out_of_domain", f"unlike the model's training cases (farther from them than {_share(novelty)} from "
+                                 "each other): the score may not be reliable")
+
+
+def domain_flags(novelty: float | None) -> tuple[Flag, ...]:
+    """Nothing; a NOTE from the 95th percentile of the training cases' own spread; a REVIEW flag — no verdict
+    unless the reader asks — from the 99th, where a radiograph looks like none the head was trained on."""
+    if not is_out_of_domain(novelty):
+        return ()
+    assert novelty is not None
+    if novelty >= FAR_PERCENTILE:
+        return (Flag("far_out_of_domain", "unlike any radiograph the model was trained on (farther from them than "
+                                          f"{_share(novelty)} from each other): no verdict unless the reader asks "
+                                          "for one"),)
+    return (out_of_domain_flag(novelty),)
+
+
+def _share(novelty: float) -> str:
+    """'97 % of them are', capped at 'any of them are': a rounded '100 %' would claim more than a percentile can."""
+    return "any of them are" if novelty >= 99.5 else f"{novelty:.0f} % of them are"
 
 
 @dataclass

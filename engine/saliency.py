@@ -26,11 +26,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from engine.diagnoser import Diagnoser, DiagnosisResult
+from engine.diagnoser import Diagnoser
+from engine.lung_crop import LungCrop
 from engine.model.pneumollm import BaselineCNN
 from engine.model.vision import ClipSources, EfficientNetSources
 from engine.preprocess import PreparedCase, crop_to_tensor
-from engine.segment import LungCrop
+from engine.result import DiagnosisResult
 
 Capture = Callable[[list[torch.Tensor]], torch.utils.hooks.RemovableHandle]
 

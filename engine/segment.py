@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.errors import SegmentationError
-from engine.flags import Flag, codes, messages
+from engine.flags import Flag
+from engine.lung_crop import CROP_SIZE, LungCrop
 from engine.model.backbones import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0
 from engine.model.speedups import SpeedOptions, speed_up_convnet
 from engine.paths import RESOURCES
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = RESOURCES / "lung_segmenter.safetensors"
 SEG_SIZE = 256  # network input side
-CROP_SIZE = 224  # model input side (the paper's)
 CROP_MARGIN = 0.05  # of the lung rectangle's size, each side
 FALLBACK_KEEP = 0.8  # centred fallback crop keeps the central 80 % of each side
 
@@ -99,37 +98,6 @@ class LungUNet(nn.Module):
         for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
             x = block(x, skip)  # ends at stride 2
         return F.interpolate(self.head(x), size=size, mode="bilinear", align_corners=False)
-
-
-@dataclass(frozen=True)
-class LungCrop:
-    """Where the lungs are, the model's 224x224 input, and whether to trust it."""
-
-    mask: np.ndarray = field(repr=False)  # (H, W) bool, original image size
-    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (x1/y1 exclusive), original pixel coordinates
-    crop: np.ndarray = field(repr=False)  # uint8 (224, 224), the model input
-    lung_fraction: float  # lung pixels / image pixels
-    lung_count: int  # lung components found before keeping the two largest
-    flags: tuple[Flag, ...]  # quality problems; empty means the segmentation looks right
-    fallback: bool  # True: the box is the centred fallback crop, not the lungs
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.flags
-
-    def to_json(self) -> dict[str, object]:
-        x0, y0, x1, y1 = self.box
-        return {
-            "lung_box": {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0},
-            "lung_area_fraction": round(self.lung_fraction, 4),
-            "lungs_found": self.lung_count,
-            "quality_ok": self.ok,
-            "quality_flags": messages(self.flags),
-            "quality_flag_codes": codes(self.flags),
-            "fallback_crop": self.fallback,
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-        }
 
 
 class LungSegmenter:
@@ -360,14 +328,3 @@ def _looks_inverted(image_uint8: np.ndarray, mask: np.ndarray, box: tuple[int, i
     if inside.all() or not inside.any():
         return False
     return float(region[inside].mean()) > float(region[~inside].mean()) + 8.0
-
-
-def mask_outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
-    """The mask's boundary pixels (for drawing the contour over the image)."""
-    return mask & ~ndimage.binary_erosion(mask, iterations=width)
-
-
-def lung_outline(mask: np.ndarray) -> np.ndarray:
-    """The lung mask's contour for the screen: a line about 1/350 of the image wide (a full-size morphology, so
-    worker side)."""
-    return mask_outline(mask, width=max(1, max(mask.shape) // 350))

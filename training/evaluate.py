@@ -55,7 +55,7 @@ def evaluate_head(source: str | Path | LabelledSet, model_dir: str | Path | None
 
 def _novelty(diagnoser: Diagnoser, embeddings: np.ndarray, data: Any) -> dict[str, Any] | None:
     """How often the out-of-domain flags fire on these images (on in-domain data: their false-alarm rate)."""
-    from engine.diagnoser import domain_flags
+    from engine.reference_map import domain_flags
 
     reference = diagnoser.reference_map
     if reference is None or not len(embeddings):

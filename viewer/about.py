@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from engine.model.head_card import HeadCard
+from engine.notices import DISCLAIMER
 
-DISCLAIMER = "Not for diagnostic use — research software."
 METRIC_NAMES = (("sensitivity", "Sensitivity"), ("specificity", "Specificity"), ("accuracy", "Accuracy"),
                 ("auc", "AUC"), ("avg", "AVG"))
 

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.notices import RESEARCH_USE
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QSplashScreen
 
@@ -38,7 +40,7 @@ def show_splash() -> QSplashScreen:
     picture = QPixmap(420, 160)
     picture.fill(QColor(24, 24, 28))
     splash = QSplashScreen(picture)
-    splash.showMessage("PneumoLLM Viewer\nresearch software, not for diagnostic use\n\nstarting…",
+    splash.showMessage(f"PneumoLLM Viewer\n{RESEARCH_USE}\n\nstarting…",
                        Qt.AlignmentFlag.AlignCenter, QColor(235, 235, 235))
     splash.show()
     QApplication.processEvents()
@@ -57,7 +59,7 @@ def preload_under(splash: QSplashScreen) -> None:
     from viewer.gc_pauses import freeze_libraries
 
     def show(text: str) -> None:
-        splash.showMessage(f"PneumoLLM Viewer\nresearch software, not for diagnostic use\n\n{text}",
+        splash.showMessage(f"PneumoLLM Viewer\n{RESEARCH_USE}\n\n{text}",
                            Qt.AlignmentFlag.AlignCenter, QColor(235, 235, 235))
         QApplication.processEvents()
 

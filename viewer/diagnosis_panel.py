@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.decision import ThresholdSource
-from engine.diagnoser import DiagnosisResult
 from engine.flags import messages
 from engine.reference_map import ReferenceMap
+from engine.result import DiagnosisResult
 from viewer.plots import AttentionCanvas, MapCanvas
 from viewer.reading_view import to_qimage_grey
 
@@ -404,12 +404,5 @@ class DiagnosisPanel(QWidget):
 
 
 def headline(result: DiagnosisResult) -> str:
-    """'PNEUMONIA score 0.75 ≥ threshold 0.62: flagged for review' — the head's own class name, the score against
-    the threshold in force, and what that means (a case for review, not a diagnosis)."""
-    decision = result.decision
-    if not decision.diagnosed:
-        return "Not diagnosed"
-    label = result.positive_label
-    if decision.flagged:
-        return f"{label} score {result.probability:.2f} ≥ threshold {decision.threshold:.2f}: flagged for review"
-    return f"{label} score {result.probability:.2f} < threshold {decision.threshold:.2f}: below threshold"
+    """The panel's first line: ``Decision.headline`` with the head's own class name."""
+    return result.decision.headline(result.positive_label, result.probability)

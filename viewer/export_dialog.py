@@ -28,12 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import DiagnosisResult
 from engine.errors import PneumoError
-from engine.export import DISCLAIMER, export_case
+from engine.export import export_case
 from engine.io import LoadedImage
 from engine.io.phi import hash_uid
 from engine.model.head_card import HeadCard
+from engine.notices import DISCLAIMER
+from engine.result import DiagnosisResult
 from viewer.error_dialog import message_for
 from viewer.workers import Worker, WorkerSet
 

@@ -24,7 +24,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.io.helper_process import HelperProcess
+from viewer.helper_process import HelperProcess
 from viewer.workers import Worker, WorkerSet, bind, single_thread_pool
 
 Draw = Callable[[Figure], None]

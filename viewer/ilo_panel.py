@@ -1,6 +1,6 @@
 """The ILO reading panel: the zone chart, the form, the DRAFT report, signing, history and exports.
 
-Layout and wiring only — engine code does the work: ``engine.zone_evidence`` (in the model worker),
+Layout and wiring only — engine code does the work: ``engine.ilo.zone_evidence`` (in the model worker),
 ``engine.ilo`` (form rules, the store, clues and the draft, SR/PDF/CSV). The model's suggestions stay
 suggestions; what is signed, saved and exported is the reader's form and the reader's edited text.
 """
@@ -27,16 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import Diagnoser, DiagnosisResult
+from engine.diagnoser import Diagnoser
 from engine.errors import PneumoError
 from engine.ilo.clues import EVIDENCE_MIN, ModelFacts, build_clues
 from engine.ilo.draft import DRAFT_LABEL, draft_report
 from engine.ilo.form import IloReading, problems
 from engine.ilo.store import ReadingStore, StoredReading, instance_key
+from engine.ilo.zone_evidence import ZoneEvidenceReport, zone_evidence
+from engine.ilo.zones import lung_zones
 from engine.io import LoadedImage
 from engine.io.phi import hash_uid
-from engine.zone_evidence import ZoneEvidenceReport, zone_evidence
-from engine.zones import lung_zones
+from engine.result import DiagnosisResult
 from viewer.error_dialog import show_error
 from viewer.ilo_form import IloForm
 from viewer.workers import Worker, WorkerSet, bind

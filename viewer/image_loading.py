@@ -15,10 +15,10 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from engine.io import LoadedImage
-from engine.io.helper_process import load_image_in_helper
 from engine.io.identity import PatientIdentity, read_identity
 from engine.io.phi import TagRow
 from engine.reading import ResultReady, SaliencyReady, read_case
+from viewer.helper_process import load_image_in_helper
 from viewer.reading_view import contour_picture, first_view, saliency_picture, screen_picture
 from viewer.tag_browser import read_tag_rows
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import Diagnoser, DiagnosisResult
+from engine.diagnoser import Diagnoser
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, messages
 from engine.io import LoadedImage
@@ -43,8 +43,10 @@ from engine.io.phi import TagRow
 from engine.model.head_card import load_head_card
 from engine.model.llm import smollm_is_prepared
 from engine.model.registry import profile_names
-from engine.model_store import active_head_dir
+from engine.model.store import active_head_dir
+from engine.notices import RESEARCH_USE
 from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
+from engine.result import DiagnosisResult
 from viewer.about import DISCLAIMER, show_about
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
@@ -66,7 +68,7 @@ from viewer.zone_overlay import ZoneOverlay
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
-APP_TITLE = "PneumoLLM Viewer — research software, not for diagnostic use"
+APP_TITLE = f"PneumoLLM Viewer — {RESEARCH_USE}"
 
 
 def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
@@ -81,8 +83,7 @@ def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str]
         raise ModelLoadError(f"The installed head was trained for the {profile} profile but Settings ask for the "
                              f"{settings.profile} profile — change the profile in Settings, or train a "
                              f"{settings.profile} head.")
-    return Diagnoser(folder, vision_weights=settings.vision_weights or None, llm_path=settings.llm_path or None,
-                     device=settings.device, progress=progress, threshold_override=settings.threshold_override)
+    return settings.diagnoser_spec(folder).build(progress=progress)
 
 
 class MainWindow(QMainWindow):
@@ -237,7 +238,7 @@ class MainWindow(QMainWindow):
 
     def _new_session(self) -> ModelSession:
         session = ModelSession(lambda progress: self.diagnoser_factory(self.settings, progress))
-        session.set_threshold_override(self.settings.threshold_override, self.settings.operating_point)
+        session.choose_threshold(self.settings.threshold_choice())  # checked when the model is built
         return session
 
     # -- opening ---------------------------------------------------------------------------------------
@@ -622,7 +623,11 @@ class MainWindow(QMainWindow):
             if self.panel.result is not None:
                 self.panel.show_idle("Model settings changed — press Diagnose to run the new model.")
             return
-        self.session.set_threshold_override(self.settings.threshold_override, self.settings.operating_point)
+        try:
+            self.session.choose_threshold(self.settings.threshold_choice())
+        except ModelLoadError as exc:  # an operating point the loaded head does not offer
+            self.panel.show_idle(exc.user_message)
+            return
         result, diagnoser = self.panel.result, self.diagnoser
         if result is not None and diagnoser is not None:  # the shown result, decided again at the new threshold
             self.panel.show_decision(result.at_threshold(*diagnoser.threshold_in_force()))

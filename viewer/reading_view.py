@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from engine.io import LoadedImage
 from engine.io.identity import PatientIdentity
 from engine.io.image import window_uint8
-from engine.segment import lung_outline
+from engine.lung_crop import lung_outline
 
 PRESETS = ("default", "full range", "lung", "bone")
 OVERLAYS = ("contour", "box", "saliency")

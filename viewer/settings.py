@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.decision import ThresholdChoice
+from engine.diagnoser_spec import DiagnoserSpec
 from engine.errors import ModelLoadError
 from engine.model.head_card import HeadCard
 from engine.model.llm import check_llm_folder
@@ -50,6 +53,16 @@ class ViewerSettings:
     read_first: bool = True  # the model runs at once, its result is shown when the reader asks (automation bias)
     deidentified_display: bool = False  # hide the patient header (teaching, screenshots)
 
+    def threshold_choice(self) -> ThresholdChoice:
+        """The operating threshold these settings ask for (checked against the head when the model applies it)."""
+        return ThresholdChoice(self.threshold_override, self.operating_point)
+
+    def diagnoser_spec(self, model_dir: str | Path) -> DiagnoserSpec:
+        """The model these settings ask for, with the head in ``model_dir``."""
+        return DiagnoserSpec.of(model_dir, vision_weights=self.vision_weights, llm_path=self.llm_path,
+                                device=self.device, threshold=self.threshold_override,
+                                operating_point=self.operating_point)
+
     @classmethod
     def load(cls, store: QSettings | None = None) -> ViewerSettings:
         store = store or settings_store()
@@ -58,6 +71,8 @@ class ViewerSettings:
             override = float(threshold) if threshold not in ("", None) else None
         except (TypeError, ValueError):
             override = None
+        if override is not None and not 0.0 <= override <= 1.0:
+            override = None  # an edited settings file: not a probability, so the head card's threshold
         profile = str(store.value("model/profile", "embedded"))
         return cls(profile=profile if profile in profile_names() else "embedded",
                    vision_weights=str(store.value("model/vision_weights", "")),

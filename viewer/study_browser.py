@@ -11,8 +11,8 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from engine.flags import Flag, messages
-from engine.io.helper_process import iter_thumbnails
 from engine.io.study_scan import ScanResult, scan_folder
+from viewer.helper_process import iter_thumbnails
 from viewer.reading_view import to_qimage_grey
 from viewer.workers import Worker, WorkerSet
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from engine.zone_evidence import ZoneEvidenceReport
+from engine.ilo.zone_evidence import ZoneEvidenceReport
 
 TITLE = "Model evidence by zone (not a reading)"
 LEVELS = ("upper", "middle", "lower")

@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem
 
-from engine.zones import LungZones
+from engine.ilo.zones import LungZones
 from viewer.reading_view import ReadingView, to_qimage_rgba
 
 # Upper, middle, lower: the same three hues on both sides, so a level reads alike left and right.

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.ilo.codes import QUALITY_GRADES, SHAPES, SYMBOLS, ZONE_WORDS, ZONES
 from engine.ilo.form import IloReading, Sides
-from engine.zone_evidence import ZoneEvidenceReport
+from engine.ilo.zone_evidence import ZoneEvidenceReport
 
 EVIDENCE_MIN = 0.01  # probability drop from occluding a zone that counts as the model relying on it
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from engine.export import DISCLAIMER
 from engine.ilo.codes import DIFFUSE_SITES, LARGE_OPACITIES, PLAQUE_SITES, PROFUSION, SYMBOLS, WIDTH
 from engine.ilo.form import DiffuseThickening, IloReading, PleuralPlaques, Sides, validate
+from engine.notices import DISCLAIMER
 from engine.paths import write_atomic
 
 BOX = 13  # side of one choice box, points

@@ -15,18 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import UnsupportedImageError
-from engine.export import (
-    DISCLAIMER,
-    MANUFACTURER,
-    carry_deidentification,
-    evidence_dataset,
-    reference_dataset,
-    write_dataset,
-)
 from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES, QUALITY_GRADES, SHAPES, SYMBOLS, ZONE_WORDS
 from engine.ilo.form import IloReading, Sides, validate
+from engine.ilo.zone_evidence import ZoneEvidenceReport
 from engine.io import LoadedImage
-from engine.zone_evidence import ZoneEvidenceReport
+from engine.io.dicom_write import carry_deidentification, evidence_dataset, reference_dataset, write_dataset
+from engine.notices import DISCLAIMER, MANUFACTURER
 
 SCHEME = "99PNEUMOILO"
 SCHEME_NAME = "PneumoLLM Viewer ILO 2022 classification concepts"

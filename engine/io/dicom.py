@@ -28,6 +28,7 @@ from pydicom.pixels import pixel_array as decode_with
 from pydicom.uid import (
     JPEG2000,
     UID,
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -36,6 +37,9 @@ from pydicom.uid import (
     JPEGExtended12Bit,
     JPEGLossless,
     JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
 )
 
 from engine.errors import DicomReadError, PneumoError, UnsupportedImageError
@@ -46,6 +50,13 @@ from engine.io.j2k_integrity import codestream_problem
 
 log = logging.getLogger(__name__)
 decoder_chatter.route_library_logging()
+
+# Everything this module decodes (pydicom + pylibjpeg / GDCM): the four not-encapsulated ones first (a sender that
+# cannot compress offers only them), then deflate, JPEG baseline, extended and lossless, JPEG-LS, JPEG 2000, RLE.
+# The PACS node accepts exactly these.
+DECODABLE_TRANSFER_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
+                               ExplicitVRBigEndian, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLossless,
+                               JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, RLELossless)
 
 # Frames every decoder must agree to decode: a second plugin refusing a JPEG that the first one decoded
 # (silently filling the lost part) is how a truncated or overwritten JPEG shows itself.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from engine.lung_crop import CROP_SIZE
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip's normalisation (full profile)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 DEVICE_CHOICES = ("auto", "cpu", "cuda")  # "auto": CUDA when present, else the CPU
@@ -18,7 +20,7 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")  # "auto": CUDA when present, else the 
 class PreprocessConfig:
     """How a radiograph becomes the model's input; the head card stores it, inference reproduces it."""
 
-    input_size: int = 224  # the paper's crop side
+    input_size: int = CROP_SIZE  # the paper's crop side
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet (EfficientNet-Lite0)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     # engine.segment.model_crop: a lung rectangle longer than this (in source pixels) is brought down to it before

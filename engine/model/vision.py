@@ -78,6 +78,11 @@ class EfficientNetSources(FrozenBackboneMixin):
         tokens = [projection(pooled[tap]) for projection, tap in zip(self.projections, self.taps, strict=True)]
         return torch.stack(tokens, dim=1)  # (B, d, n)
 
+    def token_names(self) -> list[str]:
+        """One name per source token (its encoder depth), for attention plots."""
+        blocks = len(self.backbone._blocks)
+        return [f"block {tap + 1}" if tap < blocks else "head conv" for tap in self.taps]
+
     def pooled_features(self, images: torch.Tensor) -> dict[int, torch.Tensor]:
         """Globally pooled features at each tapped depth, before projection: {tap: (B, C_tap)}."""
         net = self.backbone
@@ -117,6 +122,10 @@ class ClipSources(FrozenBackboneMixin):
             output_extra_tokens=True,
         )
         return torch.cat(out["image_intermediates_prefix"], dim=1)  # (B, d, n): [CLS] of each tapped block
+
+    def token_names(self) -> list[str]:
+        """One name per source token (its transformer layer), for attention plots."""
+        return [f"layer {index + 1}" for index in self.take]
 
 
 def _adapter_pre_hook(adapter: Adapter):

@@ -21,22 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydicom.uid import (
-    JPEG2000,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    JPEG2000Lossless,
-    JPEGBaseline8Bit,
-    JPEGExtended12Bit,
-    JPEGLossless,
-    JPEGLosslessSV1,
-    JPEGLSLossless,
-    JPEGLSNearLossless,
-    RLELossless,
-)
-
+from engine.io.dicom import DECODABLE_TRANSFER_SYNTAXES
 from engine.io.phi import hash_uid
 from engine.pacs.queue import WorkQueue
 from engine.paths import file_sha256, write_atomic
@@ -50,11 +35,7 @@ DX_FOR_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.1.1"
 RADIOGRAPH_SOP_CLASSES = (CR_IMAGE_STORAGE, DX_FOR_PRESENTATION, DX_FOR_PROCESSING)
 VERIFICATION = "1.2.840.10008.1.1"
 
-# Everything the ingest path decodes (pydicom + pylibjpeg / GDCM): uncompressed, deflate, JPEG baseline,
-# extended and lossless, JPEG-LS, JPEG 2000, RLE.
-TRANSFER_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
-                     ExplicitVRBigEndian, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLossless,
-                     JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, RLELossless)
+TRANSFER_SYNTAXES = DECODABLE_TRANSFER_SYNTAXES  # accepted: what the ingest path decodes
 
 # C-STORE statuses (PS3.4 B.2.3)
 SUCCESS = 0x0000

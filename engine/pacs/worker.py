@@ -15,10 +15,11 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.diagnoser import CaseOutcome, Diagnoser
+from engine.diagnoser import Diagnoser
 from engine.errors import PneumoError
 from engine.io.phi import hash_uid
 from engine.pacs.queue import ItemResult, WorkItem, WorkQueue
+from engine.result import CaseOutcome
 from engine.triage import UNREADABLE, row_for
 
 log = logging.getLogger(__name__)

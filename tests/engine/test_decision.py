@@ -57,3 +57,19 @@ def test_flag_codes_are_registered_with_a_severity() -> None:
     assert {SEVERITY[code] for code in SEVERITY} == set(Severity)
     assert codes(blocking((LATERAL, BLANK, ROTATED))) == ["lateral_view", "blank_image"]
     assert Flag("rotated", "x").to_json() == {"code": "rotated", "message": "x", "severity": "note"}
+
+
+def test_one_threshold_choice_resolves_against_the_head() -> None:
+    from engine.decision import ThresholdChoice
+    from engine.errors import ModelLoadError
+
+    points = {"sensitivity:0.95": {"threshold": 0.21}}
+    assert ThresholdChoice().resolve(0.5, points) == (0.5, ThresholdSource.MODEL)
+    assert ThresholdChoice(operating_point="sensitivity:0.95").resolve(0.5, points) == \
+        (0.21, ThresholdSource.OPERATING_POINT)
+    # a threshold wins over an operating point
+    assert ThresholdChoice(0.7, "sensitivity:0.95").resolve(0.5, points) == (0.7, ThresholdSource.OVERRIDE)
+    with pytest.raises(ModelLoadError, match="no operating point 'specificity:0.9'.*sensitivity:0.95"):
+        ThresholdChoice(operating_point="specificity:0.9").resolve(0.5, points)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        ThresholdChoice(1.5)

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.decision import ThresholdSource, Verdict
-from engine.diagnoser import Diagnoser, domain_flags
+from engine.decision import ThresholdChoice, ThresholdSource, Verdict
+from engine.diagnoser import Diagnoser
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, codes
+from engine.reference_map import domain_flags
 from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like, make_dicom
 from tests.head_factory import make_tiny_head
@@ -85,7 +86,7 @@ def test_grad_cam_lands_inside_the_crop(tmp_path: Path, segmenter: LungSegmenter
 def test_threshold_override_is_carried_by_the_result(tmp_path: Path, segmenter: LungSegmenter) -> None:
     head = make_tiny_head(tmp_path / "head", with_map=False, threshold=0.5)
     path = make_dicom(tmp_path / "a.dcm", chest_like(300, 280))
-    diagnoser = Diagnoser(head, segmenter=segmenter, threshold_override=0.0)
+    diagnoser = Diagnoser(head, segmenter=segmenter, threshold=ThresholdChoice(0.0))
     result = diagnoser.predict(path)
     assert result.decision.verdict is Verdict.FLAGGED and result.threshold == 0.0
     assert result.decision.threshold_source is ThresholdSource.OVERRIDE and result.model_threshold == 0.5
@@ -125,10 +126,11 @@ def test_operating_points_from_the_card(tmp_path: Path, segmenter: LungSegmenter
     points = {"sensitivity:0.95": {"threshold": 0.0, "sensitivity": 100.0, "specificity": 0.0, "n": 10}}
     write_card(head, replace_card(load_checkpoint(head).card, operating_points=points))
     path = make_dicom(tmp_path / "a.dcm", chest_like(300, 280))
-    result = Diagnoser(head, segmenter=segmenter, operating_point="sensitivity:0.95").predict(path)
+    chosen = ThresholdChoice(operating_point="sensitivity:0.95")
+    result = Diagnoser(head, segmenter=segmenter, threshold=chosen).predict(path)
     assert result.threshold == 0.0 and result.decision.threshold_source is ThresholdSource.OPERATING_POINT
     with pytest.raises(ModelLoadError, match="no operating point 'specificity:0.90'"):
-        Diagnoser(head, segmenter=segmenter, operating_point="specificity:0.90")
+        Diagnoser(head, segmenter=segmenter, threshold=ThresholdChoice(operating_point="specificity:0.90"))
 
 
 def test_a_radiograph_like_no_training_case_is_not_diagnosed(tmp_path: Path, segmenter: LungSegmenter) -> None:

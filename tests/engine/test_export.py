@@ -13,17 +13,13 @@ import pytest
 from PIL import Image
 
 from engine.audit import AuditLog
-from engine.diagnoser import Diagnoser, out_of_domain_flag
+from engine.diagnoser import Diagnoser
 from engine.errors import UnsupportedImageError
-from engine.export import (
-    DISCLAIMER,
-    export_html_report,
-    export_png,
-    export_secondary_capture,
-    export_structured_report,
-)
+from engine.export import export_html_report, export_png, export_secondary_capture, export_structured_report
 from engine.flags import Flag, messages
 from engine.io import load_image
+from engine.notices import DISCLAIMER
+from engine.reference_map import out_of_domain_flag
 from engine.segment import LungSegmenter
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.head_factory import make_tiny_head

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.decision import ThresholdChoice
 from engine.diagnoser import Diagnoser
 from engine.errors import UnsupportedImageError
 from engine.io import load_image
@@ -46,12 +47,12 @@ def test_events_in_order_with_every_aid(session: ModelSession, tmp_path: Path) -
 
 def test_threshold_override_reaches_every_later_result(session: ModelSession, tmp_path: Path) -> None:
     image = load_image(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), ViewPosition="PA"))
-    session.set_threshold_override(0.0)
+    session.choose_threshold(ThresholdChoice(0.0))
     try:
         result = next(e for e in read_case(session, image, saliency=False) if isinstance(e, ResultReady)).result
         assert result.threshold == 0.0 and result.decision.flagged
     finally:
-        session.set_threshold_override(None)
+        session.choose_threshold(ThresholdChoice())
 
 
 def test_flagged_files_raise_before_any_result(session: ModelSession, tmp_path: Path) -> None:
@@ -60,3 +61,12 @@ def test_flagged_files_raise_before_any_result(session: ModelSession, tmp_path: 
     with pytest.raises(UnsupportedImageError):
         for event in events:
             assert not isinstance(event, ResultReady)
+
+
+def test_an_operating_point_the_head_lacks_is_refused_not_dropped(session: ModelSession) -> None:
+    from engine.errors import ModelLoadError
+
+    session.diagnoser()
+    with pytest.raises(ModelLoadError, match="no operating point 'sensitivity:0.99'"):
+        session.choose_threshold(ThresholdChoice(operating_point="sensitivity:0.99"))
+    session.choose_threshold(ThresholdChoice())

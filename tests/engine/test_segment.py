@@ -13,14 +13,8 @@ from PIL import Image
 
 from engine.flags import codes
 from engine.io import load_image
-from engine.segment import (
-    SEG_SIZE,
-    LungSegmenter,
-    clean_mask,
-    crop_from_probability,
-    lung_box,
-    mask_outline,
-)
+from engine.lung_crop import mask_outline
+from engine.segment import SEG_SIZE, LungSegmenter, clean_mask, crop_from_probability, lung_box
 from tests.dicom_factory import chest_like, make_dicom
 
 

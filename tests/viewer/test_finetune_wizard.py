@@ -14,7 +14,7 @@ import tests.training.conftest as training_fixtures  # registers the "tiny-test"
 from engine.errors import ModelLoadError, TrainingError
 from engine.model.checkpoint import META_NAME
 from engine.model.head_card import load_head_card
-from engine.model_store import ModelStore
+from engine.model.store import ModelStore
 from engine.segment import LungSegmenter
 from tests.head_factory import make_tiny_head
 from tests.viewer.helpers import isolate_user_folders, save_screenshot

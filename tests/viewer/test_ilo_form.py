@@ -12,8 +12,8 @@ import pydicom
 from PySide6.QtCore import Qt
 
 from engine.ilo.store import ReadingStore
+from engine.ilo.zone_evidence import ZoneEvidence, ZoneEvidenceReport
 from engine.io import load_image
-from engine.zone_evidence import ZoneEvidence, ZoneEvidenceReport
 from tests.engine.ilo.readings import ABNORMAL, reading
 from tests.viewer.helpers import make_window, wait_for_result
 from viewer.ilo_form import IloForm
@@ -148,7 +148,7 @@ def test_window_fills_the_zone_chart_after_a_diagnosis(qtbot, factory, dicom_dir
 def test_zone_picture_tints_each_zone(shared_data: Path) -> None:
     from PIL import Image
 
-    from engine.zones import lung_zones
+    from engine.ilo.zones import lung_zones
     from viewer.zone_overlay import LEVEL_RGB, zone_picture
 
     name = sorted((shared_data / "jsrt" / "masks" / "right_lung").glob("*.png"))[0].name

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from engine.diagnoser import out_of_domain_flag
 from engine.errors import ModelLoadError
 from engine.flags import codes
+from engine.reference_map import out_of_domain_flag
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.viewer.helpers import make_window, wait_for_image, wait_for_result
 from viewer.main_window import MainWindow
@@ -111,9 +111,9 @@ def test_missing_head_is_said_plainly(qtbot, dicom_dir: Path) -> None:
 
 
 def test_missing_head_with_the_real_factory(qtbot, dicom_dir: Path, monkeypatch) -> None:
-    import engine.model_store
+    import engine.model.store
 
-    monkeypatch.setattr(engine.model_store, "DEFAULT_HEAD", Path("/nonexistent/default_head"))
+    monkeypatch.setattr(engine.model.store, "DEFAULT_HEAD", Path("/nonexistent/default_head"))
     window = make_window(qtbot, None)  # the default factory: ModelStore (empty here) then the shipped head
     window.open_path(dicom_dir / "RG1_UNCR.dcm")
     qtbot.waitUntil(lambda: "No trained head is installed" in window.panel.status.text(), timeout=60_000)
@@ -180,7 +180,7 @@ def test_threshold_override_redraws_the_decision(qtbot, factory, tmp_path: Path)
     before = window.settings.copy()
     window.settings.threshold_override = 1.0 if result.probability < 1.0 else None
     window.apply_settings(before)
-    assert "below threshold" in window.panel.headline.text()
+    assert "below the operating threshold" in window.panel.headline.text()
 
 
 def test_an_operating_point_from_settings_decides_the_shown_result(qtbot, factory, tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF
 
-from engine.diagnoser import CaseOutcome, out_of_domain_flag
 from engine.progress import Progress
+from engine.reference_map import out_of_domain_flag
+from engine.result import CaseOutcome
 from engine.triage import TriageRow, row_for
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.viewer.helpers import make_window, wait_for_image, wait_for_result
@@ -74,7 +75,7 @@ def test_read_first_holds_the_result_until_the_reader_asks(qtbot, factory, tmp_p
     window.reveal_action.trigger()  # the key A
     assert panel.result is not None and not panel.reveal_button.isVisible()
     qtbot.waitUntil(lambda: window.view.has_overlay("box"), timeout=2000)  # drawn on the next turn of the loop
-    assert "flagged for review" in panel.headline.text() or "below threshold" in panel.headline.text()
+    assert "flagged for review" in panel.headline.text() or "below the operating threshold" in panel.headline.text()
     # The next image is held again.
     window.open_path(patient_dicom(tmp_path / "b.dcm"))
     qtbot.waitUntil(lambda: window.result_held, timeout=180_000)
@@ -93,7 +94,7 @@ def test_headline_says_score_against_threshold_and_warnings_are_as_loud(qtbot, f
                              "flagged for review")
     high = result.at_threshold(min(1.0, result.probability + 0.01))
     assert headline(high) == (f"{label} score {result.probability:.2f} < threshold {high.threshold:.2f}: "
-                              "below threshold")
+                              "below the operating threshold")
     panel.show_decision(low.with_warning(out_of_domain_flag(97.0)))
     assert panel.headline.text() == headline(panel.result)
     assert panel.domain.font().pointSize() == panel.headline.font().pointSize() and panel.domain.font().bold()

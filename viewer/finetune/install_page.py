@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVB
 
 from engine.errors import ModelLoadError
 from engine.model.head_card import load_head_card
-from engine.model_store import ModelStore
+from engine.model.store import ModelStore
 from viewer.error_dialog import message_for
 from viewer.finetune.common import BAD_STYLE, OK_STYLE, coloured, describe_head
 from viewer.workers import Worker

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QWidget, QWizard
 
 from engine.model.head_card import CARD_NAME
 from engine.model.registry import profile_names
-from engine.model_store import ModelStore
+from engine.model.store import ModelStore
+from engine.notices import RESEARCH_USE
 from engine.paths import DEFAULT_HEAD, data_dir
 from engine.segment import LungSegmenter
 from viewer.finetune.common import DEFAULT_EPOCHS, ConfigFactory, WizardState, default_config
@@ -63,7 +64,7 @@ class FinetuneWizard(QWizard):
                  default_epochs: int = DEFAULT_EPOCHS, default_folds: int = 5, vision_weights: str | None = None,
                  llm_path: str | None = None, measure_batches: int = 2, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Fine-tune a new head — research software, not for diagnostic use")
+        self.setWindowTitle(f"Fine-tune a new head — {RESEARCH_USE}")
         self.store = store or ModelStore()
         self.profiles = tuple(profiles) if profiles is not None else tuple(profile_names())
         self.config_factory = config_factory

@@ -8,7 +8,7 @@ import pytest
 
 from engine.ilo.clues import ModelFacts, build_clues, check_sentence
 from engine.ilo.draft import DRAFT_LABEL, PlannerGenerator, draft_report, split_sentences
-from engine.zone_evidence import ZoneEvidence, ZoneEvidenceReport
+from engine.ilo.zone_evidence import ZoneEvidence, ZoneEvidenceReport
 from tests.engine.ilo.readings import ABNORMAL, NORMAL, reading
 
 FACTS = ModelFacts(probability=0.713, threshold=0.622, positive_label="pneumonia", flagged=True, diagnosed=True,

@@ -9,8 +9,8 @@ import pytest
 
 from engine.errors import UnsupportedImageError
 from engine.ilo.sr import SCHEME, export_reading_sr
+from engine.ilo.zone_evidence import ZoneEvidence, ZoneEvidenceReport
 from engine.io import load_image
-from engine.zone_evidence import ZoneEvidence, ZoneEvidenceReport
 from tests.engine.ilo.readings import ABNORMAL, NORMAL, reading
 
 

@@ -8,9 +8,9 @@ from PIL import Image
 from scipy import ndimage
 
 from engine.ilo.codes import ZONES
-from engine.segment import LungCrop
-from engine.zone_evidence import gradcam_mass, zone_evidence
-from engine.zones import lung_zones
+from engine.ilo.zone_evidence import gradcam_mass, zone_evidence
+from engine.ilo.zones import lung_zones
+from engine.lung_crop import LungCrop
 
 SIZE = 224
 

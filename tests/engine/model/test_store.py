@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ModelLoadError
-from engine.model_store import ModelStore
+from engine.model.store import ModelStore
 from tests.head_factory import make_tiny_head
 
 

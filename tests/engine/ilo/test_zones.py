@@ -10,7 +10,7 @@ from PIL import Image
 
 from engine.errors import SegmentationError
 from engine.ilo.codes import ZONES
-from engine.zones import lung_zones
+from engine.ilo.zones import lung_zones
 
 SAMPLES = 8
 

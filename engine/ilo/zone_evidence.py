@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from engine.diagnoser import Diagnoser, DiagnosisResult
+from engine.diagnoser import Diagnoser
 from engine.errors import SegmentationError
 from engine.ilo.codes import ZONES
-from engine.segment import LungCrop
-from engine.zones import LungZones, box_json, lung_zones
+from engine.ilo.zones import LungZones, box_json, lung_zones
+from engine.lung_crop import LungCrop
+from engine.result import DiagnosisResult
 
 BLUR_FRACTION = 0.04  # Gaussian radius for the neutral fill, as a fraction of the crop side (9 px at 224)
 NOTE = "model evidence (what the model's score depends on), not a reading"

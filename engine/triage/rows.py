@@ -1,33 +1,25 @@
-"""Batch-folder triage: every radiograph under a folder through ``Diagnoser.iter_diagnose``, into a sorted CSV.
+"""Triage results as rows: the CSV's columns, one row per file, the run's summary, reading earlier results back.
 
-Finished files are journalled (JSON lines, flushed and fsynced per batch) next to the output; a re-run with
-the same output skips files whose path and content hash are already done, never duplicates a row, and a
-kill loses at most the batch in flight. Every file gets a row — unreadable or not-diagnosed ones with the
-reason — and no case is hidden because the model scored it low. The CSV holds a header and data rows only;
-the summary goes to the caller (stdout, ``--json``).
+Every batch runner (a folder here, a Dask cluster, the PACS node's worklist) writes these rows and tallies them
+the same way; the CSV holds a header and data rows only, sorted highest probability first.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
-import os
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from engine.decision import Verdict
-from engine.diagnoser import CaseOutcome, Diagnoser
-from engine.errors import Cancelled, PneumoError
+from engine.errors import PneumoError
 from engine.flags import Severity, messages
-from engine.io.study_scan import iter_candidate_files
-from engine.paths import data_dir, file_sha256, lock_exclusively, write_atomic
-from engine.progress import Progress
+from engine.paths import write_atomic
+from engine.result import CaseOutcome
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +67,23 @@ class TriageSummary:
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "images_per_second": round(self.images_per_second, 3), "summary": self.line()}
 
+    @classmethod
+    def tally(cls, out: str | Path, rows: Sequence[TriageRow], *, skipped_existing: int, seconds: float,
+              untrusted_rows: int = 0) -> TriageSummary:
+        """The counts of a run's final rows, by decision (every runner reports the same way)."""
+        def count(decision: str) -> int:
+            return sum(row.decision == decision for row in rows)
+
+        return cls(out=str(out), total=len(rows), flagged=count(Verdict.FLAGGED),
+                   not_flagged=count(Verdict.NOT_FLAGGED), not_diagnosed=count(Verdict.NOT_DIAGNOSED),
+                   unreadable=count(UNREADABLE), skipped_existing=skipped_existing, seconds=seconds,
+                   untrusted_rows=untrusted_rows)
+
+
+def unreadable_row(relative: str, why: str, sha256: str = "") -> TriageRow:
+    """The row of a file that could not be read (or crashed its decoder): its name and why, no decision."""
+    return TriageRow(relative, decision=UNREADABLE, error=why, sha256=sha256)
+
 
 def row_for(relative: str, digest: str, outcome: CaseOutcome) -> TriageRow:
     """The CSV row of one file: the result's own decision, never a second comparison with the threshold."""
@@ -90,16 +99,6 @@ def row_for(relative: str, digest: str, outcome: CaseOutcome) -> TriageRow:
     error = "" if result.decision.diagnosed else result.decision.describe()
     return TriageRow(relative, study, series, result.probability, result.decision.verdict.value, result.threshold,
                      quality, error, digest, "; ".join(messages(notes)))
-
-
-def default_results_path(folder: str | Path) -> Path:
-    """Where the viewer saves a folder's triage CSV unless told otherwise: the user's data folder, never the image
-    folder (often read-only, or a PACS share). One file per folder (its name plus a short digest of its path), so
-    a second run on the same folder resumes."""
-    resolved = Path(folder).expanduser().resolve()
-    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in resolved.name)[:40] or "folder"
-    return data_dir() / "triage" / f"{name}-{digest}.csv"
 
 
 def journal_path(out: Path) -> Path:
@@ -168,91 +167,6 @@ def write_csv(out: Path, rows: Iterable[TriageRow]) -> None:
         values["threshold"] = "" if row.threshold is None else f"{row.threshold:.6f}"
         writer.writerow([values[c] for c in COLUMNS])
     write_atomic(out, buffer.getvalue().encode())
-
-
-def triage_folder(folder: str | Path, out: str | Path, diagnoser: Diagnoser, *, batch_size: int = 8,
-                  progress: Callable[[Progress], None] | None = None, cancelled: Callable[[], bool] = lambda: False,
-                  on_rows: Callable[[list[TriageRow]], None] | None = None) -> TriageSummary:
-    folder, out = Path(folder), Path(out)
-    started = time.perf_counter()
-    excluded = {out.resolve(), journal_path(out).resolve()}
-    paths = [p for p in iter_candidate_files(folder) if p.resolve() not in excluded]
-    if not paths:
-        raise PneumoError(f"No DICOM, PNG, JPEG or TIFF files found under {folder} — nothing to triage.")
-    before = _stamp(out)
-    earlier, untrusted = existing_rows(out)
-    done = {(row.file, row.sha256): row for row in earlier}
-    rows: dict[tuple[str, str], TriageRow] = {}
-    todo: dict[Path, tuple[str, str]] = {}
-    for path in paths:
-        relative = path.relative_to(folder).as_posix()
-        try:
-            digest = file_sha256(path)
-        except OSError as exc:
-            rows[(relative, "")] = TriageRow(relative, decision=UNREADABLE, error=f"cannot read ({exc.strerror})")
-            continue
-        if (relative, digest) in done:
-            rows[(relative, digest)] = done[(relative, digest)]
-        else:
-            todo[path] = (relative, digest)
-    skipped = len(rows) - sum(1 for key in rows if not key[1])
-    count = len(paths) - len(todo)
-    journal = journal_path(out)
-    journal.parent.mkdir(parents=True, exist_ok=True)
-    with open(journal, "a", encoding="utf-8") as log_file:
-        if not lock_exclusively(log_file):
-            raise PneumoError(f"Another triage run is writing {out} — wait for it to finish or choose another "
-                              "--out.")
-        batch: list[TriageRow] = []
-        outcomes = diagnoser.iter_diagnose(list(todo), batch_size, cancelled=cancelled)
-        for number, outcome in enumerate(outcomes, start=1):
-            relative, digest = todo[outcome.path]
-            row = row_for(relative, digest, outcome)
-            rows[(row.file, row.sha256)] = row
-            batch.append(row)
-            if len(batch) == batch_size or number == len(todo):
-                _journal(log_file, batch)
-                count += len(batch)
-                if on_rows:
-                    on_rows(batch)
-                if progress:
-                    progress(Progress.of(count, len(paths), started, "Triage"))
-                batch = []
-        if cancelled() and count < len(paths):
-            _journal(log_file, batch)
-            raise Cancelled("Triage was cancelled; finished files are kept and skipped next time.")
-    if _stamp(out) != before:
-        # Someone wrote to the CSV while we ran (a script appending rows): keep what they wrote, not just ours.
-        log.warning("the results CSV changed during the run; its rows are merged, not overwritten")
-        appended, more_untrusted = existing_rows(out)
-        untrusted += more_untrusted
-        for row in appended:
-            rows.setdefault((row.file, row.sha256), row)
-    final = list(rows.values())
-    summary = TriageSummary(
-        out=str(out), total=len(final), flagged=sum(r.decision == Verdict.FLAGGED for r in final),
-        not_flagged=sum(r.decision == Verdict.NOT_FLAGGED for r in final),
-        not_diagnosed=sum(r.decision == Verdict.NOT_DIAGNOSED for r in final),
-        unreadable=sum(r.decision == UNREADABLE for r in final), skipped_existing=skipped,
-        seconds=time.perf_counter() - started, untrusted_rows=untrusted)
-    write_csv(out, final)
-    journal.unlink(missing_ok=True)  # everything is in the CSV now
-    return summary
-
-
-def _stamp(out: Path) -> tuple[int, int] | None:
-    try:
-        status = out.stat()
-    except OSError:
-        return None
-    return status.st_size, status.st_mtime_ns
-
-
-def _journal(handle: io.TextIOBase, rows: list[TriageRow]) -> None:
-    for row in rows:
-        handle.write(json.dumps(asdict(row)) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())
 
 
 def iter_rows(out: Path) -> Iterator[TriageRow]:

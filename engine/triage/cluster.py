@@ -12,7 +12,6 @@ Dask distributed does the scheduling, retries and worker lifecycle; nothing here
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -30,47 +29,18 @@ from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_wo
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
-from engine.decision import Verdict
+from engine.diagnoser_spec import DiagnoserSpec
 from engine.errors import PneumoError
 from engine.io.study_scan import iter_candidate_files
 from engine.paths import file_sha256
 from engine.progress import Progress
-from engine.triage import COLUMNS, UNREADABLE, TriageRow, TriageSummary, row_for, write_csv
+from engine.triage.rows import COLUMNS, UNREADABLE, TriageRow, TriageSummary, row_for, unreadable_row, write_csv
 
 log = logging.getLogger(__name__)
 
-PLUGIN_NAME = "pneumollm-diagnoser"
 # The Parquet columns are the CSV's, in its order, typed.
 SCHEMA = pa.schema([(name, pa.float64() if name in ("probability", "threshold") else pa.string())
                     for name in COLUMNS])
-
-
-@dataclass(frozen=True)
-class DiagnoserSpec:
-    """What a worker needs to build the same Diagnoser as the client would (it travels by pickle)."""
-
-    model_dir: str | None = None
-    vision_weights: str | None = None
-    llm_path: str | None = None
-    device: str = "auto"
-    operating_point: str | None = None
-    threads: int | None = None  # torch threads per worker; None = torch's default
-
-    @property
-    def plugin_name(self) -> str:
-        """One plugin per distinct spec: a long-running cluster reuses loaded models for the same spec and
-        loads a second model, not the wrong one, for another."""
-        return f"{PLUGIN_NAME}-{hashlib.sha256(repr(self).encode()).hexdigest()[:12]}"
-
-    def build(self) -> Any:
-        import torch
-
-        from engine.diagnoser import Diagnoser
-
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        return Diagnoser(self.model_dir, vision_weights=self.vision_weights, llm_path=self.llm_path,
-                         device=self.device, operating_point=self.operating_point)
 
 
 class DiagnoserPlugin(WorkerPlugin):
@@ -105,7 +75,9 @@ def diagnose_batch(items: Sequence[tuple[str, str, str]], batch_size: int, plugi
 
 
 @dataclass(frozen=True)
-class WorkItem:
+class HashedFile:
+    """A file to triage on the cluster: where it is, its name in the results, its content hash."""
+
     path: Path
     relative: str
     sha256: str
@@ -169,25 +141,25 @@ def prepare_workers(client: Client, spec: DiagnoserSpec) -> None:
     client.register_plugin(DiagnoserPlugin(spec), name=spec.plugin_name)
 
 
-def _hash_all(paths: Sequence[Path], root: Path | None) -> tuple[list[WorkItem], list[TriageRow]]:
+def _hash_all(paths: Sequence[Path], root: Path | None) -> tuple[list[HashedFile], list[TriageRow]]:
     """Content hashes in a thread pool (hashlib releases the GIL; the work is reading files)."""
-    def one(path: Path) -> WorkItem | TriageRow:
+    def one(path: Path) -> HashedFile | TriageRow:
         relative = path.relative_to(root).as_posix() if root else str(path)
         try:
-            return WorkItem(path, relative, file_sha256(path))
+            return HashedFile(path, relative, file_sha256(path))
         except OSError as exc:
-            return TriageRow(relative, decision=UNREADABLE, error=f"cannot read ({exc.strerror})")
+            return unreadable_row(relative, f"cannot read ({exc.strerror})")
 
-    items: list[WorkItem] = []
+    items: list[HashedFile] = []
     failed: list[TriageRow] = []
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
         for outcome in pool.map(one, paths):
-            (items if isinstance(outcome, WorkItem) else failed).append(outcome)
+            (items if isinstance(outcome, HashedFile) else failed).append(outcome)
     return items, failed
 
 
-def _poisoned_rows(batch: Sequence[WorkItem], why: str) -> list[dict[str, Any]]:
-    return [asdict(TriageRow(item.relative, decision=UNREADABLE, error=why, sha256=item.sha256)) for item in batch]
+def _poisoned_rows(batch: Sequence[HashedFile], why: str) -> list[dict[str, Any]]:
+    return [asdict(unreadable_row(item.relative, why, item.sha256)) for item in batch]
 
 
 def triage_on_cluster(source: str | Path, out: str | Path, spec: DiagnoserSpec, *, client: Client,
@@ -247,12 +219,8 @@ def triage_on_cluster(source: str | Path, out: str | Path, spec: DiagnoserSpec, 
     rows_by_key = {(row.file, row.sha256): row for row in final}
     current = {(item.relative, item.sha256) for item in items} | {(row.file, row.sha256) for row in unreadable}
     kept = [row for key, row in rows_by_key.items() if key in current]  # files since removed are not reported
-    summary = TriageSummary(
-        out=str(out), total=len(kept), flagged=sum(r.decision == Verdict.FLAGGED for r in kept),
-        not_flagged=sum(r.decision == Verdict.NOT_FLAGGED for r in kept),
-        not_diagnosed=sum(r.decision == Verdict.NOT_DIAGNOSED for r in kept),
-        unreadable=sum(r.decision == UNREADABLE for r in kept), skipped_existing=skipped,
-        seconds=time.perf_counter() - started, untrusted_rows=untrusted + untrusted_after)
+    summary = TriageSummary.tally(out, kept, skipped_existing=skipped, seconds=time.perf_counter() - started,
+                                  untrusted_rows=untrusted + untrusted_after)
     if out.suffix.lower() != ".parquet":
         write_csv(out, kept)
     return summary

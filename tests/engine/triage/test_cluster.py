@@ -15,8 +15,9 @@ import pytest
 from distributed import Client
 from PIL import Image
 
-from engine.cluster_triage import (
-    DiagnoserSpec,
+from engine.diagnoser_spec import DiagnoserSpec
+from engine.triage import COLUMNS, UNREADABLE
+from engine.triage.cluster import (
     dataset_dir,
     diagnose_batch,
     local_cluster,
@@ -24,7 +25,6 @@ from engine.cluster_triage import (
     read_dataset,
     triage_on_cluster,
 )
-from engine.triage import COLUMNS, UNREADABLE
 from tests.dicom_factory import chest_like
 from tests.head_factory import make_tiny_head
 

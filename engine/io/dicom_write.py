@@ -1,0 +1,77 @@
+"""Writing DICOM objects: the source's header as the reference, its de-identification carried over, atomic saves.
+
+Every DICOM object the product writes (the result SC and SR, the ILO reading's SR, the PDF's encapsulation) is
+built from ``reference_dataset`` and saved with ``write_dataset``; highdicom builds the objects themselves.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from engine.errors import PneumoError
+from engine.io.deidentify import deidentify
+from engine.io.image import ImageMeta, LoadedImage
+from engine.paths import write_atomic
+
+
+@dataclass(frozen=True)
+class HeaderOnly:
+    """Stands in for a ``LoadedImage`` where only its ``meta`` is read (the SR)."""
+
+    meta: ImageMeta
+
+
+def reference_dataset(image: LoadedImage | HeaderOnly, identified: bool) -> Dataset:
+    """The source's header (read-only copy) with PHI replaced unless ``identified``; a minimal one for rasters."""
+    if image.meta.kind == "dicom":
+        ds = pydicom.dcmread(str(image.meta.path), stop_before_pixels=True)
+    else:
+        ds = Dataset()
+        ds.StudyInstanceUID = pydicom.uid.generate_uid()
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.SeriesInstanceUID = pydicom.uid.generate_uid()
+        ds.Modality = "OT"
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                    "ReferringPhysicianName", "AccessionNumber", "StudyID"):
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    if not identified:
+        deidentify(ds)
+    return ds
+
+
+def evidence_dataset(reference: Dataset) -> Dataset:
+    """The source image as an SR's evidence: its UIDs and the (already de-identified) patient/study module."""
+    source_reference = Dataset()
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        setattr(source_reference, keyword, reference.get(keyword))
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                    "ReferringPhysicianName", "AccessionNumber", "StudyID"):
+        setattr(source_reference, keyword, reference.get(keyword, ""))
+    return source_reference
+
+
+DEIDENTIFICATION_KEYWORDS = ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
+                             "LongitudinalTemporalInformationModified")
+
+
+def carry_deidentification(reference: Dataset, out: Dataset) -> None:
+    """highdicom copies the patient and study modules only; the record of how they were de-identified follows."""
+    for keyword in DEIDENTIFICATION_KEYWORDS:
+        if keyword in reference:
+            setattr(out, keyword, reference[keyword].value)
+
+
+def write_dataset(path: Path, dataset: Dataset) -> None:
+    buffer = io.BytesIO()
+    try:
+        dataset.save_as(buffer, enforce_file_format=True)
+    except Exception as exc:
+        raise PneumoError(f"The DICOM export could not be written ({type(exc).__name__}).") from exc
+    write_atomic(path, buffer.getvalue())

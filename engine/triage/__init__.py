@@ -1,0 +1,24 @@
+"""Batch triage: many radiographs through one Diagnoser into rows a reader works through, most suspicious first.
+
+``rows`` (the CSV's rows, the summary, reading results back), ``folder`` (a folder on this machine, journalled
+and resumable), ``cluster`` (the same on a Dask cluster, into Parquet; import it by name: it loads Dask). The
+PACS node's worklist (``engine.pacs``) writes the same rows.
+"""
+
+from engine.triage.folder import default_results_path, triage_folder
+from engine.triage.rows import (
+    COLUMNS,
+    UNREADABLE,
+    TriageRow,
+    TriageSummary,
+    existing_rows,
+    iter_rows,
+    journal_path,
+    row_for,
+    sort_rows,
+    unreadable_row,
+    write_csv,
+)
+
+__all__ = ["COLUMNS", "UNREADABLE", "TriageRow", "TriageSummary", "default_results_path", "existing_rows",
+           "iter_rows", "journal_path", "row_for", "sort_rows", "triage_folder", "unreadable_row", "write_csv"]

@@ -53,10 +53,8 @@ def result_lines(result: DiagnosisResult) -> list[str]:
     """What every export says about a result, in the order people read it."""
     decision = result.decision
     lines = [f"PneumoLLM: {decision.headline(result.positive_label, result.probability)}",
-             f"Score {result.probability:.3f}; {decision.threshold_source.value} threshold {decision.threshold:.3f} "
-             f"(the model's is {result.model_threshold:.3f})"]
-    if not decision.diagnosed:
-        lines.insert(1, f"Why: {decision.describe()}")
+             f"Decision: {decision.describe()}; score {result.probability:.3f} (the model's own threshold is "
+             f"{result.model_threshold:.3f})"]
     lines += [f"Warning: {flag.message}" for flag in result.flags]
     lines += [f"Model: profile {result.profile}, head {result.model_id}", DISCLAIMER]
     return lines

@@ -58,6 +58,25 @@ def test_predict_without_a_head_says_so(tmp_path: Path, isolated: dict[str, str]
     assert "probability" not in payload
 
 
+
+def test_predict_decides_at_the_threshold_or_operating_point_asked_for(dicom_dir: Path,
+                                                                      isolated: dict[str, str]) -> None:
+    film = str(dicom_dir / "RG1_UNCR.dcm")
+    result = run_cli("predict", film, "--json", "--allow-flagged", "--threshold", "0", env=isolated)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["threshold"] == 0.0 and payload["threshold_source"] == "settings override"
+    assert payload["decision"] in ("flagged", "not diagnosed")
+    card = json.loads((DEFAULT_HEAD / "head.json").read_text())
+    rule, point = next(iter(card["operating_points"].items()))
+    result = run_cli("predict", film, "--json", "--allow-flagged", "--operating-point", rule, env=isolated)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["threshold"] == round(point["threshold"], 6) and payload["threshold_source"] == "operating point"
+    refused = run_cli("predict", film, "--json", "--operating-point", "sensitivity:0.123", env=isolated)
+    assert refused.returncode == 1 and "no operating point 'sensitivity:0.123'" in json.loads(refused.stdout)["error"]
+
+
 @pytest.mark.slow
 def test_predict_with_the_shipped_head(dicom_dir: Path, isolated: dict[str, str]) -> None:
     # RG1 is an adult's film (PatientAge 064Y); the shipped head's intended use is paediatric, so it is held back.

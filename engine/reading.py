@@ -15,18 +15,21 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.decision import ThresholdChoice
-from engine.diagnoser import Diagnoser
 from engine.io import LoadedImage
 from engine.lung_crop import lung_outline
 from engine.reference_map import ReferenceMap
 from engine.result import DiagnosisResult
 
+if TYPE_CHECKING:
+    from engine.diagnoser import Diagnoser
+
 log = logging.getLogger(__name__)
-DiagnoserFactory = Callable[[Callable[[str], None]], Diagnoser]  # (progress line sink) -> Diagnoser
+DiagnoserFactory = Callable[[Callable[[str], None]], "Diagnoser"]  # (progress line sink) -> Diagnoser
 MAP_NEIGHBOURS = 5
 
 

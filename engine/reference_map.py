@@ -68,6 +68,13 @@ class ReferenceMap:
     _unit_references: np.ndarray | None = None  # the vectors novelty is measured in, with _reference_knn
     _reference_knn: np.ndarray | None = None  # (N,) leave-one-out k-th neighbour distances, sorted
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without openTSNE's embedding object (rebuilt on first ``place``): a map sent to the window
+        must not pull openTSNE and scikit-learn into it."""
+        state = dict(self.__dict__)
+        state["_embedding_object"] = None
+        return state
+
     @classmethod
     def fit(cls, embeddings: np.ndarray, classes: np.ndarray, labels: tuple[str, ...], *, perplexity: float = 30.0,
             seed: int = 0, n_jobs: int = 2, domain: np.ndarray | None = None) -> ReferenceMap:

@@ -61,7 +61,7 @@ def test_cancel_reaches_the_child(model: ModelProcess, tmp_path: Path) -> None:
     assert sum(len(value) for kind, value in seen if kind == "rows") < 6
 
 
-def test_a_child_killed_mid_request_is_reported_then_restarted_with_the_threshold(model: ModelProcess, tmp_path: Path) -> None:
+def test_a_child_killed_mid_request_is_reported_then_restarted(model: ModelProcess, tmp_path: Path) -> None:
     model.run("choose_threshold", ThresholdChoice(0.0))
     film = make_dicom(tmp_path / "b.dcm", chest_like(300, 280), ViewPosition="PA")
     with pytest.raises(ModelProcessStopped, match="stopped unexpectedly"):

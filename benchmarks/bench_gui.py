@@ -2,6 +2,10 @@
 
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--model DIR] [--image RG1_UNCR.dcm]
 
+Runs itself twice, one after the other in fresh interpreters (cold starts): the model in its own process (the
+app's way) and the old in-process start (the model's libraries imported before the window shows), then prints
+both start-up and first-result times side by side. ``--mode process|in-process`` runs one of them.
+
 A 10 ms QTimer records when the event loop runs; a gap between two timeouts is a stall (a user would see a
 frozen window for that long). Each phase prints one line, ``PHASE: longest stall N ms, 99th percentile M ms``.
 Start-up is the time from the first line of this script (imports included) to the window being on screen: no
@@ -69,62 +73,65 @@ class StallRecorder:
                 f"({len(gaps)} gaps over {total:.0f} ms, the longest from {at:.0f} ms{extra})")
 
 
-def main(model: Path | None, image: str, data: Path = DATA) -> None:
+def main(model: Path | None, image: str, data: Path = DATA, mode: str = "process") -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    splash = None
-    try:
-        from viewer.app import preload_under, show_splash
-    except ImportError:  # a version without a splash: the window is the first thing on screen
-        show_splash = None
-    if show_splash is not None:
-        before = time.perf_counter()
-        splash = show_splash()
-        after = time.perf_counter()
-        # QSplashScreen.show() waits up to 1 s for the window to be exposed (so it is drawn before the start-up
-        # work blocks the loop); the offscreen platform never exposes a window, so that wait is all timeout here.
-        waited = "" if splash.windowHandle().isExposed() else (
-            f" (of which {(after - before) * 1000:.0f} ms in QSplashScreen.show(), waiting for an exposure the "
-            "offscreen platform never reports)")
-        print(f"start: splash on screen after {(after - STARTED) * 1000:.0f} ms{waited}", flush=True)
-        preload_under(splash)  # as the app does
-    from engine.diagnoser import Diagnoser
+    from viewer.app import preload_under, show_splash
+
+    before = time.perf_counter()
+    splash = show_splash()
+    after = time.perf_counter()
+    # QSplashScreen.show() waits up to 1 s for the window to be exposed (so it is drawn before the start-up
+    # work blocks the loop); the offscreen platform never exposes a window, so that wait is all timeout here.
+    waited = "" if splash.windowHandle().isExposed() else (
+        f" (of which {(after - before) * 1000:.0f} ms in QSplashScreen.show(), waiting for an exposure the "
+        "offscreen platform never reports)")
+    print(f"start: splash on screen after {(after - STARTED) * 1000:.0f} ms{waited}", flush=True)
+    preload_under(splash)  # as the app does
+    import viewer.main_window as main_window
+    from engine.diagnoser_spec import DiagnoserSpec
     from viewer.main_window import MainWindow
     from viewer.settings import ViewerSettings
 
-    def factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
-        if model is None:
-            from viewer.main_window import default_diagnoser_factory
+    factory = None
+    if mode == "in-process":  # the old start: the model's libraries under the splash, the model in this process
+        from engine.model.runtime import preload_libraries
 
-            return default_diagnoser_factory(settings, progress)
-        return Diagnoser(model, progress=progress)
+        preload_libraries(lambda _text: None)
+
+        def factory(settings: ViewerSettings, progress: Callable[[str], None]):
+            if model is None:
+                return main_window.default_diagnoser_factory(settings, progress)
+            return DiagnoserSpec.of(model).build(progress=progress)
+    elif model is not None:
+        main_window.model_spec = lambda settings: DiagnoserSpec.of(model, device=settings.device)
 
     settings = ViewerSettings(auto_diagnose=False)
     settings.read_first = False  # an attribute older versions lack: the same script measures before and after
-    window = MainWindow(settings=settings, diagnoser_factory=factory, preload_model=False)
+    window = MainWindow(settings=settings, diagnoser_factory=factory, preload_model=True)
     window.resize(1500, 950)
     window.show()
-    if splash is not None:
-        splash.finish(window)
+    splash.finish(window)
     app.processEvents()
     shown = (time.perf_counter() - STARTED) * 1000
     print(f"start: longest stall {shown:.0f} ms, 99th percentile - (window on screen after {shown:.0f} ms, "
           "imports included)", flush=True)
     recorder = StallRecorder()
 
-    loading = time.perf_counter()
-    window.ensure_diagnoser()
-    recorder.run_until(lambda: window.diagnoser is not None or bool(window.diagnoser_error), 600)
-    if window.diagnoser is None:
-        raise SystemExit(f"the model did not load: {window.diagnoser_error}")
-    print(recorder.line("model loading", f"; loaded in {time.perf_counter() - loading:.1f} s"), flush=True)
-
+    # A cold start: the image is opened as soon as the window is up, while the model still loads.
+    opened = time.perf_counter()
     window.open_path(data / image)
     recorder.run_until(lambda: window.current_image is not None, 120, window.panel.status.text)
-    print(recorder.line("opening one DICOM"), flush=True)
-    # allow_flagged: the public test films are adults, outside the shipped (paediatric) head's intended use.
-    for phase in ("first diagnosis", "one diagnosis (warm)"):
+    print(recorder.line("opening one DICOM (model loading meanwhile)"), flush=True)
+    window.diagnose(True)  # allow_flagged: the public test films are adults, outside the shipped head's use
+    recorder.run_until(lambda: window.panel.result is not None and not window.diagnosis_running, 600,
+                       window.panel.status.text)
+    first = time.perf_counter() - opened
+    print(recorder.line("first diagnosis (cold: model loading)", f"; first result {first:.1f} s after opening, "
+                        f"{time.perf_counter() - STARTED:.1f} s after launch"), flush=True)
+    print(f"summary {mode}: window {shown / 1000:.2f} s, first result {first:.1f} s after opening", flush=True)
+    for phase in ("one diagnosis (warm)",):
         began = time.perf_counter()
         window.diagnose(True)
         recorder.run_until(lambda: not window.diagnosis_running, 600, window.panel.status.text)
@@ -147,5 +154,21 @@ if __name__ == "__main__":
     parser.add_argument("--model", type=Path, default=None, help="a head folder (default: the installed head)")
     parser.add_argument("--image", default="RG1_UNCR.dcm", help="a file of the DICOM folder")
     parser.add_argument("--data", type=Path, default=DATA, help="a folder of DICOMs (default ../shared/data/dicom)")
+    parser.add_argument("--mode", choices=("both", "process", "in-process"), default="both")
     args = parser.parse_args()
-    main(args.model, args.image, args.data)
+    if args.mode != "both":
+        main(args.model, args.image, args.data, args.mode)
+    else:
+        import subprocess
+
+        summaries = []
+        for mode in ("process", "in-process"):
+            print(f"--- {mode} ---", flush=True)
+            extra = ["--model", str(args.model)] if args.model else []
+            run = subprocess.run([sys.executable, __file__, "--mode", mode, "--image", args.image, "--data",
+                                  str(args.data), *extra], capture_output=True, text=True)
+            print(run.stdout, end="", flush=True)
+            if run.returncode:
+                print(run.stderr[-2000:], flush=True)
+            summaries += [line for line in run.stdout.splitlines() if line.startswith("summary")]
+        print("\n".join(summaries))

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,6 +28,15 @@ from engine.result import DiagnosisResult
 log = logging.getLogger(__name__)
 Progress = Callable[[Any], None]
 Cancelled = Callable[[], bool]
+
+
+class ModelClient(Protocol):
+    """Where the viewer sends model requests: ``ModelProcess`` (its own process) or ``LocalModel``."""
+
+    def run(self, name: str, *args: Any, progress: Progress | None = None, cancelled: Cancelled | None = None,
+            **kwargs: Any) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

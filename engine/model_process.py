@@ -81,8 +81,12 @@ class ModelProcess:
         self._process, self._conn = None, None
 
     def close(self, timeout: float = 5.0) -> None:
-        """Ask the child to finish and wait a little; then make sure it is gone."""
-        with self._lock:
+        """Ask the child to finish and wait a little; then make sure it is gone. A request still running after
+        ``timeout`` is not waited for: the child is killed and that request fails with ``ModelProcessStopped``."""
+        if not self._lock.acquire(timeout=timeout):
+            self.kill()
+            return
+        try:
             if self._conn is not None and self.running:
                 try:
                     self._conn.send(None)
@@ -90,6 +94,8 @@ class ModelProcess:
                 except (OSError, EOFError, ValueError):
                     pass
             self._discard()
+        finally:
+            self._lock.release()
 
     def kill(self) -> None:
         """End the child at once (a test's crash; a cancel that must not wait)."""

@@ -26,7 +26,7 @@ from engine.errors import TrainingError
 from engine.model.backbones import count_parameters
 from engine.model.checkpoint import save_checkpoint
 from engine.model.config import PreprocessConfig
-from engine.model.head_card import TRAINING_HASHES, HeadCard, IntendedUse, write_training_hashes
+from engine.model.head_card import TRAINING_HASHES, HeadCard, IntendedUse, describe_rule, write_training_hashes
 from engine.model.pneumollm import frozen_fingerprints
 from engine.model.registry import load_profile
 from engine.paths import write_atomic
@@ -50,7 +50,6 @@ from training.intended_use import derive_intended_use
 from training.metrics import (
     OPERATING_RULES,
     binary_metrics,
-    describe_rule,
     grade_metrics,
     operating_point_table,
     roc_points,

@@ -81,13 +81,6 @@ def summarise_folds(per_fold: list[dict[str, float]]) -> dict[str, dict[str, flo
 OPERATING_RULES = ("youden", "sensitivity:0.95", "specificity:0.90")
 
 
-def describe_rule(rule: str) -> str:
-    kind, _, target = rule.partition(":")
-    if kind == "youden":
-        return "Youden's J"
-    return f"{kind} {float(target):.0%} or more"
-
-
 def operating_threshold(rule: str, y_true: np.ndarray, probability: np.ndarray) -> float:
     """The threshold a rule picks on (validation) data.
 

@@ -48,23 +48,13 @@ def show_splash() -> QSplashScreen:
 
 
 def preload_under(splash: QSplashScreen) -> None:
-    """The model's libraries, imported while the splash is up: imported later by the model worker, they would
-    freeze the window for a second or more (``engine.model.runtime.preload_libraries``)."""
-    from PySide6.QtCore import Qt
-    from PySide6.QtGui import QColor
-    from PySide6.QtWidgets import QApplication
-
-    from engine.model.runtime import preload_libraries
+    """The plots process starts and the window's own libraries are frozen out of the collector while the splash
+    is up. The model's libraries (PyTorch, transformers, scikit-learn) are never imported here: the model runs in
+    its own process (``engine.model_process``), started by the window once it is shown."""
     from viewer.figure_view import start_plots_process
     from viewer.gc_pauses import freeze_libraries
 
-    def show(text: str) -> None:
-        splash.showMessage(f"PneumoLLM Viewer\n{RESEARCH_USE}\n\n{text}",
-                           Qt.AlignmentFlag.AlignCenter, QColor(235, 235, 235))
-        QApplication.processEvents()
-
     start_plots_process()  # first: its imports run beside ours, done long before the window needs a plot
-    preload_libraries(show)
     freeze_libraries()
 
 
@@ -82,7 +72,7 @@ def open_window(argv: Sequence[str]) -> MainWindow:
     if ICON.exists():
         app.setWindowIcon(QIcon(str(ICON)))
     splash = show_splash()
-    from viewer.main_window import MainWindow  # the heavy imports (PyTorch, matplotlib), under the splash
+    from viewer.main_window import MainWindow  # Qt widgets and matplotlib's pieces, under the splash
     preload_under(splash)
     from viewer.settings import APPLICATION, ORGANISATION
 

@@ -27,16 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import Diagnoser
 from engine.errors import PneumoError
 from engine.ilo.clues import EVIDENCE_MIN, ModelFacts, build_clues
 from engine.ilo.draft import DRAFT_LABEL, draft_report
 from engine.ilo.form import IloReading, problems
 from engine.ilo.store import ReadingStore, StoredReading, instance_key
-from engine.ilo.zone_evidence import ZoneEvidenceReport, zone_evidence
+from engine.ilo.zone_evidence import ZoneEvidenceReport
 from engine.ilo.zones import lung_zones
 from engine.io import LoadedImage
 from engine.io.phi import hash_uid
+from engine.model_host import ModelClient
 from engine.result import DiagnosisResult
 from viewer.error_dialog import show_error
 from viewer.ilo_form import IloForm
@@ -45,15 +45,14 @@ from viewer.zone_chart import ZoneChart
 from viewer.zone_overlay import ZoneOverlay, zone_picture
 
 
-def measure_zone_evidence(diagnoser: Diagnoser, result: DiagnosisResult,
+def measure_zone_evidence(client: ModelClient, result: DiagnosisResult,
                           saliency: np.ndarray | None) -> tuple[ZoneEvidenceReport, np.ndarray]:
-    """Model worker: the six zones' evidence (reusing the Grad-CAM the reading already computed) and the zone
-    overlay's picture."""
+    """Model worker: the six zones' evidence, measured by the model (reusing the Grad-CAM the reading already
+    computed), and the zone overlay's picture, made here."""
     if result.lung_crop.fallback:
         raise PneumoError("The lungs were not found reliably (fallback crop) — no zones and no zone evidence.")
-    zones = lung_zones(result.lung_mask)
-    report = zone_evidence(zones, result.lung_crop, diagnoser.crop_probabilities, saliency)
-    return report, zone_picture(zones)
+    report = client.run("zone_evidence", result, saliency)
+    return report, zone_picture(lung_zones(result.lung_mask))
 
 
 class IloPanel(QWidget):
@@ -167,14 +166,14 @@ class IloPanel(QWidget):
         self.chart.set_report(report, message)
         self._show_suggestions()
 
-    def measure_evidence(self, diagnoser: Diagnoser | None, result: DiagnosisResult | None,
+    def measure_evidence(self, client: ModelClient | None, result: DiagnosisResult | None,
                          saliency: np.ndarray | None, workers: WorkerSet) -> None:
         """Queue the zone evidence on the model worker; the chart fills in when it is done."""
-        if diagnoser is None or result is None:
+        if client is None or result is None:
             return
         self.result = result
         self.chart.set_report(None, "Measuring the model's evidence in each zone…")
-        worker = Worker(measure_zone_evidence, diagnoser, result, saliency)
+        worker = Worker(measure_zone_evidence, client, result, saliency)
         self._evidence_worker = worker
         bind(worker, self, finished=self._evidence_done, failed=self._evidence_failed)
         workers.start(worker, model=True)

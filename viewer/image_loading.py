@@ -6,10 +6,9 @@ a 3000-pixel film or colouring its lung contour costs the GUI thread 50-200 ms (
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtGui import QImage
@@ -17,7 +16,8 @@ from PySide6.QtGui import QImage
 from engine.io import LoadedImage
 from engine.io.identity import PatientIdentity, read_identity
 from engine.io.phi import TagRow
-from engine.reading import ResultReady, SaliencyReady, read_case
+from engine.model_host import ModelClient
+from engine.reading import ResultReady, SaliencyReady
 from viewer.helper_process import load_image_in_helper
 from viewer.reading_view import contour_picture, first_view, saliency_picture, screen_picture
 from viewer.tag_browser import read_tag_rows
@@ -50,11 +50,18 @@ class SaliencyOnScreen(SaliencyReady):
     picture: QImage | None = None
 
 
-def read_case_for_screen(*args: Any, **kwargs: Any) -> Iterator[object]:
-    """``engine.reading.read_case``'s events, with their pictures made on this (worker) thread."""
-    for event in read_case(*args, **kwargs):
-        if isinstance(event, ResultReady):
-            event = ResultOnScreen(event.result, event.source_names, event.outline, contour_picture(event.outline))
-        elif isinstance(event, SaliencyReady) and event.saliency is not None:
-            event = SaliencyOnScreen(event.saliency, saliency_picture(event.saliency))
-        yield event
+def for_screen(event: object) -> object:
+    """A reading event with its picture made on this (worker) thread."""
+    if isinstance(event, ResultReady):
+        return ResultOnScreen(event.result, event.source_names, event.outline, contour_picture(event.outline))
+    if isinstance(event, SaliencyReady) and event.saliency is not None:
+        return SaliencyOnScreen(event.saliency, saliency_picture(event.saliency))
+    return event
+
+
+def read_case_for_screen(client: ModelClient, image: LoadedImage | Path, *, progress: Callable[[object], None],
+                         cancelled: Callable[[], bool], allow_flagged: bool = False, saliency: bool = True) -> None:
+    """Model worker: ``engine.reading.read_case`` in the model's process; each event reaches ``progress`` with its
+    picture made here."""
+    client.run("read", image, allow_flagged=allow_flagged, saliency=saliency,
+               progress=lambda event: progress(for_screen(event)), cancelled=cancelled)

@@ -2,16 +2,17 @@
 plumbing that keeps decoding, segmentation and inference off the GUI thread.
 
 Seams for other tabs: ``add_tab(widget, title)`` adds a tab beside "Reading"; ``open_in_reading_view(path)``
-shows one image in the reading view (e.g. a triage double-click); ``shared_diagnoser()`` hands the window's
-model to a model-pool worker.
+shows one image in the reading view (e.g. a triage double-click). The model runs in its own process
+(``engine.model_process``; the window never imports torch); tabs send it requests through ``window.model``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QThreadPool, QTimer
@@ -34,16 +35,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import Diagnoser
+from engine.diagnoser_spec import DiagnoserSpec
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, messages
 from engine.io import LoadedImage
 from engine.io.identity import PatientIdentity
 from engine.io.phi import TagRow
 from engine.model.head_card import load_head_card
-from engine.model.llm import smollm_is_prepared
+from engine.model.local_weights import smollm_is_prepared
 from engine.model.registry import profile_names
 from engine.model.store import active_head_dir
+from engine.model_host import LocalModel, ModelClient, ModelInfo
+from engine.model_process import ModelProcess
 from engine.notices import RESEARCH_USE
 from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
 from engine.result import DiagnosisResult
@@ -51,7 +54,6 @@ from viewer.about import DISCLAIMER, show_about
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
-from viewer.finetune import FinetuneWizard
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import build_main_menus
@@ -66,16 +68,20 @@ from viewer.workers import Worker, WorkerSet, model_pool
 from viewer.worklist_tab import WorklistTab
 from viewer.zone_overlay import ZoneOverlay
 
+if TYPE_CHECKING:
+    from engine.diagnoser import Diagnoser
+    from viewer.finetune import FinetuneWizard
+
 log = logging.getLogger(__name__)
-DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], Diagnoser]
+DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], "Diagnoser"]
 APP_TITLE = f"PneumoLLM Viewer — {RESEARCH_USE}"
 
 
-def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
-    """The installed (or shipped) head with the Settings' device and local weight paths.
+def model_spec(settings: ViewerSettings) -> DiagnoserSpec:
+    """The installed (or shipped) head with the Settings' device, local weight paths and threshold.
 
     Raises:
-        ModelLoadError: no head installed, a head for the other profile, or weights that do not load.
+        ModelLoadError: no head installed, or a head for the other profile.
     """
     folder = active_head_dir()
     profile = load_head_card(folder).profile
@@ -83,16 +89,43 @@ def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str]
         raise ModelLoadError(f"The installed head was trained for the {profile} profile but Settings ask for the "
                              f"{settings.profile} profile — change the profile in Settings, or train a "
                              f"{settings.profile} head.")
-    return settings.diagnoser_spec(folder).build(progress=progress)
+    return settings.diagnoser_spec(folder)
+
+
+def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
+    """The model ``model_spec`` describes, built in this process (benchmarks compare it with the model process)."""
+    return model_spec(settings).build(progress=progress)
+
+
+class UnavailableModel:
+    """Stands in for the model when it cannot even be described (a head for the other profile): every request
+    answers with the reason."""
+
+    def __init__(self, error: PneumoError) -> None:
+        self.error = error
+
+    def run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        raise self.error
+
+    def close(self) -> None:
+        pass
+
+
+def retire(model: ModelClient) -> None:
+    """Stop a model that was replaced without waiting on the GUI thread (its last request may still run)."""
+    threading.Thread(target=model.close, daemon=True, name="retire-model").start()
 
 
 class MainWindow(QMainWindow):
     def __init__(self, *, settings: ViewerSettings | None = None, diagnoser_factory: DiagnoserFactory | None = None,
                  preload_model: bool = True) -> None:
+        """``diagnoser_factory``: build the model in this process with it (tests, benchmarks); default: the model
+        of the Settings in its own process."""
         super().__init__()
         self.settings = settings or ViewerSettings.load()
-        self.diagnoser_factory = diagnoser_factory or default_diagnoser_factory
-        self.session = self._new_session()
+        self.diagnoser_factory = diagnoser_factory
+        self.model: ModelClient = self._new_model()
+        self.model_info: ModelInfo | None = None
         self.diagnoser_error = ""
         self.current_path: Path | None = None
         self.current_image: LoadedImage | None = None
@@ -115,10 +148,10 @@ class MainWindow(QMainWindow):
         self.wizard: FinetuneWizard | None = None
         self.export_dialog: ExportDialog | None = None
         self._build_ui()
-        self.triage_tab = TriageTab(self.shared_diagnoser, self)
+        self.triage_tab = TriageTab(self.model, self)
         self.triage_tab.open_image_requested.connect(self.open_from_triage)
         self.add_tab(self.triage_tab, "Triage")
-        self.worklist_tab = WorklistTab(self.shared_diagnoser, self)
+        self.worklist_tab = WorklistTab(self.model, self)
         self.worklist_tab.open_image_requested.connect(self.open_in_reading_view)
         self.worklist_tab.node_status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.add_tab(self.worklist_tab, "Worklist")
@@ -227,19 +260,39 @@ class MainWindow(QMainWindow):
         self.open_in_reading_view(path)
         self.step_order = "triage"
 
-    def shared_diagnoser(self) -> Diagnoser:
-        """The window's model, built on first use. Call it from a ``model_pool()`` worker only."""
-        return self.session.diagnoser()
-
     @property
     def diagnoser(self) -> Diagnoser | None:
-        """The window's model when it is built (None while loading or after a failure)."""
-        return self.session.current
+        """The in-process model when one was asked for and is built (tests); None for the model process."""
+        return self.model.session.current if isinstance(self.model, LocalModel) else None
 
-    def _new_session(self) -> ModelSession:
-        session = ModelSession(lambda progress: self.diagnoser_factory(self.settings, progress))
-        session.choose_threshold(self.settings.threshold_choice())  # checked when the model is built
-        return session
+    def _new_model(self) -> ModelClient:
+        if self.diagnoser_factory is not None:
+            factory = self.diagnoser_factory
+            session = ModelSession(lambda progress: factory(self.settings, progress))
+            session.choose_threshold(self.settings.threshold_choice())  # checked when the model is built
+            return LocalModel(session)
+        try:
+            return ModelProcess(model_spec(self.settings))
+        except PneumoError as exc:
+            return UnavailableModel(exc)
+
+    def _replace_model(self) -> None:
+        """New settings or a new head: a new model (process) from the next request on; the old one is stopped."""
+        old, self.model, self.model_info, self.diagnoser_error = self.model, self._new_model(), None, ""
+        retire(old)
+        self.triage_tab.set_model_client(self.model)
+        self.worklist_tab.set_model_client(self.model)
+
+    def threshold_in_force(self) -> tuple[float, Any] | None:
+        """The loaded head's threshold for the Settings' choice (None before the model is described).
+
+        Raises:
+            ModelLoadError: the chosen operating point is not one the head offers.
+        """
+        if self.model_info is None:
+            return None
+        card = self.model_info.card
+        return self.settings.threshold_choice().resolve(card.threshold, card.operating_points)
 
     # -- opening ---------------------------------------------------------------------------------------
     def _choose_file(self) -> None:
@@ -337,7 +390,7 @@ class MainWindow(QMainWindow):
     # -- the model ------------------------------------------------------------------------------------
     def ensure_diagnoser(self) -> None:
         """Build the diagnoser in the model worker (first start prepares the LLM, with a progress dialog)."""
-        if self.diagnoser is not None or self._loading_model:
+        if self.model_info is not None or self._loading_model:
             return
         self._loading_model = True
         self.device_label.setText("Model: loading…")
@@ -351,20 +404,17 @@ class MainWindow(QMainWindow):
             self._prepare_dialog.setMinimumDuration(0)
             self._prepare_dialog.show()
 
-        worker = Worker.reporting(self._build_model)
+        worker = Worker.reporting(self.model.run, "load")
         worker.signals.progress.connect(self._model_progress)
         worker.signals.finished.connect(self._diagnoser_ready)
         worker.signals.failed.connect(self._diagnoser_failed)
         self.workers.start(worker, model=True)
 
-    def _build_model(self, progress: Callable[[str], None], cancelled: Callable[[], bool]) -> Diagnoser:
-        """Model worker: build the session's model (a queued diagnosis then finds it built)."""
-        del cancelled  # loading cannot stop half-way
-        return self.session.diagnoser(progress)
-
     def _model_progress(self, text: object) -> None:
         if self._closing:
             return
+        if isinstance(text, tuple):  # ("status", line) from the model's loading
+            text = text[-1]
         self.device_label.setText(str(text))
         if self._prepare_dialog is not None:
             self._prepare_dialog.setLabelText(str(text))
@@ -375,19 +425,20 @@ class MainWindow(QMainWindow):
             self._prepare_dialog.close()
             self._prepare_dialog = None
 
-    def _diagnoser_ready(self, diagnoser: Diagnoser) -> None:
+    def _diagnoser_ready(self, info: ModelInfo) -> None:
         if self._closing:
             return
         self._close_prepare_dialog()
+        self.model_info = info
         self.diagnoser_error = ""
-        self.device_label.setText(f"Model: {diagnoser.profile} on {diagnoser.runtime.label}")
+        self.device_label.setText(f"Model: {info.profile} on {info.device}")
         self.device_label.setToolTip("")
-        self._show_intended_use(diagnoser)
+        self._show_intended_use(info)
 
-    def _show_intended_use(self, diagnoser: Diagnoser) -> None:
-        use = diagnoser.card.intended_use
+    def _show_intended_use(self, info: ModelInfo) -> None:
+        use = info.card.intended_use
         self.panel.set_intended_use(use.description or f"{use.population} {'/'.join(use.views)} "
-                                    f"{'/'.join(use.modalities)} radiographs; classes {', '.join(diagnoser.labels)}")
+                                    f"{'/'.join(use.modalities)} radiographs; classes {', '.join(info.card.labels)}")
 
     def _diagnoser_failed(self, exc: BaseException) -> None:
         if self._closing:
@@ -406,11 +457,14 @@ class MainWindow(QMainWindow):
         (``engine.reading.read_case``); this window only draws the events it yields."""
         if self.current_image is None:
             return
+        self.ensure_diagnoser()  # queued first on the model's thread: the window learns which model answers
         self.cancel_diagnosis()
         self._diagnosis_token += 1
         token = self._diagnosis_token
         self.panel.show_busy("Diagnosing: lung segmentation and PneumoLLM…")
-        worker = Worker(read_case_for_screen, self.session, self.current_image, allow_flagged=allow_flagged)
+        # The model process decodes the file itself (cheaper than sending the pixels); in-process, the image as is.
+        image = self.current_image if isinstance(self.model, LocalModel) else self.current_image.meta.path
+        worker = Worker.reporting(read_case_for_screen, self.model, image, allow_flagged=allow_flagged)
         worker.signals.progress.connect(lambda event: self._diagnosis_event(token, event))
         worker.signals.finished.connect(lambda _event: self._diagnosis_done(token))
         worker.signals.failed.connect(lambda exc: self._diagnosis_failed(token, exc))
@@ -435,8 +489,8 @@ class MainWindow(QMainWindow):
             self.device_label.setText(f"Model: {result.profile} on {result.device}")
             self.panel.show_result(result, list(event.source_names))
             self.ilo.set_result(result)
-            if self.diagnoser is not None:
-                self._show_intended_use(self.diagnoser)
+            if self.model_info is not None:
+                self._show_intended_use(self.model_info)
             # The film's overlays on the next turn of the event loop: painted in one go with the panel's new
             # text, a result stalled the window ~50 ms (benchmarks/bench_gui.py).
             image = self.current_image
@@ -462,7 +516,7 @@ class MainWindow(QMainWindow):
             self.panel.show_held()
             return
         if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
-            self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
+            self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)
         self.panel.show_idle("Diagnosis complete — review the image and the result." if self.panel.result
                              else "Done.")
 
@@ -563,7 +617,7 @@ class MainWindow(QMainWindow):
         if self.panel.result is None or self.current_image is None:
             show_error(self, PneumoError("Diagnose a case before exporting it."))
             return
-        card = self.diagnoser.card if self.diagnoser else None
+        card = self.model_info.card if self.model_info else None
         self.export_dialog = open_export_dialog(self, self.current_image, self.panel.result, card=card)
 
     def show_ilo_form(self) -> None:
@@ -572,11 +626,13 @@ class MainWindow(QMainWindow):
         self.ilo.form.quality.setFocus()
         if (self.ilo.evidence is None and self.panel.result is not None and not self.diagnosis_running
                 and not self.ilo.measuring):
-            self.ilo.measure_evidence(self.diagnoser, self.panel.result, self.saliency, self.workers)
+            self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)
 
     def open_finetune_wizard(self) -> FinetuneWizard:
         """One wizard at a time; installing or rolling back a head reloads the window's model."""
         if self.wizard is None:
+            from viewer.finetune import FinetuneWizard  # training's libraries load when the wizard opens
+
             self.wizard = FinetuneWizard(self, vision_weights=self.settings.vision_weights or None,
                                          llm_path=self.settings.llm_path or None)
             self.wizard.head_changed.connect(self._head_changed)
@@ -588,7 +644,7 @@ class MainWindow(QMainWindow):
     def _head_changed(self, _folder: object) -> None:
         """A head was installed or rolled back: the old head's result leaves the screen with it."""
         self.cancel_diagnosis()
-        self.session, self.diagnoser_error = self._new_session(), ""
+        self._replace_model()
         self.ensure_diagnoser()
         had_result = self.panel.result is not None or bool(self._held_events)
         self._held_events = []
@@ -605,7 +661,7 @@ class MainWindow(QMainWindow):
 
     def _open_settings(self) -> None:
         before = self.settings.copy()
-        dialog = SettingsDialog(self.settings, self, card=self.diagnoser.card if self.diagnoser else None)
+        dialog = SettingsDialog(self.settings, self, card=self.model_info.card if self.model_info else None)
         if not dialog.exec():
             return
         self.apply_settings(before)
@@ -618,24 +674,25 @@ class MainWindow(QMainWindow):
             self.reveal_result()
         if self.settings.model_differs(before):
             self.cancel_diagnosis()
-            self.session = self._new_session()
+            self._replace_model()
             self.ensure_diagnoser()
             if self.panel.result is not None:
                 self.panel.show_idle("Model settings changed — press Diagnose to run the new model.")
             return
         try:
-            self.session.choose_threshold(self.settings.threshold_choice())
+            in_force = self.threshold_in_force()
         except ModelLoadError as exc:  # an operating point the loaded head does not offer
             self.panel.show_idle(exc.user_message)
             return
-        result, diagnoser = self.panel.result, self.diagnoser
-        if result is not None and diagnoser is not None:  # the shown result, decided again at the new threshold
-            self.panel.show_decision(result.at_threshold(*diagnoser.threshold_in_force()))
+        # The model decides later results at the new choice (queued before any later diagnosis on its thread).
+        self.workers.start(Worker(self.model.run, "choose_threshold", self.settings.threshold_choice()), model=True)
+        result = self.panel.result
+        if result is not None and in_force is not None:  # the shown result, decided again at the new threshold
+            self.panel.show_decision(result.at_threshold(*in_force))
 
     def show_about(self) -> None:
-        diagnoser = self.diagnoser
-        card = diagnoser.card if diagnoser else None
-        show_about(self, card, self.diagnoser_error, diagnoser.checkpoint.folder if diagnoser else None)
+        info = self.model_info
+        show_about(self, info.card if info else None, self.diagnoser_error, Path(info.folder) if info else None)
 
     # -- plumbing ---------------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -660,5 +717,6 @@ class MainWindow(QMainWindow):
         self._close_prepare_dialog()
         QThreadPool.globalInstance().waitForDone(3000)
         model_pool().waitForDone(3000)
+        self.model.close()
         super().closeEvent(event)
 

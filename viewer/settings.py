@@ -26,11 +26,9 @@ from PySide6.QtWidgets import (
 from engine.decision import ThresholdChoice
 from engine.diagnoser_spec import DiagnoserSpec
 from engine.errors import ModelLoadError
-from engine.model.head_card import HeadCard
-from engine.model.llm import check_llm_folder
+from engine.model.head_card import HeadCard, describe_rule
+from engine.model.local_weights import check_clip_weights, check_llm_folder
 from engine.model.registry import load_profile, profile_names
-from engine.model.vision import check_clip_weights
-from training.metrics import describe_rule
 
 ORGANISATION = "PneumoLLM"
 APPLICATION = "PneumoLLM Viewer"

@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import Diagnoser
+from engine.model_host import ModelClient
 from engine.progress import Progress
-from engine.triage import TriageRow, TriageSummary, default_results_path, iter_rows, triage_folder
+from engine.triage import TriageRow, TriageSummary, default_results_path, iter_rows
 from engine.triage import existing_rows as earlier_rows
 from viewer.error_dialog import message_for
 from viewer.workers import Worker, WorkerSet
@@ -208,23 +208,18 @@ def existing_rows(out: Path) -> list[TriageRow]:
     return earlier_rows(out)[0]
 
 
-def run_triage(factory: Callable[[], Diagnoser], folder: Path, out: Path, batch_size: int, *,
+def run_triage(client: ModelClient, folder: Path, out: Path, batch_size: int, *,
                progress: Callable[[tuple[str, Any]], None], cancelled: Callable[[], bool]) -> TriageSummary:
-    """Model worker: the engine's triage, reporting status, progress and each batch of rows."""
-    progress(("status", "Preparing the model (the first start can take a while)…"))
-    diagnoser = factory()
-    return triage_folder(folder, out, diagnoser, batch_size=batch_size,
-                         progress=lambda p: progress(("progress", p)), cancelled=cancelled,
-                         on_rows=lambda rows: progress(("rows", rows)))
+    """Model worker: the engine's triage in the model's process, reporting status, progress and each batch of
+    rows (``engine.model_host.triage_folder``)."""
+    return client.run("triage_folder", folder, out, batch_size, progress=progress, cancelled=cancelled)
 
 
 class TriageTab(QWidget):
     """Choose a folder, triage it in the background, read the sorted and filterable results.
 
     Args:
-        diagnoser_factory: returns the Diagnoser to use; called inside the model worker (never on the GUI
-            thread) at the start of every run, so it should cache its model (``MainWindow.shared_diagnoser``
-            does) — then a newly installed head is picked up by the next run.
+        model_client: where the triage runs (the window's model process; ``LocalModel`` in tests).
         batch_size: images per model batch (rows arrive in the table batch by batch).
     """
 
@@ -232,10 +227,10 @@ class TriageTab(QWidget):
     triage_finished = Signal(object)  # TriageSummary
     running_changed = Signal(bool)
 
-    def __init__(self, diagnoser_factory: Callable[[], Diagnoser], parent: QWidget | None = None, *,
+    def __init__(self, model_client: ModelClient, parent: QWidget | None = None, *,
                  batch_size: int = 8) -> None:
         super().__init__(parent)
-        self._factory = diagnoser_factory
+        self._model_client = model_client
         self.batch_size = batch_size
         self._worker: Worker | None = None
         self._workers = WorkerSet(self)
@@ -343,9 +338,9 @@ class TriageTab(QWidget):
         elif not self._csv_edited:
             self.csv_edit.setText(str(default_results_path(folder)))
 
-    def set_diagnoser_factory(self, factory: Callable[[], Diagnoser]) -> None:
-        """Use another model source from the next run on."""
-        self._factory = factory
+    def set_model_client(self, client: ModelClient) -> None:
+        """Use another model (a new head, new settings) from the next run on."""
+        self._model_client = client
 
     def csv_path(self) -> Path | None:
         text = self.csv_edit.text().strip()
@@ -372,7 +367,7 @@ class TriageTab(QWidget):
         self._run_folder = folder.resolve()
         self.model.set_rows(existing_rows(out))  # resumed rows show at once; the engine skips their files
         self._update_summary()
-        worker = Worker.reporting(run_triage, self._factory, folder, out, self.batch_size)
+        worker = Worker.reporting(run_triage, self._model_client, folder, out, self.batch_size)
         worker.signals.progress.connect(self._on_progress)
         worker.signals.finished.connect(self._on_finished)
         worker.signals.failed.connect(self._on_failed)

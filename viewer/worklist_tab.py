@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser import Diagnoser
 from engine.errors import PneumoError
+from engine.model_host import ModelClient
 from engine.pacs.node import NodeConfig, PacsNode
 from engine.pacs.peer import Destination
 from engine.pacs.queue import WorkItem, WorkQueue
@@ -117,17 +117,17 @@ class WorklistTab(QWidget):
     """Received studies and the DICOM node's controls.
 
     Args:
-        diagnoser_factory: returns the window's Diagnoser; called on the model thread only.
+        model_client: where queued studies are diagnosed (the window's model process).
         poll_ms: how often the list is re-read from the queue.
     """
 
     open_image_requested = Signal(Path)
     node_status = Signal(str)  # one line for the main window's status bar
 
-    def __init__(self, diagnoser_factory: Callable[[], Diagnoser], parent: QWidget | None = None, *,
+    def __init__(self, model_client: ModelClient, parent: QWidget | None = None, *,
                  poll_ms: int = 1000) -> None:
         super().__init__(parent)
-        self._factory = diagnoser_factory
+        self._model_client = model_client
         self._workers = WorkerSet(self)
         self._drain: Worker | None = None
         self.node: PacsNode | None = None
@@ -334,12 +334,21 @@ class WorklistTab(QWidget):
             self.port_spin.setValue(int(port))
         store.endGroup()
 
+    def set_model_client(self, client: ModelClient) -> None:
+        """Diagnose with another model (a new head, new settings) from the next drain on."""
+        self._model_client = client
+
     def _start_drain(self) -> None:
         node = self.node
         assert node is not None
 
+        config = node.config
+
         def drain(progress: Callable[[Any], None], cancelled: Callable[[], bool]) -> int:
-            return node.drain(self._factory(), cancelled)
+            # the node receives here; the model process diagnoses what it stored (one SQLite queue)
+            return self._model_client.run("drain_store", config.store, send_results=config.forward is not None,
+                                          result_kinds=config.result_kinds, batch_size=config.batch_size,
+                                          progress=progress, cancelled=cancelled)
 
         self._drain = self._workers.start(Worker.reporting(drain), model=True)
         self._drain.signals.finished.connect(self._drain_ended)

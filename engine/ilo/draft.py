@@ -121,7 +121,8 @@ class LlmGenerator:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from engine.errors import ModelLoadError
-        from engine.model.llm import prepare_smollm, smollm_gguf_path
+        from engine.model.llm import prepare_smollm
+        from engine.model.local_weights import smollm_gguf_path
 
         if self.folder is None:
             folder, gguf = prepare_smollm(), smollm_gguf_path()

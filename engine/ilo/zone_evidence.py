@@ -16,16 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from engine.diagnoser import Diagnoser
 from engine.errors import SegmentationError
 from engine.ilo.codes import ZONES
 from engine.ilo.zones import LungZones, box_json, lung_zones
 from engine.lung_crop import LungCrop
 from engine.result import DiagnosisResult
+
+if TYPE_CHECKING:
+    from engine.diagnoser import Diagnoser
 
 BLUR_FRACTION = 0.04  # Gaussian radius for the neutral fill, as a fraction of the crop side (9 px at 224)
 NOTE = "model evidence (what the model's score depends on), not a reading"

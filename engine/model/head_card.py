@@ -236,3 +236,11 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return value
+
+
+def describe_rule(rule: str) -> str:
+    """An operating point's rule for people: "sensitivity:0.95" -> "sensitivity 95% or more"."""
+    kind, _, target = rule.partition(":")
+    if kind == "youden":
+        return "Youden's J"
+    return f"{kind} {float(target):.0%} or more"

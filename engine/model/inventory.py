@@ -17,7 +17,7 @@ import torch
 
 from engine.model.backbones import count_parameters, efficientnet_lite0_weights_path
 from engine.model.config import ModelConfig
-from engine.model.llm import smollm_gguf_path, smollm_is_prepared
+from engine.model.local_weights import smollm_gguf_path, smollm_is_prepared
 from engine.model.pneumollm import PneumoLLM
 from engine.model.registry import Profile, load_profile, profile_names
 from engine.model.runtime import Runtime

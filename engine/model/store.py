@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 
 from engine.errors import ModelLoadError
-from engine.model.checkpoint import load_checkpoint
 from engine.paths import DEFAULT_HEAD, data_dir, write_atomic
 
 
@@ -37,6 +36,8 @@ class ModelStore:
 
     def install(self, head_dir: Path) -> Path:
         """Copy a trained head into the store and make it active; the current one becomes 'previous'."""
+        from engine.model.checkpoint import load_checkpoint  # torch: only when a head is installed
+
         load_checkpoint(head_dir)  # refuse anything that is not a loadable head before touching the store
         target = self.root / f"head-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"  # unique within a second
         staging = self.root / f".{target.name}.partial"

@@ -13,7 +13,6 @@ kept in eval mode even while the rest trains).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,6 +20,7 @@ from torch import nn
 from engine.errors import ModelLoadError
 from engine.model.backbones import efficientnet_lite0, freeze
 from engine.model.config import ModelConfig
+from engine.model.local_weights import check_clip_weights
 
 log = logging.getLogger(__name__)
 
@@ -155,19 +155,6 @@ def build_clip_visual(config: ModelConfig) -> nn.Module:
         raise ModelLoadError(f"The CLIP checkpoint does not fit {config.clip_model_name} "
                              f"({type(exc).__name__}).", path=path) from exc
     return model.visual
-
-
-def check_clip_weights(path: str | Path | None) -> Path:
-    """A readable local CLIP checkpoint file (never a hub name: nothing is downloaded)."""
-    if not path:
-        raise ModelLoadError("No CLIP ViT-L/14 checkpoint chosen — set it in Settings or pass --vision-weights.")
-    file = Path(path)
-    if not file.is_file():
-        raise ModelLoadError(f"CLIP checkpoint not found: {file}", path=file)
-    if file.suffix not in (".safetensors", ".pt", ".pth", ".bin"):
-        raise ModelLoadError("Choose an open_clip / OpenAI CLIP checkpoint (.safetensors, .pt, .pth or .bin).",
-                             path=file)
-    return file
 
 
 def build_sources(config: ModelConfig, pretrained: bool = True) -> nn.Module:

@@ -12,13 +12,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.diagnoser import Diagnoser
 from engine.pacs.forward import Forwarder
 from engine.pacs.peer import Destination
 from engine.pacs.queue import WorkQueue
 from engine.pacs.scp import Received, StorageServer, adopt_orphans
 from engine.pacs.worker import TriageWorker
+
+if TYPE_CHECKING:
+    from engine.diagnoser import Diagnoser
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,16 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.diagnoser import Diagnoser
 from engine.errors import PneumoError
 from engine.io.phi import hash_uid
 from engine.pacs.queue import ItemResult, WorkItem, WorkQueue
 from engine.result import CaseOutcome
 from engine.triage import UNREADABLE, row_for
+
+if TYPE_CHECKING:
+    from engine.diagnoser import Diagnoser
 
 log = logging.getLogger(__name__)
 # highdicom warns about odd person names by quoting them: a patient's or physician's name in a node's output.

@@ -11,6 +11,8 @@ import pytest
 from PIL import Image
 
 from engine.diagnoser import Diagnoser
+from engine.model_host import LocalModel
+from engine.reading import ModelSession
 from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like, make_dicom
 from tests.head_factory import make_tiny_head
@@ -29,6 +31,11 @@ def isolate_user_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 def tiny_diagnoser(folder: Path, threshold: float = 0.5) -> Diagnoser:
     head = make_tiny_head(folder / "head", with_map=False, threshold=threshold)
     return Diagnoser(head, segmenter=LungSegmenter(weights=None))
+
+
+def in_process(build: Any) -> LocalModel:
+    """A tab's model client serving requests in this process with the model ``build()`` returns (or raises)."""
+    return LocalModel(ModelSession(lambda _progress: build()))
 
 
 def make_triage_folder(root: Path, good: int = 5) -> Path:

@@ -191,13 +191,15 @@ def test_an_operating_point_from_settings_decides_the_shown_result(qtbot, factor
     card = diagnoser.card
     low = {"threshold": 0.0, "sensitivity": 100.0, "specificity": 0.0}
     diagnoser.checkpoint = replace(diagnoser.checkpoint, card=replace(card, operating_points={"specificity:0.0": low}))
+    window.model_info = replace(window.model_info, card=diagnoser.card)  # what the model reports of its head
     before = window.settings.copy()
     window.settings.operating_point = "specificity:0.0"
     window.apply_settings(before)
     shown = window.panel.result
     assert shown.threshold == 0.0 and shown.decision.flagged and shown.probability == probability
     assert shown.decision.threshold_source.value == "operating point"
-    assert diagnoser.threshold_in_force() == (0.0, shown.decision.threshold_source)
+    # the model decides later results at the choice too (sent to it on its own thread)
+    qtbot.waitUntil(lambda: diagnoser.threshold_in_force() == (0.0, shown.decision.threshold_source), timeout=30_000)
 
 
 def test_a_graded_result_shows_its_suggested_grade(qtbot, factory, tmp_path: Path) -> None:
@@ -262,17 +264,29 @@ def test_dropping_a_file_opens_it(qtbot, factory, tmp_path: Path) -> None:
     wait_for_image(qtbot, window, "dropped.dcm")
 
 
-def test_app_opens_the_path_from_the_command_line(qtbot, factory, monkeypatch, tmp_path: Path) -> None:
+def test_app_opens_the_path_and_diagnoses_in_the_model_process(qtbot, tiny_head: Path, monkeypatch,
+                                                               tmp_path: Path) -> None:
     import viewer.main_window as main_window
+    from engine.diagnoser_spec import DiagnoserSpec
+    from engine.model_process import ModelProcess
     from viewer import app
 
     # open_window is main() without the event loop: quitting the test's QApplication would end later tests' loops.
-    monkeypatch.setattr(main_window, "default_diagnoser_factory", factory)
-    path = make_dicom(tmp_path / "cli.dcm", chest_like(), ViewPosition="PA")
+    monkeypatch.setattr(main_window, "model_spec", lambda settings: DiagnoserSpec.of(tiny_head, device="cpu"))
+    path = make_dicom(tmp_path / "cli.dcm", chest_like(300, 280), ViewPosition="PA")
     window = app.open_window([str(path)])
     qtbot.addWidget(window)
-    assert window.isVisible()
+    assert window.isVisible() and isinstance(window.model, ModelProcess)
     wait_for_image(qtbot, window, "cli.dcm")
+    qtbot.waitUntil(lambda: window.result_held or window.panel.result is not None, timeout=120_000)
+    window.reveal_result()  # read-first: the reader asks
+    wait_for_result(qtbot, window)
+    assert window.model.running and window.model_info is not None and window.model_info.profile == "tiny-test"
+    window.model.kill()  # a crashed model: a clear line, and the next Diagnose starts a fresh one
+    window.diagnose(False)
+    qtbot.waitUntil(lambda: window.panel.result is not None and not window.diagnosis_running, timeout=120_000)
+    assert window.model.starts == 2
+    window.close()
 
 
 def test_out_of_domain_warning_is_as_loud_as_the_verdict(qtbot, factory, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from engine.diagnoser import Diagnoser
 from engine.triage import default_results_path, iter_rows, journal_path
 from tests.viewer.helpers import (
     GatedDiagnoser,
+    in_process,
     isolate_user_folders,
     make_triage_folder,
     save_screenshot,
@@ -44,7 +45,7 @@ def test_rows_sort_filter_and_open(qtbot, diagnoser: Diagnoser, tmp_path: Path) 
         calls.append(threading.current_thread() is threading.main_thread())
         return diagnoser
 
-    tab = TriageTab(factory, batch_size=3)
+    tab = TriageTab(in_process(factory), batch_size=3)
     qtbot.addWidget(tab)
     tab.resize(980, 520)
     tab.show()
@@ -113,7 +114,7 @@ def test_rows_sort_filter_and_open(qtbot, diagnoser: Diagnoser, tmp_path: Path) 
 def test_cancel_keeps_rows_and_a_second_run_resumes(qtbot, diagnoser: Diagnoser, tmp_path: Path) -> None:
     folder = make_triage_folder(tmp_path / "in")
     gated = GatedDiagnoser(diagnoser, gate_after=1)
-    tab = TriageTab(lambda: gated, batch_size=2)  # type: ignore[arg-type, return-value]
+    tab = TriageTab(in_process(lambda: gated), batch_size=2)
     qtbot.addWidget(tab)
     tab.set_folder(folder)
 
@@ -143,7 +144,7 @@ def test_cancel_keeps_rows_and_a_second_run_resumes(qtbot, diagnoser: Diagnoser,
 
 
 def test_bad_folder_is_reported_not_raised(qtbot, tmp_path: Path) -> None:
-    tab = TriageTab(lambda: pytest.fail("the model must not load for a missing folder"))  # type: ignore[arg-type]
+    tab = TriageTab(in_process(lambda: pytest.fail("the model must not load for a missing folder")))
     qtbot.addWidget(tab)
     assert tab.start() is None and "Choose a folder" in tab.status_label.text()
     tab.set_folder(tmp_path / "missing")

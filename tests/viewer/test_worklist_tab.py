@@ -13,6 +13,7 @@ from engine.pacs.peer import Destination
 from engine.pacs.queue import ItemResult, WorkQueue
 from engine.triage import iter_rows
 from tests.engine.pacs.peers import relabelled_copies
+from tests.viewer.helpers import in_process
 from viewer.worklist_tab import DECISION, SENT, STATE, WorklistTab
 
 
@@ -29,7 +30,7 @@ def filled_store(store: Path) -> Path:
 
 
 def test_orders_double_click_and_export(qtbot, tmp_path: Path) -> None:
-    tab = WorklistTab(lambda: None, poll_ms=50)  # type: ignore[arg-type, return-value]  (no node started)
+    tab = WorklistTab(in_process(lambda: None), poll_ms=50)  # no node started: no model needed
     qtbot.addWidget(tab)
     tab.store_edit.setText(str(filled_store(tmp_path / "store")))
     tab.refresh()
@@ -46,7 +47,7 @@ def test_orders_double_click_and_export(qtbot, tmp_path: Path) -> None:
 
 def test_node_started_in_the_tab_shows_results_as_they_arrive(qtbot, tiny_diagnoser: Diagnoser, dicom_dir: Path,
                                                               tmp_path: Path) -> None:
-    tab = WorklistTab(lambda: tiny_diagnoser, poll_ms=100)
+    tab = WorklistTab(in_process(lambda: tiny_diagnoser), poll_ms=100)
     qtbot.addWidget(tab)
     tab.store_edit.setText(str(tmp_path / "store"))
     tab.port_spin.setValue(0)  # any free port
@@ -64,13 +65,13 @@ def test_node_started_in_the_tab_shows_results_as_they_arrive(qtbot, tiny_diagno
     tab.stop_node()
     qtbot.waitUntil(lambda: tab._drain is None and tab._closing_node is None, timeout=30_000)
     assert tab.node_button.text() == "Start node" and tab.store_edit.isEnabled()
-    again = WorklistTab(lambda: tiny_diagnoser)  # the next start of the viewer: the node's fields are kept
+    again = WorklistTab(in_process(lambda: tiny_diagnoser))  # the next start of the viewer: the node's fields are kept
     qtbot.addWidget(again)
     assert (again.store_edit.text(), again.port_spin.value()) == (str(tmp_path / "store"), 0)
 
 
 def test_a_bad_destination_is_one_line_and_no_node(qtbot, tmp_path: Path) -> None:
-    tab = WorklistTab(lambda: None)  # type: ignore[arg-type, return-value]
+    tab = WorklistTab(in_process(lambda: None))
     qtbot.addWidget(tab)
     assert not tab.start_node()
     assert "store folder" in tab.status_label.text()

@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import PneumoError, TrainingError
+from engine.model.head_card import describe_rule
 from engine.model.registry import load_profile
 from training.config import FinetuneConfig
-from training.metrics import OPERATING_RULES, describe_rule
+from training.metrics import OPERATING_RULES
 from viewer.error_dialog import message_for
 from viewer.finetune.common import BAD_STYLE, coloured, plural
 from viewer.workers import Worker

@@ -16,11 +16,12 @@ from engine.errors import ModelLoadError
 from engine.model.checkpoint import save_checkpoint
 from engine.model.config import PreprocessConfig
 from engine.model.head_card import HeadCard
-from engine.model.llm import check_llm_folder, load_decoder
+from engine.model.llm import load_decoder
+from engine.model.local_weights import check_clip_weights, check_llm_folder
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.registry import load_profile
 from engine.model.runtime import Runtime
-from engine.model.vision import build_clip_visual, check_clip_weights
+from engine.model.vision import build_clip_visual
 from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like, make_dicom
 

@@ -11,7 +11,9 @@ SimpleITK is imported on first read only: the viewer's start-up and ``import eng
 
 from __future__ import annotations
 
+import gzip
 import logging
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +21,7 @@ from types import ModuleType
 import numpy as np
 
 from engine.errors import DicomReadError, UnsupportedImageError
+from engine.io.decoder_chatter import captured
 from engine.io.image import ImageMeta, LoadedImage, autocontrast_uint8, check_dimensions
 
 log = logging.getLogger(__name__)
@@ -107,7 +110,8 @@ def read_research_array(path: Path) -> tuple[np.ndarray, tuple[float, float] | N
     reader.SetFileName(str(path))
     reader.SetImageIO(image_io)
     try:
-        reader.ReadImageInformation()
+        with captured():  # niftilib prints its complaints to fd 2
+            reader.ReadImageInformation()
     except RuntimeError as exc:
         _log_refusal(exc, path)
         raise DicomReadError(f"Not a readable {name} file (unknown content, damaged or truncated header).",
@@ -125,17 +129,42 @@ def read_research_array(path: Path) -> tuple[np.ndarray, tuple[float, float] | N
     if components not in (1, 2, 3, 4):
         raise UnsupportedImageError(f"A {name} vector image with {components} values per pixel — save the "
                                     "radiograph as a grey image.", path=path)
+    damaged = DicomReadError(f"The {name} pixel data could not be read (damaged, truncated, or its separate "
+                             "pixel-data file is missing).", path=path)
+    if image_io == "NiftiImageIO" and not _nifti_data_complete(path, reader):
+        raise damaged
     try:
-        image = reader.Execute()
+        with captured():
+            image = reader.Execute()
     except RuntimeError as exc:
         _log_refusal(exc, path)
-        raise DicomReadError(f"The {name} pixel data could not be read (damaged, truncated, or its separate "
-                             "pixel-data file is missing).", path=path) from None
+        raise damaged from None
     array = sitk.GetArrayFromImage(image)
     if array.dtype.kind == "c":
         raise UnsupportedImageError(f"A {name} file of complex values — not a radiograph's pixels.", path=path)
     array = array.reshape((rows, columns, components) if components > 1 else (rows, columns))
     return array, _spacing(reader.GetSpacing())
+
+
+def _nifti_data_complete(path: Path, reader: object) -> bool:
+    """Whether the file holds every byte its header promises. ITK's NIfTI reader fills a truncated file's
+    missing pixels with zeros and says nothing, so a cut-off download would pass as a half-black radiograph."""
+    try:
+        dims = int(reader.GetMetaData("dim[0]"))
+        count = int(np.prod([int(reader.GetMetaData(f"dim[{axis}]")) for axis in range(1, dims + 1)], dtype=np.int64))
+        needed = int(float(reader.GetMetaData("vox_offset"))) + count * int(reader.GetMetaData("bitpix")) // 8
+    except (RuntimeError, ValueError):  # a header ITK read without these keys: nothing to compare with
+        return True
+    if not path.name.lower().endswith(".gz"):
+        return path.stat().st_size >= needed
+    have = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while have < needed and (block := stream.read(1 << 20)):
+                have += len(block)
+    except (OSError, EOFError, zlib.error):  # a cut gzip stream ends in EOFError
+        return False
+    return have >= needed
 
 
 def _spacing(itk_spacing: tuple[float, ...]) -> tuple[float, float] | None:

@@ -41,6 +41,7 @@ RESEARCH_SUFFIXES = frozenset(_FORMATS)
 # names of that file.
 _DETACHED_HEADER_SUFFIXES = (".mhd", ".nhdr", ".MHD", ".NHDR")
 _DETACHED_DATA_SUFFIXES = (".raw.gz", ".raw", ".zraw")
+_HEADER_BYTES = 64 * 1024  # a MetaImage or NRRD text header is a few hundred bytes
 
 
 def research_suffix(path: Path) -> str | None:
@@ -66,6 +67,37 @@ def is_detached_pixel_data(path: Path) -> bool:
             stem = path.name[: -len(suffix)]
             return any(path.with_name(stem + header).is_file() for header in _DETACHED_HEADER_SUFFIXES)
     return False
+
+
+def detached_pixel_files(path: Path) -> tuple[Path, ...]:
+    """The separate pixel-data file(s) a MetaImage or NRRD header names (``ElementDataFile`` / ``data file``),
+    those that exist; () for attached data (``LOCAL``, or no such field), other formats and unreadable headers.
+    File-name patterns (``%03d.raw 1 10 1``) name slices of a volume, which is refused anyway, and give ()."""
+    suffix = research_suffix(path)
+    if suffix is None or _FORMATS[suffix][0] == "NIfTI":
+        return ()
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEADER_BYTES).decode("latin-1")
+    except OSError:
+        return ()
+    lines = head.splitlines()
+    names: list[str] = []
+    for index, line in enumerate(lines):
+        if _FORMATS[suffix][0] == "NRRD" and not line.strip():
+            break  # a blank line ends a NRRD header; attached data follows
+        key, sep, value = line.partition("=" if _FORMATS[suffix][0] == "MetaImage" else ":")
+        key = key.strip().lower().replace(" ", "")
+        if not sep or key not in ("elementdatafile", "datafile"):
+            continue
+        value = value.strip()
+        if value.upper().startswith("LIST"):
+            names = [name.strip() for name in lines[index + 1 :] if name.strip()]
+        elif value.upper() != "LOCAL" and "%" not in value:
+            names = [value]
+        break
+    files = (path.parent / name for name in names)
+    return tuple(file for file in files if file.is_file() and file != path)
 
 
 def read_research_image(path: Path) -> LoadedImage:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from engine.errors import DicomReadError, UnsupportedImageError
 from engine.io import load_image
-from engine.io.research_image import is_detached_pixel_data, is_research_file, research_suffix
+from engine.io.research_image import detached_pixel_files, is_detached_pixel_data, is_research_file, research_suffix
 from engine.io.study_scan import scan_folder
 from tests.dicom_factory import chest_like
 
@@ -155,3 +155,24 @@ def test_simpleitk_is_imported_only_when_a_research_file_is_read(tmp_path: Path)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("suffix", [".mhd", ".nhdr"])
+def test_content_hash_covers_detached_pixel_data(tmp_path: Path, suffix: str) -> None:
+    from engine.paths import file_sha256
+
+    # Same size, same data-file name: the two headers are byte-identical, only the pixels differ. Crop-cache keys
+    # and a head's training-image fingerprints must still tell them apart.
+    (tmp_path / "normal").mkdir()
+    (tmp_path / "abnormal").mkdir()
+    first = write(tmp_path / "normal" / f"case{suffix}", asymmetric())
+    second = write(tmp_path / "abnormal" / f"case{suffix}", asymmetric() + np.uint16(1))
+    assert first.read_bytes() == second.read_bytes()
+    assert detached_pixel_files(first) == (first.with_suffix(".raw"),)
+    assert file_sha256(first) != file_sha256(second)
+    before = file_sha256(first)
+    write(first.with_suffix(".tmp" + suffix), asymmetric() + np.uint16(2))  # rewrite the pixels only
+    first.with_suffix(".tmp.raw").replace(first.with_suffix(".raw"))
+    assert file_sha256(first) != before
+    single = write(tmp_path / "single.mha", asymmetric())
+    assert detached_pixel_files(single) == () and detached_pixel_files(tmp_path / "x.nii") == ()

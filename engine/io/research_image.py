@@ -17,6 +17,7 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -178,7 +179,7 @@ def read_research_array(path: Path) -> tuple[np.ndarray, tuple[float, float] | N
     return array, _spacing(reader.GetSpacing())
 
 
-def _nifti_data_complete(path: Path, reader: object) -> bool:
+def _nifti_data_complete(path: Path, reader: Any) -> bool:  # reader: SimpleITK.ImageFileReader
     """Whether the file holds every byte its header promises. ITK's NIfTI reader fills a truncated file's
     missing pixels with zeros and says nothing, so a cut-off download would pass as a half-black radiograph."""
     try:

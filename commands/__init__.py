@@ -17,7 +17,7 @@ from engine.notices import RESEARCH_USE
 # subcommand -> (module in this package, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("gui", "open the viewer (the default with no arguments)"),
-    "inspect": ("inspect_cmd", "read one DICOM/PNG/JPEG/TIFF file and report its metadata"),
+    "inspect": ("inspect_cmd", "read one DICOM/PNG/JPEG/TIFF/MetaImage/NRRD/NIfTI file and report its metadata"),
     "segment": ("segment_cmd", "segment the lungs and make the 224x224 lung crop"),
     "predict": ("predict_cmd", "diagnose one radiograph with the installed model"),
     "triage": ("triage_cmd", "diagnose every radiograph in a folder tree into a CSV"),

@@ -13,7 +13,7 @@ FIELDS = ("path", "modality", "view", "photometric_interpretation", "transfer_sy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG or TIFF file")
+    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG, TIFF, MetaImage, NRRD or NIfTI file")
     parser.add_argument("--png", type=Path, metavar="OUT", help="also write the 8-bit display image as PNG")
     add_json_flag(parser)
 

@@ -29,7 +29,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG or TIFF chest radiograph")
+    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG, TIFF, MetaImage, NRRD or NIfTI chest radiograph")
     add_model_arguments(parser)
     parser.add_argument("--allow-flagged", action="store_true",
                         help="diagnose even images flagged at ingest (lateral view, CT/MR/US, ...)")

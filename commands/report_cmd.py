@@ -17,7 +17,8 @@ from commands.predict_cmd import add_model_arguments, make_diagnoser
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG or TIFF frontal chest radiograph")
+    parser.add_argument("file", type=Path,
+                        help="a DICOM, PNG, JPEG, TIFF, MetaImage, NRRD or NIfTI frontal chest radiograph")
     parser.add_argument("--reading", type=Path, metavar="READING.json",
                         help="the reader's signed ILO reading as JSON (fields: docs/ilo.md)")
     parser.add_argument("--sr", type=Path, metavar="OUT.dcm", help="write the reading as a DICOM Comprehensive SR")

@@ -12,7 +12,7 @@ from engine.model.config import DEVICE_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG or TIFF radiograph")
+    parser.add_argument("file", type=Path, help="a DICOM, PNG, JPEG, TIFF, MetaImage, NRRD or NIfTI radiograph")
     parser.add_argument("--mask", type=Path, metavar="OUT.png",
                         help="write the lung mask (original image size; lungs 255, background 0)")
     parser.add_argument("--crop", type=Path, metavar="OUT.png", help="write the 224x224 lung crop (model input)")

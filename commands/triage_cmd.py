@@ -19,7 +19,8 @@ from commands.predict_cmd import add_model_arguments, diagnoser_spec, make_diagn
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, metavar="FOLDER_OR_LIST",
-                        help="a folder tree of DICOM/PNG/JPEG/TIFF files, or a text file listing one path per line")
+                        help="a folder tree of DICOM/PNG/JPEG/TIFF/MetaImage/NRRD/NIfTI files, or a text file "
+                             "listing one path per line")
     parser.add_argument("--out", type=Path, required=True,
                         help="results CSV or .parquet dataset (re-running with the same output resumes and skips "
                              "finished images)")

@@ -75,11 +75,18 @@ def _umask() -> int:
 
 def file_sha256(path: Path, *, length: int = 32, chunk: int = 1 << 20) -> str:
     """Content hash of a file (hex, first ``length`` characters): triage resume keys, crop-cache keys,
-    training-image fingerprints."""
+    training-image fingerprints.
+
+    A MetaImage / NRRD header whose pixels are in a separate file (``x.mhd`` + ``x.raw``) hashes both: two headers
+    are often byte-identical (same size, same data-file name, different folders) while their pixels differ.
+    """
+    from engine.io.research_image import detached_pixel_files
+
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
+    for part in (Path(path), *detached_pixel_files(Path(path))):
+        with open(part, "rb") as handle:
+            while block := handle.read(chunk):
+                digest.update(block)
     return digest.hexdigest()[:length]
 
 

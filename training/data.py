@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import Cancelled, PneumoError, TrainingError
-from engine.io import DICOM_SUFFIXES, RASTER_SUFFIXES, is_dicom_file
+from engine.io import DICOM_SUFFIXES, RASTER_SUFFIXES, is_dicom_file, is_research_file
 from engine.io.phi import hash_uid
+from engine.io.research_image import is_detached_pixel_data
 from engine.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def load_labelled(source: str | Path) -> LabelledSet:
 
 def _is_image_candidate(path: Path) -> bool:
     suffix = path.suffix.lower()
-    return suffix in RASTER_SUFFIXES or suffix in DICOM_SUFFIXES or is_dicom_file(path)
+    return suffix in RASTER_SUFFIXES or suffix in DICOM_SUFFIXES or is_research_file(path) or is_dicom_file(path)
 
 
 def from_folder(root: Path) -> LabelledSet:
@@ -136,7 +137,7 @@ def from_folder(root: Path) -> LabelledSet:
     items, skipped, sources = [], [], Counter()
     for label, name in enumerate(classes):
         for path in sorted((root / name).rglob("*")):
-            if not path.is_file() or path.name.startswith("."):
+            if not path.is_file() or path.name.startswith(".") or is_detached_pixel_data(path):
                 continue
             if not _is_image_candidate(path):
                 skipped.append((path, f"not an image file ({path.suffix or 'no suffix'})"))
@@ -185,7 +186,7 @@ def from_csv(path: Path) -> LabelledSet:
 
 
 def _patient_from_file(path: Path) -> tuple[str, str]:
-    if path.suffix.lower() not in RASTER_SUFFIXES and is_dicom_file(path):
+    if path.suffix.lower() not in RASTER_SUFFIXES and not is_research_file(path) and is_dicom_file(path):
         try:
             from engine.io.dicom import read_header
 

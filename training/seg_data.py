@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.io import load_image
+from engine.io import is_research_file, load_image
+from engine.io.research_image import read_research_array
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,19 @@ class MaskedImage:
         image = load_image(self.image_path).model_uint8
         mask = np.zeros(image.shape, bool)
         for path in self.mask_paths:
-            part = np.asarray(Image.open(path).convert("L").resize(image.shape[::-1], Image.NEAREST)) > 127
-            mask |= part
+            mask |= read_mask(path, image.shape)
         return image, mask
+
+
+def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A lung mask file as a bool (H, W) array of ``shape``: PNG and friends above mid-grey, MetaImage / NRRD /
+    NIfTI label maps wherever they are not 0 (left and right lung may carry different labels)."""
+    if is_research_file(path):
+        grid, _ = read_research_array(path)
+        labels = grid[..., 0] if grid.ndim == 3 else grid
+        picture = Image.fromarray(((labels != 0) * 255).astype(np.uint8))
+        return np.asarray(picture.resize(shape[::-1], Image.NEAREST)) > 127
+    return np.asarray(Image.open(path).convert("L").resize(shape[::-1], Image.NEAREST)) > 127
 
 
 def jsrt_items(root: Path) -> list[MaskedImage]:

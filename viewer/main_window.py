@@ -296,7 +296,8 @@ class MainWindow(QMainWindow):
 
     # -- opening ---------------------------------------------------------------------------------------
     def _choose_file(self) -> None:
-        patterns = "Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
+        patterns = ("Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.mha *.mhd *.nrrd *.nhdr *.nii "
+                    "*.nii.gz);;All files (*)")
         name, _ = QFileDialog.getOpenFileName(self, "Open radiograph", "", patterns)
         if name:
             self.open_path(Path(name))

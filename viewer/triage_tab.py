@@ -239,7 +239,8 @@ class TriageTab(QWidget):
         self.last_summary: TriageSummary | None = None
 
         self.folder_edit = QLineEdit()
-        self.folder_edit.setPlaceholderText("Folder with radiographs (DICOM, PNG, JPEG, TIFF; sub-folders included)")
+        self.folder_edit.setPlaceholderText(
+            "Folder with radiographs (DICOM, PNG, JPEG, TIFF, MetaImage, NRRD, NIfTI; sub-folders included)")
         self.folder_edit.textEdited.connect(self._folder_edited)
         self.csv_edit = QLineEdit()
         self.csv_edit.setPlaceholderText("in your data folder (triage/<folder name>-<digest>.csv)")

@@ -32,7 +32,7 @@ class ImageMeta:
     """What we know about an image without its pixels. No patient-identifying values."""
 
     path: Path
-    kind: str  # "dicom" or "raster": which reader decoded it
+    kind: str  # "dicom", "raster" (PNG/JPEG/TIFF) or "research" (MetaImage/NRRD/NIfTI): which reader decoded it
     rows: int
     columns: int
     modality: str | None = None
@@ -46,7 +46,7 @@ class ImageMeta:
     series_uid: str | None = None
     sop_instance_uid: str | None = None
     flags: tuple[Flag, ...] = ()  # reasons this image should not be diagnosed silently
-    decoder: str = ""  # "pydicom", "Pillow", "tifffile"
+    decoder: str = ""  # "pydicom", "Pillow", "tifffile", "SimpleITK"
 
     def to_json(self) -> dict[str, object]:
         return {

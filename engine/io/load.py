@@ -1,4 +1,5 @@
-"""One entry point for every image the app opens: ``load_image(path)`` picks the reader by content."""
+"""One entry point for every image the app opens: ``load_image(path)`` picks the reader by content (and, for
+the research formats whose headers have no magic number at the start, by name)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from engine.errors import DicomReadError, UnsupportedImageError
 from engine.io.image import LoadedImage
+from engine.io.research_image import is_research_file
 
 RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ""})
@@ -38,11 +40,11 @@ def is_dicom_file(path: Path) -> bool:
 
 
 def load_image(path: str | Path) -> LoadedImage:
-    """Decode a DICOM, PNG, JPEG or TIFF radiograph; files are only ever opened for reading.
+    """Decode a DICOM, PNG, JPEG, TIFF, MetaImage, NRRD or NIfTI radiograph; files are only ever opened for reading.
 
     Raises:
         DicomReadError: corrupt, truncated or non-DICOM file, missing pixel data.
-        UnsupportedImageError: readable but unusable (multi-frame, colour DICOM, absurd size, ...).
+        UnsupportedImageError: readable but unusable (multi-frame, colour DICOM, a 3-D volume, absurd size, ...).
     """
     path = Path(path)
     if path.is_symlink() and not path.exists():
@@ -51,6 +53,10 @@ def load_image(path: str | Path) -> LoadedImage:
         raise DicomReadError("File not found — it may have been moved or deleted.", path=path)
     if path.is_dir():
         raise UnsupportedImageError("This is a folder — open it as a study folder instead.", path=path)
+    if is_research_file(path) and not is_dicom_file(path) and not is_raster_file(path):
+        from engine.io.research_image import read_research_image
+
+        return read_research_image(path)
     if (path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path)) or is_raster_file(path):
         from engine.io.raster import read_raster
 

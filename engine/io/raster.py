@@ -25,19 +25,7 @@ def read_raster(path: Path) -> LoadedImage:
         array, decoder = _read_tiff(path), "tifffile"
     else:
         array, decoder = _read_pillow(path), "Pillow"
-    if array.ndim == 3:
-        if array.shape[-1] == 2:  # grey + alpha
-            array = array[..., 0]
-        elif array.shape[-1] >= 3:
-            channels = array[..., :3]
-            if np.array_equal(channels[..., 0], channels[..., 1]) and np.array_equal(
-                channels[..., 0], channels[..., 2]
-            ):
-                array = channels[..., 0]  # grey stored as RGB: keep exact values
-            else:
-                array = channels.astype(np.float32) @ _LUMA
-        else:
-            array = array[..., 0]
+    array = to_grey(array)
     if array.ndim != 2:
         raise UnsupportedImageError(f"Unexpected image layout {array.shape} — save it as a grey image.", path=path)
     rows, columns = array.shape
@@ -47,6 +35,19 @@ def read_raster(path: Path) -> LoadedImage:
                      photometric="MONOCHROME2")
     display = array if array.dtype == np.uint8 else autocontrast_uint8(array)
     return LoadedImage(meta, display, array)
+
+
+def to_grey(array: np.ndarray) -> np.ndarray:
+    """(H, W, channels) -> (H, W): grey + alpha keeps the grey, RGB(A) with equal channels keeps its exact
+    values, other colour becomes BT.601 luma. Other shapes are returned as they are."""
+    if array.ndim != 3:
+        return array
+    if array.shape[-1] >= 3:
+        channels = array[..., :3]
+        if np.array_equal(channels[..., 0], channels[..., 1]) and np.array_equal(channels[..., 0], channels[..., 2]):
+            return channels[..., 0]  # grey stored as RGB: keep exact values
+        return channels.astype(np.float32) @ _LUMA
+    return array[..., 0]  # one channel, or grey + alpha
 
 
 def _read_pillow(path: Path) -> np.ndarray:

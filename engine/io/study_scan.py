@@ -2,7 +2,9 @@
 
 Non-image objects (SR, presentation states, screen captures) are listed as skipped with a reason;
 images that must not be diagnosed silently (lateral views, CT/MR/US, multi-frame) keep their flags.
-Raster images (PNG/JPEG/TIFF) are grouped one study per folder.
+Raster images (PNG/JPEG/TIFF) and research-format images (MetaImage/NRRD/NIfTI) are grouped one study per folder;
+a MetaImage's or NRRD's separate pixel-data file (``x.raw`` beside ``x.mhd``) is part of its header's image, not
+a file of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from engine.io.dicom import meta_from_header, read_header, skip_reason
 from engine.io.image import ImageMeta
 from engine.io.load import RASTER_SUFFIXES, is_dicom_file
 from engine.io.phi import hash_uid
+from engine.io.research_image import is_detached_pixel_data, is_research_file
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,7 @@ def iter_candidate_files(root: Path) -> Iterator[Path]:
             if name.startswith(".") or name in _IGNORED_NAMES:
                 continue
             path = Path(dirpath) / name
-            if path.suffix.lower() in _IGNORED_SUFFIXES:
+            if path.suffix.lower() in _IGNORED_SUFFIXES or is_detached_pixel_data(path):
                 continue
             yield path
 
@@ -97,11 +100,12 @@ def scan_folder(root: str | Path, *, progress: Callable[[int, Path], None] | Non
 
 def _add_file(result: ScanResult, path: Path) -> None:
     suffix = path.suffix.lower()
-    if suffix in RASTER_SUFFIXES and not is_dicom_file(path):
+    if (suffix in RASTER_SUFFIXES or is_research_file(path)) and not is_dicom_file(path):
+        kind = "raster" if suffix in RASTER_SUFFIXES else "research"
         folder = path.parent.relative_to(result.root).as_posix() if path.parent != result.root else "."
         study = result.studies.setdefault(f"folder:{folder}", Study(f"folder:{folder}", f"Images in {folder}"))
         series = study.series.setdefault(folder, Series(folder, None, "Images"))
-        series.images.append(ImageMeta(path=path, kind="raster", rows=0, columns=0))
+        series.images.append(ImageMeta(path=path, kind=kind, rows=0, columns=0))
         return
     if not is_dicom_file(path) and suffix:
         result.skipped.append(SkippedFile(path, f"not an image file ({suffix})"))

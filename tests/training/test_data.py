@@ -73,3 +73,33 @@ def test_a_csv_whose_files_are_all_missing_names_them(tmp_path: Path) -> None:
     listing.write_text("path,label\nscans/a.png,normal\nscans/b.png,pneumoconiosis\n")
     with pytest.raises(TrainingError, match=r"None of the 2 files labels.csv lists exists.*scans/a.png"):
         load_labelled(listing)
+
+
+def test_research_format_images_load_from_a_folder_and_a_csv(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    from training.data import check_readable
+
+    written = []
+    for label in ("normal", "abnormal"):
+        (tmp_path / label).mkdir()
+        for index, suffix in enumerate((".mha", ".mhd", ".nii.gz", ".nrrd")):
+            grey = chest_like(64, 72) + np.uint16(index)
+            path = tmp_path / label / f"{label}_{index}{suffix}"
+            sitk.WriteImage(sitk.GetImageFromArray(grey), str(path))
+            written.append((path, label, grey))
+    data = from_folder(tmp_path)
+    assert data.counts() == {"abnormal": 4, "normal": 4}
+    assert data.skipped == []  # the .raw beside each .mhd is its pixel data, not a file to skip
+    check = check_readable(tmp_path)
+    assert check.unreadable == [] and len(check.dataset.items) == 8
+
+    (tmp_path / "labels.csv").write_text("path,label\n" + "\n".join(
+        f"{path.relative_to(tmp_path)},{label}" for path, label, _ in written))
+    listed = load_labelled(tmp_path / "labels.csv")
+    assert sorted(item.path for item in listed.items) == sorted(path for path, _, _ in written)
+    assert listed.patient_source == "one patient per file"
+    from engine.io import load_image
+
+    for path, _, grey in written:
+        np.testing.assert_array_equal(load_image(path).stored, grey)

@@ -60,3 +60,24 @@ def test_empty_folder_says_so(qtbot, factory, tmp_path: Path) -> None:
     window.open_path(folder)
     qtbot.waitUntil(lambda: "No radiographs" in window.panel.status.text(), timeout=60_000)
     assert window.current_image is None
+
+
+def test_research_format_folder_and_open_dialog(qtbot, factory, tmp_path: Path, monkeypatch) -> None:
+    import SimpleITK as sitk
+    from PySide6.QtWidgets import QFileDialog
+
+    folder = tmp_path / "research"
+    folder.mkdir()
+    for name in ("a.mha", "b.mhd", "c.nii.gz", "d.nrrd"):
+        sitk.WriteImage(sitk.GetImageFromArray(chest_like(120, 110)), str(folder / name))
+    window = make_window(qtbot, factory, auto_diagnose=False)
+    window.open_path(folder)
+    wait_for_image(qtbot, window, "a.mha")
+    browser = window.studies
+    assert [p.name for p in browser.paths] == ["a.mha", "b.mhd", "c.nii.gz", "d.nrrd"]
+    assert browser.skipped == []  # b.raw is b.mhd's pixel data
+    assert window.current_image.meta.kind == "research"
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (offered.append(args[3]), ("", ""))[1])
+    window._choose_file()
+    assert all(f"*{suffix}" in offered[0] for suffix in (".mha", ".mhd", ".nrrd", ".nhdr", ".nii", ".nii.gz"))

@@ -13,7 +13,6 @@ from engine.model.head_card import load_head_card
 from training.config import FinetuneConfig
 from training.data import DataCheck
 
-DEFAULT_EPOCHS = 10  # the paper trains 100 epochs on a GPU; on a CPU 10 is the CLI's default too
 METRICS = (("sensitivity", "Sens"), ("specificity", "Spec"), ("accuracy", "Acc"), ("auc", "AUC"), ("avg", "AVG"))
 OK_STYLE = "color:#1b7a2b"
 BAD_STYLE = "color:#b00020"

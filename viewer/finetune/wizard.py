@@ -20,7 +20,8 @@ from engine.model.registry import profile_names
 from engine.model_store import ModelStore
 from engine.paths import DEFAULT_HEAD, data_dir
 from engine.segment import LungSegmenter
-from viewer.finetune.common import DEFAULT_EPOCHS, ConfigFactory, WizardState, default_config
+from training.config import CPU_EPOCHS
+from viewer.finetune.common import ConfigFactory, WizardState, default_config
 from viewer.finetune.data_page import DataPage
 from viewer.finetune.evaluate_page import EvaluatePage
 from viewer.finetune.install_page import InstallPage
@@ -60,7 +61,7 @@ class FinetuneWizard(QWizard):
     def __init__(self, parent: QWidget | None = None, *, store: ModelStore | None = None,
                  segmenter: LungSegmenter | None = None, profiles: Sequence[str] | None = None,
                  config_factory: ConfigFactory = default_config, output_root: Path | None = None,
-                 default_epochs: int = DEFAULT_EPOCHS, default_folds: int = 5, vision_weights: str | None = None,
+                 default_epochs: int = CPU_EPOCHS, default_folds: int = 5, vision_weights: str | None = None,
                  llm_path: str | None = None, measure_batches: int = 2, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fine-tune a new head — research software, not for diagnostic use")

@@ -36,7 +36,7 @@ from engine.diagnoser import Diagnoser
 from engine.errors import PneumoError
 from engine.pacs.node import NodeConfig, PacsNode
 from engine.pacs.peer import Destination
-from engine.pacs.queue import WorkItem, WorkQueue
+from engine.pacs.queue import ORDERS, WorkItem, WorkQueue
 from engine.pacs.worklist import write_worklist_csv
 from viewer.error_dialog import message_for
 from viewer.settings import settings_store
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("Received", "State", "Decision", "Probability", "Study", "Result sent", "Note")
 RECEIVED, STATE, DECISION, PROBABILITY, STUDY, SENT, NOTE = range(len(COLUMNS))
-ORDERS = (("Flagged first", "flagged"), ("Newest first", "newest"))
 _ROW_COLOURS = {"flagged": QColor(255, 228, 220), "not diagnosed": QColor(255, 246, 214),
                 "unreadable": QColor(236, 236, 236)}
 
@@ -152,7 +151,7 @@ class WorklistTab(QWidget):
         self.status_label = QLabel("Node stopped.")
 
         self.order_combo = QComboBox()
-        for title, order in ORDERS:
+        for order, title in ORDERS.items():
             self.order_combo.addItem(title, order)
         self.order_combo.currentIndexChanged.connect(self.refresh)
         self.resend_button = QPushButton("Send again")

@@ -325,6 +325,13 @@ def test_the_wizards_plots_are_drawn_off_the_gui_thread(qtbot) -> None:
     assert not canvas.dirty and canvas.busy
     qtbot.waitUntil(lambda: canvas.picture is not None, timeout=30_000)
     assert len(canvas.picture.frames) == 2  # the loss and the AUC axes
+    first = canvas.picture
+    canvas.add(TrainingEvent("validated", epoch=2, epochs=2, step=4, steps=4, metrics={"val_auc": 80.0}, fold=0))
+    canvas.redraw()
+    assert canvas.picture is first  # a live plot keeps its picture up while the next one renders: no blinking
+    with qtbot.waitSignal(canvas.rendered, timeout=30_000):
+        pass
+    assert canvas.picture is not first
     roc = RocCanvas()
     qtbot.addWidget(roc)
     roc.resize(340, 300)

@@ -87,9 +87,9 @@ class CurvesCanvas(FigureView):
 
     def redraw(self) -> None:
         self.dirty = False
-        # copies: the render may run while more events arrive
+        # copies: the render may run while more events arrive; the last picture stays up until the next is in
         self.show_drawing(partial(draw_curves, loss={name: list(points) for name, points in self.loss.items()},
-                                  auc={name: list(points) for name, points in self.auc.items()}))
+                                  auc={name: list(points) for name, points in self.auc.items()}), keep_shown=True)
 
 
 class RocCanvas(FigureView):

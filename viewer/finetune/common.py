@@ -63,7 +63,6 @@ class WizardState:
     installed: Path | None = None  # where page 5 installed this run's head
 
 
-
 class RunJob(Protocol):
     def __call__(self, page: QObject, function: Callable[..., Any], *args: Any, model: bool = False,
                  reporting: bool = False, **callbacks: Callable[..., None]) -> Worker:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,20 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate_head(args.data, args.model, device=args.device, vision_weights=args.vision_weights,
                                llm_path=args.llm_path, consistency_images=args.consistency_images)
         emit({"ok": True, "error": None, **report}, args.json, _text)
+        warning = small_data_warning(report)
+        if warning:  # on stderr: the JSON on stdout keeps its fields
+            sys.stderr.write(f"pneumollm: {warning}\n")
         return 0
 
     return guarded(args.json, body)
+
+
+def small_data_warning(report: dict[str, Any]) -> str:
+    """The wizard's small-split warning for this evaluation ('' when the data is big enough)."""
+    from training.metrics import small_split_warning
+
+    return small_split_warning("the data", int(report["n"]), report.get("n_positive"),
+                               float(report["metrics"].get("sensitivity", float("nan"))))
 
 
 def _text(report: dict[str, Any]) -> str:

@@ -9,15 +9,14 @@ from typing import Any
 from commands.common import add_json_flag, emit, guarded
 from engine.model.config import DEVICE_CHOICES
 from engine.model.registry import profile_names
-
-CPU_DEFAULT_EPOCHS = 10
+from training.config import CPU_EPOCHS, PAPER_EPOCHS
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="embedded", choices=profile_names())
     parser.add_argument("--epochs", type=int, default=None,
-                        help="training epochs (the paper uses 100; default here: 100 on a GPU, "
-                             f"{CPU_DEFAULT_EPOCHS} on a CPU)")
+                        help=f"training epochs (the paper uses {PAPER_EPOCHS}; default here: {PAPER_EPOCHS} on a GPU, "
+                             f"{CPU_EPOCHS} on a CPU)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=0)
@@ -41,7 +40,7 @@ def finetune_config(args: argparse.Namespace):
     epochs = args.epochs
     if epochs is None:
         on_gpu = args.device != "cpu" and torch.cuda.is_available()
-        epochs = 100 if on_gpu else CPU_DEFAULT_EPOCHS
+        epochs = PAPER_EPOCHS if on_gpu else CPU_EPOCHS
     return FinetuneConfig(profile=args.profile, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed, patience=args.patience, device=args.device,
                           vision_weights=args.vision_weights, llm_path=args.llm_path,
@@ -120,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
         if args.epochs is None:
             import sys
 
-            sys.stderr.write(f"pneumollm: training {config.epochs} epochs (the paper's 100 are meant for a GPU; "
-                             "pass --epochs to choose)\n")
+            sys.stderr.write(f"pneumollm: training {config.epochs} epochs (the paper's {PAPER_EPOCHS} are meant for a "
+                             "GPU; pass --epochs to choose)\n")
         from training.distributed import is_main_process
 
         main = is_main_process()

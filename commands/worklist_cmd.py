@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from commands.common import add_json_flag, emit, guarded
+from engine.pacs.queue import FLAGGED_FIRST, ORDERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", type=Path, required=True, help="the folder `pneumollm serve --store` uses")
-    parser.add_argument("--order", choices=("flagged", "newest"), default="flagged",
+    parser.add_argument("--order", choices=tuple(ORDERS), default=FLAGGED_FIRST,
                         help="flagged first, highest score first (default), or newest first")
     parser.add_argument("--csv", type=Path, metavar="OUT.csv", help="also write the worklist as a triage CSV")
     add_json_flag(parser)

@@ -126,6 +126,27 @@ def test_triage_cli_resumes_after_a_kill(tmp_path: Path, isolated: dict[str, str
     assert len(lines) == len({line.split(",")[0] for line in lines}) == 26
 
 
+@pytest.mark.parametrize(("n", "positives", "warned"), [(12, 6, True), (200, 80, False)])
+def test_evaluate_warns_on_stderr_when_the_data_is_too_small(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str], n: int,
+                                                             positives: int, warned: bool) -> None:
+    import training.evaluate
+    from commands import build_parser, evaluate_cmd
+
+    def main(argv: list[str]) -> int:  # the subcommand alone: main() would configure this process's logging
+        return evaluate_cmd.run(build_parser().parse_args(argv))
+
+    metrics = {"sensitivity": 100.0, "specificity": 50.0, "accuracy": 75.0, "auc": 80.0, "avg": 76.25}
+    report = {"n": n, "n_positive": positives, "threshold": 0.5, "metrics": metrics}
+    monkeypatch.setattr(training.evaluate, "evaluate_head", lambda *args, **kwargs: report)
+    assert main(["evaluate", "data", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": True, "error": None, **report}  # the JSON keeps its fields
+    assert ("Too few images" in err and f"the data has n={n}: {positives} positive" in err) is warned
+    assert main(["evaluate", "data"]) == 0
+    assert ("Too few images" in capsys.readouterr().err) is warned
+
+
 @pytest.mark.slow
 def test_train_and_evaluate_cli(tmp_path: Path, isolated: dict[str, str]) -> None:
     data = write_synthetic_set(tmp_path / "data", per_class=10)

@@ -7,11 +7,14 @@ from typing import Any
 
 from engine.model.config import ABLATIONS, variant_name
 
+PAPER_EPOCHS = 100  # the paper's training length, meant for a GPU
+CPU_EPOCHS = 10  # the default on a CPU (the CLI without a GPU, the viewer's wizard)
+
 
 @dataclass(frozen=True)
 class FinetuneConfig:
     profile: str = "embedded"
-    epochs: int = 100  # the paper's; CPU runs usually choose fewer and say so
+    epochs: int = PAPER_EPOCHS  # CPU runs usually choose fewer (CPU_EPOCHS) and say so
     batch_size: int = 16
     lr: float = 3e-4
     beta1: float = 0.9

@@ -40,6 +40,40 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return 100 * float(interval.low), 100 * float(interval.high)
 
 
+SMALL_SPLIT = 20  # fewer images than this in a split: its figures are not reliable
+SMALL_CLASS = 5  # ... nor with fewer than this of either class
+
+
+def split_too_small(n: int, positives: int | None = None) -> bool:
+    """Whether figures on ``n`` images (``positives`` of them positive; None when not counted) say little."""
+    smallest = None if positives is None else min(positives, n - positives)
+    return n < SMALL_SPLIT or (smallest is not None and smallest < SMALL_CLASS)
+
+
+def describe_split(n: int, positives: int | None, positive: str = "positive", negative: str = "negative") -> str:
+    """'n=6: 3 abnormal, 3 normal' (or 'n=6' when the classes were not counted)."""
+    if positives is None:
+        return f"n={n}"
+    return f"n={n}: {positives} {positive}, {n - positives} {negative}"
+
+
+def small_split_warning(where: str, n: int, positives: int | None, sensitivity: float, positive: str = "positive",
+                        negative: str = "negative") -> str:
+    """'' for a split big enough; else why its figures are not reliable, with the sensitivity's 95 % interval
+    (a 100 % sensitivity on 3 positive images is no evidence)."""
+    if not split_too_small(n, positives):
+        return ""
+    text = (f"Too few images for these figures to be reliable: {where} has "
+            f"{describe_split(n, positives, positive, negative)} (at least {SMALL_SPLIT} images and {SMALL_CLASS} of "
+            "each class are needed to say much).")
+    if positives and not np.isnan(sensitivity):
+        hits = round(sensitivity / 100 * positives)
+        low, high = wilson_interval(hits, positives)
+        text += (f" A sensitivity of {sensitivity:.0f} % ({hits}/{positives}) is compatible with anything "
+                 f"from {low:.0f} % to {high:.0f} % (95 % Wilson interval).")
+    return text
+
+
 def youden_threshold(y_true: np.ndarray, probability: np.ndarray) -> float:
     """The threshold maximising sensitivity + specificity - 1 on the given (validation) data."""
     fpr, tpr, thresholds = roc_curve(np.asarray(y_true).astype(int), probability)

@@ -133,9 +133,15 @@ class FigureView(QWidget):
         self.message, self._draw, self.picture, self._image, self._pending = text, None, None, None, False
         self.update()
 
-    def show_drawing(self, draw: Draw) -> None:
-        """Render ``draw`` (a pure function of a fresh ``Figure``; it must not touch Qt) off the GUI thread."""
-        self.message, self._draw, self.picture, self._image = "", draw, None, None
+    def show_drawing(self, draw: Draw, *, keep_shown: bool = False) -> None:
+        """Render ``draw`` (a pure function of a fresh ``Figure``; it must not touch Qt) off the GUI thread.
+
+        Meanwhile the view says "Drawing…", or with ``keep_shown`` goes on showing the picture it has (a live plot
+        that grows: redrawn every few hundred milliseconds, it would blink).
+        """
+        self.message, self._draw = "", draw
+        if not keep_shown:
+            self.picture, self._image = None, None
         self._request()
 
     @property

@@ -14,15 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -39,138 +31,62 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.decision import Verdict
 from engine.model_host import ModelClient
 from engine.progress import Progress
-from engine.triage import TriageRow, TriageSummary, default_results_path, iter_rows
+from engine.triage import UNREADABLE, TriageRow, TriageSummary, default_results_path, iter_rows
 from engine.triage import existing_rows as earlier_rows
 from viewer.error_dialog import message_for
+from viewer.row_table import RIGHT, SORT_ROLE, Column, RowTableModel, number
 from viewer.workers import Worker, WorkerSet
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CSV_NAME = "pneumollm_triage.csv"  # the name for a CSV the reader places beside the images themselves
-DECISIONS = ("flagged", "not flagged", "not diagnosed", "unreadable")
-DECISION_FILTERS = (("All cases", ""), ("Flagged", "flagged"), ("Not flagged", "not flagged"),
-                    ("Not diagnosed", "not diagnosed"), ("Unreadable", "unreadable"))
-COLUMNS = ("File", "Probability", "Decision", "Threshold", "Lung crop", "Note")
+DECISIONS = (*(verdict.value for verdict in Verdict), UNREADABLE)  # the order a Decision column sorts in
+DECISION_FILTERS = (("All cases", ""), *((decision.capitalize(), decision) for decision in DECISIONS))
+
+
+def _decision_rank(row: TriageRow) -> int:
+    return DECISIONS.index(row.decision) if row.decision in DECISIONS else len(DECISIONS)
+
+
+def _file(row: TriageRow) -> str:
+    return row.file
+
+
+# Rows without a probability (or threshold) sort below every scored row when sorted highest first.
+COLUMNS: tuple[Column[TriageRow], ...] = (
+    Column("File", _file),
+    Column("Probability", lambda row: number(row.probability), tooltip=_file, alignment=RIGHT,
+           sort_key=lambda row: -1.0 if row.probability is None else row.probability),
+    Column("Decision", lambda row: row.decision, tooltip=_file, sort_key=_decision_rank),
+    Column("Threshold", lambda row: number(row.threshold), tooltip=_file, alignment=RIGHT,
+           sort_key=lambda row: -1.0 if row.threshold is None else row.threshold),
+    Column("Lung crop", lambda row: row.lung_crop_quality),
+    Column("Note", lambda row: "; ".join(part for part in (row.error, row.warnings) if part)),
+)
 FILE, PROBABILITY, DECISION, THRESHOLD, QUALITY, NOTE = range(len(COLUMNS))
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-DECISION_ROLE = Qt.ItemDataRole.UserRole + 2
-_ROW_COLOURS = {"flagged": QColor(255, 228, 220), "not diagnosed": QColor(255, 246, 214),
-                "unreadable": QColor(236, 236, 236)}
 
 
-class TriageTableModel(QAbstractTableModel):
+class TriageTableModel(RowTableModel[TriageRow]):
     """Triage rows, one per file (a re-delivered file replaces its earlier row, never duplicates it)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[TriageRow] = []
-        self._index: dict[str, int] = {}
-
-    # -- Qt model API ---------------------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        row = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _display(row, column)
-        if role == SORT_ROLE:
-            return _sort_key(row, column)
-        if role == DECISION_ROLE:
-            return row.decision
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _display(row, column) if column in (QUALITY, NOTE) else row.file
-        if role == Qt.ItemDataRole.BackgroundRole and row.decision in _ROW_COLOURS:
-            return QBrush(_ROW_COLOURS[row.decision])
-        if role == Qt.ItemDataRole.ForegroundRole and row.decision in _ROW_COLOURS:
-            return QBrush(QColor(20, 20, 20))  # readable on the light row colours in dark themes too
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (PROBABILITY, THRESHOLD):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    # -- ours -----------------------------------------------------------------------------------------
-    def rows(self) -> list[TriageRow]:
-        return list(self._rows)
-
-    def row_at(self, row: int) -> TriageRow:
-        return self._rows[row]
-
-    def clear(self) -> None:
-        self.beginResetModel()
-        self._rows, self._index = [], {}
-        self.endResetModel()
-
-    def set_rows(self, rows: list[TriageRow]) -> None:
-        self.beginResetModel()
-        self._rows, self._index = [], {}
-        for row in rows:
-            if row.file in self._index:
-                self._rows[self._index[row.file]] = row
-            else:
-                self._index[row.file] = len(self._rows)
-                self._rows.append(row)
-        self.endResetModel()
-
-    def add_rows(self, rows: list[TriageRow]) -> None:
-        new = []
-        for row in rows:
-            position = self._index.get(row.file)
-            if position is None:
-                new.append(row)
-            else:
-                self._rows[position] = row
-                self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
-        if new:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-            for offset, row in enumerate(new):
-                self._index[row.file] = first + offset
-                self._rows.append(row)
-            self.endInsertRows()
+        super().__init__(COLUMNS, parent, key=_file)
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(DECISIONS, 0)
-        for row in self._rows:
+        for row in self.rows():
             counts[row.decision] = counts.get(row.decision, 0) + 1
         return counts
 
-
-def _display(row: TriageRow, column: int) -> str:
-    if column == FILE:
-        return row.file
-    if column == PROBABILITY:
-        return "" if row.probability is None else f"{row.probability:.3f}"
-    if column == DECISION:
-        return row.decision
-    if column == THRESHOLD:
-        return "" if row.threshold is None else f"{row.threshold:.3f}"
-    if column == QUALITY:
-        return row.lung_crop_quality
-    return "; ".join(part for part in (row.error, row.warnings) if part)
-
-
-def _sort_key(row: TriageRow, column: int) -> Any:
-    if column == PROBABILITY:
-        # Rows without a probability sort below every scored row when sorted highest first.
-        return -1.0 if row.probability is None else row.probability
-    if column == THRESHOLD:
-        return -1.0 if row.threshold is None else row.threshold
-    if column == DECISION:
-        return DECISIONS.index(row.decision) if row.decision in DECISIONS else len(DECISIONS)
-    return _display(row, column).lower()
+    def summary(self) -> TriageSummary:
+        """The rows shown, counted as the engine's summary of a run counts them."""
+        counts = self.counts()
+        return TriageSummary(out="", total=self.rowCount(), flagged=counts[Verdict.FLAGGED],
+                             not_flagged=counts[Verdict.NOT_FLAGGED], not_diagnosed=counts[Verdict.NOT_DIAGNOSED],
+                             unreadable=counts[UNREADABLE], skipped_existing=0, seconds=0.0)
 
 
 class TriageFilterProxy(QSortFilterProxyModel):
@@ -195,7 +111,7 @@ class TriageFilterProxy(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         model = self.sourceModel()
-        if self._decision and model.index(source_row, DECISION, source_parent).data(DECISION_ROLE) != self._decision:
+        if self._decision and model.row_at(source_row).decision != self._decision:
             return False
         if not self._text:
             return True
@@ -478,12 +394,9 @@ class TriageTab(QWidget):
         self._update_summary()
 
     def _update_summary(self) -> None:
-        counts = self.model.counts()
-        total = self.model.rowCount()
-        text = (f"{total} images: {counts['flagged']} flagged, {counts['not flagged']} not flagged, "
-                f"{counts['not diagnosed']} not diagnosed, {counts['unreadable']} unreadable")
+        text = self.model.summary().line()
         shown = self.proxy.rowCount()
-        if shown != total:
+        if shown != self.model.rowCount():
             text += f" — showing {shown} (filtered)"
         self.summary_label.setText(text)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QModelIndex, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,81 +36,40 @@ from engine.errors import PneumoError
 from engine.model_host import ModelClient
 from engine.pacs.node import NodeConfig, PacsNode
 from engine.pacs.peer import Destination
-from engine.pacs.queue import WorkItem, WorkQueue
+from engine.pacs.queue import ORDERS, WorkItem, WorkQueue
 from engine.pacs.worklist import write_worklist_csv
 from viewer.error_dialog import message_for
+from viewer.row_table import Column, RowTableModel, decision_colour, number
 from viewer.settings import settings_store
 from viewer.workers import Worker, WorkerSet
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Received", "State", "Decision", "Probability", "Study", "Result sent", "Note")
+SEND_FAILED = QColor(255, 210, 210)  # a result the PACS has not received
+_SENT = {"": "", "pending": "waiting", "sent": "sent", "failed": "FAILED"}
+
+COLUMNS: tuple[Column[WorkItem], ...] = (
+    Column("Received", lambda item: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.received_at))),
+    Column("State", lambda item: item.state),
+    Column("Decision", lambda item: item.decision or ""),
+    Column("Probability", lambda item: number(item.probability)),
+    Column("Study", lambda item: item.study_instance_uid),
+    Column("Result sent", lambda item: _SENT.get(item.send_state, item.send_state)),
+    Column("Note", lambda item: "; ".join(part for part in (item.error, item.warnings, item.send_error) if part)),
+)
 RECEIVED, STATE, DECISION, PROBABILITY, STUDY, SENT, NOTE = range(len(COLUMNS))
-ORDERS = (("Flagged first", "flagged"), ("Newest first", "newest"))
-_ROW_COLOURS = {"flagged": QColor(255, 228, 220), "not diagnosed": QColor(255, 246, 214),
-                "unreadable": QColor(236, 236, 236)}
 
 
-class WorklistModel(QAbstractTableModel):
+def _row_colour(item: WorkItem) -> QColor | None:
+    """The decision's colour (as in the triage table), else red for a result that could not be sent."""
+    return decision_colour(item.decision) or (SEND_FAILED if item.send_state == "failed" else None)
+
+
+class WorklistModel(RowTableModel[WorkItem]):
     """Work items in the queue's order (the tab asks the queue for flagged-first or newest-first)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._items: list[WorkItem] = []
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        item = self._items[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return _display(item, index.column())
-        if role == Qt.ItemDataRole.BackgroundRole and item.decision in _ROW_COLOURS:
-            return QBrush(_ROW_COLOURS[item.decision])
-        if role == Qt.ItemDataRole.BackgroundRole and item.send_state == "failed":
-            return QBrush(QColor(255, 210, 210))
-        if role == Qt.ItemDataRole.ForegroundRole and (item.decision in _ROW_COLOURS or item.send_state == "failed"):
-            return QBrush(QColor(20, 20, 20))
-        return None
-
-    def items(self) -> list[WorkItem]:
-        return list(self._items)
-
-    def item_at(self, row: int) -> WorkItem:
-        return self._items[row]
-
-    def set_items(self, items: list[WorkItem]) -> None:
-        if items == self._items:
-            return  # nothing changed: keep the selection and scroll position
-        self.beginResetModel()
-        self._items = list(items)
-        self.endResetModel()
-
-
-def _display(item: WorkItem, column: int) -> str:
-    if column == RECEIVED:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.received_at))
-    if column == STATE:
-        return item.state
-    if column == DECISION:
-        return item.decision or ""
-    if column == PROBABILITY:
-        return "" if item.probability is None else f"{item.probability:.3f}"
-    if column == STUDY:
-        return item.study_instance_uid
-    if column == SENT:
-        return {"": "", "pending": "waiting", "sent": "sent", "failed": "FAILED"}.get(item.send_state, item.send_state)
-    return "; ".join(part for part in (item.error, item.warnings, item.send_error) if part)
+        super().__init__(COLUMNS, parent, background=_row_colour)
 
 
 class WorklistTab(QWidget):
@@ -152,7 +111,7 @@ class WorklistTab(QWidget):
         self.status_label = QLabel("Node stopped.")
 
         self.order_combo = QComboBox()
-        for title, order in ORDERS:
+        for order, title in ORDERS.items():
             self.order_combo.addItem(title, order)
         self.order_combo.currentIndexChanged.connect(self.refresh)
         self.resend_button = QPushButton("Send again")
@@ -226,7 +185,7 @@ class WorklistTab(QWidget):
                     items, counts = queue.items(self.order), queue.counts()
                 finally:
                     queue.close()
-        self.model.set_items(items)
+        self.model.set_rows(items)
         self.counts_label.setText(", ".join(f"{n} {state}" for state, n in counts.items() if n))
         if self.node is not None and counts.get("queued") and self._drain is None:
             self._start_drain()
@@ -236,11 +195,11 @@ class WorklistTab(QWidget):
         return str(self.order_combo.currentData())
 
     def _open_row(self, index: QModelIndex) -> None:
-        self.open_image_requested.emit(Path(self.model.item_at(index.row()).path))
+        self.open_image_requested.emit(Path(self.model.row_at(index.row()).path))
 
     def _selected(self) -> WorkItem | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.model.item_at(rows[0].row()) if rows else None
+        return self.model.row_at(rows[0].row()) if rows else None
 
     def _resend(self) -> None:
         item = self._selected()
@@ -256,7 +215,7 @@ class WorklistTab(QWidget):
             self.export_csv(Path(name))
 
     def export_csv(self, path: Path) -> Path:
-        return write_worklist_csv(path, self.model.items())
+        return write_worklist_csv(path, self.model.rows())
 
     def _choose_store(self) -> None:
         name = QFileDialog.getExistingDirectory(self, "Store folder")

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 STATES = ("queued", "running", "done", "failed")
 SEND_STATES = ("", "pending", "sent", "failed")  # "" = nothing to send (no destination, or no result)
-ORDERS = ("newest", "flagged")
+FLAGGED_FIRST, NEWEST_FIRST = "flagged", "newest"
+# The worklist's orders and their titles for people; the first is what the CLI and the viewer show by default.
+ORDERS = {FLAGGED_FIRST: "Flagged first", NEWEST_FIRST: "Newest first"}
 DB_NAME = "worklist.sqlite3"
 
 _SCHEMA = """
@@ -229,12 +231,12 @@ class WorkQueue:
                        "WHERE id = ? AND result_paths IS NOT NULL", (time.time(), item_id))
 
     # -- readers ----------------------------------------------------------------------------------------
-    def items(self, order: str = "newest") -> list[WorkItem]:
+    def items(self, order: str = NEWEST_FIRST) -> list[WorkItem]:
         """Every row: newest first, or flagged first (then by probability, highest first; then newest)."""
         if order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}")
         # order_by is one of two fixed texts, never user input
-        order_by = "id DESC" if order == "newest" else \
+        order_by = "id DESC" if order == NEWEST_FIRST else \
             "(decision = 'flagged') DESC, probability IS NULL, probability DESC, id DESC"
         with self._lock:
             rows = self._db.execute(f"SELECT * FROM items ORDER BY {order_by}").fetchall()

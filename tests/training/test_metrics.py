@@ -7,8 +7,11 @@ import pytest
 
 from training.metrics import (
     binary_metrics,
+    describe_split,
     fit_temperature,
+    small_split_warning,
     softmax,
+    split_too_small,
     summarise_folds,
     wilson_interval,
     youden_threshold,
@@ -56,3 +59,22 @@ def test_wilson_interval_is_wide_on_few_cases_and_narrow_on_many() -> None:
     low, high = wilson_interval(950, 1000)
     assert 93 < low < 95 < high < 96.5
     assert all(np.isnan(wilson_interval(0, 0)))
+
+
+@pytest.mark.parametrize(("n", "positives", "small"), [(19, 9, True), (20, 10, False), (20, None, False),
+                                                       (19, None, True), (200, 4, True), (200, 196, True),
+                                                       (200, 5, False)])
+def test_a_split_is_too_small_under_20_images_or_under_5_of_a_class(n: int, positives: int | None,
+                                                                    small: bool) -> None:
+    assert split_too_small(n, positives) is small
+
+
+def test_small_split_warning_gives_the_sensitivitys_interval() -> None:
+    assert small_split_warning("the data", 200, 80, 90.0) == ""
+    text = small_split_warning("the validation split", 6, 3, 100.0, "abnormal", "normal")
+    assert "the validation split has n=6: 3 abnormal, 3 normal" in text
+    low, high = wilson_interval(3, 3)
+    assert f"(3/3) is compatible with anything from {low:.0f} % to {high:.0f} %" in text
+    uncounted = small_split_warning("the data", 12, None, 100.0)
+    assert "has n=12 (" in uncounted and "Wilson" not in uncounted  # no positives counted: no interval
+    assert describe_split(12, None) == "n=12" and describe_split(6, 2) == "n=6: 2 positive, 4 negative"

@@ -1,5 +1,5 @@
-"""The fine-tune wizard end to end on a tiny profile: data check, measured estimate, training, CV table,
-install and roll back; a cancelled run and unusable data never reach the model store."""
+"""The fine-tune wizard on a tiny profile: one run end to end (data check, measured estimate, training, CV table,
+install), each page's rules on their own; a cancelled run and unusable data never reach the model store."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from PySide6.QtWidgets import QWizard
 
 import tests.training.conftest as training_fixtures  # registers the "tiny-test" profile
@@ -15,13 +17,16 @@ from engine.errors import ModelLoadError, TrainingError
 from engine.model.checkpoint import META_NAME
 from engine.model.head_card import load_head_card
 from engine.model.store import ModelStore
+from engine.progress import format_duration
 from engine.segment import LungSegmenter
 from tests.head_factory import make_tiny_head
 from tests.viewer.helpers import isolate_user_folders, save_screenshot
 from training.config import FinetuneConfig
-from training.data import load_labelled
+from training.data import check_readable, load_labelled
 from training.estimate import StepTiming, estimate_seconds, extrapolate
+from training.finetune import TrainingEvent
 from viewer.finetune import FinetuneWizard
+from viewer.finetune.canvases import CurvesCanvas, RocCanvas, draw_curves
 from viewer.finetune.evaluate_page import evaluate_installed
 
 TINY_PROFILE = "tiny-test"
@@ -63,99 +68,163 @@ def choose_data(qtbot, wizard: FinetuneWizard, source: Path) -> None:
     qtbot.waitUntil(lambda: not wizard.data_page.is_checking, timeout=60_000)
 
 
-def test_estimate_is_measured_and_scales() -> None:
+def test_estimate_is_measured() -> None:
     config = tiny_config(TINY_PROFILE, 2)
     assert estimate_seconds(config, 24, 2, batches=1, crops=np.zeros((3, 224, 224), np.uint8)) > 0
-    timing = StepTiming(step_s=2.0, eval_s_per_image=0.1, batch_size=8, device="CPU", setup_s=5.0, save_s=0.5)
-    one = extrapolate(timing, config, 100, 1)  # 75 train + 25 validation images, 2 epochs
-    assert one == pytest.approx(5 + 2 * (10 * 2.0 + 25 * 0.1 + 0.5) + (25 + 100) * 0.1)
-    assert extrapolate(timing, config, 100, 5) > 4 * one  # five folds + the final model
-    two_more_epochs = extrapolate(timing, tiny_config(TINY_PROFILE, 4), 100, 1) - one
-    assert two_more_epochs == pytest.approx(2 * (10 * 2.0 + 25 * 0.1 + 0.5))
 
 
-def test_whole_wizard_trains_evaluates_installs_and_rolls_back(qtbot, tmp_path: Path,
-                                                               segmenter: LungSegmenter) -> None:
+def timing(**costs: float) -> StepTiming:
+    """A measurement where only the given costs are non-zero."""
+    return StepTiming(**{"step_s": 0.0, "eval_s_per_image": 0.0, "setup_s": 0.0, "save_s": 0.0, **costs},
+                      batch_size=8, device="CPU")
+
+
+def test_extrapolation_counts_each_run_epoch_and_image() -> None:
+    config = tiny_config(TINY_PROFILE, 2)
+    assert extrapolate(timing(), config, 100, 5) == 0  # nothing measured costs anything: nothing to wait for
+    # a model is built once per run: once without cross-validation, once per fold plus the final model with
+    assert extrapolate(timing(setup_s=5.0), config, 100, 1) == pytest.approx(5.0)
+    assert extrapolate(timing(setup_s=5.0), config, 100, 5) == pytest.approx(6 * 5.0)
+    # the resumable state is saved once per epoch of every run
+    assert extrapolate(timing(save_s=0.5), config, 100, 1) == pytest.approx(config.epochs * 0.5)
+    assert extrapolate(timing(save_s=0.5), config, 100, 3) == pytest.approx(4 * config.epochs * 0.5)
+    # training steps grow with the epochs, linearly, and with the images, by whole batches
+    steps = timing(step_s=1.0)
+    two, four, six = (extrapolate(steps, tiny_config(TINY_PROFILE, epochs), 100, 1) for epochs in (2, 4, 6))
+    assert 0 < two < four < six and four - two == pytest.approx(six - four)
+    assert extrapolate(steps, config, 101, 1) >= extrapolate(steps, config, 100, 1)
+    assert extrapolate(steps, config, 1000, 1) > 5 * extrapolate(steps, config, 100, 1)
+    # predictions: every image at least once (held out, or for the final model's reference map), plus validation
+    per_image = extrapolate(timing(eval_s_per_image=1.0), config, 100, 1)
+    assert per_image > 100 and extrapolate(timing(eval_s_per_image=1.0), config, 100, 5) > per_image
+    assert extrapolate(timing(step_s=2.0, eval_s_per_image=0.1, setup_s=5.0, save_s=0.5), config, 100, 5) > \
+        4 * extrapolate(timing(step_s=2.0, eval_s_per_image=0.1, setup_s=5.0, save_s=0.5), config, 100, 1)
+
+
+def test_whole_wizard_trains_evaluates_and_installs(qtbot, tmp_path: Path, segmenter: LungSegmenter) -> None:
+    """The pages in a row on real data: each hands the next what it needs, and only Install changes the head."""
     data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=12)
-    (data / "normal" / "broken.png").write_bytes(b"not a png at all")
     store = ModelStore(root=tmp_path / "models")
     original = store.install(make_head(tmp_path / "old-head"))
     pointer_before = store.pointer.read_bytes()
     wizard = make_wizard(qtbot, tmp_path, segmenter, store)
-    changes: list[object] = []
-    wizard.head_changed.connect(changes.append)
 
-    # 1. data: counts per class, the unreadable file listed, Next enabled once usable
     assert not next_enabled(wizard)
     choose_data(qtbot, wizard, data)
-    check = wizard.state.check
-    assert check is not None and check.dataset.counts() == {"abnormal": 12, "normal": 12}
-    assert [p.name for p, _ in check.unreadable] == ["broken.png"]
-    assert wizard.data_page.problems.count() == 1 and "broken.png" in wizard.data_page.problems.item(0).text()
-    assert wizard.data_page.counts.rowCount() == 2
     assert next_enabled(wizard)
     save_screenshot(wizard, tmp_path / "finetune_wizard_data.png")
 
-    # 2. settings: a measured estimate
-    wizard.next()
+    wizard.next()  # settings: a duration measured on this machine, handed on to the train page
     page = wizard.settings_page
-    assert page.fold_count() == 2 and page.epochs.value() == 2
     qtbot.waitUntil(lambda: "measured on this machine" in page.estimate_label.text(), timeout=120_000)
-    assert "About" in page.estimate_label.text() and page.estimate_seconds() > 0
-    page.folds.setValue(20)  # 12 patients per class cannot give 20 folds
-    assert not next_enabled(wizard) and "patients" in page.verdict.text()
-    page.folds.setValue(2)
-    assert next_enabled(wizard)
     page.operating_point.setCurrentIndex(page.operating_point.findData("sensitivity:0.95"))
-    assert page.config().operating_point == "sensitivity:0.95"
     save_screenshot(wizard, tmp_path / "finetune_wizard_settings.png")
 
-    # 3. train: live curves, then the report
-    wizard.next()
+    wizard.next()  # train
     train = wizard.train_page
-    assert not next_enabled(wizard)
-    assert train.start_training() is not None
+    assert wizard.state.estimate_s and "Expected duration" in train.plan.text()
+    assert not next_enabled(wizard) and train.start_training() is not None
     qtbot.waitUntil(lambda: not train.is_running, timeout=240_000)
     report = wizard.state.report
     assert report is not None, train.status.text()
     assert train.canvas.loss and train.canvas.auc  # both curves received points
+    assert "sensitivity" in load_head_card(Path(report["model"])).threshold_source  # the operating point of page 2
     assert store.pointer.read_bytes() == pointer_before  # training alone never installs
-    assert next_enabled(wizard) and "finished" in train.status.text()
+    assert next_enabled(wizard)
     save_screenshot(wizard, tmp_path / "finetune_wizard_train.png")
 
-    # 4. evaluate: the CV table, next to the installed head on the same data
-    wizard.next()
+    wizard.next()  # evaluate: the CV rows, next to the installed head on the same data
     evaluate = wizard.evaluate_page
     qtbot.waitUntil(lambda: not evaluate.is_evaluating, timeout=120_000)
     assert evaluate.installed_result is not None, evaluate.comparison.text()
     assert evaluate.table.rowCount() == 4  # two folds + mean ± std + the installed head
-    assert evaluate.table.verticalHeaderItem(2).text() == "Mean ± std (24 images in 2 folds)"
-    assert evaluate.table.verticalHeaderItem(3).text().startswith("Installed head")
-    assert all(evaluate.table.item(row, col).text() for row in (0, 1, 3) for col in range(6))
-    assert "±" in evaluate.table.item(2, 3).text()
-    assert "threshold" in evaluate.threshold_label.text()
-    assert "Too few images" in evaluate.caution.text()  # 12 test images per fold
-    evaluate.roc.draw()
+    qtbot.waitUntil(lambda: not evaluate.roc.busy, timeout=30_000)
     save_screenshot(wizard, tmp_path / "finetune_wizard_evaluate.png")
 
-    # 5. install, then roll back
-    wizard.next()
-    install = wizard.install_page
-    assert install.install_button.isEnabled()
+    wizard.next()  # install
     with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
-        install.install()
+        wizard.install_page.install()
     active = ModelStore(root=tmp_path / "models").active()  # a fresh look at the store on disk
     assert active is not None and active != original
     assert load_head_card(active).model_id == load_head_card(Path(report["model"])).model_id
-    assert "sensitivity" in load_head_card(active).threshold_source  # the operating point chosen on page 2
-    assert store.previous() == original
-    assert not install.install_button.isEnabled()  # one install per trained head
-    assert load_head_card(active).model_id in install.active_label.text()
     save_screenshot(wizard, tmp_path / "finetune_wizard_install.png")
+
+
+def test_data_page_counts_each_class_and_lists_unreadable_files(qtbot, tmp_path: Path,
+                                                                segmenter: LungSegmenter) -> None:
+    data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=12)
+    (data / "normal" / "broken.png").write_bytes(b"not a png at all")
+    wizard = make_wizard(qtbot, tmp_path, segmenter, ModelStore(root=tmp_path / "models"))
+    choose_data(qtbot, wizard, data)
+    check = wizard.state.check
+    assert check is not None and check.dataset.counts() == {"abnormal": 12, "normal": 12}
+    assert [p.name for p, _ in check.unreadable] == ["broken.png"]
+    page = wizard.data_page
+    assert page.problems.count() == 1 and "broken.png" in page.problems.item(0).text()
+    assert page.counts.rowCount() == 2 and next_enabled(wizard)
+
+
+def test_settings_refuse_more_folds_than_the_patients_allow(qtbot, tmp_path: Path) -> None:
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs", default_epochs=2,
+                            default_folds=2)
+    qtbot.addWidget(wizard)
+    page = wizard.settings_page
+    assert page.fold_count() == 2 and page.epochs.value() == 2
+    assert not page.isComplete() and "training data first" in page._usable_reason()
+    wizard.state.check = check_readable(training_fixtures.write_synthetic_set(tmp_path / "data", per_class=12))
+    page.folds.setValue(20)  # 12 patients per class cannot give 20 folds
+    assert not page.isComplete() and "patients" in page.verdict.text()
+    page.folds.setValue(2)
+    assert page.isComplete() and page.verdict.text() == ""
+    page.operating_point.setCurrentIndex(page.operating_point.findData("sensitivity:0.95"))
+    assert page.config().operating_point == "sensitivity:0.95"
+    page.validatePage()
+    assert wizard.state.config == page.config() and wizard.state.folds == 2
+    assert wizard.state.estimate_s is None  # nothing measured yet: the train page promises no duration
+
+
+def test_train_page_states_the_estimate_left_in_the_state(qtbot, tmp_path: Path) -> None:
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    state = wizard.state
+    state.check = check_readable(training_fixtures.write_synthetic_set(tmp_path / "data", per_class=10))
+    state.config, state.folds = tiny_config(TINY_PROFILE, 3), 1
+    state.estimate_s = 125.0
+    wizard.train_page.initializePage()
+    plan = wizard.train_page.plan.text()
+    assert "3 epochs" in plan and "single validation split" in plan and "20 images" in plan
+    assert f"Expected duration: about {format_duration(125.0)}." in plan
+    state.estimate_s = None
+    wizard.train_page.initializePage()
+    assert "Expected duration" not in wizard.train_page.plan.text()
+
+
+def test_install_and_roll_back_switch_the_active_head_and_tell_the_app(qtbot, tmp_path: Path) -> None:
+    store = ModelStore(root=tmp_path / "models")
+    original = store.install(make_head(tmp_path / "old-head"))
+    wizard = FinetuneWizard(store=store, profiles=(TINY_PROFILE,), config_factory=tiny_config,
+                            output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    changes: list[object] = []
+    wizard.head_changed.connect(changes.append)
+    new = make_tiny_head(tmp_path / "run" / "model", with_map=False, seed=1)
+    wizard.state.report = {"model": str(new)}
+    page = wizard.install_page
+    page.initializePage()
+    assert "no trained head" not in page.new_label.text() and page.install_button.isEnabled()
     with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
-        install.rollback()
+        page.install()
+    active = ModelStore(root=tmp_path / "models").active()  # a fresh look at the store on disk
+    assert active is not None and active != original and wizard.state.installed == active
+    assert load_head_card(active).model_id == load_head_card(new).model_id
+    assert store.previous() == original
+    assert load_head_card(active).model_id in page.active_label.text() and "Installed" in page.message.text()
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        page.rollback()
     assert ModelStore(root=tmp_path / "models").active() == original and changes == [active, original]
-    assert install.install_button.isEnabled()  # the trained head can be installed again
+    assert wizard.state.installed is None and "Rolled back" in page.message.text()
     assert (original / META_NAME).exists()
 
 
@@ -230,19 +299,46 @@ def test_epoch_count_is_singular_or_plural(qtbot, tmp_path: Path, default: int, 
 
 
 def test_loss_plot_after_one_step_shows_a_marker_and_says_so(qtbot) -> None:
-    from training.finetune import TrainingEvent
-    from viewer.finetune.canvases import CurvesCanvas
+    def loss_axes(canvas: CurvesCanvas) -> Axes:
+        figure = Figure()
+        draw_curves(figure, canvas.loss, canvas.auc)
+        return figure.axes[0]
 
     canvas = CurvesCanvas()
     qtbot.addWidget(canvas)
     canvas.add(TrainingEvent("training", epoch=1, epochs=1, step=1, steps=4, loss=0.69, fold=None))
-    canvas.redraw()
-    (line,) = canvas.loss_axes.get_lines()
+    assert canvas.dirty
+    (line,) = loss_axes(canvas).get_lines()
     assert line.get_marker() == "o" and len(line.get_xdata()) == 1
-    assert [text.get_text() for text in canvas.loss_axes.texts] == ["1 step so far"]
+    assert [text.get_text() for text in loss_axes(canvas).texts] == ["1 step so far"]
     canvas.add(TrainingEvent("training", epoch=1, epochs=1, step=2, steps=4, loss=0.6, fold=None))
+    assert len(loss_axes(canvas).get_lines()[0].get_xdata()) == 2 and not loss_axes(canvas).texts
+
+
+def test_the_wizards_plots_are_drawn_off_the_gui_thread(qtbot) -> None:
+    canvas = CurvesCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(600, 240)
+    canvas.show()
+    canvas.add(TrainingEvent("validated", epoch=1, epochs=2, step=4, steps=4, metrics={"val_auc": 70.0}, fold=0))
     canvas.redraw()
-    assert len(canvas.loss_axes.get_lines()[0].get_xdata()) == 2 and not canvas.loss_axes.texts
+    assert not canvas.dirty and canvas.busy
+    qtbot.waitUntil(lambda: canvas.picture is not None, timeout=30_000)
+    assert len(canvas.picture.frames) == 2  # the loss and the AUC axes
+    first = canvas.picture
+    canvas.add(TrainingEvent("validated", epoch=2, epochs=2, step=4, steps=4, metrics={"val_auc": 80.0}, fold=0))
+    canvas.redraw()
+    assert canvas.picture is first  # a live plot keeps its picture up while the next one renders: no blinking
+    with qtbot.waitSignal(canvas.rendered, timeout=30_000):
+        pass
+    assert canvas.picture is not first
+    roc = RocCanvas()
+    qtbot.addWidget(roc)
+    roc.resize(340, 300)
+    roc.show()
+    roc.show_curves([("new head", {"fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 0.9, 1.0]}, (0.5, 0.9))])
+    qtbot.waitUntil(lambda: roc.picture is not None, timeout=30_000)
+    assert roc.picture.frames[0].xlim == pytest.approx((-0.01, 1.0))
 
 
 def test_comparison_counts_the_installed_heads_training_images(qtbot, tmp_path: Path,

@@ -34,10 +34,10 @@ def test_orders_double_click_and_export(qtbot, tmp_path: Path) -> None:
     qtbot.addWidget(tab)
     tab.store_edit.setText(str(filled_store(tmp_path / "store")))
     tab.refresh()
-    assert [i.sop_instance_uid for i in tab.model.items()] == ["1.2.1", "1.2.0", "1.2.2"]  # flagged, score, none
+    assert [i.sop_instance_uid for i in tab.model.rows()] == ["1.2.1", "1.2.0", "1.2.2"]  # flagged, score, none
     assert tab.model.index(0, DECISION).data() == "flagged"
     tab.order_combo.setCurrentIndex(tab.order_combo.findData("newest"))
-    assert [i.sop_instance_uid for i in tab.model.items()] == ["1.2.2", "1.2.1", "1.2.0"]
+    assert [i.sop_instance_uid for i in tab.model.rows()] == ["1.2.2", "1.2.1", "1.2.0"]
     with qtbot.waitSignal(tab.open_image_requested) as opened:
         tab.table.doubleClicked.emit(tab.model.index(1, 0))
     assert opened.args == [tmp_path / "store" / "1.dcm"]

@@ -1,4 +1,4 @@
-"""What the fine-tune wizard's pages share: its state, settings defaults and text helpers."""
+"""What the fine-tune wizard's pages share: the context the wizard hands them, its state, text helpers."""
 
 from __future__ import annotations
 
@@ -6,14 +6,20 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import ModelLoadError
 from engine.model.head_card import load_head_card
 from training.config import FinetuneConfig
 from training.data import DataCheck
 
-DEFAULT_EPOCHS = 10  # the paper trains 100 epochs on a GPU; on a CPU 10 is the CLI's default too
+if TYPE_CHECKING:
+    from PySide6.QtCore import QObject
+
+    from engine.model.store import ModelStore
+    from engine.segment import LungSegmenter
+    from viewer.workers import Worker
+
 METRICS = (("sensitivity", "Sens"), ("specificity", "Spec"), ("accuracy", "Acc"), ("auc", "AUC"), ("avg", "AVG"))
 OK_STYLE = "color:#1b7a2b"
 BAD_STYLE = "color:#b00020"
@@ -45,11 +51,47 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 @dataclass
 class WizardState:
+    """What the pages decided so far; each page reads what the earlier ones left here, never another page."""
+
     check: DataCheck | None = None
     config: FinetuneConfig | None = None
     folds: int = 5
+    estimate_s: float | None = None  # the measured duration of the chosen run (page 2), if measured
     run_dir: Path | None = None
     report: dict[str, Any] | None = None
     report_key: tuple[Any, ...] | None = None
     installed: Path | None = None  # where page 5 installed this run's head
 
+
+class RunJob(Protocol):
+    def __call__(self, page: QObject, function: Callable[..., Any], *args: Any, model: bool = False,
+                 reporting: bool = False, **callbacks: Callable[..., None]) -> Worker:
+        """Run ``function(*args)`` on a worker; ``callbacks`` get ``(worker, value)`` while ``page`` lives."""
+
+
+@dataclass(frozen=True)
+class WizardOptions:
+    """What the wizard was opened with: the settings page's choices and defaults, where runs go."""
+
+    profiles: tuple[str, ...]
+    config_factory: ConfigFactory
+    output_root: Path
+    default_epochs: int
+    default_folds: int
+    vision_weights: str
+    llm_path: str
+    measure_batches: int  # optimiser steps timed for the duration estimate
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """Everything a page may use, built by the wizard (pages never reach the wizard or each other)."""
+
+    state: WizardState
+    options: WizardOptions
+    store: ModelStore
+    run_job: RunJob
+    segmenter: Callable[[], LungSegmenter]  # worker threads only: loading it touches torch
+    installed_head: Callable[[], Path | None]  # the head the app uses now
+    head_changed: Callable[[Path | None], None]  # tell the app another head is active
+    training_finished: Callable[[dict[str, Any]], None]  # tell the app a run's report

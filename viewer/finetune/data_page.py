@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,17 +24,14 @@ from engine.errors import TrainingError
 from engine.progress import Progress
 from training.data import DataCheck, check_readable
 from viewer.error_dialog import message_for
-from viewer.finetune.common import BAD_STYLE, OK_STYLE, coloured, plural
+from viewer.finetune.common import BAD_STYLE, OK_STYLE, PageContext, coloured, plural
 from viewer.workers import Worker
-
-if TYPE_CHECKING:
-    from viewer.finetune.wizard import FinetuneWizard
 
 
 class DataPage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, context: PageContext) -> None:
         super().__init__()
-        self.owner = wizard
+        self.context = context
         self.setTitle("1 · Training data")
         self.setSubTitle("A folder with one sub-folder per class (for example normal/ and pneumoconiosis/), "
                          "or a CSV file with the columns path,label[,patient_id].")
@@ -93,14 +89,14 @@ class DataPage(QWizardPage):
         self.source_edit.setText(text)
         if self._job is not None:
             self._job.cancel()
-        self.owner.state.check = None
+        self.context.state.check = None
         self._usable = False
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.verdict.setText("Checking the images…")
-        self._job = self.owner.run_job(self, check_readable, Path(text).expanduser(), reporting=True,
-                                       progress=self._on_progress, finished=self._on_checked,
-                                       failed=self._on_failed, stopped=self._on_cancelled)
+        self._job = self.context.run_job(self, check_readable, Path(text).expanduser(), reporting=True,
+                                         progress=self._on_progress, finished=self._on_checked,
+                                         failed=self._on_failed, stopped=self._on_cancelled)
         self.completeChanged.emit()
 
     def _on_progress(self, job: Worker, progress: Progress) -> None:
@@ -114,7 +110,7 @@ class DataPage(QWizardPage):
             return
         self._job = None
         self.progress.setVisible(False)
-        self.owner.state.check = check
+        self.context.state.check = check
         self._show_check(check)
 
     def _on_failed(self, job: Worker, exc: BaseException) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -26,12 +26,9 @@ from engine.segment import LungSegmenter
 from training.data import LabelledSet
 from viewer.error_dialog import message_for
 from viewer.finetune.canvases import RocCanvas
-from viewer.finetune.common import BAD_STYLE, METRICS, coloured, plural
+from viewer.finetune.common import BAD_STYLE, METRICS, PageContext, coloured, plural
 from viewer.finetune.split_figures import Split, caution, metric_cells
 from viewer.workers import Worker
-
-if TYPE_CHECKING:
-    from viewer.finetune.wizard import FinetuneWizard
 
 
 def evaluate_installed(head: Path | None, dataset: LabelledSet, segmenter: Callable[[], LungSegmenter]
@@ -67,9 +64,9 @@ def _operating_point(metrics: dict[str, float] | None) -> tuple[float, float] | 
 
 
 class EvaluatePage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, context: PageContext) -> None:
         super().__init__()
-        self.owner = wizard
+        self.context = context
         self.setTitle("4 · Evaluate")
         self.setSubTitle("How the new head did on data it never saw during training, next to the installed head.")
         self._job: Worker | None = None
@@ -108,18 +105,18 @@ class EvaluatePage(QWizardPage):
         layout.addLayout(below, 1)
 
     def initializePage(self) -> None:
-        report = self.owner.state.report
+        report = self.context.state.report
         assert report is not None
         self._fill(report)
         if self._evaluated_for != report["model"]:
             self._evaluated_for = report["model"]
             self.installed_result = None
             self.comparison.setText("Evaluating the installed head on the same data…")
-            check = self.owner.state.check
+            check = self.context.state.check
             assert check is not None
-            self._job = self.owner.run_job(self, evaluate_installed, self.owner.installed_head(), check.dataset,
-                                           self.owner.segmenter, model=True, finished=self._on_installed,
-                                           failed=self._on_installed_failed)
+            self._job = self.context.run_job(self, evaluate_installed, self.context.installed_head(), check.dataset,
+                                             self.context.segmenter, model=True, finished=self._on_installed,
+                                             failed=self._on_installed_failed)
 
     @property
     def is_evaluating(self) -> bool:
@@ -186,7 +183,7 @@ class EvaluatePage(QWizardPage):
                                             if self.table.horizontalScrollBar().isVisible() else 0))
 
     def _draw_roc(self) -> None:
-        report = self.owner.state.report
+        report = self.context.state.report
         curves = []
         note = ""
         cv = report.get("cross_validation") if report else None

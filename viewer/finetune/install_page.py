@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWizardPage
@@ -12,11 +11,8 @@ from engine.errors import ModelLoadError
 from engine.model.head_card import load_head_card
 from engine.model.store import ModelStore
 from viewer.error_dialog import message_for
-from viewer.finetune.common import BAD_STYLE, OK_STYLE, coloured, describe_head
+from viewer.finetune.common import BAD_STYLE, OK_STYLE, PageContext, coloured, describe_head
 from viewer.workers import Worker
-
-if TYPE_CHECKING:
-    from viewer.finetune.wizard import FinetuneWizard
 
 
 def install_head(store: ModelStore, head: Path) -> Path:
@@ -38,9 +34,9 @@ def _model_id(folder: Path | None) -> str | None:
 
 
 class InstallPage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, context: PageContext) -> None:
         super().__init__()
-        self.owner = wizard
+        self.context = context
         self.setTitle("5 · Install")
         self.setSubTitle("Make the new head the one the viewer uses. The current head is kept, so one click rolls "
                          "back.")
@@ -77,11 +73,11 @@ class InstallPage(QWizardPage):
         self.refresh()
 
     def refresh(self) -> None:
-        store = self.owner.store
-        state = self.owner.state
+        store = self.context.store
+        state = self.context.state
         active = store.active()
         if active is None:
-            default = self.owner.installed_head()
+            default = self.context.installed_head()
             self.active_label.setText(f"the shipped default head ({describe_head(default)})" if default
                                       else "none installed")
         else:
@@ -98,39 +94,39 @@ class InstallPage(QWizardPage):
         self.rollback_button.setEnabled(can_roll_back and not busy)
 
     def install(self) -> Worker | None:
-        report = self.owner.state.report
+        report = self.context.state.report
         if report is None or self._job is not None:
             return None
         self.message.setText("Installing…")
-        self._job = self.owner.run_job(self, install_head, self.owner.store, Path(report["model"]),
-                                       finished=self._on_installed, failed=self._on_failed)
+        self._job = self.context.run_job(self, install_head, self.context.store, Path(report["model"]),
+                                         finished=self._on_installed, failed=self._on_failed)
         self.refresh()
         return self._job
 
     def rollback(self) -> Worker | None:
         if self._job is not None:
             return None
-        self._job = self.owner.run_job(self, roll_back, self.owner.store, finished=self._on_rolled_back,
-                                       failed=self._on_failed)
+        self._job = self.context.run_job(self, roll_back, self.context.store, finished=self._on_rolled_back,
+                                         failed=self._on_failed)
         self.refresh()
         return self._job
 
     def _on_installed(self, _job: Worker, target: Path) -> None:
         self._job = None
-        self.owner.state.installed = target
+        self.context.state.installed = target
         self.message.setText(coloured("Installed — the viewer uses the new head from the next diagnosis on.",
                                        OK_STYLE))
         self.refresh()
-        self.owner.head_changed.emit(target)
+        self.context.head_changed(target)
 
     def _on_rolled_back(self, _job: Worker, active: Path | None) -> None:
         self._job = None
-        if self.owner.state.installed is not None and active != self.owner.state.installed:
-            self.owner.state.installed = None  # the new head is no longer active
+        if self.context.state.installed is not None and active != self.context.state.installed:
+            self.context.state.installed = None  # the new head is no longer active
         now = describe_head(active) if active else "the shipped default"
         self.message.setText(coloured(f"Rolled back — active head: {now}.", OK_STYLE))
         self.refresh()
-        self.owner.head_changed.emit(active)
+        self.context.head_changed(active)
 
     def _on_failed(self, _job: Worker, exc: BaseException) -> None:
         self._job = None

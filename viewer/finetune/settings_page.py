@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
@@ -27,11 +27,8 @@ from engine.model.registry import load_profile
 from training.config import FinetuneConfig
 from training.metrics import OPERATING_RULES
 from viewer.error_dialog import message_for
-from viewer.finetune.common import BAD_STYLE, coloured, plural
+from viewer.finetune.common import BAD_STYLE, PageContext, coloured, plural
 from viewer.workers import Worker
-
-if TYPE_CHECKING:
-    from viewer.finetune.wizard import FinetuneWizard
 
 
 def measure_steps(config: FinetuneConfig, batches: int) -> Any:
@@ -42,9 +39,9 @@ def measure_steps(config: FinetuneConfig, batches: int) -> Any:
 
 
 class SettingsPage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, context: PageContext) -> None:
         super().__init__()
-        self.owner = wizard
+        self.context = context
         self.setTitle("2 · Settings")
         self.setSubTitle("Choose the model and how long to train. The duration is measured on this machine.")
         self._timing: Any = None  # training.estimate.StepTiming for _timing_key
@@ -52,7 +49,7 @@ class SettingsPage(QWizardPage):
         self._measuring: Worker | None = None
         self._measure_error = ""
         self.profile_combo = QComboBox()
-        for name in wizard.profiles:
+        for name in context.options.profiles:
             try:
                 description = load_profile(name).description
             except PneumoError:
@@ -61,7 +58,7 @@ class SettingsPage(QWizardPage):
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
         self.epochs.valueChanged.connect(self._epochs_suffix)
-        self.epochs.setValue(wizard.default_epochs)
+        self.epochs.setValue(context.options.default_epochs)
         self._epochs_suffix(self.epochs.value())
         self.cv_radio = QRadioButton("Cross-validation, patient-level folds:")
         self.single_radio = QRadioButton("Single validation split (no cross-validation; faster)")
@@ -70,16 +67,16 @@ class SettingsPage(QWizardPage):
         group.addButton(self.single_radio)
         self.folds = QSpinBox()
         self.folds.setRange(2, 20)
-        self.folds.setValue(max(2, wizard.default_folds))
-        (self.cv_radio if wizard.default_folds > 1 else self.single_radio).setChecked(True)
+        self.folds.setValue(max(2, context.options.default_folds))
+        (self.cv_radio if context.options.default_folds > 1 else self.single_radio).setChecked(True)
         # Which operating point the new head decides at by default (all three are kept in its card; Settings
         # can switch later). A screening programme usually wants the sensitivity point.
         self.operating_point = QComboBox()
         for rule in OPERATING_RULES:
             self.operating_point.addItem(f"{describe_rule(rule)} on the validation split", rule)
-        self.vision_edit = QLineEdit(wizard.vision_weights)
+        self.vision_edit = QLineEdit(context.options.vision_weights)
         self.vision_edit.setPlaceholderText("local CLIP ViT-L/14 checkpoint")
-        self.llm_edit = QLineEdit(wizard.llm_path)
+        self.llm_edit = QLineEdit(context.options.llm_path)
         self.llm_edit.setPlaceholderText("local LLaMA folder")
         self.estimate_label = QLabel()
         self.estimate_label.setWordWrap(True)
@@ -125,7 +122,7 @@ class SettingsPage(QWizardPage):
 
     def config(self) -> FinetuneConfig:
         profile = self.profile_combo.currentData()
-        config = replace(self.owner.config_factory(profile, self.epochs.value()),
+        config = replace(self.context.options.config_factory(profile, self.epochs.value()),
                          operating_point=self.operating_point.currentData())
         if profile == "full":
             config = replace(config, vision_weights=self.vision_edit.text().strip() or None,
@@ -145,8 +142,9 @@ class SettingsPage(QWizardPage):
         return self._usable_reason() is None
 
     def validatePage(self) -> bool:
-        self.owner.state.config = self.config()
-        self.owner.state.folds = self.fold_count()
+        state = self.context.state
+        state.config, state.folds = self.config(), self.fold_count()
+        state.estimate_s = self.estimate_seconds()  # the train page states it
         return True
 
     # -- internals ------------------------------------------------------------------------------------
@@ -154,7 +152,7 @@ class SettingsPage(QWizardPage):
         self.epochs.setSuffix(" epoch" if count == 1 else " epochs")  # "1 epoch", "10 epochs"
 
     def _usable_reason(self) -> str | None:
-        check = self.owner.state.check
+        check = self.context.state.check
         if check is None:
             return "Choose usable training data first."
         try:
@@ -172,8 +170,9 @@ class SettingsPage(QWizardPage):
         self._timing, self._timing_key, self._measure_error = None, None, ""
         self.estimate_label.setText("Measuring a few training steps on this machine…")
         self.measure_button.setEnabled(False)
-        self._measuring = self.owner.run_job(self, measure_steps, config, self.owner.measure_batches, model=True,
-                                             finished=self._on_measured, failed=self._on_measure_failed)
+        self._measuring = self.context.run_job(self, measure_steps, config, self.context.options.measure_batches,
+                                               model=True, finished=self._on_measured,
+                                               failed=self._on_measure_failed)
 
     def _on_measured(self, job: Worker, result: Any) -> None:
         if job is not self._measuring:
@@ -196,7 +195,7 @@ class SettingsPage(QWizardPage):
         self._show_estimate()
 
     def estimate_seconds(self) -> float | None:
-        check = self.owner.state.check
+        check = self.context.state.check
         if self._timing is None or check is None:
             return None
         from training.estimate import extrapolate

@@ -7,11 +7,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from training.metrics import wilson_interval
+from training.metrics import describe_split, small_split_warning, split_too_small, wilson_interval
 from viewer.finetune.common import METRICS, plural
-
-TINY_SPLIT = 20  # fewer images than this in a split: its figures are not reliable
-TINY_CLASS = 5  # ... nor with fewer than this of either class
 
 
 @dataclass(frozen=True)
@@ -27,14 +24,11 @@ class Split:
 
     @property
     def tiny(self) -> bool:
-        smallest = None if self.positives is None else min(self.positives, self.n - self.positives)
-        return self.n < TINY_SPLIT or (smallest is not None and smallest < TINY_CLASS)
+        return split_too_small(self.n, self.positives)
 
     def describe(self, positive: str, negative: str) -> str:
         """'n=6: 3 abnormal, 3 normal' (or 'n=6' when the classes were not counted)."""
-        if self.positives is None:
-            return f"n={self.n}"
-        return f"n={self.n}: {self.positives} {positive}, {self.negatives} {negative}"
+        return describe_split(self.n, self.positives, positive, negative)
 
 
 def _denominator(key: str, split: Split) -> int | None:
@@ -63,15 +57,7 @@ def metric_cells(metrics: Mapping[str, float], split: Split) -> list[tuple[str, 
 
 
 def caution(where: str, split: Split, metrics: Mapping[str, float], positive: str, negative: str) -> str:
-    """'' for a split big enough; else why its figures are not reliable, with the sensitivity's interval."""
-    if not split.tiny:
-        return ""
-    text = (f"Too few images for these figures to be reliable: {where} has {split.describe(positive, negative)} "
-            f"(at least {TINY_SPLIT} images and {TINY_CLASS} of each class are needed to say much).")
-    sensitivity = float(metrics.get("sensitivity", float("nan")))
-    if split.positives and not math.isnan(sensitivity):
-        hits = round(sensitivity / 100 * split.positives)
-        low, high = wilson_interval(hits, split.positives)
-        text += (f" A sensitivity of {sensitivity:.0f} % ({hits}/{split.positives}) is compatible with anything "
-                 f"from {low:.0f} % to {high:.0f} % (95 % Wilson interval).")
-    return text + " Label more images, or read the cross-validation rows if there are any."
+    """'' for a split big enough; else why its figures are not reliable (``training.metrics``) and what to do."""
+    text = small_split_warning(where, split.n, split.positives, float(metrics.get("sensitivity", float("nan"))),
+                               positive, negative)
+    return text + " Label more images, or read the cross-validation rows if there are any." if text else ""

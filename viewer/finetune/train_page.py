@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
@@ -17,11 +17,8 @@ from training.config import CVConfig, FinetuneConfig
 from training.finetune import TrainingEvent
 from viewer.error_dialog import message_for
 from viewer.finetune.canvases import CurvesCanvas
-from viewer.finetune.common import BAD_STYLE, OK_STYLE, coloured, plural
+from viewer.finetune.common import BAD_STYLE, OK_STYLE, PageContext, coloured, plural
 from viewer.workers import Worker
-
-if TYPE_CHECKING:
-    from viewer.finetune.wizard import FinetuneWizard
 
 
 def train_job(source: Path, run_dir: Path, config: FinetuneConfig, folds: int,
@@ -35,9 +32,9 @@ def train_job(source: Path, run_dir: Path, config: FinetuneConfig, folds: int,
 
 
 class TrainPage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, context: PageContext) -> None:
         super().__init__()
-        self.owner = wizard
+        self.context = context
         self.setTitle("3 · Train")
         self.setSubTitle("Training runs in the background; you can cancel at any time. Nothing is installed "
                          "until you choose to on the last page.")
@@ -78,12 +75,12 @@ class TrainPage(QWizardPage):
         return self._job is not None
 
     def _key(self) -> tuple[Any, ...]:
-        state = self.owner.state
+        state = self.context.state
         source = state.check.source if state.check else None
         return (str(source), json.dumps(state.config.to_json() if state.config else None), state.folds)
 
     def initializePage(self) -> None:
-        state = self.owner.state
+        state = self.context.state
         if state.report is not None and state.report_key != self._key():
             state.report, state.run_dir, state.installed = None, None, None  # settings changed: train again
             self.status.setText("Not started.")
@@ -93,7 +90,7 @@ class TrainPage(QWizardPage):
         assert config is not None and state.check is not None
         runs = f"{state.folds}-fold cross-validation, then the final model" if state.folds > 1 else \
             "one model with a single validation split"
-        estimate = self.owner.settings_page.estimate_seconds()
+        estimate = self.context.state.estimate_s
         guess = f" Expected duration: about {format_duration(estimate)}." if estimate else ""
         self.plan.setText(f"Profile <b>{config.profile}</b> ({config.variant}), {plural(config.epochs, 'epoch')}, "
                           f"{runs}, on {plural(len(state.check.dataset.items), 'image')}.{guess}")
@@ -103,24 +100,24 @@ class TrainPage(QWizardPage):
         self.cancel_training()  # going back stops a running training
 
     def isComplete(self) -> bool:
-        return self.owner.state.report is not None and self._job is None
+        return self.context.state.report is not None and self._job is None
 
     def start_training(self) -> Worker | None:
-        state = self.owner.state
+        state = self.context.state
         if self._job is not None or state.check is None or state.config is None:
             return None
         state.report, state.installed = None, None
-        state.run_dir = _new_run_dir(self.owner.output_root)
+        state.run_dir = _new_run_dir(self.context.options.output_root)
         self.canvas.clear_curves()
         self.canvas.redraw()
         self._started, self._training_started = time.perf_counter(), None
         self.progress.setValue(0)
         self.status.setText(f"Starting… (run folder {state.run_dir})")
         self.eta.setText("")
-        self._job = self.owner.run_job(self, train_job, state.check.source, state.run_dir, state.config,
-                                       state.folds, self.owner.segmenter, model=True, reporting=True,
-                                       progress=self._on_event, finished=self._on_finished, failed=self._on_failed,
-                                       stopped=self._on_cancelled)
+        self._job = self.context.run_job(self, train_job, state.check.source, state.run_dir, state.config,
+                                         state.folds, self.context.segmenter, model=True, reporting=True,
+                                         progress=self._on_event, finished=self._on_finished, failed=self._on_failed,
+                                         stopped=self._on_cancelled)
         self._refresh.start()
         self._show_buttons()
         self.completeChanged.emit()
@@ -140,7 +137,7 @@ class TrainPage(QWizardPage):
             if event.steps:
                 self.progress.setValue(0)
             return
-        folds = self.owner.state.folds
+        folds = self.context.state.folds
         runs = folds + 1 if folds > 1 else 1
         run = (event.fold if event.fold is not None else runs - 1) if event.stage != "done" else runs
         within = 0.0
@@ -177,14 +174,14 @@ class TrainPage(QWizardPage):
     def _on_finished(self, job: Worker, report: dict[str, Any]) -> None:
         if job is not self._job:
             return
-        state = self.owner.state
+        state = self.context.state
         state.report, state.report_key = report, self._key()
         self._stop()
         self.progress.setValue(1000)
         self.status.setText(coloured(f"Training finished in {format_duration(time.perf_counter() - self._started)}"
                                       f". The new head is in {report['model']} (not installed yet).", OK_STYLE))
         self.eta.setText("")
-        self.owner.training_finished.emit(report)
+        self.context.training_finished(report)
 
     def _on_failed(self, job: Worker, exc: BaseException) -> None:
         if job is self._job:
@@ -208,7 +205,7 @@ class TrainPage(QWizardPage):
     def _show_buttons(self) -> None:
         running = self._job is not None
         self.start_button.setEnabled(not running)
-        self.start_button.setText("Train again" if self.owner.state.report is not None else "Start training")
+        self.start_button.setText("Train again" if self.context.state.report is not None else "Start training")
         self.cancel_button.setEnabled(running)
 
 

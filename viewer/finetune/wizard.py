@@ -3,6 +3,9 @@
 All torch work (the duration measurement, training, evaluating the installed head) runs on the wizard's own
 single-thread pool; the data check runs on the general pool. Only the Install button of the last page changes the
 active head (``ModelStore.install``, atomic, previous head kept); a cancelled or failed run never does.
+
+Each page gets a ``PageContext`` (the shared ``WizardState``, the options, the store, ``run_job``, the segmenter and
+the two signals to emit), never the wizard itself; what one page leaves for a later one goes through the state.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from engine.model.store import ModelStore
 from engine.notices import RESEARCH_USE
 from engine.paths import DEFAULT_HEAD, data_dir
 from engine.segment import LungSegmenter
-from viewer.finetune.common import DEFAULT_EPOCHS, ConfigFactory, WizardState, default_config
+from training.config import CPU_EPOCHS
+from viewer.finetune.common import ConfigFactory, PageContext, WizardOptions, WizardState, default_config
 from viewer.finetune.data_page import DataPage
 from viewer.finetune.evaluate_page import EvaluatePage
 from viewer.finetune.install_page import InstallPage
@@ -61,33 +65,35 @@ class FinetuneWizard(QWizard):
     def __init__(self, parent: QWidget | None = None, *, store: ModelStore | None = None,
                  segmenter: LungSegmenter | None = None, profiles: Sequence[str] | None = None,
                  config_factory: ConfigFactory = default_config, output_root: Path | None = None,
-                 default_epochs: int = DEFAULT_EPOCHS, default_folds: int = 5, vision_weights: str | None = None,
+                 default_epochs: int = CPU_EPOCHS, default_folds: int = 5, vision_weights: str | None = None,
                  llm_path: str | None = None, measure_batches: int = 2, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Fine-tune a new head — {RESEARCH_USE}")
         self.store = store or ModelStore()
-        self.profiles = tuple(profiles) if profiles is not None else tuple(profile_names())
-        self.config_factory = config_factory
-        self.output_root = Path(output_root) if output_root else data_dir() / "runs"
-        self.default_epochs, self.default_folds = default_epochs, default_folds
-        self.vision_weights, self.llm_path = vision_weights or "", llm_path or ""
-        self.measure_batches = measure_batches
+        self.options = WizardOptions(
+            profiles=tuple(profiles) if profiles is not None else tuple(profile_names()),
+            config_factory=config_factory, output_root=Path(output_root) if output_root else data_dir() / "runs",
+            default_epochs=default_epochs, default_folds=default_folds, vision_weights=vision_weights or "",
+            llm_path=llm_path or "", measure_batches=measure_batches)
         self.pool = pool or training_pool()
         self.state = WizardState(folds=default_folds)
         self._segmenter = segmenter
         self._segmenter_lock = threading.Lock()
         self.jobs = WorkerSet(self)
-        self.data_page = DataPage(self)
-        self.settings_page = SettingsPage(self)
-        self.train_page = TrainPage(self)
-        self.evaluate_page = EvaluatePage(self)
-        self.install_page = InstallPage(self)
+        context = PageContext(state=self.state, options=self.options, store=self.store, run_job=self.run_job,
+                              segmenter=self.segmenter, installed_head=self.installed_head,
+                              head_changed=self.head_changed.emit, training_finished=self.training_finished.emit)
+        self.data_page = DataPage(context)
+        self.settings_page = SettingsPage(context)
+        self.train_page = TrainPage(context)
+        self.evaluate_page = EvaluatePage(context)
+        self.install_page = InstallPage(context)
         for page_id, page in enumerate((self.data_page, self.settings_page, self.train_page, self.evaluate_page,
                                         self.install_page)):
             self.setPage(page_id, page)
         self.resize(940, 700)
 
-    # -- for the pages --------------------------------------------------------------------------------
+    # -- for the pages (through their PageContext) ---------------------------------------------------
     def segmenter(self) -> LungSegmenter:
         """The lung segmenter (worker threads only: loading it touches torch)."""
         with self._segmenter_lock:

@@ -13,6 +13,7 @@ import io
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -22,12 +23,21 @@ from engine.errors import PneumoError, UnsupportedImageError
 from engine.flags import messages
 from engine.io import ImageMeta, LoadedImage
 from engine.io.deidentify import installation_key, pseudonym
-from engine.io.dicom_write import HeaderOnly, carry_deidentification, evidence_dataset, reference_dataset, write_dataset
+from engine.io.dicom_write import (
+    HeaderOnly,
+    carry_deidentification,
+    reference_dataset,
+    source_image_reference,
+    write_dataset,
+)
 from engine.lung_crop import lung_outline
 from engine.model.head_card import HeadCard
 from engine.notices import DISCLAIMER, MANUFACTURER, RESULT_SERIES
 from engine.paths import write_atomic
 from engine.result import DiagnosisResult
+
+if TYPE_CHECKING:  # the zone evidence needs the model; exports only read its numbers
+    from engine.ilo.zone_evidence import ZoneEvidenceReport
 
 
 def annotated_image(image: LoadedImage, result: DiagnosisResult, *, max_side: int = 1024,
@@ -147,6 +157,7 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
         series_number=9901, sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
         series_description=RESULT_SERIES)
     sc.BurnedInAnnotation = "YES"  # the overlays and the result lines are drawn into the pixels
+    source_image_reference(reference, sc)
     # The same lines as text (no patient data in them), for viewers that list comments.
     sc.ImageComments = "\n".join(result_lines(result))[:10240]
     carry_deidentification(reference, sc)
@@ -154,52 +165,29 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
     return path
 
 
-def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
-                             identified: bool = False) -> Path:
-    """A Comprehensive SR with the probability, threshold, decision and model identity.
-
-    ``image`` may be just its ``ImageMeta``: the SR needs the source's header, not its pixels (the PACS node).
-    """
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
+def _header_source(image: LoadedImage | ImageMeta, what: str) -> LoadedImage | HeaderOnly:
+    """The source as read by the header-only exports (SR, PR, SEG); they refuse a raster source."""
     if isinstance(image, ImageMeta):
         image = HeaderOnly(image)
     if image.meta.kind != "dicom":
-        raise UnsupportedImageError("A DICOM SR needs a DICOM source image; export PNG or HTML instead.",
+        raise UnsupportedImageError(f"A DICOM {what} needs a DICOM source image; export PNG or HTML instead.",
                                     path=image.meta.path)
+    return image
+
+
+def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
+                             identified: bool = False, evidence: ZoneEvidenceReport | None = None) -> Path:
+    """A TID 1500 Measurement Report (Comprehensive SR): the coded finding, probability and thresholds, the
+    decision and every warning, the six ILO zones as regions on the radiograph, the algorithm's identity
+    (``engine.dicom_results.measurement_report``); with ``evidence``, the model's zone evidence too.
+
+    ``image`` may be just its ``ImageMeta``: the SR needs the source's header, not its pixels (the PACS node).
+    """
+    from engine.dicom_results.measurement_report import measurement_report
+
+    image = _header_source(image, "SR")
     reference = reference_dataset(image, identified)
-    local = "99PNEUMOLLM"
-    positive = result.labels[result.positive_index]
-    contains = hd.sr.RelationshipTypeValues.CONTAINS
-    decision = result.decision
-
-    def text(code: str, meaning: str, value: str) -> hd.sr.TextContentItem:
-        return hd.sr.TextContentItem(name=hd.sr.CodedConcept(code, local, meaning), value=value[:1024],
-                                     relationship_type=contains)
-
-    def number(code: str, meaning: str, value: float) -> hd.sr.NumContentItem:
-        return hd.sr.NumContentItem(name=hd.sr.CodedConcept(code, local, meaning), value=round(value, 6),
-                                    unit=codes.UCUM.NoUnits, relationship_type=contains)
-
-    items = [
-        text("RESULT", "PneumoLLM result", result.label),
-        text("DECISION", "Decision", decision.describe()),
-        number("PROB", f"Probability of {positive}", result.probability),
-        number("THRESH", "Operating threshold", decision.threshold),
-        text("THRSRC", "Threshold source", decision.threshold_source.value),
-        number("MTHRESH", "Model operating threshold", result.model_threshold),
-        text("MODEL", "Model", f"PneumoLLM {result.profile} head {result.model_id}"),
-        text("QUALITY", "Lung crop quality", "; ".join(messages(result.quality_flags)) or "ok"),
-        *(text("FLAG", "Warning", f"{flag.code}: {flag.message}") for flag in result.flags),
-        text("DISCLAIM", "Disclaimer", DISCLAIMER),
-    ]
-    root = hd.sr.ContainerContentItem(name=hd.sr.CodedConcept("REPORT", local, "PneumoLLM screening result"),
-                                      template_id=None)
-    root.ContentSequence = hd.sr.ContentSequence(items)
-    sr = hd.sr.ComprehensiveSR(evidence=[evidence_dataset(reference)], content=root, series_instance_uid=hd.UID(),
-                               series_number=9902, sop_instance_uid=hd.UID(), instance_number=1,
-                               manufacturer=MANUFACTURER, series_description=RESULT_SERIES)
+    sr = measurement_report(reference, result, pixel_spacing=image.meta.pixel_spacing, evidence=evidence)
     carry_deidentification(reference, sr)
     write_dataset(path, sr)
     return path

@@ -57,6 +57,27 @@ def evidence_dataset(reference: Dataset) -> Dataset:
     return source_reference
 
 
+def source_image_reference(reference: Dataset, out: Dataset) -> None:
+    """Mark ``out`` (an image drawn from the source) as derived from it: Source Image Sequence (PS3.3 C.7.6.1.1.4)
+    with its purpose, and the source's side: Image Laterality (U, unpaired, for a chest), Laterality when it
+    has one."""
+    from pydicom.sequence import Sequence
+
+    item = Dataset()
+    item.ReferencedSOPClassUID = reference.SOPClassUID
+    item.ReferencedSOPInstanceUID = reference.SOPInstanceUID
+    purpose = Dataset()
+    purpose.CodeValue, purpose.CodingSchemeDesignator = "121322", "DCM"
+    purpose.CodeMeaning = "Source image for image processing operation"
+    item.PurposeOfReferenceCodeSequence = Sequence([purpose])
+    out.SourceImageSequence = Sequence([item])
+    out.DerivationDescription = "Source radiograph with the lung contour, crop box and result lines drawn in"
+    # Image Laterality present satisfies General Series' Laterality (2C), which stays absent for an unpaired part.
+    out.ImageLaterality = reference.get("ImageLaterality") or reference.get("Laterality") or "U"  # U: unpaired
+    if reference.get("Laterality"):
+        out.Laterality = reference.Laterality
+
+
 DEIDENTIFICATION_KEYWORDS = ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
                              "LongitudinalTemporalInformationModified")
 

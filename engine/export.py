@@ -1,5 +1,7 @@
-"""Exports of a diagnosed case: an annotated PNG, a self-contained HTML report, a DICOM Secondary Capture
-and a DICOM Comprehensive SR (both written with highdicom). The source study is only ever read.
+"""Exports of a diagnosed case: an annotated PNG, a self-contained HTML report, and DICOM objects written with
+highdicom - a Secondary Capture (the annotated view), a TID 1500 Measurement Report SR, a Grayscale Softcopy
+Presentation State and a lung Segmentation (``engine.dicom_results``; ``docs/dicom_conformance.md``). The source
+study is only ever read.
 
 De-identified is the default: patient-identifying attributes (``engine.phi``) are replaced in exported
 DICOM objects and never written into reports, unless the caller asks for an identified export.
@@ -27,6 +29,7 @@ from engine.io.dicom_write import (
     HeaderOnly,
     carry_deidentification,
     reference_dataset,
+    series_body_part,
     source_image_reference,
     write_dataset,
 )
@@ -193,22 +196,58 @@ def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result:
     return path
 
 
-EXPORT_KINDS = ("png", "html", "sc", "sr")
+def export_presentation_state(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
+                              identified: bool = False) -> Path:
+    """A Grayscale Softcopy Presentation State drawing the lung contour, the six zones, the crop box and a caption
+    over the original radiograph (``engine.dicom_results.presentation_state``); header only, like the SR."""
+    from engine.dicom_results.presentation_state import presentation_state
+
+    image = _header_source(image, "presentation state")
+    reference = reference_dataset(image, identified)
+    pr = presentation_state(reference, result)
+    series_body_part(reference, pr)
+    carry_deidentification(reference, pr)
+    write_dataset(path, pr)
+    return path
 
 
-def export_case(kind: str, path: str | Path, image: LoadedImage, result: DiagnosisResult, *,
+def export_segmentation(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
+                        identified: bool = False) -> Path:
+    """The lung mask (and its six zones) as a binary DICOM Segmentation (``engine.dicom_results.segmentation``);
+    header only, like the SR."""
+    from engine.dicom_results.segmentation import segmentation
+
+    image = _header_source(image, "segmentation")
+    reference = reference_dataset(image, identified)
+    seg = segmentation(reference, result)
+    series_body_part(reference, seg)
+    carry_deidentification(reference, seg)
+    write_dataset(path, seg)
+    return path
+
+
+EXPORT_KINDS = ("png", "html", "sc", "sr", "pr", "seg")
+HEADER_ONLY_KINDS = ("sr", "pr", "seg")  # need the source's header, not its pixels (the PACS node sends these)
+
+
+def export_case(kind: str, path: str | Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
                 identified: bool = False, card: HeadCard | None = None) -> Path:
-    """Write one export of ``kind`` (png, html, sc, sr). Refuses to overwrite the source image."""
+    """Write one export of ``kind`` (png, html, sc, sr, pr, seg). Refuses to overwrite the source image. ``image``
+    may be an ``ImageMeta`` for the kinds in ``HEADER_ONLY_KINDS``."""
     path = Path(path)
-    source = Path(image.meta.path)
+    meta = image if isinstance(image, ImageMeta) else image.meta
+    source = Path(meta.path)
     if source.exists() and path.exists() and path.resolve() == source.resolve():
         raise PneumoError("Choose another file name: that is the source image, which is never modified.", path=path)
+    header_only = {"sr": export_structured_report, "pr": export_presentation_state, "seg": export_segmentation}
+    if kind in header_only:
+        return header_only[kind](path, image, result, identified=identified)
+    if kind not in EXPORT_KINDS:
+        raise ValueError(f"unknown export kind {kind!r}; valid: {', '.join(EXPORT_KINDS)}")
+    if isinstance(image, ImageMeta):
+        raise ValueError(f"a {kind} export draws on the pixels: pass the LoadedImage, not its ImageMeta")
     if kind == "png":
         return export_png(path, image, result)
     if kind == "html":
         return export_html_report(path, image, result, card=card, identified=identified)
-    if kind == "sc":
-        return export_secondary_capture(path, image, result, identified=identified)
-    if kind == "sr":
-        return export_structured_report(path, image, result, identified=identified)
-    raise ValueError(f"unknown export kind {kind!r}; valid: {', '.join(EXPORT_KINDS)}")
+    return export_secondary_capture(path, image, result, identified=identified)

@@ -78,6 +78,18 @@ def source_image_reference(reference: Dataset, out: Dataset) -> None:
         out.Laterality = reference.Laterality
 
 
+def series_body_part(reference: Dataset, out: Dataset) -> None:
+    """General Series' Body Part Examined and Laterality (2C) from the source, for objects without an Image
+    Laterality (presentation state, segmentation): a chest is unpaired, so Laterality stays absent; it is empty
+    (unknown) only when the source does not say what was imaged."""
+    if reference.get("BodyPartExamined"):
+        out.BodyPartExamined = reference.BodyPartExamined
+    if reference.get("Laterality"):
+        out.Laterality = reference.Laterality
+    elif not reference.get("BodyPartExamined"):
+        out.Laterality = ""
+
+
 DEIDENTIFICATION_KEYWORDS = ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
                              "LongitudinalTemporalInformationModified")
 

@@ -102,6 +102,9 @@ def carry_deidentification(reference: Dataset, out: Dataset) -> None:
 
 
 def write_dataset(path: Path, dataset: Dataset) -> None:
+    # Our texts carry "≥" and the source's names may be in any character set; pydicom holds every value as str,
+    # so UTF-8 encodes them all (otherwise pydicom writes "?" in their place).
+    dataset.SpecificCharacterSet = "ISO_IR 192"
     buffer = io.BytesIO()
     try:
         dataset.save_as(buffer, enforce_file_format=True)

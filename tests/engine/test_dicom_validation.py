@@ -28,7 +28,7 @@ from engine.ilo.zone_evidence import ZoneEvidence, ZoneEvidenceReport
 from engine.ilo.zones import lung_zones
 from engine.io import load_image
 from engine.segment import LungSegmenter
-from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
+from tests.dicom_factory import PHI_VALUES, chest_like, content_items, make_dicom
 from tests.engine.ilo.readings import ABNORMAL, reading
 from tests.head_factory import make_tiny_head
 
@@ -122,14 +122,6 @@ def test_dsrdump_shows_the_measurement_report_tree(written: dict[str, Path]) -> 
     assert '(121007,DCM,"Device")' in tree and "SCOORD" in tree
 
 
-def flatten(dataset) -> list:
-    found = []
-    for item in dataset.get("ContentSequence", []):
-        found.append(item)
-        found += flatten(item)
-    return found
-
-
 def named(items: list, meaning: str) -> list:
     return [i for i in items if "ConceptNameCodeSequence" in i and i.ConceptNameCodeSequence[0].CodeMeaning == meaning]
 
@@ -142,7 +134,7 @@ def test_sr_is_a_tid1500_report_of_the_result(radiograph, written: dict[str, Pat
     assert sr.ConceptNameCodeSequence[0].CodeValue == "126000"  # Imaging Measurement Report
     schemes = {item.CodingSchemeDesignator: item for item in sr.CodingSchemeIdentificationSequence}
     assert SCHEME in schemes and schemes[SCHEME].CodingSchemeName
-    items = flatten(sr)
+    items = content_items(sr)
     finding = [i for i in named(items, "Finding") if i.ValueType == "CODE"][0].ConceptCodeSequence[0]
     assert (finding.CodingSchemeDesignator, finding.CodeValue) == (SCHEME, "FINDING")  # "abnormal" has no SCT code
     presence = named(items, finding.CodeMeaning)[0].ConceptCodeSequence[0]
@@ -175,7 +167,7 @@ def test_sr_is_a_tid1500_report_of_the_result(radiograph, written: dict[str, Pat
 def test_sr_zone_geometry_follows_the_mask(radiograph, tmp_path: Path) -> None:
     image, result = radiograph
     sr = pydicom.dcmread(export_case("sr", tmp_path / "sr.dcm", image.meta, result))
-    regions = [i for i in flatten(sr) if i.ValueType == "SCOORD"]
+    regions = [i for i in content_items(sr) if i.ValueType == "SCOORD"]
     zones = lung_zones(result.lung_mask)
     for region, zone in zip(regions, zones.zones, strict=True):
         points = np.asarray(region.GraphicData, float).reshape(-1, 2)
@@ -188,10 +180,11 @@ def test_sr_carries_zone_evidence_when_given(radiograph, tmp_path: Path) -> None
     from engine.export import export_structured_report
 
     image, result = radiograph
-    plain = flatten(pydicom.dcmread(export_structured_report(tmp_path / "a.dcm", image.meta, result)))
+    plain = content_items(pydicom.dcmread(export_structured_report(tmp_path / "a.dcm", image.meta, result)))
     assert not named(plain, "Occlusion evidence (model, not a reading)")
     report = evidence_report()
-    items = flatten(pydicom.dcmread(export_structured_report(tmp_path / "b.dcm", image.meta, result, evidence=report)))
+    out = export_structured_report(tmp_path / "b.dcm", image.meta, result, evidence=report)
+    items = content_items(pydicom.dcmread(out))
     values = [float(i.MeasuredValueSequence[0].NumericValue)
               for i in named(items, "Occlusion evidence (model, not a reading)")]
     assert values == pytest.approx([zone.occlusion_evidence for zone in report.zones])
@@ -201,7 +194,7 @@ def test_a_case_not_diagnosed_says_so_and_why(radiograph, tmp_path: Path) -> Non
     image, result = radiograph
     outside = result.with_warning(Flag("outside_intended_use", "a lateral view; the head reads frontal films"))
     assert not outside.decision.diagnosed
-    items = flatten(pydicom.dcmread(export_case("sr", tmp_path / "sr.dcm", image.meta, outside)))
+    items = content_items(pydicom.dcmread(export_case("sr", tmp_path / "sr.dcm", image.meta, outside)))
     decision = named(items, "Screening decision")[0].ConceptCodeSequence[0]
     assert decision.CodeMeaning == "Not diagnosed"
     finding = [i for i in named(items, "Finding") if i.ValueType == "CODE"][0].ConceptCodeSequence[0]
@@ -214,7 +207,7 @@ def test_the_finding_is_snomed_coded_when_there_is_a_concept(radiograph, tmp_pat
     image, result = radiograph
     labels = ("normal", "pneumoconiosis")
     sr = pydicom.dcmread(export_case("sr", tmp_path / "sr.dcm", image.meta, replace(result, labels=labels)))
-    finding = [i for i in named(flatten(sr), "Finding") if i.ValueType == "CODE"][0].ConceptCodeSequence[0]
+    finding = [i for i in named(content_items(sr), "Finding") if i.ValueType == "CODE"][0].ConceptCodeSequence[0]
     assert (finding.CodingSchemeDesignator, finding.CodeValue) == ("SCT", "40122008")
 
 

@@ -21,7 +21,7 @@ from engine.io import load_image
 from engine.notices import DISCLAIMER
 from engine.reference_map import out_of_domain_flag
 from engine.segment import LungSegmenter
-from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
+from tests.dicom_factory import PHI_VALUES, chest_like, content_items, make_dicom
 from tests.head_factory import make_tiny_head
 
 
@@ -38,14 +38,6 @@ def case(tmp_path_factory: pytest.TempPathFactory):
     source = make_dicom(folder / "source.dcm", chest_like(300, 280), ViewPosition="PA", StudyDescription="CHEST")
     image = load_image(source)
     return source, image, diagnoser.predict(image), diagnoser
-
-
-def content_items(dataset) -> list:
-    """Every content item of an SR, depth first (the TID 1500 tree nests the result in measurement groups)."""
-    found = []
-    for item in dataset.get("ContentSequence", []):
-        found += [item, *content_items(item)]
-    return found
 
 
 def digest(path: Path) -> str:

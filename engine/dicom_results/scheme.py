@@ -29,8 +29,7 @@ ALGORITHM = "PneumoLLM"
 
 # Disorders with a SNOMED CT concept, by the head's positive label (lower case). Other labels get a private code.
 FINDINGS_SCT = {"pneumoconiosis": ("40122008", "Pneumoconiosis"), "silicosis": ("805002", "Silicosis"),
-                "asbestosis": ("22607003", "Asbestosis"),
-                "coal workers' pneumoconiosis": ("86633001", "Coal workers' pneumoconiosis")}
+                "asbestosis": ("22607003", "Asbestosis")}
 
 
 def software_version() -> str:

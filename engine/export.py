@@ -1,5 +1,7 @@
-"""Exports of a diagnosed case: an annotated PNG, a self-contained HTML report, a DICOM Secondary Capture
-and a DICOM Comprehensive SR (both written with highdicom). The source study is only ever read.
+"""Exports of a diagnosed case: an annotated PNG, a self-contained HTML report, and DICOM objects written with
+highdicom - a Secondary Capture (the annotated view), a TID 1500 Measurement Report SR, a Grayscale Softcopy
+Presentation State and a lung Segmentation (``engine.dicom_results``; ``docs/dicom_conformance.md``). The source
+study is only ever read.
 
 De-identified is the default: patient-identifying attributes (``engine.phi``) are replaced in exported
 DICOM objects and never written into reports, unless the caller asks for an identified export.
@@ -13,6 +15,7 @@ import io
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -22,12 +25,22 @@ from engine.errors import PneumoError, UnsupportedImageError
 from engine.flags import messages
 from engine.io import ImageMeta, LoadedImage
 from engine.io.deidentify import installation_key, pseudonym
-from engine.io.dicom_write import HeaderOnly, carry_deidentification, evidence_dataset, reference_dataset, write_dataset
+from engine.io.dicom_write import (
+    HeaderOnly,
+    carry_deidentification,
+    reference_dataset,
+    series_body_part,
+    source_image_reference,
+    write_dataset,
+)
 from engine.lung_crop import lung_outline
 from engine.model.head_card import HeadCard
 from engine.notices import DISCLAIMER, MANUFACTURER, RESULT_SERIES
 from engine.paths import write_atomic
 from engine.result import DiagnosisResult
+
+if TYPE_CHECKING:  # the zone evidence needs the model; exports only read its numbers
+    from engine.ilo.zone_evidence import ZoneEvidenceReport
 
 
 def annotated_image(image: LoadedImage, result: DiagnosisResult, *, max_side: int = 1024,
@@ -147,6 +160,7 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
         series_number=9901, sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER,
         series_description=RESULT_SERIES)
     sc.BurnedInAnnotation = "YES"  # the overlays and the result lines are drawn into the pixels
+    source_image_reference(reference, sc)
     # The same lines as text (no patient data in them), for viewers that list comments.
     sc.ImageComments = "\n".join(result_lines(result))[:10240]
     carry_deidentification(reference, sc)
@@ -154,73 +168,86 @@ def export_secondary_capture(path: Path, image: LoadedImage, result: DiagnosisRe
     return path
 
 
-def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
-                             identified: bool = False) -> Path:
-    """A Comprehensive SR with the probability, threshold, decision and model identity.
-
-    ``image`` may be just its ``ImageMeta``: the SR needs the source's header, not its pixels (the PACS node).
-    """
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
+def _header_source(image: LoadedImage | ImageMeta, what: str) -> LoadedImage | HeaderOnly:
+    """The source as read by the header-only exports (SR, PR, SEG); they refuse a raster source."""
     if isinstance(image, ImageMeta):
         image = HeaderOnly(image)
     if image.meta.kind != "dicom":
-        raise UnsupportedImageError("A DICOM SR needs a DICOM source image; export PNG or HTML instead.",
+        raise UnsupportedImageError(f"A DICOM {what} needs a DICOM source image; export PNG or HTML instead.",
                                     path=image.meta.path)
+    return image
+
+
+def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
+                             identified: bool = False, evidence: ZoneEvidenceReport | None = None) -> Path:
+    """A TID 1500 Measurement Report (Comprehensive SR): the coded finding, probability and thresholds, the
+    decision and every warning, the six ILO zones as regions on the radiograph, the algorithm's identity
+    (``engine.dicom_results.measurement_report``); with ``evidence``, the model's zone evidence too.
+
+    ``image`` may be just its ``ImageMeta``: the SR needs the source's header, not its pixels (the PACS node).
+    """
+    from engine.dicom_results.measurement_report import measurement_report
+
+    image = _header_source(image, "SR")
     reference = reference_dataset(image, identified)
-    local = "99PNEUMOLLM"
-    positive = result.labels[result.positive_index]
-    contains = hd.sr.RelationshipTypeValues.CONTAINS
-    decision = result.decision
-
-    def text(code: str, meaning: str, value: str) -> hd.sr.TextContentItem:
-        return hd.sr.TextContentItem(name=hd.sr.CodedConcept(code, local, meaning), value=value[:1024],
-                                     relationship_type=contains)
-
-    def number(code: str, meaning: str, value: float) -> hd.sr.NumContentItem:
-        return hd.sr.NumContentItem(name=hd.sr.CodedConcept(code, local, meaning), value=round(value, 6),
-                                    unit=codes.UCUM.NoUnits, relationship_type=contains)
-
-    items = [
-        text("RESULT", "PneumoLLM result", result.label),
-        text("DECISION", "Decision", decision.describe()),
-        number("PROB", f"Probability of {positive}", result.probability),
-        number("THRESH", "Operating threshold", decision.threshold),
-        text("THRSRC", "Threshold source", decision.threshold_source.value),
-        number("MTHRESH", "Model operating threshold", result.model_threshold),
-        text("MODEL", "Model", f"PneumoLLM {result.profile} head {result.model_id}"),
-        text("QUALITY", "Lung crop quality", "; ".join(messages(result.quality_flags)) or "ok"),
-        *(text("FLAG", "Warning", f"{flag.code}: {flag.message}") for flag in result.flags),
-        text("DISCLAIM", "Disclaimer", DISCLAIMER),
-    ]
-    root = hd.sr.ContainerContentItem(name=hd.sr.CodedConcept("REPORT", local, "PneumoLLM screening result"),
-                                      template_id=None)
-    root.ContentSequence = hd.sr.ContentSequence(items)
-    sr = hd.sr.ComprehensiveSR(evidence=[evidence_dataset(reference)], content=root, series_instance_uid=hd.UID(),
-                               series_number=9902, sop_instance_uid=hd.UID(), instance_number=1,
-                               manufacturer=MANUFACTURER, series_description=RESULT_SERIES)
+    sr = measurement_report(reference, result, pixel_spacing=image.meta.pixel_spacing, evidence=evidence)
     carry_deidentification(reference, sr)
     write_dataset(path, sr)
     return path
 
 
-EXPORT_KINDS = ("png", "html", "sc", "sr")
+def export_presentation_state(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
+                              identified: bool = False) -> Path:
+    """A Grayscale Softcopy Presentation State drawing the lung contour, the six zones, the crop box and a caption
+    over the original radiograph (``engine.dicom_results.presentation_state``); header only, like the SR."""
+    from engine.dicom_results.presentation_state import presentation_state
+
+    image = _header_source(image, "presentation state")
+    reference = reference_dataset(image, identified)
+    pr = presentation_state(reference, result)
+    series_body_part(reference, pr)
+    carry_deidentification(reference, pr)
+    write_dataset(path, pr)
+    return path
 
 
-def export_case(kind: str, path: str | Path, image: LoadedImage, result: DiagnosisResult, *,
+def export_segmentation(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
+                        identified: bool = False) -> Path:
+    """The lung mask (and its six zones) as a binary DICOM Segmentation (``engine.dicom_results.segmentation``);
+    header only, like the SR."""
+    from engine.dicom_results.segmentation import segmentation
+
+    image = _header_source(image, "segmentation")
+    reference = reference_dataset(image, identified)
+    seg = segmentation(reference, result)
+    series_body_part(reference, seg)
+    carry_deidentification(reference, seg)
+    write_dataset(path, seg)
+    return path
+
+
+EXPORT_KINDS = ("png", "html", "sc", "sr", "pr", "seg")
+HEADER_ONLY_KINDS = ("sr", "pr", "seg")  # need the source's header, not its pixels (the PACS node sends these)
+
+
+def export_case(kind: str, path: str | Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
                 identified: bool = False, card: HeadCard | None = None) -> Path:
-    """Write one export of ``kind`` (png, html, sc, sr). Refuses to overwrite the source image."""
+    """Write one export of ``kind`` (png, html, sc, sr, pr, seg). Refuses to overwrite the source image. ``image``
+    may be an ``ImageMeta`` for the kinds in ``HEADER_ONLY_KINDS``."""
     path = Path(path)
-    source = Path(image.meta.path)
+    meta = image if isinstance(image, ImageMeta) else image.meta
+    source = Path(meta.path)
     if source.exists() and path.exists() and path.resolve() == source.resolve():
         raise PneumoError("Choose another file name: that is the source image, which is never modified.", path=path)
+    header_only = {"sr": export_structured_report, "pr": export_presentation_state, "seg": export_segmentation}
+    if kind in header_only:
+        return header_only[kind](path, image, result, identified=identified)
+    if kind not in EXPORT_KINDS:
+        raise ValueError(f"unknown export kind {kind!r}; valid: {', '.join(EXPORT_KINDS)}")
+    if isinstance(image, ImageMeta):
+        raise ValueError(f"a {kind} export draws on the pixels: pass the LoadedImage, not its ImageMeta")
     if kind == "png":
         return export_png(path, image, result)
     if kind == "html":
         return export_html_report(path, image, result, card=card, identified=identified)
-    if kind == "sc":
-        return export_secondary_capture(path, image, result, identified=identified)
-    if kind == "sr":
-        return export_structured_report(path, image, result, identified=identified)
-    raise ValueError(f"unknown export kind {kind!r}; valid: {', '.join(EXPORT_KINDS)}")
+    return export_secondary_capture(path, image, result, identified=identified)

@@ -66,5 +66,13 @@ def make_dicom(path: Path, pixels: np.ndarray | None = None, *, sop_class: str =
     return path
 
 
+def content_items(dataset: Dataset) -> list[Dataset]:
+    """Every content item of an SR, depth first (a TID 1500 report nests the result in measurement groups)."""
+    found = []
+    for item in dataset.get("ContentSequence", []):
+        found += [item, *content_items(item)]
+    return found
+
+
 __all__ = ["CR_STORAGE", "CTImageStorage", "DX_STORAGE", "GSPS_STORAGE", "PHI_VALUES", "SC_STORAGE",
-           "SR_STORAGE", "chest_like", "make_dicom"]
+           "SR_STORAGE", "chest_like", "content_items", "make_dicom"]

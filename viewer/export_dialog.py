@@ -1,4 +1,5 @@
-"""Export the current case: PNG of the view with overlays, HTML report, DICOM Secondary Capture or DICOM SR.
+"""Export the current case: PNG of the view with overlays, HTML report, or DICOM (Secondary Capture, SR,
+presentation state, segmentation).
 
 De-identified is the default; an identified export needs a ticked checkbox and shows a warning. The source
 image is only ever read. Writing runs on a worker; failures are shown as the engine's one-line message.
@@ -55,7 +56,9 @@ KINDS = (
     ExportKind("png", "PNG image of the view (lung contour and crop rectangle)", ".png", False),
     ExportKind("html", "HTML report (single file, images embedded)", ".html", True),
     ExportKind("sc", "DICOM Secondary Capture (annotated image, new series in the study)", ".dcm", True),
-    ExportKind("sr", "DICOM Structured Report (probability, threshold, decision, model)", ".dcm", True),
+    ExportKind("sr", "DICOM Structured Report, TID 1500 (finding, probability, decision, zones, model)", ".dcm", True),
+    ExportKind("pr", "DICOM Presentation State (contour, zones, crop and caption over the original)", ".dcm", True),
+    ExportKind("seg", "DICOM Segmentation (the lungs and their six zones)", ".dcm", True),
 )
 KIND_BY_KEY = {kind.key: kind for kind in KINDS}
 

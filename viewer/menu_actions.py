@@ -42,7 +42,7 @@ def build_main_menus(window: MainWindow) -> None:
     action(file_menu, "&Open image…", window._choose_file, QKeySequence.StandardKey.Open)
     action(file_menu, "Open &folder…", window._choose_folder, "Ctrl+Shift+O")
     file_menu.addSeparator()
-    action(file_menu, "&Export current case… (PNG, HTML, DICOM SC/SR)", window.export_case, "Ctrl+E")
+    action(file_menu, "&Export current case… (PNG, HTML, DICOM SC/SR/PR/SEG)", window.export_case, "Ctrl+E")
     action(file_menu, "&Triage a folder…", lambda: window.tabs.setCurrentWidget(window.triage_tab), "Ctrl+T")
     action(file_menu, "&Query PACS…", window.query_pacs)
     file_menu.addSeparator()

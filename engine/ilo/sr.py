@@ -3,7 +3,8 @@
 Coded where a standard code exists: DCM for the observer, comments and the source image; SNOMED CT for
 yes/no and right/left. The ILO's own vocabulary (quality grades, shapes, profusion, zones, large-opacity
 categories, pleural sites, symbols) has no standard codes, so it uses the private scheme ``99PNEUMOILO``
-(documented in ``docs/ilo.md``; each code value is the form's own notation, e.g. ``1/2`` or ``ax``).
+(documented in ``docs/ilo.md``; each code value is the form's own notation, e.g. ``1/2`` or ``ax``), declared in
+the SR's Coding Scheme Identification Sequence like ``99PNEUMOLLM`` (``engine.dicom_results.scheme``).
 
 The model's zone evidence, when given, goes in its own container titled as model evidence, apart from the
 reader's findings. Only a signed reading is written, with the reader's own report text when there is one.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.dicom_results.scheme import coding_scheme_identification, declare_scheme
 from engine.errors import UnsupportedImageError
 from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES, QUALITY_GRADES, SHAPES, SYMBOLS, ZONE_WORDS
 from engine.ilo.form import IloReading, Sides, validate
@@ -121,6 +123,7 @@ def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading,
                                series_number=9903, sop_instance_uid=hd.UID(), instance_number=1,
                                manufacturer=MANUFACTURER, series_description="ILO classification (reader's reading)",
                                is_complete=True, is_verified=False)
+    declare_scheme(sr, coding_scheme_identification(SCHEME, SCHEME_NAME, "2022"))
     carry_deidentification(reference, sr)
     write_dataset(Path(path), sr)
     return Path(path)

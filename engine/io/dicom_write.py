@@ -57,6 +57,39 @@ def evidence_dataset(reference: Dataset) -> Dataset:
     return source_reference
 
 
+def source_image_reference(reference: Dataset, out: Dataset) -> None:
+    """Mark ``out`` (an image drawn from the source) as derived from it: Source Image Sequence (PS3.3 C.7.6.1.1.4)
+    with its purpose, and the source's side: Image Laterality (U, unpaired, for a chest), Laterality when it
+    has one."""
+    from pydicom.sequence import Sequence
+
+    item = Dataset()
+    item.ReferencedSOPClassUID = reference.SOPClassUID
+    item.ReferencedSOPInstanceUID = reference.SOPInstanceUID
+    purpose = Dataset()
+    purpose.CodeValue, purpose.CodingSchemeDesignator = "121322", "DCM"
+    purpose.CodeMeaning = "Source image for image processing operation"
+    item.PurposeOfReferenceCodeSequence = Sequence([purpose])
+    out.SourceImageSequence = Sequence([item])
+    out.DerivationDescription = "Source radiograph with the lung contour, crop box and result lines drawn in"
+    # Image Laterality present satisfies General Series' Laterality (2C), which stays absent for an unpaired part.
+    out.ImageLaterality = reference.get("ImageLaterality") or reference.get("Laterality") or "U"  # U: unpaired
+    if reference.get("Laterality"):
+        out.Laterality = reference.Laterality
+
+
+def series_body_part(reference: Dataset, out: Dataset) -> None:
+    """General Series' Body Part Examined and Laterality (2C) from the source, for objects without an Image
+    Laterality (presentation state, segmentation): a chest is unpaired, so Laterality stays absent; it is empty
+    (unknown) only when the source does not say what was imaged."""
+    if reference.get("BodyPartExamined"):
+        out.BodyPartExamined = reference.BodyPartExamined
+    if reference.get("Laterality"):
+        out.Laterality = reference.Laterality
+    elif not reference.get("BodyPartExamined"):
+        out.Laterality = ""
+
+
 DEIDENTIFICATION_KEYWORDS = ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
                              "LongitudinalTemporalInformationModified")
 
@@ -69,6 +102,9 @@ def carry_deidentification(reference: Dataset, out: Dataset) -> None:
 
 
 def write_dataset(path: Path, dataset: Dataset) -> None:
+    # Our texts carry "≥" and the source's names may be in any character set; pydicom holds every value as str,
+    # so UTF-8 encodes them all (otherwise pydicom writes "?" in their place).
+    dataset.SpecificCharacterSet = "ISO_IR 192"
     buffer = io.BytesIO()
     try:
         dataset.save_as(buffer, enforce_file_format=True)

@@ -21,7 +21,7 @@ from engine.io import load_image
 from engine.notices import DISCLAIMER
 from engine.reference_map import out_of_domain_flag
 from engine.segment import LungSegmenter
-from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
+from tests.dicom_factory import PHI_VALUES, chest_like, content_items, make_dicom
 from tests.head_factory import make_tiny_head
 
 
@@ -52,7 +52,8 @@ def test_structured_report_round_trip(case, tmp_path: Path) -> None:
     assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
     assert sr.StudyInstanceUID != image.meta.study_uid  # de-identified: new UIDs (PS3.15 Annex E)
     assert sr.PatientIdentityRemoved == "YES"
-    items = {item.ConceptNameCodeSequence[0].CodeMeaning: item for item in sr.ContentSequence}
+    assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"  # TID 1500 Measurement Report
+    items = {item.ConceptNameCodeSequence[0].CodeMeaning: item for item in content_items(sr)}
     probability = float(items[f"Probability of {result.labels[result.positive_index]}"]
                         .MeasuredValueSequence[0].NumericValue)
     assert probability == pytest.approx(result.probability, abs=1e-5)
@@ -130,8 +131,8 @@ def test_every_export_carries_every_warning(case, tmp_path: Path) -> None:
     page = html.unescape(export_html_report(tmp_path / "r.html", image, result).read_text())
     sc = pydicom.dcmread(export_secondary_capture(tmp_path / "sc.dcm", image, result))
     sr = pydicom.dcmread(export_structured_report(tmp_path / "sr.dcm", image, result))
-    sr_text = "\n".join(str(getattr(item, "TextValue", "")) for item in sr.ContentSequence)
-    sr_text += "\n" + "\n".join(f"{item.MeasuredValueSequence[0].NumericValue:.3f}" for item in sr.ContentSequence
+    sr_text = "\n".join(str(getattr(item, "TextValue", "")) for item in content_items(sr))
+    sr_text += "\n" + "\n".join(f"{item.MeasuredValueSequence[0].NumericValue:.3f}" for item in content_items(sr)
                                  if "MeasuredValueSequence" in item)
     for name, text in (("PNG", png.text["Description"]), ("HTML", page), ("SC", sc.ImageComments), ("SR", sr_text)):
         missing = [line for line in wanted if line not in text]

@@ -12,7 +12,7 @@ from PIL import Image
 
 from engine.io import load_image
 from engine.notices import DISCLAIMER
-from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
+from tests.dicom_factory import PHI_VALUES, chest_like, content_items, make_dicom
 from tests.viewer.helpers import isolate_user_folders, save_screenshot, tiny_diagnoser
 from viewer.export_dialog import IDENTIFIED_WARNING, ExportDialog, default_file_name, export_case
 
@@ -57,7 +57,7 @@ def test_sr_and_sc_are_deidentified_by_default(qtbot, cases, tmp_path: Path) -> 
         dialog.export()
     sr = pydicom.dcmread(exported.args[0])
     assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"
-    items = {item.ConceptNameCodeSequence[0].CodeMeaning: item for item in sr.ContentSequence}
+    items = {item.ConceptNameCodeSequence[0].CodeMeaning: item for item in content_items(sr)}
     probability = float(items["Probability of abnormal"].MeasuredValueSequence[0].NumericValue)
     assert probability == pytest.approx(result.probability, abs=1e-5)
     assert DISCLAIMER[:40] in items["Disclaimer"].TextValue

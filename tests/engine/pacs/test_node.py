@@ -19,6 +19,7 @@ from engine.pacs.forward import store_files
 from engine.pacs.node import NodeConfig, PacsNode
 from engine.pacs.peer import Destination
 from engine.segment import LungSegmenter
+from tests.dicom_factory import content_items
 from tests.engine.pacs.peers import relabelled_copies
 from tests.head_factory import make_tiny_head
 
@@ -104,7 +105,7 @@ def test_received_studies_are_triaged_and_results_sent_back(diagnoser: Diagnoser
         evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
         referenced = str(evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID)
         assert referenced in sources
-        texts = [str(item.get("TextValue", "")) for item in sr.ContentSequence]
+        texts = [str(item.get("TextValue", "")) for item in content_items(sr)]  # TID 1500 nests them
         assert any("Not for diagnostic use" in text for text in texts)
         assert described[referenced] in texts  # the SR states the decision the worklist shows
         assert sr.PatientID == dcmread(frontal[0], stop_before_pixels=True).PatientID  # files under its patient

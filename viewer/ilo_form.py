@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine.ilo.codes import DIFFUSE_SITES, LARGE_OPACITIES, PLAQUE_SITES, PROFUSION, QUALITY_GRADES, SHAPES, SYMBOLS
 from engine.ilo.form import DiffuseThickening, IloReading, PleuralPlaques, Sides, SmallOpacities, problems
+from viewer.wheel_guard import guard_wheel
 
 SUGGESTION_STYLE = "border: 2px solid #e69500; border-radius: 3px; background: #fff6e0;"
 SUGGESTION_TIP = "Suggested by the model (its evidence, not a reading) — tick it only if you see it."
@@ -232,6 +233,7 @@ class IloForm(QWidget):
                        self.costophrenic.changed, self.diffuse.changed, self.comments.textChanged,
                        *(box.toggled for box in (*self.zones.values(), *self.symbols.values()))):
             signal.connect(self._changed)
+        guard_wheel(self)  # a wheel over a field scrolls the form; it never changes the reading
         self._building = False
         self._changed()
 

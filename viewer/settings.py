@@ -31,6 +31,7 @@ from engine.model.llm import check_llm_folder
 from engine.model.registry import load_profile, profile_names
 from engine.model.vision import check_clip_weights
 from training.metrics import describe_rule
+from viewer.wheel_guard import guard_wheel
 
 ORGANISATION = "PneumoLLM"
 APPLICATION = "PneumoLLM Viewer"
@@ -178,6 +179,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        guard_wheel(self)  # the wheel never changes the profile, device or operating point unless focused
 
     def _with_browse(self, edit: QLineEdit, *, folder: bool) -> QWidget:
         box = QWidget()

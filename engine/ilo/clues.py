@@ -37,6 +37,20 @@ class ModelFacts:
         return cls(result.probability, decision.threshold, result.positive_label, decision.flagged,
                    decision.diagnosed, tuple(flag.message for flag in result.flags))
 
+    @classmethod
+    def refused(cls, reasons: tuple[str, ...]) -> ModelFacts:
+        """The model gave no result at all (the image is outside its intended use, ...): not diagnosed, and why."""
+        return cls(float("nan"), float("nan"), "", flagged=False, diagnosed=False, warnings=reasons)
+
+    def note(self) -> str:
+        """The model's part in one line, for an export: its score against the threshold, or why it decided
+        nothing."""
+        if not self.diagnosed:
+            return "Not diagnosed" + (f": {'; '.join(w.rstrip('.') for w in self.warnings)}." if self.warnings else ".")
+        relation = "above" if self.flagged else "below"
+        return (f"Score for {self.positive_label} {self.probability:.3f}, {relation} the operating threshold "
+                f"{self.threshold:.3f} (a suggestion, not a reading).")
+
 
 @dataclass(frozen=True)
 class Clue:

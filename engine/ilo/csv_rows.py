@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES
-from engine.ilo.form import IloReading, Sides
+from engine.ilo.form import IloReading, Sides, validate
 from engine.ilo.store import StoredReading
 from engine.paths import write_atomic
 
@@ -70,10 +70,19 @@ def reading_row(reading: IloReading, stored: StoredReading | None = None) -> dic
 
 def write_csv(path: str | Path, readings: Iterable[StoredReading]) -> Path:
     """Write stored readings (each version its own row) to ``path`` atomically."""
+    return _write_rows(path, (reading_row(stored.reading, stored) for stored in readings))
+
+
+def write_reading_csv(path: str | Path, reading: IloReading) -> Path:
+    """Write one signed reading (not from the store: no key or version) as a one-row CSV."""
+    validate(reading)
+    return _write_rows(path, [reading_row(reading)])
+
+
+def _write_rows(path: str | Path, rows: Iterable[dict[str, str]]) -> Path:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for stored in readings:
-        writer.writerow(reading_row(stored.reading, stored))
+    writer.writerows(rows)
     write_atomic(Path(path), buffer.getvalue().encode("utf-8"))
     return Path(path)

@@ -53,7 +53,8 @@ def test_keyboard_entry_and_live_rules(qtbot) -> None:
     assert form.reading().symbols == ("em",)
 
 
-def test_an_untouched_form_answers_nothing_and_says_what_is_missing(qtbot, dicom_dir: Path, tmp_path: Path) -> None:
+def test_an_untouched_form_answers_nothing_and_says_what_is_missing(qtbot, monkeypatch, dicom_dir: Path,
+                                                                   tmp_path: Path) -> None:
     panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
     qtbot.addWidget(panel)
     panel.set_image(load_image(dicom_dir / "RG1_UNCI.dcm"))
@@ -70,14 +71,8 @@ def test_an_untouched_form_answers_nothing_and_says_what_is_missing(qtbot, dicom
         assert f"Not answered: {question}" in form.problems.text()
     panel.reader.setText("Dr Test")
     errors: list[str] = []
-    import viewer.ilo_panel as ilo_panel
-
-    original = ilo_panel.show_error
-    ilo_panel.show_error = lambda _parent, exc: errors.append(exc.user_message)
-    try:
-        assert panel.sign_and_save() is None  # ... but signing is refused, naming every unanswered question
-    finally:
-        ilo_panel.show_error = original
+    monkeypatch.setattr("viewer.ilo_panel.show_error", lambda _parent, exc: errors.append(exc.user_message))
+    assert panel.sign_and_save() is None  # ... but signing is refused, naming every unanswered question
     assert errors and all(q in errors[0] for q in ("1 radiograph quality", "2A", "3 pleural"))
     assert panel.store.instance_keys() == []
     form.parenchymal_yes.setChecked(True)  # under 2A "yes" the profusion and large opacities are needed too

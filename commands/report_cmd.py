@@ -1,8 +1,10 @@
-"""``pneumollm report FILE [--reading READING.json] [--sr OUT.dcm] [--pdf OUT.pdf] --json``.
+"""``pneumollm report FILE [--reading READING.json] [--sr OUT.dcm] [--pdf OUT.pdf] [--csv OUT.csv] --json``.
 
 Prints the clues, the draft sentences each with the clue(s) it rests on, the generator used and the truthfulness
-check; writes the reading as a DICOM SR / PDF when asked. Without a reading the draft holds only the model's
-suggestions, marked as such, and nothing is written: only a reader's signed reading is exported.
+check; writes the reading as a DICOM SR / PDF / CSV row when asked. Without a reading the draft holds only the
+model's suggestions, marked as such, and nothing is written: only a reader's signed reading is exported. With one,
+it is exported whatever the model says: when the model does not diagnose the image (an adult outside the head's
+intended use, a lateral view, ...) its part says "not diagnosed" and why, and the reading is the reader's as ever.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the reader's signed ILO reading as JSON (fields: docs/ilo.md)")
     parser.add_argument("--sr", type=Path, metavar="OUT.dcm", help="write the reading as a DICOM Comprehensive SR")
     parser.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write the reading as a one-page PDF form")
+    parser.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the reading as a CSV row (docs/ilo.md)")
     parser.add_argument("--generator", choices=("planner", "llm"), default="planner",
                         help="who drafts the sentences (default: the planner, the more truthful in our measurement)")
     parser.add_argument("--report-text", metavar="TEXT", default="",
@@ -48,22 +51,16 @@ def _load_reading(path: Path):
 
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
-        from engine.errors import PneumoError, SegmentationError
-        from engine.ilo.clues import ModelFacts, build_clues
+        from engine.errors import PneumoError
+        from engine.ilo.clues import build_clues
         from engine.ilo.draft import draft_report, make_generator
-        from engine.ilo.zone_evidence import evidence_for_result
 
         reading = _load_reading(args.reading) if args.reading else None
-        if (args.sr or args.pdf) and reading is None:
+        if (args.sr or args.pdf or args.csv) and reading is None:
             raise PneumoError("Only a reader's signed reading is exported: give --reading READING.json with "
-                              "--sr/--pdf.")
-        diagnoser = make_diagnoser(args)
-        result = diagnoser.predict(args.file, allow_flagged=args.allow_flagged)
-        try:
-            _zones, evidence = evidence_for_result(diagnoser, result)
-        except SegmentationError:
-            evidence = None  # no reliable lungs: the quality warnings say so, and no zone clue is made
-        clues = build_clues(ModelFacts.from_result(result), evidence, reading)
+                              "--sr/--pdf/--csv.")
+        facts, evidence = _model_part(args, reading is not None)
+        clues = build_clues(facts, evidence, reading)
         draft = draft_report(clues, make_generator(args.generator, args.llm_path))
         written: dict[str, str] = {}
         if reading is not None and args.sr:
@@ -71,18 +68,24 @@ def run(args: argparse.Namespace) -> int:
             from engine.io import load_image
 
             written["sr"] = str(export_reading_sr(args.sr, load_image(args.file), reading, evidence=evidence,
-                                                  report_text=args.report_text))
+                                                  report_text=args.report_text,
+                                                  not_diagnosed="" if facts.diagnosed else facts.note()))
         if reading is not None and args.pdf:
             from engine.ilo.pdf import export_reading_pdf
             from engine.io.phi import hash_uid
 
             written["pdf"] = str(export_reading_pdf(args.pdf, reading, source=f"image {hash_uid(str(args.file))}",
-                                                    report_text=args.report_text))
+                                                    report_text=args.report_text, model_note=facts.note()))
+        if reading is not None and args.csv:
+            from engine.ilo.csv_rows import write_reading_csv
+
+            written["csv"] = str(write_reading_csv(args.csv, reading))
         payload: dict[str, Any] = {
             "ok": True, "error": None, "path": str(args.file),
             "reading": "reader" if reading is not None else "none: the model's suggestions only",
             "clues": [clue.to_json() for clue in clues],
             "zones": evidence.to_json() if evidence is not None else None,
+            "model": {"diagnosed": facts.diagnosed, "note": facts.note()},
             "draft": draft.to_json(), "generator": draft.generator,
             "truthfulness": draft.to_json()["truthfulness"], "written": written,
         }
@@ -90,6 +93,28 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     return guarded(args.json, body, extra={"path": str(args.file)})
+
+
+def _model_part(args: argparse.Namespace, have_reading: bool):
+    """The model's facts and zone evidence. With a reader's reading, a model that refuses the image (outside its
+    intended use, a lateral view, ...) does not stop the reading's export: its part is "not diagnosed", and why."""
+    from engine.errors import SegmentationError, UnsupportedImageError
+    from engine.flags import messages
+    from engine.ilo.clues import ModelFacts
+    from engine.ilo.zone_evidence import evidence_for_result
+
+    diagnoser = make_diagnoser(args)
+    try:
+        result = diagnoser.predict(args.file, allow_flagged=args.allow_flagged)
+    except UnsupportedImageError as exc:
+        if not have_reading or not exc.flags:  # no reading: the refusal is the answer, as before
+            raise
+        return ModelFacts.refused(tuple(messages(exc.flags))), None
+    try:
+        _zones, evidence = evidence_for_result(diagnoser, result)
+    except SegmentationError:
+        evidence = None  # no reliable lungs: the quality warnings say so, and no zone clue is made
+    return ModelFacts.from_result(result), evidence
 
 
 def _text(payload: dict[str, Any]) -> str:

@@ -5,16 +5,21 @@ A tiny random head keeps these fast: the numbers are machinery, not a clinical r
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pydicom
 import pytest
 
 from engine.ilo.codes import ZONES
+from engine.ilo.csv_rows import COLUMNS
+from engine.model.checkpoint import load_checkpoint, write_card
+from engine.model.head_card import IntendedUse
 from tests.engine.ilo.readings import ABNORMAL
 from tests.head_factory import make_tiny_head
 
@@ -29,6 +34,16 @@ def run_cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def head(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_head(tmp_path_factory.mktemp("ilo") / "head", with_map=False)
+
+
+@pytest.fixture(scope="module")
+def paediatric_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A head whose intended use is children: the RG1 films (adults, 64 y) are outside it, as with the shipped head."""
+    folder = make_tiny_head(tmp_path_factory.mktemp("ilo-child") / "head", with_map=False)
+    paediatric = IntendedUse(population="paediatric", age_years=(1.0, 5.0), views=("PA", "AP"),
+                             modalities=("CR", "DX"), description="children 1-5 years")
+    write_card(folder, replace(load_checkpoint(folder).card, intended_use=paediatric))
+    return folder
 
 
 def test_zones_json_contract(head: Path, dicom_dir: Path, tmp_path: Path) -> None:
@@ -93,3 +108,48 @@ def test_report_failures_are_one_line(head: Path, dicom_dir: Path, tmp_path: Pat
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert expected in json.loads(result.stdout)["error"]
+
+
+def test_a_signed_reading_exports_when_the_model_does_not_diagnose(paediatric_head: Path, dicom_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    reading = tmp_path / "reading.json"
+    reading.write_text(json.dumps(ABNORMAL))
+    film = str(dicom_dir / "RG1_UNCI.dcm")
+    refused = run_cli("report", film, "--model", str(paediatric_head), "--device", "cpu", "--json", data=tmp_path)
+    assert refused.returncode == 1 and "intended use" in json.loads(refused.stdout)["error"]  # no reading: as before
+    out = {kind: tmp_path / f"out.{kind if kind != 'sr' else 'dcm'}" for kind in ("sr", "pdf", "csv")}
+    result = run_cli("report", film, "--model", str(paediatric_head), "--device", "cpu", "--reading", str(reading),
+                     "--sr", str(out["sr"]), "--pdf", str(out["pdf"]), "--csv", str(out["csv"]), "--json",
+                     data=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["written"] == {kind: str(path) for kind, path in out.items()}
+    assert payload["model"]["diagnosed"] is False and "intended use" in payload["model"]["note"]
+    assert payload["zones"] is None and payload["truthfulness"]["fraction"] == 1.0
+    assert any("did not diagnose" in s["text"] for s in payload["draft"]["sentences"])
+    notes = [item.TextValue for item in _items(pydicom.dcmread(out["sr"]))
+             if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "EVNOTE"]
+    assert notes and notes[0].startswith("Not diagnosed:") and "intended use" in notes[0]
+    assert out["pdf"].read_bytes().startswith(b"%PDF")
+    rows = list(csv.DictReader(out["csv"].open()))
+    assert list(rows[0]) == list(COLUMNS) and rows[0]["profusion"] == "1/2" and rows[0]["reader"] == "Dr Test"
+
+
+def test_a_raster_source_gets_pdf_and_csv_but_no_sr(head: Path, shared_data: Path, tmp_path: Path) -> None:
+    reading = tmp_path / "reading.json"
+    reading.write_text(json.dumps(ABNORMAL))
+    film = str(shared_data / "samples" / "h0001.png")
+    args = ["report", film, "--model", str(head), "--device", "cpu", "--reading", str(reading), "--json"]
+    ok = run_cli(*args, "--pdf", str(tmp_path / "r.pdf"), "--csv", str(tmp_path / "r.csv"), data=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert set(json.loads(ok.stdout)["written"]) == {"pdf", "csv"}
+    no_sr = run_cli(*args, "--sr", str(tmp_path / "r.dcm"), data=tmp_path)
+    assert no_sr.returncode == 1 and "DICOM source" in json.loads(no_sr.stdout)["error"]
+
+
+def _items(dataset) -> list:
+    found = []
+    for item in dataset.get("ContentSequence", []):
+        found.append(item)
+        found += _items(item)
+    return found

@@ -3,12 +3,14 @@ every choice has a mnemonic or a focusable box, and the form's rules are shown l
 
 Layout only: the widget edits an ``engine.ilo.IloReading``. The model's suggestions are shown *beside* the
 fields (an amber outline and a "suggested by the model" tooltip) and never tick anything: the reader's entries are
-the reading.
+the reading. An untouched form answers nothing: every question starts empty ("—", neither yes nor no), and the rules
+under the form say what is still unanswered.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,18 +30,22 @@ from PySide6.QtWidgets import (
 
 from engine.ilo.codes import DIFFUSE_SITES, LARGE_OPACITIES, PLAQUE_SITES, PROFUSION, QUALITY_GRADES, SHAPES, SYMBOLS
 from engine.ilo.form import DiffuseThickening, IloReading, PleuralPlaques, Sides, SmallOpacities, problems
+from viewer.wheel_guard import guard_wheel
 
 SUGGESTION_STYLE = "border: 2px solid #e69500; border-radius: 3px; background: #fff6e0;"
 SUGGESTION_TIP = "Suggested by the model (its evidence, not a reading) — tick it only if you see it."
 
 
+UNANSWERED = "—"  # the text of a choice the reader has not made
+
+
 def _yes_no(title: str, yes_text: str, no_text: str) -> tuple[QWidget, QRadioButton, QRadioButton]:
-    """A yes/no question; the texts carry distinct mnemonics (Alt+letter) per question."""
+    """A yes/no question, answered neither way until the reader chooses; the texts carry distinct mnemonics
+    (Alt+letter) per question."""
     box = QWidget()
     row = QHBoxLayout(box)
     row.setContentsMargins(0, 0, 0, 0)
     yes, no = QRadioButton(yes_text), QRadioButton(no_text)
-    no.setChecked(True)
     group = QButtonGroup(box)
     group.addButton(yes)
     group.addButton(no)
@@ -48,6 +54,72 @@ def _yes_no(title: str, yes_text: str, no_text: str) -> tuple[QWidget, QRadioBut
     row.addWidget(no)
     row.addStretch(1)
     return box, yes, no
+
+
+def _answer(yes: QRadioButton, no: QRadioButton) -> bool | None:
+    return True if yes.isChecked() else False if no.isChecked() else None
+
+
+def _set_answer(yes: QRadioButton, no: QRadioButton, value: bool | None) -> None:
+    group = yes.group()
+    group.setExclusive(False)  # an exclusive group cannot uncheck its checked button
+    yes.setChecked(value is True)
+    no.setChecked(value is False)
+    group.setExclusive(True)
+
+
+class ProfusionBox(QComboBox):
+    """The 12-point profusion scale, typed as the reader says it: "1/1", "11", "3+" or "0-" select that value,
+    however slowly they are typed (Qt's own type-ahead forgets after 0.4 s and cannot tell 1/0 from 1/1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.addItem(UNANSWERED, None)
+        for value in PROFUSION:
+            self.addItem(value, value)
+        self._typed = ""  # what the reader has typed of one value so far
+        self._typing = False
+        self.currentIndexChanged.connect(self._chosen_elsewhere)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        text = event.text()
+        plain = not event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+        if not (text and text.isprintable() and not text.isspace() and plain):
+            self._typed = ""
+            super().keyPressEvent(event)  # arrows, Home/End, F4, Alt+Down: the combo box's own keys
+            return
+        for typed in (self._typed + text, text):  # go on with what was typed, else start again
+            match = _profusion_match(typed)
+            if match is not None:
+                self._typing = True
+                self.setCurrentIndex(self.findData(match))
+                self._typing = False
+                complete = typed in (match, match.replace("/", ""))
+                self._typed = "" if complete else typed  # a whole value typed: the next key starts another
+                break
+        else:
+            self._typed = ""
+        event.accept()
+
+    def focusOutEvent(self, event) -> None:
+        self._typed = ""
+        super().focusOutEvent(event)
+
+    def _chosen_elsewhere(self) -> None:
+        if not self._typing:  # the arrows, the list or the program chose: typing starts afresh
+            self._typed = ""
+
+
+def _profusion_match(typed: str) -> str | None:
+    """The first profusion value that ``typed`` begins, with or without its slash ("1", "1/", "11" -> 1/0, 1/0,
+    1/1); None when it begins none."""
+    return next((value for value in PROFUSION if value.startswith(typed) or value.replace("/", "").startswith(typed)),
+                None)
+
+
+def _choose(box: QComboBox, value: object) -> None:
+    """Select the item holding ``value``; the unanswered item (the first) for None."""
+    box.setCurrentIndex(0 if value is None else max(0, box.findData(value)))
 
 
 class SidesBoxes(QWidget):
@@ -142,6 +214,7 @@ class IloForm(QWidget):
         quality = QGroupBox("1  Radiograph &quality")
         quality_row = QHBoxLayout(quality)
         self.quality = QComboBox()
+        self.quality.addItem(UNANSWERED, None)
         for grade, words in QUALITY_GRADES.items():
             self.quality.addItem(f"{grade} — {words}", grade)
         self.quality_comment = QLineEdit()
@@ -156,7 +229,7 @@ class IloForm(QWidget):
         form.addRow(row)
         self.primary, self.secondary = QComboBox(), QComboBox()
         for box in (self.primary, self.secondary):
-            box.addItem("", "")
+            box.addItem(UNANSWERED, "")
             for shape, words in SHAPES.items():
                 box.addItem(f"{shape} — {words}", shape)
         form.addRow("2B shape/size: primary", self.primary)
@@ -173,11 +246,11 @@ class IloForm(QWidget):
                 self.zones[f"{side}_{level}"] = box
                 zone_grid.addWidget(box, row_index, column + 1)
         form.addRow("zones", zones)
-        self.profusion = QComboBox()
-        self.profusion.addItems(list(PROFUSION))
-        self.profusion.setCurrentText("0/0")
+        self.profusion = ProfusionBox()
+        self.profusion.setToolTip("Type it: 1/1 (or 11), 3/+ (or 3+), 0/- (or 0-)")
         form.addRow("&profusion", self.profusion)
         self.large = QComboBox()
+        self.large.addItem(UNANSWERED, None)
         for category, words in LARGE_OPACITIES.items():
             self.large.addItem(f"{category} — {words}", category)
         form.addRow("2C &large opacities", self.large)
@@ -208,7 +281,7 @@ class IloForm(QWidget):
             box = QCheckBox(code)
             box.setToolTip(words)
             self.symbols[code] = box
-            grid.addWidget(box, index // 7, index % 7)
+            grid.addWidget(box, index // 8, index % 8)
         symbol_layout.addLayout(grid)
         self.comments = QPlainTextEdit()
         self.comments.setPlaceholderText("4C comments")
@@ -226,12 +299,14 @@ class IloForm(QWidget):
         self.problems.setStyleSheet("color:#8a4b00;")
         layout.addWidget(self.problems)
         for signal in (self.quality.currentIndexChanged, self.quality_comment.textChanged,
-                       self.parenchymal_yes.toggled, self.primary.currentIndexChanged,
+                       self.parenchymal_yes.toggled, self.parenchymal_no.toggled, self.primary.currentIndexChanged,
                        self.secondary.currentIndexChanged, self.profusion.currentIndexChanged,
-                       self.large.currentIndexChanged, self.pleural_yes.toggled, self.plaques.changed,
+                       self.large.currentIndexChanged, self.pleural_yes.toggled, self.pleural_no.toggled,
+                       self.plaques.changed,
                        self.costophrenic.changed, self.diffuse.changed, self.comments.textChanged,
                        *(box.toggled for box in (*self.zones.values(), *self.symbols.values()))):
             signal.connect(self._changed)
+        guard_wheel(self)  # a wheel over a field scrolls the form; it never changes the reading
         self._building = False
         self._changed()
 
@@ -246,12 +321,12 @@ class IloForm(QWidget):
     def reading(self) -> IloReading:
         """The reader's entries (not signed: the panel adds the reader's name and the date)."""
         return IloReading(
-            quality=int(self.quality.currentData()), quality_comment=self.quality_comment.text().strip(),
-            parenchymal=self.parenchymal_yes.isChecked(),
+            quality=self.quality.currentData(), quality_comment=self.quality_comment.text().strip(),
+            parenchymal=_answer(self.parenchymal_yes, self.parenchymal_no),
             small=SmallOpacities(primary=self.primary.currentData(), secondary=self.secondary.currentData(),
                                  zones=tuple(zone for zone, box in self.zones.items() if box.isChecked()),
-                                 profusion=self.profusion.currentText()),
-            large=self.large.currentData(), pleural=self.pleural_yes.isChecked(),
+                                 profusion=self.profusion.currentData()),
+            large=self.large.currentData(), pleural=_answer(self.pleural_yes, self.pleural_no),
             plaques=PleuralPlaques(**self.plaques.values()), costophrenic=self.costophrenic.value(),
             diffuse=DiffuseThickening(**self.diffuse.values()),
             symbols=tuple(code for code, box in self.symbols.items() if box.isChecked()),
@@ -260,16 +335,16 @@ class IloForm(QWidget):
     def set_reading(self, reading: IloReading, *, entered: bool = True) -> None:
         self._building = True
         try:
-            self.quality.setCurrentIndex(self.quality.findData(reading.quality))
+            _choose(self.quality, reading.quality)
             self.quality_comment.setText(reading.quality_comment)
-            (self.parenchymal_yes if reading.parenchymal else self.parenchymal_no).setChecked(True)
-            self.primary.setCurrentIndex(self.primary.findData(reading.small.primary))
-            self.secondary.setCurrentIndex(self.secondary.findData(reading.small.secondary))
+            _set_answer(self.parenchymal_yes, self.parenchymal_no, reading.parenchymal)
+            _choose(self.primary, reading.small.primary)
+            _choose(self.secondary, reading.small.secondary)
             for zone, box in self.zones.items():
                 box.setChecked(zone in reading.small.zones)
-            self.profusion.setCurrentText(reading.small.profusion)
-            self.large.setCurrentIndex(self.large.findData(reading.large))
-            (self.pleural_yes if reading.pleural else self.pleural_no).setChecked(True)
+            _choose(self.profusion, reading.small.profusion)
+            _choose(self.large, reading.large)
+            _set_answer(self.pleural_yes, self.pleural_no, reading.pleural)
             self.plaques.set_values(reading.plaques)
             self.costophrenic.set_value(reading.costophrenic)
             self.diffuse.set_values(reading.diffuse)

@@ -270,15 +270,18 @@ class IloPanel(QWidget):
         if self.stored is None or self.image is None:
             raise PneumoError("Sign and save the reading first: only a signed reading is exported.")
         text = self.stored.report_text  # the signed text, never the box's unsigned edits
+        facts = ModelFacts.from_result(self.result) if self.result is not None else None
         if kind == "sr":
             from engine.ilo.sr import export_reading_sr
 
-            return export_reading_sr(path, self.image, self.stored.reading, evidence=self.evidence, report_text=text)
+            return export_reading_sr(path, self.image, self.stored.reading, evidence=self.evidence, report_text=text,
+                                     not_diagnosed=facts.note() if facts and not facts.diagnosed else "")
         if kind == "pdf":
             from engine.ilo.pdf import export_reading_pdf
 
             source = f"image {hash_uid(str(self.image.meta.path))}"  # file names can identify patients
-            return export_reading_pdf(path, self.stored.reading, source=source, report_text=text)
+            return export_reading_pdf(path, self.stored.reading, source=source, report_text=text,
+                                      model_note=facts.note() if facts else "")
         raise ValueError(f"unknown export {kind!r}")
 
     def _export_with_dialog(self, kind: str) -> None:

@@ -29,6 +29,7 @@ from engine.errors import ModelLoadError
 from engine.model.head_card import HeadCard, describe_rule
 from engine.model.local_weights import check_clip_weights, check_llm_folder
 from engine.model.registry import load_profile, profile_names
+from viewer.wheel_guard import guard_wheel
 
 ORGANISATION = "PneumoLLM"
 APPLICATION = "PneumoLLM Viewer"
@@ -176,6 +177,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        guard_wheel(self)  # the wheel never changes the profile, device or operating point unless focused
 
     def _with_browse(self, edit: QLineEdit, *, folder: bool) -> QWidget:
         box = QWidget()

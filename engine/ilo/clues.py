@@ -37,6 +37,20 @@ class ModelFacts:
         return cls(result.probability, decision.threshold, result.positive_label, decision.flagged,
                    decision.diagnosed, tuple(flag.message for flag in result.flags))
 
+    @classmethod
+    def refused(cls, reasons: tuple[str, ...]) -> ModelFacts:
+        """The model gave no result at all (the image is outside its intended use, ...): not diagnosed, and why."""
+        return cls(float("nan"), float("nan"), "", flagged=False, diagnosed=False, warnings=reasons)
+
+    def note(self) -> str:
+        """The model's part in one line, for an export: its score against the threshold, or why it decided
+        nothing."""
+        if not self.diagnosed:
+            return "Not diagnosed" + (f": {'; '.join(w.rstrip('.') for w in self.warnings)}." if self.warnings else ".")
+        relation = "above" if self.flagged else "below"
+        return (f"Score for {self.positive_label} {self.probability:.3f}, {relation} the operating threshold "
+                f"{self.threshold:.3f} (a suggestion, not a reading).")
+
 
 @dataclass(frozen=True)
 class Clue:
@@ -77,7 +91,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "cp": r"cor pulmonale", "cv": r"cavit", "di": r"distortion", "ef": r"(?:pleural )?effusion",
         "em": r"emphysema", "es": r"eggshell", "fr": r"fracture", "hi": r"enlargement of non-calcified|enlarged hilar|"
         r"hilar enlargement|lymph node enlargement", "ho": r"honeycomb", "id": r"ill-defined diaphragm",
-        "ih": r"ill-defined heart", "kl": r"kerley|septal lines", "me": r"mesothelioma", "pa": r"plate atelectasis",
+        "ih": r"ill-defined heart", "kl": r"kerley|septal lines", "me": r"mesothelioma",
+        "od": r"other disease|other significant abnormalit|significant abnormalit", "pa": r"plate atelectasis",
         "pb": r"parenchymal bands?", "pi": r"interlobar fissure", "px": r"pneumothorax", "ra": r"rounded atelectasis",
         "rp": r"rheumatoid pneumoconiosis", "tb": r"tuberculosis"}.items()},
 }
@@ -125,8 +140,10 @@ def model_clues(facts: ModelFacts, evidence: ZoneEvidenceReport | None) -> list[
 
 
 def reader_clues(reading: IloReading) -> list[Clue]:
+    """The clues of a consistent reading (``problems(reading, require_signature=False)`` is empty). Under 2A "no"
+    the reader may leave the profusion and large opacities unanswered, as the paper form allows."""
     clues: list[Clue] = []
-    if reading.quality != 1:
+    if reading.quality not in (None, 1):
         reason = f": {reading.quality_comment.strip().rstrip('.')}" if reading.quality_comment.strip() else ""
         grade = QUALITY_GRADES[reading.quality].split(",")[0]
         clues.append(Clue("reader.quality", "reader", "quality", True,
@@ -136,18 +153,21 @@ def reader_clues(reading: IloReading) -> list[Clue]:
     clues.append(Clue("reader.parenchymal", "reader", "parenchymal", reading.parenchymal,
                       f"{opener} abnormality consistent with pneumoconiosis."))
     small = reading.small
-    if reading.category >= 1:
+    if (reading.category or 0) >= 1:
         shapes = f"{small.primary}/{small.secondary}"
         kinds = SHAPES[small.primary].split(",")[0]
         zones = ", ".join(ZONE_WORDS[z] for z in small.zones) + (" zones" if len(small.zones) > 1 else " zone")
         clues.append(Clue("reader.small_opacities", "reader", "small_opacities", True,
                           f"Small opacities ({shapes}, {kinds}) in the {zones}, profusion {small.profusion}.",
                           zones=small.zones, values=(small.profusion,)))
-    else:
+    elif small.profusion is not None:
         clues.append(Clue("reader.small_opacities", "reader", "small_opacities", False,
                           f"No small opacities of pneumoconiosis (profusion {small.profusion}).",
                           values=(small.profusion,)))
-    if reading.large != "0":
+    else:
+        clues.append(Clue("reader.small_opacities", "reader", "small_opacities", False,
+                          "No small opacities of pneumoconiosis."))
+    if reading.large not in (None, "0"):
         clues.append(Clue("reader.large_opacities", "reader", "large_opacities", True,
                           f"Large opacities, category {reading.large}.",
                           values=(f"category {reading.large.lower()}",)))

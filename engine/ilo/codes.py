@@ -72,6 +72,7 @@ SYMBOLS: dict[str, str] = {
     "ih": "ill-defined heart border",
     "kl": "septal (Kerley) lines",
     "me": "mesothelioma",
+    "od": "other disease or significant abnormality",  # ILO 2022; the comments (4C) say which
     "pa": "plate atelectasis",
     "pb": "parenchymal bands",
     "pi": "pleural thickening of an interlobar fissure",

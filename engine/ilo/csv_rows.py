@@ -1,7 +1,8 @@
 """Readings as CSV rows for a screening programme's database: one row per reading, the ILO fields as columns.
 
 Sides are written in the form's notation ("R", "L", "R L", "0"); lists are space-separated; booleans are
-"yes"/"no", as on the paper form. No patient-identifying column exists: rows are keyed by ``instance_key``.
+"yes"/"no", as on the paper form; a question the reader left unanswered is an empty cell. No
+patient-identifying column exists: rows are keyed by ``instance_key``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES
-from engine.ilo.form import IloReading, Sides
+from engine.ilo.form import IloReading, Sides, validate
 from engine.ilo.store import StoredReading
 from engine.paths import write_atomic
 
 
-def _yes(value: bool) -> str:
-    return "yes" if value else "no"
+def _yes(value: bool | None) -> str:
+    return "" if value is None else "yes" if value else "no"
+
+
+def _text(value: object) -> str:
+    """An answer as text; an unanswered one (None) is an empty cell."""
+    return "" if value is None else str(value)
 
 
 def _site_columns(prefix: str, sites: dict[str, str]) -> list[str]:
@@ -42,10 +48,11 @@ def reading_row(reading: IloReading, stored: StoredReading | None = None) -> dic
         "instance_key": stored.instance_key if stored else "", "version": str(stored.version) if stored else "",
         "reader": reading.reader, "read_on": reading.read_on, "saved_at": stored.saved_at if stored else "",
         "amendment_reason": stored.amendment_reason if stored else "",
-        "quality": str(reading.quality), "quality_comment": reading.quality_comment,
+        "quality": _text(reading.quality), "quality_comment": reading.quality_comment,
         "parenchymal": _yes(reading.parenchymal), "shape_primary": reading.small.primary,
         "shape_secondary": reading.small.secondary, "zones": " ".join(reading.small.zones),
-        "profusion": reading.small.profusion, "category": str(reading.category), "large_opacities": reading.large,
+        "profusion": _text(reading.small.profusion), "category": _text(reading.category),
+        "large_opacities": _text(reading.large),
         "pleural": _yes(reading.pleural), "costophrenic_obliteration": reading.costophrenic.code(),
         "other_abnormalities": _yes(reading.other_abnormalities), "symbols": " ".join(reading.symbols),
         "comments": reading.comments,
@@ -63,10 +70,19 @@ def reading_row(reading: IloReading, stored: StoredReading | None = None) -> dic
 
 def write_csv(path: str | Path, readings: Iterable[StoredReading]) -> Path:
     """Write stored readings (each version its own row) to ``path`` atomically."""
+    return _write_rows(path, (reading_row(stored.reading, stored) for stored in readings))
+
+
+def write_reading_csv(path: str | Path, reading: IloReading) -> Path:
+    """Write one signed reading (not from the store: no key or version) as a one-row CSV."""
+    validate(reading)
+    return _write_rows(path, [reading_row(reading)])
+
+
+def _write_rows(path: str | Path, rows: Iterable[dict[str, str]]) -> Path:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for stored in readings:
-        writer.writerow(reading_row(stored.reading, stored))
+    writer.writerows(rows)
     write_atomic(Path(path), buffer.getvalue().encode("utf-8"))
     return Path(path)

@@ -1,13 +1,17 @@
 """One ILO reading as typed data: the form's sections, JSON in and out, and the form's own consistency rules.
 
 ``IloReading.from_dict`` accepts the JSON a reader's file or the viewer produces; ``problems(reading)`` lists
-every inconsistency as a one-line message (the viewer shows them all; ``validate`` raises the first ones as an
-``IloFormError``). A reading is the reader's: the model's suggestions never become fields here.
+every inconsistency as a one-line message (the viewer shows them all; ``validate`` raises them as an
+``IloFormError``). A reading is the reader's: the model's suggestions never become fields here, and nothing is
+answered for the reader either. A question the reader has not answered is ``None`` (the form's questions: quality,
+2A, 2B profusion and 2C large opacities when 2A is "yes", 3), and ``missing(reading)`` names each one: a reading
+with a missing answer is never signed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -54,7 +58,7 @@ class SmallOpacities:
     primary: str = ""  # one of SHAPES
     secondary: str = ""  # one of SHAPES; the form asks for both, equal when only one type is seen
     zones: tuple[str, ...] = ()  # subset of ZONES, in ZONES order
-    profusion: str = "0/0"  # one of PROFUSION
+    profusion: str | None = None  # one of PROFUSION; None: not chosen (needed when 2A is "yes")
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,13 @@ class DiffuseThickening:
 class IloReading:
     """A complete ILO (2022) classification of one radiograph by one reader."""
 
-    quality: int = 1  # 1-4 (QUALITY_GRADES)
+    # None: the reader has not answered (an untouched form answers nothing).
+    quality: int | None = None  # 1-4 (QUALITY_GRADES)
     quality_comment: str = ""  # required when quality is not 1
-    parenchymal: bool = False  # 2A: any parenchymal abnormality consistent with pneumoconiosis
+    parenchymal: bool | None = None  # 2A: any parenchymal abnormality consistent with pneumoconiosis
     small: SmallOpacities = field(default_factory=SmallOpacities)
-    large: str = "0"  # 2C: 0, A, B, C
-    pleural: bool = False  # 3: any pleural abnormality consistent with pneumoconiosis
+    large: str | None = None  # 2C: 0, A, B, C (needed when 2A is "yes")
+    pleural: bool | None = None  # 3: any pleural abnormality consistent with pneumoconiosis
     plaques: PleuralPlaques = field(default_factory=PleuralPlaques)
     costophrenic: Sides = field(default_factory=Sides)  # 3B: costophrenic angle obliteration
     diffuse: DiffuseThickening = field(default_factory=DiffuseThickening)
@@ -100,9 +105,9 @@ class IloReading:
     read_on: str = ""  # ISO date of the reading (YYYY-MM-DD)
 
     @property
-    def category(self) -> int:
-        """The major profusion category (0-3)."""
-        return profusion_category(self.small.profusion)
+    def category(self) -> int | None:
+        """The major profusion category (0-3); None when no profusion is chosen."""
+        return None if self.small.profusion is None else profusion_category(self.small.profusion)
 
     @property
     def other_abnormalities(self) -> bool:
@@ -129,14 +134,14 @@ class IloReading:
             _no_unknown_keys(PleuralPlaques, plaques, "plaques")
             _no_unknown_keys(DiffuseThickening, diffuse, "diffuse")
             return cls(
-                quality=_int(data.get("quality", 1), "quality"),
+                quality=_optional(_int, data.get("quality"), "quality"),
                 quality_comment=str(data.get("quality_comment", "")),
-                parenchymal=_bool(data.get("parenchymal", False), "parenchymal"),
+                parenchymal=_optional(_bool, data.get("parenchymal"), "parenchymal"),
                 small=SmallOpacities(primary=str(small.get("primary", "")), secondary=str(small.get("secondary", "")),
                                      zones=_ordered(small.get("zones", []), ZONES, "small.zones"),
-                                     profusion=str(small.get("profusion", "0/0"))),
-                large=str(data.get("large", "0")),
-                pleural=_bool(data.get("pleural", False), "pleural"),
+                                     profusion=_optional(_text, small.get("profusion"), "small.profusion")),
+                large=_optional(_text, data.get("large"), "large"),
+                pleural=_optional(_bool, data.get("pleural"), "pleural"),
                 plaques=PleuralPlaques(**_pleural_kwargs(plaques, "plaques")),
                 costophrenic=_sides(data.get("costophrenic", {}), "costophrenic"),
                 diffuse=DiffuseThickening(**_pleural_kwargs(diffuse, "diffuse")),
@@ -159,6 +164,17 @@ def _no_unknown_keys(kind: type, data: Any, where: str) -> None:
     unknown = sorted(set(data) - {f.name for f in fields(kind)})
     if unknown:
         raise IloFormError(f"Unknown field(s) in {where}: {', '.join(unknown)} (see docs/ilo.md for the fields).")
+
+
+def _optional(parse: Callable[[Any, str], Any], value: Any, where: str) -> Any:
+    """An answer, or None when the key is absent, null or empty (the reader did not answer)."""
+    return None if value is None or value == "" else parse(value, where)
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise IloFormError(f"'{where}' must be text, not {value!r}.")
+    return str(value)
 
 
 def _int(value: Any, where: str) -> int:
@@ -202,15 +218,35 @@ def _pleural_kwargs(data: dict[str, Any], where: str) -> dict[str, Any]:
     }
 
 
-def problems(reading: IloReading, *, require_signature: bool = True) -> list[str]:
-    """Every way ``reading`` breaks the form's rules, one line each (empty: the form is consistent)."""
+def missing(reading: IloReading) -> list[str]:
+    """The form's questions the reader has not answered, by their place on the form (empty: all answered)."""
     out: list[str] = []
-    if reading.quality not in QUALITY_GRADES:
+    if reading.quality is None:
+        out.append("1 radiograph quality")
+    if reading.parenchymal is None:
+        out.append("2A parenchymal abnormality (yes/no)")
+    elif reading.parenchymal:
+        if reading.small.profusion is None:
+            out.append("2B profusion")
+        if reading.large is None:
+            out.append("2C large opacities")
+    if reading.pleural is None:
+        out.append("3 pleural abnormality (yes/no)")
+    return out
+
+
+def problems(reading: IloReading, *, require_signature: bool = True) -> list[str]:
+    """Every way ``reading`` breaks the form's rules, one line each (empty: the form is consistent); the
+    unanswered questions come first, one line each."""
+    out: list[str] = [f"Not answered: {question}." for question in missing(reading)]
+    if reading.quality is not None and reading.quality not in QUALITY_GRADES:
         out.append(f"Radiograph quality must be 1-4, not {reading.quality}.")
-    elif reading.quality != 1 and not reading.quality_comment.strip():
+    elif reading.quality not in (None, 1) and not reading.quality_comment.strip():
         out.append(f"Quality {reading.quality}: give the reason (the form asks for a comment when quality is not 1).")
     out += _parenchymal_problems(reading)
     out += _pleural_problems(reading)
+    if "od" in reading.symbols and not reading.comments.strip():
+        out.append("Symbol od: name the other disease or abnormality in the comments (4C).")
     if require_signature:
         if not reading.reader.strip():
             out.append("Enter the reader's name to sign the reading.")
@@ -224,27 +260,30 @@ def problems(reading: IloReading, *, require_signature: bool = True) -> list[str
 def _parenchymal_problems(reading: IloReading) -> list[str]:
     out: list[str] = []
     small = reading.small
-    if small.profusion not in PROFUSION:
+    if small.profusion is not None and small.profusion not in PROFUSION:
         out.append(f"Profusion must be one of {' '.join(PROFUSION)}, not {small.profusion!r}.")
         return out
-    if reading.large not in LARGE_OPACITIES:
+    if reading.large is not None and reading.large not in LARGE_OPACITIES:
         out.append(f"Large opacities must be 0, A, B or C, not {reading.large!r}.")
     for name, shape in (("primary", small.primary), ("secondary", small.secondary)):
         if shape and shape not in SHAPES:
             out.append(f"The {name} shape/size must be one of p q r s t u, not {shape!r}.")
-    category = profusion_category(small.profusion)
+    category = reading.category
+    large = reading.large not in (None, "0")
+    if reading.parenchymal is None:
+        return out  # "not answered" says it; the findings' rules follow the answer
     if reading.parenchymal:
         if category == 0 and reading.large == "0":
             out.append("Parenchymal abnormality 'yes' needs profusion 1/0 or more, or a large opacity.")
-        if category >= 1:
+        if category is not None and category >= 1:
             if not (small.primary and small.secondary):
                 out.append("Give the primary and the secondary shape/size of the small opacities.")
             if not small.zones:
                 out.append("Tick the zones where the small opacities are.")
     else:
-        if category >= 1:
+        if category is not None and category >= 1:
             out.append(f"Profusion {small.profusion} means parenchymal abnormality: answer 'yes' in 2A.")
-        if reading.large != "0":
+        if large:
             out.append("A large opacity means parenchymal abnormality: answer 'yes' in 2A.")
         if small.zones or small.primary or small.secondary:
             out.append("Shapes and zones are recorded only when 2A is 'yes'.")
@@ -282,7 +321,7 @@ def _pleural_problems(reading: IloReading) -> list[str]:
                 or any(s.any for s in diffuse.sites.values()))
     if reading.pleural and not recorded:
         out.append("Pleural abnormality 'yes' needs plaques, costophrenic angle obliteration or diffuse thickening.")
-    if not reading.pleural and recorded:
+    if reading.pleural is False and recorded:
         out.append("Pleural findings are recorded: answer 'yes' to pleural abnormalities in section 3.")
     # ILO (2011 and 2022): diffuse thickening is recorded only with, and in continuity with, an obliterated angle.
     for side in ("right", "left"):
@@ -292,8 +331,14 @@ def _pleural_problems(reading: IloReading) -> list[str]:
 
 
 def validate(reading: IloReading, *, require_signature: bool = True) -> IloReading:
-    """``reading`` unchanged when consistent; otherwise an ``IloFormError`` naming the problems."""
+    """``reading`` unchanged when consistent; otherwise an ``IloFormError`` naming the problems (every unanswered
+    question, by name, when there are any)."""
     found = problems(reading, require_signature=require_signature)
+    unanswered = missing(reading)
+    if unanswered:
+        rest = len(found) - len(unanswered)
+        more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest else ""
+        raise IloFormError(f"The reading is incomplete, not answered: {'; '.join(unanswered)}{more}.")
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise IloFormError(found[0] + more)

@@ -3,12 +3,15 @@
 Sections as on the ILO/NIOSH form: 1 radiograph quality; 2 parenchymal abnormalities (shape/size primary and
 secondary, zones R/L x upper/middle/lower, the 12-point profusion grid, large opacities); 3 pleural
 abnormalities (plaques by site with calcification, extent and width; costophrenic angles; diffuse thickening);
-4 symbols and comments; then the reader and date. Chosen boxes are filled, so the page reads like a marked form.
+4 symbols and comments; then the reader and date. Chosen boxes are filled, so the page reads like a marked form;
+a question left unanswered (profusion and large opacities under 2A "no") fills none. Text is wrapped whole, never
+cut: a long report continues on a second page. The model's part, when given, is a separate, labelled section.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.ilo.codes import DIFFUSE_SITES, LARGE_OPACITIES, PLAQUE_SITES, PROFUSION, SYMBOLS, WIDTH
@@ -19,21 +22,48 @@ from engine.paths import write_atomic
 BOX = 13  # side of one choice box, points
 INK = (0.1, 0.1, 0.1)
 MARK = (0.12, 0.32, 0.62)
+BOTTOM = 44  # lowest baseline of the page's content, above the footer
+TEXT_INDENT = 110  # where a text row's value starts, right of its label
 
 
 class _Page:
-    """A cursor over a reportlab canvas: rows of labelled choice boxes, top to bottom."""
+    """A cursor over a reportlab canvas: rows of labelled choice boxes, top to bottom, onto a new page when full."""
 
     def __init__(self, canvas, width: float, height: float) -> None:
-        self.c, self.width, self.y = canvas, width, height - 40
+        self.c, self.width, self.height, self.y = canvas, width, height, height - 40
         self.left = 36
+        self.pages = 1
+
+    def footer(self, *, continued: bool = False) -> None:
+        self.c.setFont("Helvetica-Oblique", 7.5)
+        self.c.setFillColorRGB(*INK)
+        self.c.drawString(self.left, 24, DISCLAIMER)
+        if continued or self.pages > 1:  # page numbers only on a reading that takes more than one page
+            self.c.drawRightString(self.width - self.left, 24,
+                                   f"page {self.pages}" + (" - continued overleaf" if continued else ""))
+
+    def need(self, height: float) -> bool:
+        """Start a new page when ``height`` points do not fit above the footer; True when it did."""
+        if self.y - height >= BOTTOM:
+            return False
+        self.footer(continued=True)
+        self.c.showPage()
+        self.pages += 1
+        self.y = self.height - 40
+        self.c.setFont("Helvetica-Oblique", 8)
+        self.c.setFillColorRGB(*INK)
+        self.c.drawString(self.left, self.y, "ILO classification of a chest radiograph - reading (continued)")
+        self.y -= 18
+        return True
 
     def title(self, text: str, size: int = 13) -> None:
+        self.need(size + 6)
         self.c.setFont("Helvetica-Bold", size)
         self.c.drawString(self.left, self.y, text)
         self.y -= size + 6
 
     def section(self, text: str) -> None:
+        self.need(24 + BOX + 5)  # a section title never ends a page alone
         self.y -= 4
         self.c.setFillColorRGB(0.88, 0.9, 0.94)
         self.c.rect(self.left - 4, self.y - 4, self.width - 2 * self.left + 8, 16, stroke=0, fill=1)
@@ -46,6 +76,8 @@ class _Page:
                 label_width: float = 150, advance: bool = True) -> None:
         """``label`` then one box per option, filled when chosen."""
         c = self.c
+        if x is None:  # a row's first choices; a second group on the same row (``x``) shares its line
+            self.need(BOX + 5)
         x = self.left if x is None else x
         c.setFont("Helvetica", 8.5)
         c.drawString(x, self.y, label)
@@ -66,22 +98,52 @@ class _Page:
         if advance:
             self.y -= BOX + 5
 
-    def text(self, label: str, value: str, *, width_chars: int = 110) -> None:
-        self.c.setFont("Helvetica-Bold", 8.5)
-        self.c.drawString(self.left, self.y, label)
-        self.c.setFont("Helvetica", 8.5)
-        words, line, lines = value.split(), "", []
-        for word in words:
-            if len(line) + len(word) + 1 > width_chars:
+    def text(self, label: str, value: str) -> None:
+        """``label`` and the whole of ``value``, wrapped to the page's width (paragraphs kept), over as many pages
+        as it takes."""
+        lines = wrap(value, lambda line: self.c.stringWidth(line, "Helvetica", 8.5),
+                     self.width - 2 * self.left - TEXT_INDENT)
+        for index, row in enumerate(lines):
+            if self.need(11) or index == 0:  # the label again at the top of a continued page
+                self.c.setFont("Helvetica-Bold", 8.5)
+                self.c.drawString(self.left, self.y, label if index == 0 else f"{label} (cont.)")
+            self.c.setFont("Helvetica", 8.5)
+            self.c.drawString(self.left + TEXT_INDENT, self.y, row)
+            self.y -= 11
+        self.y -= 2
+
+
+def wrap(text: str, width_of: Callable[[str], float], width: float) -> list[str]:
+    """``text`` as lines no wider than ``width`` (by ``width_of``), breaking at spaces, keeping its paragraphs; a
+    word wider than a line is split. Every character of ``text`` but the whitespace is kept."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split():
+            while width_of(word) > width:  # a long token (a URL, a path): split it where it overflows
+                cut = max(1, next((i for i in range(len(word), 0, -1) if width_of(word[:i]) <= width), 1))
+                if line:
+                    lines.append(line)
+                    line = ""
+                lines.append(word[:cut])
+                word = word[cut:]
+            candidate = f"{line} {word}" if line else word
+            if line and width_of(candidate) > width:
                 lines.append(line)
                 line = word
             else:
-                line = f"{line} {word}".strip()
+                line = candidate
         lines.append(line)
-        for row in lines[:6] or [""]:
-            self.c.drawString(self.left + 110, self.y, row)
-            self.y -= 11
-        self.y -= 2
+    return lines
+
+
+def _answer(value: object) -> set[str]:
+    """The box to fill for an answer: none when the reader left the question unanswered."""
+    if value is None:
+        return set()
+    if isinstance(value, bool):
+        return {"yes" if value else "no"}
+    return {str(value)}
 
 
 def _sides(value: Sides) -> set[str]:
@@ -103,8 +165,10 @@ def _pleural_rows(page: _Page, title: str, short: str, record: PleuralPlaques | 
         page.choices("L", options, {left}, x=page.left + 290, label_width=20)
 
 
-def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: str = "") -> bytes:
-    """The one-page form as PDF bytes."""
+def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: str = "", model_note: str = ""
+                       ) -> bytes:
+    """The form as PDF bytes: one page, a second when the texts need it. ``model_note`` is the model's part (its
+    score against the operating point, or "not diagnosed" and why), printed apart from the reading."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen.canvas import Canvas
 
@@ -119,14 +183,12 @@ def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: st
         page.text("Radiograph", source)
 
     page.section("1  RADIOGRAPH QUALITY")
-    page.choices("Quality", ["1", "2", "3", "4"], {str(reading.quality)}, advance=False)
-    page.c.setFont("Helvetica", 8.5)
-    page.c.drawString(page.left + 260, page.y, f"Comment: {reading.quality_comment or '-'}"[:70])
-    page.y -= BOX + 5
+    page.choices("Quality", ["1", "2", "3", "4"], _answer(reading.quality))
+    page.text("Quality comment", reading.quality_comment or "-")
 
     small = reading.small
     page.section("2  PARENCHYMAL ABNORMALITIES")
-    page.choices("2A Any consistent with pneumoconiosis?", ["yes", "no"], {"yes" if reading.parenchymal else "no"},
+    page.choices("2A Any consistent with pneumoconiosis?", ["yes", "no"], _answer(reading.parenchymal),
                  label_width=190)
     page.choices("2B Shape/size  primary", ["p", "q", "r", "s", "t", "u"], {small.primary}, advance=False)
     page.choices("secondary", ["p", "q", "r", "s", "t", "u"], {small.secondary}, x=page.left + 290, label_width=50)
@@ -135,11 +197,12 @@ def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: st
         page.choices(f"Zones - {level}", ["R", "L"], {s[0].upper() for s in ("right", "left")
                                                       if f"{s}_{level}" in zones}, label_width=150)
     for row in range(4):
-        page.choices("Profusion" if row == 0 else "", list(PROFUSION[row * 3:row * 3 + 3]), {small.profusion})
-    page.choices("2C Large opacities", list(LARGE_OPACITIES), {reading.large})
+        page.choices("Profusion" if row == 0 else "", list(PROFUSION[row * 3:row * 3 + 3]),
+                     _answer(small.profusion))
+    page.choices("2C Large opacities", list(LARGE_OPACITIES), _answer(reading.large))
 
     page.section("3  PLEURAL ABNORMALITIES")
-    page.choices("3 Any consistent with pneumoconiosis?", ["yes", "no"], {"yes" if reading.pleural else "no"},
+    page.choices("3 Any consistent with pneumoconiosis?", ["yes", "no"], _answer(reading.pleural),
                  label_width=190)
     _pleural_rows(page, "3A Plaques", "Plaque", reading.plaques, PLAQUE_SITES)
     page.choices("3B Costophrenic angle obliteration", ["0", "R", "L"], _sides(reading.costophrenic),
@@ -147,11 +210,13 @@ def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: st
     _pleural_rows(page, "3C Diffuse thickening", "Diffuse", reading.diffuse, DIFFUSE_SITES)
 
     page.section("4  SYMBOLS AND COMMENTS")
-    page.choices("4A Any other abnormalities?", ["yes", "no"], {"yes" if reading.other_abnormalities else "no"},
+    page.choices("4A Any other abnormalities?", ["yes", "no"], _answer(reading.other_abnormalities),
                  label_width=190)
     symbols = list(SYMBOLS)
-    for row in range(0, len(symbols), 14):
-        page.choices("Symbols" if row == 0 else "", symbols[row:row + 14], set(reading.symbols), label_width=60)
+    per_row = (len(symbols) + 1) // 2  # two rows, as on the paper form
+    for row in range(0, len(symbols), per_row):
+        page.choices("Symbols" if row == 0 else "", symbols[row:row + per_row], set(reading.symbols),
+                     label_width=60)
     page.text("4C Comments", reading.comments or "-")
     if report_text.strip():
         page.text("Reader's report", report_text)
@@ -159,13 +224,17 @@ def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: st
     page.section("READER")
     page.text("Reader", reading.reader)
     page.text("Date of reading", reading.read_on)
-    canvas.setFont("Helvetica-Oblique", 7.5)
-    canvas.drawString(page.left, 24, DISCLAIMER)
+    if model_note.strip():
+        page.section("MODEL  (evidence and suggestions, not a reading)")
+        page.text("Model", model_note)
+    page.footer()
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
 
 
-def export_reading_pdf(path: str | Path, reading: IloReading, *, source: str = "", report_text: str = "") -> Path:
-    write_atomic(Path(path), render_reading_pdf(reading, source=source, report_text=report_text))
+def export_reading_pdf(path: str | Path, reading: IloReading, *, source: str = "", report_text: str = "",
+                       model_note: str = "") -> Path:
+    write_atomic(Path(path), render_reading_pdf(reading, source=source, report_text=report_text,
+                                                model_note=model_note))
     return Path(path)

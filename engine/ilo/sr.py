@@ -32,8 +32,9 @@ SITE_CODES = {"chest_wall_in_profile": "WP", "chest_wall_face_on": "WF", "diaphr
 
 def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading, *,
                       evidence: ZoneEvidenceReport | None = None, report_text: str = "",
-                      identified: bool = False) -> Path:
-    """Write ``reading`` (validated and signed) as a Comprehensive SR in a new series of the source's study."""
+                      identified: bool = False, not_diagnosed: str = "") -> Path:
+    """Write ``reading`` (validated and signed) as a Comprehensive SR in a new series of the source's study.
+    ``not_diagnosed``: why the model gave no result (the reading is exported all the same)."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
@@ -75,9 +76,12 @@ def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading,
         parenchymal.append(coded("SHAPE2", "Small opacities, secondary shape/size",
                                  concept(small.secondary, SHAPES[small.secondary])))
     parenchymal += [coded("ZONE", "Zone of small opacities", concept(zone, ZONE_WORDS[zone])) for zone in small.zones]
-    parenchymal += [coded("PROFUS", "Profusion of small opacities", concept(small.profusion,
-                                                                            f"profusion {small.profusion}")),
-                    coded("LARGE", "Large opacities", concept(f"LARGE{reading.large}", f"category {reading.large}"))]
+    if small.profusion is not None:  # unanswered under 2A "no", as the paper form allows: no item
+        parenchymal.append(coded("PROFUS", "Profusion of small opacities", concept(small.profusion,
+                                                                                   f"profusion {small.profusion}")))
+    if reading.large is not None:
+        parenchymal.append(coded("LARGE", "Large opacities", concept(f"LARGE{reading.large}",
+                                                                     f"category {reading.large}")))
 
     pleural: list = [yes_no("PLEURAL", "Pleural abnormality consistent with pneumoconiosis", reading.pleural)]
     for prefix, title, record, sites in (("PLQ", "Pleural plaques", reading.plaques, PLAQUE_SITES),
@@ -115,6 +119,9 @@ def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading,
     ]
     if evidence is not None:
         items.append(_evidence_container(evidence, concept))
+    elif not_diagnosed.strip():
+        items.append(container("MODELEV", "Model zone evidence (not a reading)",
+                               [text(concept("EVNOTE", "Nature of the evidence"), not_diagnosed)]))
     items.append(text(concept("DISCLAIM", "Disclaimer"), DISCLAIMER))
     root = hd.sr.ContainerContentItem(name=concept("ILOREAD", "ILO classification of a chest radiograph"),
                                       template_id=None)

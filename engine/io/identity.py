@@ -7,6 +7,7 @@ de-identified, or ``repr`` (which is masked so an accidental ``log.debug(identit
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.valuerep import PersonName
 
+_AGE = re.compile(r"^(\d{1,3})([DWMY]?)$")  # as engine.intended_use reads it
 IDENTITY_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientAge", "PatientSex", "StudyDate",
                      "AccessionNumber", "ViewPosition")
 
@@ -41,8 +43,8 @@ class PatientIdentity:
 
     def lines(self) -> list[str]:
         """The corner header: name; ID; birth date, age and sex; study date and accession; view."""
-        born = " ".join(part for part in (f"b. {self.birth_date}" if self.birth_date else "",
-                                          f"({self.age})" if self.age else "", self.sex) if part)
+        age = (f"({self.age})" if self.birth_date else f"age {self.age}") if self.age else ""
+        born = " ".join(part for part in (f"b. {self.birth_date}" if self.birth_date else "", age, self.sex) if part)
         study = "  ".join(part for part in (f"Study {self.study_date}" if self.study_date else "",
                                             f"Acc {self.accession}" if self.accession else "") if part)
         return [line for line in (self.name or "(no name)", f"ID {self.patient_id or '(none)'}", born, study,
@@ -89,9 +91,11 @@ def _iso(value: str) -> str:
 
 
 def _age(patient_age: str, birth: str, study: str) -> str:
-    """PatientAge as written ("063Y" -> "63 y"), else whole years between birth and study date."""
-    if len(patient_age) == 4 and patient_age[:3].isdigit() and patient_age[3] in "DWMY":
-        return f"{int(patient_age[:3])} {patient_age[3].lower()}"
+    """PatientAge as written ("063Y" -> "63 y"; "62", without the standard's unit, is years, as some exporters
+    write it), else whole years between birth and study date."""
+    written = _AGE.match(patient_age.strip().upper())
+    if written:
+        return f"{int(written.group(1))} {(written.group(2) or 'Y').lower()}"
     try:
         born, seen = date.fromisoformat(birth), date.fromisoformat(study)
     except ValueError:

@@ -35,18 +35,63 @@ def test_keyboard_entry_and_live_rules(qtbot) -> None:
     qtbot.addWidget(form)
     form.show()
     form.quality.setFocus()
+    qtbot.keyClick(form.quality, Qt.Key.Key_Down)  # "—" -> quality 1
     qtbot.keyClick(form.quality, Qt.Key.Key_Down)  # quality 2 ...
     assert form.reading().quality == 2
     assert "give the reason" in form.problems.text()  # ... needs its reason
     qtbot.keyClicks(form.quality_comment, "underexposed")
+    assert "give the reason" not in form.problems.text()
+    qtbot.keyClick(form.parenchymal_no, Qt.Key.Key_Space)
+    qtbot.keyClick(form.pleural_no, Qt.Key.Key_Space)
     assert "consistent" in form.problems.text()
     form.profusion.setFocus()
-    for _ in range(3):
-        qtbot.keyClick(form.profusion, Qt.Key.Key_Down)  # 0/0 -> 1/1
+    for _ in range(5):
+        qtbot.keyClick(form.profusion, Qt.Key.Key_Down)  # — -> 0/- 0/0 0/1 1/0 1/1
     assert form.reading().small.profusion == "1/1"
     assert "answer 'yes' in 2A" in form.problems.text()
     qtbot.keyClick(form.symbols["em"], Qt.Key.Key_Space)
     assert form.reading().symbols == ("em",)
+
+
+def test_an_untouched_form_answers_nothing_and_says_what_is_missing(qtbot, monkeypatch, dicom_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
+    qtbot.addWidget(panel)
+    panel.set_image(load_image(dicom_dir / "RG1_UNCI.dcm"))
+    form = panel.form
+    untouched = form.reading()
+    assert (untouched.quality, untouched.parenchymal, untouched.small.profusion, untouched.large,
+            untouched.pleural) == (None, None, None, None, None)
+    assert not form.parenchymal_yes.isChecked() and not form.parenchymal_no.isChecked()
+    assert not form.pleural_yes.isChecked() and not form.pleural_no.isChecked()
+    assert {form.quality.currentText(), form.profusion.currentText(), form.large.currentText()} == {"—"}
+    form.quality_comment.setText("x")  # the reader touches the form ...
+    form.quality_comment.clear()
+    for question in ("1 radiograph quality", "2A parenchymal abnormality", "3 pleural abnormality"):
+        assert f"Not answered: {question}" in form.problems.text()
+    panel.reader.setText("Dr Test")
+    errors: list[str] = []
+    monkeypatch.setattr("viewer.ilo_panel.show_error", lambda _parent, exc: errors.append(exc.user_message))
+    assert panel.sign_and_save() is None  # ... but signing is refused, naming every unanswered question
+    assert errors and all(q in errors[0] for q in ("1 radiograph quality", "2A", "3 pleural"))
+    assert panel.store.instance_keys() == []
+    form.parenchymal_yes.setChecked(True)  # under 2A "yes" the profusion and large opacities are needed too
+    assert "Not answered: 2B profusion" in form.problems.text()
+    assert "Not answered: 2C large opacities" in form.problems.text()
+
+
+def test_typing_a_profusion_selects_it(qtbot) -> None:
+    form = IloForm()
+    qtbot.addWidget(form)
+    form.show()
+    form.profusion.setFocus()
+    for typed, expected in (("1/1", "1/1"), ("2/3", "2/3"), ("11", "1/1"), ("3+", "3/+"), ("0/-", "0/-"),
+                            ("1", "1/0"), ("0/1", "0/1")):
+        form.profusion.setCurrentIndex(0)
+        form.profusion.clearFocus()  # a new field visit: what was typed before is forgotten
+        form.profusion.setFocus()
+        qtbot.keyClicks(form.profusion, typed)
+        assert form.reading().small.profusion == expected, typed
 
 
 def test_an_untouched_form_is_no_reading(qtbot, dicom_dir: Path, tmp_path: Path) -> None:

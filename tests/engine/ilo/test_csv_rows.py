@@ -21,6 +21,14 @@ def test_row_holds_the_form_in_its_notation() -> None:
     assert reading_row(reading(NORMAL))["plaques_diaphragm"] == "0"
 
 
+def test_unanswered_questions_are_empty_cells() -> None:
+    row = reading_row(reading(NORMAL))  # 2A "no": profusion and large opacities left unanswered
+    assert (row["profusion"], row["category"], row["large_opacities"]) == ("", "", "")
+    assert (row["quality"], row["parenchymal"], row["pleural"]) == ("1", "no", "no")
+    unsigned = reading_row(reading({}))  # never exported (not signed), but a row must not invent answers
+    assert (unsigned["quality"], unsigned["parenchymal"], unsigned["pleural"]) == ("", "", "")
+
+
 def test_every_version_is_a_row(tmp_path: Path) -> None:
     store = ReadingStore(tmp_path / "r.sqlite")
     store.save("a", reading(NORMAL))

@@ -108,3 +108,12 @@ def test_split_sentences() -> None:
     assert split_sentences("1. No plaques.\n- Emphysema. Bullae present.\n") == ["No plaques.", "Emphysema.",
                                                                                  "Bullae present."]
     assert PlannerGenerator().sentences([]) == []
+
+
+def test_symbol_od_and_unanswered_2b_2c_draft_truthfully() -> None:
+    data = {**NORMAL, "symbols": ["em", "od"], "comments": "old rib resection"}
+    clues = build_clues(FACTS, _evidence(), reading(data))
+    draft = draft_report(clues)
+    assert draft.truthful_fraction == 1.0, [(s.text, s.check.reason) for s in draft.sentences]
+    assert any("other disease or significant abnormality (od)" in s.text for s in draft.sentences)
+    assert any(s.text == "No small opacities of pneumoconiosis." for s in draft.sentences)  # no profusion chosen

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from engine.ilo.form import IloFormError, IloReading, problems, validate
+from engine.ilo.codes import SYMBOLS
+from engine.ilo.form import IloFormError, IloReading, missing, problems, validate
 from tests.engine.ilo.readings import ABNORMAL, NORMAL, reading
 
 
@@ -81,3 +82,54 @@ def test_malformed_json_is_one_line(data, expected: str) -> None:
         IloReading.from_dict(data)
     assert expected in caught.value.user_message
     assert "\n" not in caught.value.user_message
+
+
+def test_an_untouched_form_answers_nothing_and_is_not_signed() -> None:
+    blank = IloReading().signed("Dr Test")
+    assert (blank.quality, blank.parenchymal, blank.small.profusion, blank.large, blank.pleural, blank.category) == \
+        (None, None, None, None, None, None)
+    assert missing(blank) == ["1 radiograph quality", "2A parenchymal abnormality (yes/no)",
+                              "3 pleural abnormality (yes/no)"]
+    assert problems(blank)[:3] == [f"Not answered: {q}." for q in missing(blank)]
+    with pytest.raises(IloFormError) as caught:
+        validate(blank)
+    message = caught.value.user_message
+    assert message.startswith("The reading is incomplete, not answered: 1 radiograph quality; 2A")
+    assert "3 pleural" in message
+    assert "\n" not in message
+
+
+def test_under_2a_yes_profusion_and_large_opacities_must_be_answered() -> None:
+    data = copy.deepcopy(ABNORMAL)
+    del data["small"]["profusion"], data["large"]
+    assert missing(reading(data)) == ["2B profusion", "2C large opacities"]
+    with pytest.raises(IloFormError, match="not answered: 2B profusion; 2C large opacities"):
+        validate(reading(data))
+
+
+@pytest.mark.parametrize("answer", [{}, {"small": {"profusion": None}, "large": None}, {"small": {"profusion": ""}}])
+def test_absent_null_or_empty_is_unanswered_and_round_trips(answer: dict) -> None:
+    normal = validate(reading({**NORMAL, **answer}))  # 2A "no": the paper form skips 2B and 2C
+    assert normal.small.profusion is None and normal.large is None
+    assert IloReading.from_dict(normal.to_dict()) == normal
+    assert normal.to_dict()["small"]["profusion"] is None
+
+
+def test_readings_saved_with_every_answer_written_still_load() -> None:
+    saved = {"quality": 1, "quality_comment": "", "parenchymal": False,
+             "small": {"primary": "", "secondary": "", "zones": [], "profusion": "0/0"}, "large": "0",
+             "pleural": False, "plaques": {"sites": {}, "calcification": {}, "extent_right": 0, "extent_left": 0,
+                                           "width_right": "", "width_left": ""},
+             "costophrenic": {"right": False, "left": False},
+             "diffuse": {"sites": {}, "calcification": {}, "extent_right": 0, "extent_left": 0, "width_right": "",
+                         "width_left": ""},
+             "symbols": [], "comments": "", "reader": "Dr Old", "read_on": "2025-01-02"}
+    old = validate(IloReading.from_dict(saved))
+    assert (old.quality, old.parenchymal, old.small.profusion, old.large, old.pleural) == (1, False, "0/0", "0", False)
+    assert old.to_dict() == saved
+
+
+def test_symbol_od_is_on_the_form_and_needs_a_comment() -> None:
+    assert "od" in SYMBOLS and list(SYMBOLS).index("od") == list(SYMBOLS).index("me") + 1
+    assert any("Symbol od" in line for line in problems(reading({**NORMAL, "symbols": ["od"]})))
+    validate(reading({**NORMAL, "symbols": ["od"], "comments": "old rib resection"}))

@@ -68,3 +68,15 @@ def test_sr_refuses_raster_sources(shared_data: Path, tmp_path: Path) -> None:
     image = load_image(shared_data / "samples" / "h0001.png")
     with pytest.raises(UnsupportedImageError, match="DICOM source"):
         export_reading_sr(tmp_path / "x.dcm", image, reading(NORMAL))
+
+
+def test_sr_of_a_reading_the_model_did_not_diagnose(dicom_dir: Path, tmp_path: Path) -> None:
+    reason = "Not diagnosed: the patient's age is outside the ages it was trained on (1-5 years)."
+    out = export_reading_sr(tmp_path / "normal.dcm", load_image(dicom_dir / "RG1_UNCI.dcm"), reading(NORMAL),
+                            not_diagnosed=reason)
+    items = _items(pydicom.dcmread(out))
+    names = [i.ConceptNameCodeSequence[0].CodeValue for i in items]
+    assert "PROFUS" not in names and "LARGE" not in names  # 2A "no": unanswered, so not written
+    assert "PARENCH" in names and "QUALITY" in names
+    texts = {i.ConceptNameCodeSequence[0].CodeValue: i.TextValue for i in items if i.ValueType == "TEXT"}
+    assert texts["EVNOTE"] == reason and "OCCLUSION" not in names

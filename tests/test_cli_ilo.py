@@ -20,6 +20,7 @@ from engine.ilo.codes import ZONES
 from engine.ilo.csv_rows import COLUMNS
 from engine.model.checkpoint import load_checkpoint, write_card
 from engine.model.head_card import IntendedUse
+from tests.dicom_factory import content_items
 from tests.engine.ilo.readings import ABNORMAL
 from tests.head_factory import make_tiny_head
 
@@ -127,7 +128,7 @@ def test_a_signed_reading_exports_when_the_model_does_not_diagnose(paediatric_he
     assert payload["model"]["diagnosed"] is False and "intended use" in payload["model"]["note"]
     assert payload["zones"] is None and payload["truthfulness"]["fraction"] == 1.0
     assert any("did not diagnose" in s["text"] for s in payload["draft"]["sentences"])
-    notes = [item.TextValue for item in _items(pydicom.dcmread(out["sr"]))
+    notes = [item.TextValue for item in content_items(pydicom.dcmread(out["sr"]))
              if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "EVNOTE"]
     assert notes and notes[0].startswith("Not diagnosed:") and "intended use" in notes[0]
     assert out["pdf"].read_bytes().startswith(b"%PDF")
@@ -147,9 +148,3 @@ def test_a_raster_source_gets_pdf_and_csv_but_no_sr(head: Path, shared_data: Pat
     assert no_sr.returncode == 1 and "DICOM source" in json.loads(no_sr.stdout)["error"]
 
 
-def _items(dataset) -> list:
-    found = []
-    for item in dataset.get("ContentSequence", []):
-        found.append(item)
-        found += _items(item)
-    return found

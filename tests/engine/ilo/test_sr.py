@@ -11,15 +11,8 @@ from engine.errors import UnsupportedImageError
 from engine.ilo.sr import SCHEME, export_reading_sr
 from engine.ilo.zone_evidence import ZoneEvidence, ZoneEvidenceReport
 from engine.io import load_image
+from tests.dicom_factory import content_items
 from tests.engine.ilo.readings import ABNORMAL, NORMAL, reading
-
-
-def _items(dataset) -> list:
-    found = []
-    for item in dataset.get("ContentSequence", []):
-        found.append(item)
-        found += _items(item)
-    return found
 
 
 def _evidence() -> ZoneEvidenceReport:
@@ -40,13 +33,13 @@ def test_sr_codes_the_reading_and_references_the_image(dicom_dir: Path, tmp_path
     # De-identified (the default, PS3.15): new UIDs, but the SR still sits in the (mapped) study of the image
     # it references, and it records how it was de-identified.
     assert sr.StudyInstanceUID != original.StudyInstanceUID and sr.PatientIdentityRemoved == "YES"
-    items = _items(sr)
+    items = content_items(sr)
     images = [i for i in items if i.ValueType == "IMAGE"]
     assert images[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID != original.SOPInstanceUID
     identified = pydicom.dcmread(export_reading_sr(tmp_path / "ilo-identified.dcm", image, reading(ABNORMAL),
                                                    identified=True))
     assert identified.StudyInstanceUID == original.StudyInstanceUID
-    referenced = [i for i in _items(identified) if i.ValueType == "IMAGE"][0].ReferencedSOPSequence[0]
+    referenced = [i for i in content_items(identified) if i.ValueType == "IMAGE"][0].ReferencedSOPSequence[0]
     assert referenced.ReferencedSOPInstanceUID == original.SOPInstanceUID
     coded = {(i.ConceptNameCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeValue)
              for i in items if i.ValueType == "CODE"}
@@ -74,7 +67,7 @@ def test_sr_of_a_reading_the_model_did_not_diagnose(dicom_dir: Path, tmp_path: P
     reason = "Not diagnosed: the patient's age is outside the ages it was trained on (1-5 years)."
     out = export_reading_sr(tmp_path / "normal.dcm", load_image(dicom_dir / "RG1_UNCI.dcm"), reading(NORMAL),
                             not_diagnosed=reason)
-    items = _items(pydicom.dcmread(out))
+    items = content_items(pydicom.dcmread(out))
     names = [i.ConceptNameCodeSequence[0].CodeValue for i in items]
     assert "PROFUS" not in names and "LARGE" not in names  # 2A "no": unanswered, so not written
     assert "PARENCH" in names and "QUALITY" in names

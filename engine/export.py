@@ -40,6 +40,10 @@ from engine.paths import write_atomic
 from engine.result import DiagnosisResult
 
 if TYPE_CHECKING:  # the zone evidence needs the model; exports only read its numbers
+    from collections.abc import Callable
+
+    from pydicom.dataset import Dataset
+
     from engine.ilo.zone_evidence import ZoneEvidenceReport
 
 
@@ -178,6 +182,18 @@ def _header_source(image: LoadedImage | ImageMeta, what: str) -> LoadedImage | H
     return image
 
 
+def _write_from_header(path: Path, image: LoadedImage | ImageMeta, what: str, identified: bool,
+                       build: Callable[[LoadedImage | HeaderOnly, Dataset], Dataset]) -> Path:
+    """The header-only exports' one recipe: the source's header (a raster is refused), the object ``build`` makes
+    from it and the reference dataset, the de-identification record carried over, an atomic write."""
+    source = _header_source(image, what)
+    reference = reference_dataset(source, identified)
+    dataset = build(source, reference)
+    carry_deidentification(reference, dataset)
+    write_dataset(path, dataset)
+    return path
+
+
 def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
                              identified: bool = False, evidence: ZoneEvidenceReport | None = None) -> Path:
     """A TID 1500 Measurement Report (Comprehensive SR): the coded finding, probability and thresholds, the
@@ -188,12 +204,8 @@ def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result:
     """
     from engine.dicom_results.measurement_report import measurement_report
 
-    image = _header_source(image, "SR")
-    reference = reference_dataset(image, identified)
-    sr = measurement_report(reference, result, pixel_spacing=image.meta.pixel_spacing, evidence=evidence)
-    carry_deidentification(reference, sr)
-    write_dataset(path, sr)
-    return path
+    return _write_from_header(path, image, "SR", identified, lambda source, reference: measurement_report(
+        reference, result, pixel_spacing=source.meta.pixel_spacing, evidence=evidence))
 
 
 def export_presentation_state(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
@@ -202,13 +214,12 @@ def export_presentation_state(path: Path, image: LoadedImage | ImageMeta, result
     over the original radiograph (``engine.dicom_results.presentation_state``); header only, like the SR."""
     from engine.dicom_results.presentation_state import presentation_state
 
-    image = _header_source(image, "presentation state")
-    reference = reference_dataset(image, identified)
-    pr = presentation_state(reference, result)
-    series_body_part(reference, pr)
-    carry_deidentification(reference, pr)
-    write_dataset(path, pr)
-    return path
+    def build(_source: LoadedImage | HeaderOnly, reference: Dataset) -> Dataset:
+        made = presentation_state(reference, result)
+        series_body_part(reference, made)
+        return made
+
+    return _write_from_header(path, image, "presentation state", identified, build)
 
 
 def export_segmentation(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,
@@ -217,13 +228,12 @@ def export_segmentation(path: Path, image: LoadedImage | ImageMeta, result: Diag
     header only, like the SR."""
     from engine.dicom_results.segmentation import segmentation
 
-    image = _header_source(image, "segmentation")
-    reference = reference_dataset(image, identified)
-    seg = segmentation(reference, result)
-    series_body_part(reference, seg)
-    carry_deidentification(reference, seg)
-    write_dataset(path, seg)
-    return path
+    def build(_source: LoadedImage | HeaderOnly, reference: Dataset) -> Dataset:
+        made = segmentation(reference, result)
+        series_body_part(reference, made)
+        return made
+
+    return _write_from_header(path, image, "segmentation", identified, build)
 
 
 EXPORT_KINDS = ("png", "html", "sc", "sr", "pr", "seg")

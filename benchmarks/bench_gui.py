@@ -92,6 +92,7 @@ def main(model: Path | None, image: str, data: Path = DATA, mode: str = "process
     import viewer.main_window as main_window
     from engine.diagnoser_spec import DiagnoserSpec
     from viewer.main_window import MainWindow
+    from viewer.model_client import default_diagnoser_factory
     from viewer.settings import ViewerSettings
 
     factory = None
@@ -102,7 +103,7 @@ def main(model: Path | None, image: str, data: Path = DATA, mode: str = "process
 
         def factory(settings: ViewerSettings, progress: Callable[[str], None]):
             if model is None:
-                return main_window.default_diagnoser_factory(settings, progress)
+                return default_diagnoser_factory(settings, progress)
             return DiagnoserSpec.of(model).build(progress=progress)
     elif model is not None:
         main_window.model_spec = lambda settings: DiagnoserSpec.of(model, device=settings.device)

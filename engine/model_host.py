@@ -160,7 +160,7 @@ def serve(conn: Any, spec: Any) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s model process %(name)s: %(message)s")
     session = ModelSession(lambda progress: spec.build(progress=progress))
-    requests: queue.Queue[Any] = queue.Queue()
+    inbox: queue.Queue[Any] = queue.Queue()  # requests, in the order they came
     cancels: dict[int, threading.Event] = {}
     guard = threading.Lock()
 
@@ -171,7 +171,7 @@ def serve(conn: Any, spec: Any) -> None:
             except (EOFError, OSError):
                 message = None
             if message is None:
-                requests.put(None)
+                inbox.put(None)
                 return
             if message[0] == "cancel":
                 with guard:
@@ -179,10 +179,10 @@ def serve(conn: Any, spec: Any) -> None:
             else:
                 with guard:
                     cancels.setdefault(message[0], threading.Event())
-                requests.put(message)
+                inbox.put(message)
 
     threading.Thread(target=listen, daemon=True, name="model-requests").start()
-    while (message := requests.get()) is not None:
+    while (message := inbox.get()) is not None:
         request, name, args, kwargs = message
         with guard:
             flag = cancels[request]

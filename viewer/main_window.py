@@ -9,7 +9,6 @@ shows one image in the reading view (e.g. a triage double-click). The model runs
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,16 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.diagnoser_spec import DiagnoserSpec
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, messages
 from engine.io import LoadedImage
 from engine.io.identity import PatientIdentity
 from engine.io.phi import TagRow
-from engine.model.head_card import load_head_card
 from engine.model.local_weights import smollm_is_prepared
-from engine.model.registry import profile_names
-from engine.model.store import active_head_dir
 from engine.model_host import LocalModel, ModelClient, ModelInfo
 from engine.model_process import ModelProcess
 from engine.notices import RESEARCH_USE
@@ -57,6 +52,7 @@ from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import build_main_menus
+from viewer.model_client import UnavailableModel, model_spec, retire
 from viewer.overlay_controls import OverlayControls
 from viewer.query_dialog import QueryPacsDialog
 from viewer.reading_view import ReadingView
@@ -75,45 +71,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], "Diagnoser"]
 APP_TITLE = f"PneumoLLM Viewer — {RESEARCH_USE}"
-
-
-def model_spec(settings: ViewerSettings) -> DiagnoserSpec:
-    """The installed (or shipped) head with the Settings' device, local weight paths and threshold.
-
-    Raises:
-        ModelLoadError: no head installed, or a head for the other profile.
-    """
-    folder = active_head_dir()
-    profile = load_head_card(folder).profile
-    if profile in profile_names() and profile != settings.profile:
-        raise ModelLoadError(f"The installed head was trained for the {profile} profile but Settings ask for the "
-                             f"{settings.profile} profile — change the profile in Settings, or train a "
-                             f"{settings.profile} head.")
-    return settings.diagnoser_spec(folder)
-
-
-def default_diagnoser_factory(settings: ViewerSettings, progress: Callable[[str], None]) -> Diagnoser:
-    """The model ``model_spec`` describes, built in this process (benchmarks compare it with the model process)."""
-    return model_spec(settings).build(progress=progress)
-
-
-class UnavailableModel:
-    """Stands in for the model when it cannot even be described (a head for the other profile): every request
-    answers with the reason."""
-
-    def __init__(self, error: PneumoError) -> None:
-        self.error = error
-
-    def run(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        raise self.error
-
-    def close(self) -> None:
-        pass
-
-
-def retire(model: ModelClient) -> None:
-    """Stop a model that was replaced without waiting on the GUI thread (its last request may still run)."""
-    threading.Thread(target=model.close, daemon=True, name="retire-model").start()
 
 
 class MainWindow(QMainWindow):

@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
-        self.banner = QLabel(f"⚠ {DISCLAIMER} Results must be reviewed by a qualified reader.")
+        self.banner = QLabel(f"⚠ {DISCLAIMER}")  # the one wording, which already asks for a qualified reader
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setStyleSheet("background:#8b0000; color:white; font-weight:bold; padding:5px;")
         layout.addWidget(self.banner)

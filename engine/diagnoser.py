@@ -28,7 +28,7 @@ from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_check
 from engine.model.head_card import HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.runtime import Runtime, is_out_of_memory
-from engine.model.speedups import SpeedOptions, speed_up_model
+from engine.model.speedups import SpeedOptions, run_encoder_on_onnx, speed_up_model
 from engine.model.store import active_head_dir
 from engine.preprocess import PreparedCase, crop_to_tensor, prepare_batch
 from engine.progress import Progress
@@ -76,6 +76,8 @@ class Diagnoser:
         self.model.eval()
         self.runtime.place(self.model)
         speed_up_model(self.model, self.speed)  # after the fingerprint check: fusing rewrites the backbone's weights
+        if self.speed.onnx_runtime and self.runtime.device.type == "cpu" and self.runtime.amp_dtype is None:
+            run_encoder_on_onnx(self.model, self.preprocess.input_size)  # exported per head (its adapters)
         self.threshold_choice = ThresholdChoice()
         self.choose_threshold(threshold or ThresholdChoice())
         self.warnings: list[Flag] = [Flag("cpu_fallback", self.runtime.note)] if self.runtime.note else []

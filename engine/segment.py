@@ -113,7 +113,14 @@ class LungSegmenter:
             self._load(Path(weights))
         self.network.eval().to(self.device)
         # Inference only: fused conv+BN and channels-last (engine.model.speedups), after the weights are in.
-        speed_up_convnet(self.network, speed or SpeedOptions())
+        speed = speed or SpeedOptions()
+        speed_up_convnet(self.network, speed)
+        # On the CPU the frozen network runs on ONNX Runtime (None: PyTorch runs it; the log says why).
+        self.onnx = None
+        if speed.onnx_runtime and self.device.type == "cpu":
+            from engine.model.onnx_cpu import onnx_or_none
+
+            self.onnx = onnx_or_none("segmenter", self.network, 1, (1, SEG_SIZE, SEG_SIZE))
 
     def _load(self, path: Path) -> None:
         from safetensors import SafetensorError
@@ -143,8 +150,10 @@ class LungSegmenter:
     @torch.inference_mode()
     def probabilities(self, images: list[np.ndarray]) -> np.ndarray:
         """Lung probability maps (N, SEG_SIZE, SEG_SIZE) for 8-bit images of any size."""
-        batch = np.stack([to_network_input(image) for image in images])
-        tensor = torch.from_numpy(batch).unsqueeze(1).to(self.device)
+        batch = np.stack([to_network_input(image) for image in images])[:, None]  # (N, 1, S, S)
+        if self.onnx is not None:
+            return torch.sigmoid(torch.from_numpy(self.onnx(batch)[0])).squeeze(1).numpy()
+        tensor = torch.from_numpy(batch).to(self.device)
         return torch.sigmoid(self.network(tensor)).squeeze(1).float().cpu().numpy()
 
     def lung_crop(self, image_uint8: np.ndarray, *, size: int = CROP_SIZE,

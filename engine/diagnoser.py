@@ -23,14 +23,14 @@ from engine.decision import ThresholdChoice, ThresholdSource, decide
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import Flag, blocking, messages
 from engine.intended_use import with_intended_use_flags
-from engine.io import ImageMeta, LoadedImage, load_image
+from engine.io import ImageMeta, LoadedImage, load_for_model, load_image
 from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
 from engine.model.head_card import HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.runtime import Runtime, is_out_of_memory
 from engine.model.speedups import SpeedOptions, run_encoder_on_onnx, speed_up_model
 from engine.model.store import active_head_dir
-from engine.preprocess import PreparedCase, crop_to_tensor, prepare_batch
+from engine.preprocess import PreparedCase, crop_to_tensor, model_min_side, prepare_batch
 from engine.progress import Progress
 from engine.reference_map import ReferenceMap, domain_flags
 from engine.result import CaseOutcome, DiagnosisResult
@@ -84,6 +84,11 @@ class Diagnoser:
         self.reference_map = _load_reference_map(folder)
 
     @property
+    def model_side(self) -> int | None:
+        """The shorter side files are decoded at for the model (``engine.io.load_for_model``); None: in full."""
+        return model_min_side(self.preprocess) if self.speed.reduced_decode else None
+
+    @property
     def card(self) -> HeadCard:
         return self.checkpoint.card
 
@@ -103,7 +108,7 @@ class Diagnoser:
 
     # -- single images and batches ----------------------------------------------------------------------
     def predict(self, item: LoadedImage | str | Path, *, allow_flagged: bool = False) -> DiagnosisResult:
-        """Diagnose one image.
+        """Diagnose one image (a path is decoded at the resolution the model needs, ``SpeedOptions.reduced_decode``).
 
         Raises:
             UnsupportedImageError: the file carries REVIEW flags (lateral view, CT, ...) and ``allow_flagged``
@@ -111,7 +116,7 @@ class Diagnoser:
                 result's decision is "not diagnosed" with the reason.
         """
         start = time.perf_counter()
-        image = item if isinstance(item, LoadedImage) else load_image(item)
+        image = item if isinstance(item, LoadedImage) else _load(item, self.model_side)
         decode_ms = (time.perf_counter() - start) * 1e3
         return self.predict_batch([image], allow_flagged=allow_flagged, decode_ms=[decode_ms])[0]
 
@@ -141,15 +146,15 @@ class Diagnoser:
         batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         done = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as decoder:
-            pending = decoder.submit(_decode_batch, batches[0], allow_flagged, self.check_intended_use) \
-                if batches else None
+            pending = decoder.submit(_decode_batch, batches[0], allow_flagged, self.check_intended_use,
+                                     self.model_side) if batches else None
             for index in range(len(batches)):
                 if cancelled():
                     return
                 assert pending is not None
                 decoded = pending.result()
-                pending = decoder.submit(_decode_batch, batches[index + 1], allow_flagged, self.check_intended_use) \
-                    if index + 1 < len(batches) else None
+                pending = decoder.submit(_decode_batch, batches[index + 1], allow_flagged, self.check_intended_use,
+                                         self.model_side) if index + 1 < len(batches) else None
                 for path, outcome in self._diagnose_decoded(decoded, allow_flagged):
                     done += 1
                     progress = Progress.of(done, len(paths), started, "Diagnosing")
@@ -308,6 +313,10 @@ def refuse_flagged(image: LoadedImage, allow_flagged: bool) -> None:
                                     flags=stops)
 
 
+def _load(path: str | Path, min_side: int | None) -> LoadedImage:
+    return load_image(path) if min_side is None else load_for_model(path, min_side)
+
+
 @dataclass(frozen=True)
 class _Decoded:
     path: Path
@@ -317,16 +326,16 @@ class _Decoded:
     decode_ms: float = 0.0
 
 
-def _decode_batch(paths: list[Path], allow_flagged: bool, annotate: Callable[[LoadedImage], LoadedImage]
-                  ) -> list[_Decoded]:
-    """Decode thread: read, check the intended use, refuse flagged files and convert to 8 bits, so the model
-    thread never waits."""
+def _decode_batch(paths: list[Path], allow_flagged: bool, annotate: Callable[[LoadedImage], LoadedImage],
+                  min_side: int | None) -> list[_Decoded]:
+    """Decode thread: read (at the resolution the model needs, ``load_for_model``), check the intended use, refuse
+    flagged files and convert to 8 bits, so the model thread never waits."""
     decoded: list[_Decoded] = []
     for path in paths:
         start = time.perf_counter()
         meta = None
         try:
-            image = annotate(load_image(path))
+            image = annotate(_load(path, min_side))
             meta = image.meta
             refuse_flagged(image, allow_flagged)
             image.model_uint8  # noqa: B018 - computed here, on the decode thread

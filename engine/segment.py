@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -267,6 +268,19 @@ def model_crop(image_uint8: np.ndarray, box: tuple[int, int, int, int], size: in
 def resize_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Downsample with an area filter (no aliasing), as a detector's lower resolution would."""
     return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), Image.BOX))
+
+
+def at_full_resolution(crop: LungCrop, factor: int, rows: int, columns: int) -> LungCrop:
+    """A crop found on an image decoded at 1/``factor`` (``LoadedImage.reduction``), with its box and mask in the
+    file's own pixels, as results report them (each reduced pixel stands for its factor x factor block)."""
+    if factor == 1:
+        return crop
+    x0, y0, x1, y1 = crop.box
+    box = (int(x0) * factor, int(y0) * factor, min(columns, int(x1) * factor), min(rows, int(y1) * factor))
+    height, width = crop.mask.shape
+    blocks = np.broadcast_to(crop.mask[:, None, :, None], (height, factor, width, factor))
+    mask = np.ascontiguousarray(blocks.reshape(height * factor, width * factor)[:rows, :columns])
+    return replace(crop, box=box, mask=mask)
 
 
 def fallback_crop(image_uint8: np.ndarray, flags: tuple[Flag, ...], *, size: int = CROP_SIZE,

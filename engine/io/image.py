@@ -79,6 +79,9 @@ class LoadedImage:
     rescale: tuple[float, float] = (1.0, 0.0)  # value = stored * slope + intercept (when no value_lut)
     invert: bool = False  # MONOCHROME1: flip values so that denser is brighter
     default_window: tuple[float, float] | None = None  # (center, width) in ``pixels`` units, from the file
+    # 1: the pixels are the file's. N > 1 (the model path, ``load_for_model``): decoded at 1/N of ``meta``'s size,
+    # ceil(side / N) pixels a side, pixel i covering the file's pixels [i * N, (i + 1) * N).
+    reduction: int = 1
 
     @cached_property
     def pixels(self) -> np.ndarray:

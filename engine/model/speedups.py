@@ -17,6 +17,11 @@ ONNX Runtime (``onnx_runtime``, CPU fp32 only): the segmenter and the EfficientN
 adapters) are exported once per weights and run on ONNX Runtime (``engine.model.onnx_cpu``), equal to PyTorch within
 float rounding and 2-3x faster on this project's CPU; without onnxruntime, or if the export fails, PyTorch runs them.
 
+Reduced decoding (``reduced_decode``): files the Diagnoser opens by path are decoded at 1/2, 1/4 or 1/8 of their
+size where that keeps the shorter side >= 256 px and the lung box large enough for the crop (``engine.io.reduced``).
+Not exact (a JPEG 2000 LL band or a DCT-scaled JPEG is not the full image area-averaged): ``bench_triage.py`` keeps it
+while the median |delta p| <= 0.01, decisions flip on <= 1 % of the labelled radiographs and the AUC moves <= 0.005.
+
 Fusing changes the backbone's state dict (BatchNorm buffers gone, conv biases added): apply it after the
 checkpoint's backbone fingerprints were checked, and never to a model that is about to be trained or saved.
 """
@@ -45,14 +50,17 @@ class SpeedOptions:
     channels_last: bool = True  # NHWC memory format for the convolutional networks
     cpu_bfloat16: bool = False  # CPU only: frozen LLM in bf16, the rest under bf16 autocast (opt-in, see above)
     onnx_runtime: bool = True  # CPU fp32 only: segmenter and EfficientNet encoder on ONNX Runtime
+    reduced_decode: bool = True  # files decoded for the model at the resolution it needs (engine.io.reduced)
 
     @classmethod
     def reference(cls) -> SpeedOptions:
         """Everything off: the networks exactly as built (the accuracy check's reference)."""
-        return cls(fuse_conv_bn=False, channels_last=False, cpu_bfloat16=False, onnx_runtime=False)
+        return cls(fuse_conv_bn=False, channels_last=False, cpu_bfloat16=False, onnx_runtime=False,
+                   reduced_decode=False)
 
     def describe(self) -> str:
-        on = [name for name in ("fuse_conv_bn", "channels_last", "cpu_bfloat16", "onnx_runtime") if getattr(self, name)]
+        names = ("fuse_conv_bn", "channels_last", "cpu_bfloat16", "onnx_runtime", "reduced_decode")
+        on = [name for name in names if getattr(self, name)]
         return "+".join(on) or "reference"
 
 

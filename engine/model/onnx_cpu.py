@@ -63,15 +63,25 @@ class OnnxNetwork:
 
         key = hashlib.sha256(f"{self.weights_key}|{sample_shape}|{torch.__version__}|{ort.__version__}|"
                              f"{EXPORT_VERSION}".encode()).hexdigest()[:20]
+        threads = max(1, torch.get_num_threads())  # the process's thread budget
+        session = _SESSIONS.get((key, threads))
+        if session is not None:  # the same weights already loaded in this process (a second Diagnoser)
+            return session
         path = cache_dir() / "onnx" / f"{self.name}-{key}.onnx"
         if not path.exists():
             write_atomic(path, export_bytes(self.module, (2, *sample_shape), self.outputs))
             log.info("exported %s to ONNX (%s)", self.name, path.name)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, torch.get_num_threads())  # the process's thread budget
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # a shared CPU: do not spin
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        _SESSIONS[(key, threads)] = session
+        return session
+
+
+# Loaded sessions by (export key, threads); ONNX Runtime sessions may be run from several threads at once.
+_SESSIONS: dict[tuple[str, int], object] = {}
 
 
 def export_bytes(module: nn.Module, example_shape: tuple[int, ...], outputs: int) -> bytes:
@@ -142,5 +152,6 @@ def pooled_features_runner(sources: nn.Module, input_size: int) -> Callable[[tor
 
 
 def cached_exports() -> list[Path]:
+    """The exported models in the user's cache folder."""
     folder = cache_dir() / "onnx"
     return sorted(folder.glob("*.onnx")) if folder.is_dir() else []

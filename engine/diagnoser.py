@@ -128,6 +128,11 @@ class Diagnoser:
         for image in images:
             refuse_flagged(image, allow_flagged)
         cases = prepare_batch(list(images), self.segmenter, self.preprocess)
+        return self._diagnose_cases(cases, allow_flagged, decode_ms)
+
+    def _diagnose_cases(self, cases: list[PreparedCase], allow_flagged: bool, decode_ms: Sequence[float] | None
+                        ) -> list[DiagnosisResult]:
+        """The model on prepared (segmented, cropped) cases, and their results."""
         wholes = torch.stack([case.whole for case in cases]) if self._checks_domain() else None
         outputs, model_timings = self._forward(torch.stack([case.tensor for case in cases]), wholes)
         results = []
@@ -139,22 +144,23 @@ class Diagnoser:
 
     def iter_diagnose(self, paths: Sequence[str | Path], batch_size: int = 8, *, allow_flagged: bool = False,
                       cancelled: Callable[[], bool] = lambda: False) -> Iterator[CaseOutcome]:
-        """One ``CaseOutcome`` per file, in order. The next batch decodes on a second thread while the model
-        runs on this one; a file that fails (unreadable, flagged, not diagnosable) gets its error."""
+        """One ``CaseOutcome`` per file, in order. The next batch is decoded, segmented and cropped on a second
+        thread while the encoder and the LLM run on this one (two workers: on two cores, give torch one thread
+        each, ``torch.set_num_threads(1)``); a file that fails (unreadable, flagged, not diagnosable) gets its
+        error."""
         started = time.perf_counter()
         paths = [Path(p) for p in paths]
         batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         done = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as decoder:
-            pending = decoder.submit(_decode_batch, batches[0], allow_flagged, self.check_intended_use,
-                                     self.model_side) if batches else None
+            pending = decoder.submit(self._decode_and_prepare, batches[0], allow_flagged) if batches else None
             for index in range(len(batches)):
                 if cancelled():
                     return
                 assert pending is not None
                 decoded = pending.result()
-                pending = decoder.submit(_decode_batch, batches[index + 1], allow_flagged, self.check_intended_use,
-                                         self.model_side) if index + 1 < len(batches) else None
+                pending = decoder.submit(self._decode_and_prepare, batches[index + 1], allow_flagged) \
+                    if index + 1 < len(batches) else None
                 for path, outcome in self._diagnose_decoded(decoded, allow_flagged):
                     done += 1
                     progress = Progress.of(done, len(paths), started, "Diagnosing")
@@ -189,17 +195,32 @@ class Diagnoser:
         return np.asarray(probabilities[:, self.card.positive_index], np.float64)
 
     # -- internals ------------------------------------------------------------------------------------
+    def _decode_and_prepare(self, paths: list[Path], allow_flagged: bool) -> list[_Decoded]:
+        """The second worker's share of a batch: decode, checks, 8 bits, segmentation and crops."""
+        decoded = _decode_batch(paths, allow_flagged, self.check_intended_use, self.model_side)
+        ready = [index for index, item in enumerate(decoded) if item.image is not None]
+        if ready:
+            try:
+                cases: list[PreparedCase | PneumoError] = list(prepare_batch(
+                    [decoded[index].image for index in ready], self.segmenter, self.preprocess))  # type: ignore[misc]
+            except PneumoError as exc:  # a batch-wide failure (e.g. segmentation weights) marks each file
+                cases = [exc] * len(ready)
+            for index, case in zip(ready, cases, strict=True):
+                decoded[index] = replace(decoded[index], case=case)
+        return decoded
+
     def _diagnose_decoded(self, decoded: list[_Decoded], allow_flagged: bool) -> list[tuple[Path, CaseOutcome]]:
         empty = Progress(0, 0, 0.0)
         outcomes = {item.path: CaseOutcome(item.path, empty, meta=item.meta, error=item.error)
                     for item in decoded if item.image is None}
-        ready = [item for item in decoded if item.image is not None]
+        outcomes |= {item.path: CaseOutcome(item.path, empty, meta=item.meta, error=item.case)
+                     for item in decoded if isinstance(item.case, PneumoError)}
+        ready = [item for item in decoded if isinstance(item.case, PreparedCase)]
         if ready:
             try:
-                results: list[DiagnosisResult | PneumoError] = list(self.predict_batch(
-                    [item.image for item in ready], allow_flagged=allow_flagged,  # type: ignore[misc]
-                    decode_ms=[item.decode_ms for item in ready], intended_use_checked=True))
-            except PneumoError as exc:  # a batch-wide failure (e.g. segmentation weights) marks each file
+                results: list[DiagnosisResult | PneumoError] = list(self._diagnose_cases(
+                    [item.case for item in ready], allow_flagged, [item.decode_ms for item in ready]))  # type: ignore[misc]
+            except PneumoError as exc:  # a batch-wide failure marks each file
                 results = [exc] * len(ready)
             for item, result in zip(ready, results, strict=True):
                 if isinstance(result, PneumoError):
@@ -324,6 +345,7 @@ class _Decoded:
     meta: ImageMeta | None  # also kept for refused files: triage lists their study
     error: PneumoError | None
     decode_ms: float = 0.0
+    case: PreparedCase | PneumoError | None = None  # segmented and cropped on the same worker, or why not
 
 
 def _decode_batch(paths: list[Path], allow_flagged: bool, annotate: Callable[[LoadedImage], LoadedImage],

@@ -187,10 +187,11 @@ def _read_dicom(path: Path, model_side: int | None = None, max_factor: int = 8) 
             f"Decoded pixels are {stored.shape}, header says {rows}x{columns} — the file is damaged.",
             path=path,
         )
+    extremes = (float(stored.min()), float(stored.max())) if factor > decoded_at == 1 else None
     stored = reduced.area_reduce(stored, factor // decoded_at)
     meta = replace(meta, decoder=decoder)
     image = _build(ds, meta, stored, modality_done=False)
-    image.reduction = factor
+    image.reduction, image.stored_extremes = factor, extremes
     return image
 
 

@@ -48,12 +48,13 @@ def read_raster(path: Path, *, model_side: int | None = None, max_factor: int = 
         rows, columns = _pillow_size(path)
     check_dimensions(rows, columns, path)
     factor = reduced.reduction_for(rows, columns, model_side, max_factor) if model_side else 1
+    extremes = (float(array.min()), float(array.max())) if factor > decoded_at == 1 else None
     array = reduced.area_reduce(array, max(1, factor // decoded_at))
     bits = 8 if array.dtype == np.uint8 else 16 if array.dtype in (np.uint16, np.int16) else None
     meta = ImageMeta(path=path, kind="raster", rows=rows, columns=columns, bits_stored=bits, decoder=decoder,
                      photometric="MONOCHROME2")
     display = array if array.dtype == np.uint8 else autocontrast_uint8(array)
-    return LoadedImage(meta, display, array, reduction=max(factor, decoded_at))
+    return LoadedImage(meta, display, array, reduction=max(factor, decoded_at), stored_extremes=extremes)
 
 
 def _pillow_size(path: Path) -> tuple[int, int]:

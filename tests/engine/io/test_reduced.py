@@ -144,3 +144,19 @@ def test_reduced_decoding_refuses_what_the_full_decode_refuses(index: int, corpu
     """Header checks and damaged-data checks are those of ``load_image``: the same error, or both read it."""
     _entry, path = corpus[index]
     assert _verdict(lambda p: load_for_model(p, 64), path) == _verdict(load_image, path)
+
+
+def test_area_reduced_images_keep_the_films_range_for_the_8_bit_conversion(dicom_dir: Path, tmp_path: Path) -> None:
+    """Block means narrow the range; the paper's autocontrast must still stretch the film's own min..max."""
+    array = np.full((600, 640), 100, np.uint8)
+    array[:300] = 60
+    array[10, 10], array[500, 500] = 0, 255  # single extreme pixels, averaged away by the reduction
+    png = tmp_path / "film.png"
+    Image.fromarray(array).save(png)
+    reduced = load_for_model(png, 256)
+    assert reduced.reduction == 2 and reduced.stored.max() < 255
+    assert np.abs(reduced.model_uint8.astype(int) - area_reduce(load_image(png).model_uint8, 2)).max() <= 1
+    path = dicom_dir / "RG1_UNCR.dcm"  # MONOCHROME1: the polarity flip uses the full range too
+    full, model = load_image(path), load_for_model(path, 256)
+    assert model.reduction == 4
+    assert np.abs(model.model_uint8.astype(float) - area_reduce(full.model_uint8, 4)).mean() < 1.0

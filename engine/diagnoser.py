@@ -108,7 +108,7 @@ class Diagnoser:
 
     # -- single images and batches ----------------------------------------------------------------------
     def predict(self, item: LoadedImage | str | Path, *, allow_flagged: bool = False) -> DiagnosisResult:
-        """Diagnose one image (a path is decoded at the resolution the model needs, ``SpeedOptions.reduced_decode``).
+        """Diagnose one image (a path is decoded for the model only: reduced with ``SpeedOptions.reduced_decode``).
 
         Raises:
             UnsupportedImageError: the file carries REVIEW flags (lateral view, CT, ...) and ``allow_flagged``

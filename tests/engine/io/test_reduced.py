@@ -160,3 +160,27 @@ def test_area_reduced_images_keep_the_films_range_for_the_8_bit_conversion(dicom
     full, model = load_image(path), load_for_model(path, 256)
     assert model.reduction == 4
     assert np.abs(model.model_uint8.astype(float) - area_reduce(full.model_uint8, 4)).mean() < 1.0
+
+
+def test_a_lung_box_too_small_for_the_crop_is_decoded_again_sharper(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from engine.flags import Flag
+    from engine.model.config import PreprocessConfig
+    from engine.preprocess import _sharper_decode
+
+    png = tmp_path / "film.png"
+    Image.fromarray(_ramp(1100, 1030)).save(png)
+    image = load_for_model(png, 256)
+    image = replace(image, meta=replace(image.meta, flags=(Flag("outside_intended_use", "test"),)))
+    config = PreprocessConfig(effective_side=201)
+
+    def crop(box: tuple[int, int, int, int]) -> LungCrop:
+        return LungCrop(np.zeros(image.stored.shape, bool), box, np.zeros((224, 224), np.uint8), 0.3, 2, (), False)
+
+    assert _sharper_decode(image, crop((10, 10, 250, 260)), config) is None  # 250 px >= 201: sharp enough
+    sharper = _sharper_decode(image, crop((100, 100, 160, 140)), config)  # 60 px = 240 file pixels: 1/1 needed
+    assert sharper is not None and sharper.reduction == 1 and sharper.stored.shape == (1100, 1030)
+    assert sharper.meta.flags == image.meta.flags  # what was added to the meta stays
+    halved = _sharper_decode(image, crop((100, 100, 210, 140)), config)  # 110 px = 440 file pixels: 1/2 will do
+    assert halved is not None and halved.reduction == 2

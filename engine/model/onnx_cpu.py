@@ -16,7 +16,6 @@ import hashlib
 import logging
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -150,8 +149,3 @@ def pooled_features_runner(sources: nn.Module, input_size: int) -> Callable[[tor
     run.network = network  # type: ignore[attr-defined] - for tests and benchmarks
     return run
 
-
-def cached_exports() -> list[Path]:
-    """The exported models in the user's cache folder."""
-    folder = cache_dir() / "onnx"
-    return sorted(folder.glob("*.onnx")) if folder.is_dir() else []

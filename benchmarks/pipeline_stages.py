@@ -1,8 +1,9 @@
 """The Diagnoser's pipeline cut into its stages, each timed and counted (FLOPs, minimum bytes) per image, for the
 roofline tables of ``bench_triage.py`` and ``bench_model.py``.
 
-decode (file -> stored values), 8-bit (the paper's autocontrast), segmentation (resize to 256 + U-Net),
-crop (mask post-processing, quality check, lung crop and whole-image tensors), encoder (EfficientNet on the
+decode (file -> stored values, at the resolution the model needs when ``SpeedOptions.reduced_decode``), 8-bit
+(the paper's autocontrast), segmentation (resize to 256 + U-Net), crop (mask post-processing, quality check, lung
+crop, box and mask back in the file's pixels, whole-image tensors), encoder (EfficientNet on the
 crop, and on the whole radiograph for the out-of-domain check when the head has one), LLM (the frozen decoder
 with its adapters), head (token engine, neck, classifier). The stages run as ``Diagnoser.predict_batch`` runs
 them; only the bookkeeping around them (flags, results) is left out.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -21,9 +24,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from engine.diagnoser import Diagnoser
-from engine.io import load_image
+from engine.io import LoadedImage, load_for_model, load_image
 from engine.preprocess import crop_to_tensor, whole_image
-from engine.segment import SEG_SIZE, crop_from_probability
+from engine.segment import SEG_SIZE, at_full_resolution, crop_from_probability
 
 STAGES = ("decode", "8-bit", "segmentation", "crop", "encoder", "LLM", "head")
 _HOOKED = {"sources": "encoder", "token_engine": "head", "neck": "head", "decoder": "LLM", "head": "head"}
@@ -50,12 +53,32 @@ def _checks_domain(diagnoser: Diagnoser) -> bool:
     return reference_map is not None and reference_map.domain is not None
 
 
+def model_path_load(diagnoser: Diagnoser, file: Path) -> LoadedImage:
+    """The file as the Diagnoser decodes it for the model (reduced where ``SpeedOptions.reduced_decode`` says)."""
+    side = diagnoser.model_side
+    return load_image(file) if side is None else load_for_model(file, side)
+
+
+@contextmanager
+def torch_encoder(diagnoser: Diagnoser) -> Iterator[None]:
+    """The encoder on PyTorch for a while (torch's FLOP counter cannot see inside ONNX Runtime)."""
+    sources = getattr(diagnoser.model, "sources", None)
+    runner = getattr(sources, "onnx_pooled", None)
+    if runner is not None:
+        sources.onnx_pooled = None
+    try:
+        yield
+    finally:
+        if runner is not None:
+            sources.onnx_pooled = runner
+
+
 def run_batch(diagnoser: Diagnoser, files: list[Path], spent: dict[str, float]) -> tuple[list, torch.Tensor,
                                                                                           torch.Tensor | None]:
     """One batch through every stage, adding each stage's seconds to ``spent``."""
     config = diagnoser.preprocess
     start = time.perf_counter()
-    images = [load_image(file) for file in files]
+    images = [model_path_load(diagnoser, file) for file in files]
     spent["decode"] += time.perf_counter() - start
     start = time.perf_counter()
     eight_bit = [image.model_uint8 for image in images]
@@ -64,9 +87,10 @@ def run_batch(diagnoser: Diagnoser, files: list[Path], spent: dict[str, float]) 
     probabilities = diagnoser.segmenter.probabilities(eight_bit)
     spent["segmentation"] += time.perf_counter() - start
     start = time.perf_counter()
-    crops = [crop_from_probability(image, probability, size=config.input_size,
-                                   effective_side=config.effective_side)
-             for image, probability in zip(eight_bit, probabilities, strict=True)]
+    crops = [at_full_resolution(crop_from_probability(pixels, probability, size=config.input_size,
+                                                      effective_side=config.effective_side),
+                                image.reduction, image.meta.rows, image.meta.columns)
+             for image, pixels, probability in zip(images, eight_bit, probabilities, strict=True)]
     x = torch.stack([crop_to_tensor(crop.crop, config) for crop in crops])
     wholes = torch.stack([crop_to_tensor(whole_image(image, config.input_size), config) for image in eight_bit]) \
         if _checks_domain(diagnoser) else None
@@ -104,7 +128,7 @@ def count_stages(diagnoser: Diagnoser, files: list[Path], batch: int) -> tuple[d
     nbytes: dict[str, float] = defaultdict(float)
     pixels = 0.0
     for file in files:
-        image = load_image(file)
+        image = model_path_load(diagnoser, file)
         pixels += image.stored.size / len(files)
         nbytes["decode"] += (file.stat().st_size + image.stored.nbytes) / len(files)
         nbytes["8-bit"] += (image.stored.nbytes + image.stored.size) / len(files)  # read stored, write uint8
@@ -119,7 +143,8 @@ def count_stages(diagnoser: Diagnoser, files: list[Path], batch: int) -> tuple[d
     nbytes["segmentation"] = pixels + parameter_bytes(network) / batch + 2 * SEG_SIZE**2 * 4
     nbytes["crop"] = 2 * pixels + (1 + (wholes is not None)) * x[0].numel() * 4  # image + mask, tensors out
     model, runtime = diagnoser.model, diagnoser.runtime
-    with FlopCounterMode(display=False) as counter, torch.inference_mode(), runtime.autocast():
+    with torch_encoder(diagnoser), FlopCounterMode(display=False) as counter, torch.inference_mode(), \
+            runtime.autocast():
         model(x.to(runtime.device), output_attentions=True)
     counts = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
     root = type(model).__name__
@@ -128,7 +153,8 @@ def count_stages(diagnoser: Diagnoser, files: list[Path], batch: int) -> tuple[d
     passes = 1
     if wholes is not None:
         passes = 2
-        with FlopCounterMode(display=False) as counter, torch.inference_mode(), runtime.autocast():
+        with torch_encoder(diagnoser), FlopCounterMode(display=False) as counter, torch.inference_mode(), \
+                runtime.autocast():
             model.domain_features(wholes.to(runtime.device))
         flops["encoder"] += counter.get_total_flops() / batch
     nbytes["encoder"] = passes * (parameter_bytes(model.sources) / batch + x[0].numel() * 4)

@@ -23,14 +23,14 @@ from engine.decision import ThresholdChoice, ThresholdSource, decide
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import Flag, blocking, messages
 from engine.intended_use import with_intended_use_flags
-from engine.io import ImageMeta, LoadedImage, load_image
+from engine.io import ImageMeta, LoadedImage, load_for_model, load_image
 from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
 from engine.model.head_card import HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
 from engine.model.runtime import Runtime, is_out_of_memory
-from engine.model.speedups import SpeedOptions, speed_up_model
+from engine.model.speedups import SpeedOptions, run_encoder_on_onnx, speed_up_model
 from engine.model.store import active_head_dir
-from engine.preprocess import PreparedCase, crop_to_tensor, prepare_batch
+from engine.preprocess import PreparedCase, crop_to_tensor, model_min_side, prepare_batch
 from engine.progress import Progress
 from engine.reference_map import ReferenceMap, domain_flags
 from engine.result import CaseOutcome, DiagnosisResult
@@ -76,10 +76,17 @@ class Diagnoser:
         self.model.eval()
         self.runtime.place(self.model)
         speed_up_model(self.model, self.speed)  # after the fingerprint check: fusing rewrites the backbone's weights
+        if self.speed.onnx_runtime and self.runtime.device.type == "cpu" and self.runtime.amp_dtype is None:
+            run_encoder_on_onnx(self.model, self.preprocess.input_size)  # exported per head (its adapters)
         self.threshold_choice = ThresholdChoice()
         self.choose_threshold(threshold or ThresholdChoice())
         self.warnings: list[Flag] = [Flag("cpu_fallback", self.runtime.note)] if self.runtime.note else []
         self.reference_map = _load_reference_map(folder)
+
+    @property
+    def model_side(self) -> int | None:
+        """The shorter side files are decoded at for the model (``engine.io.load_for_model``); None: in full."""
+        return model_min_side(self.preprocess) if self.speed.reduced_decode else None
 
     @property
     def card(self) -> HeadCard:
@@ -101,7 +108,7 @@ class Diagnoser:
 
     # -- single images and batches ----------------------------------------------------------------------
     def predict(self, item: LoadedImage | str | Path, *, allow_flagged: bool = False) -> DiagnosisResult:
-        """Diagnose one image.
+        """Diagnose one image (a path is decoded for the model only: reduced with ``SpeedOptions.reduced_decode``).
 
         Raises:
             UnsupportedImageError: the file carries REVIEW flags (lateral view, CT, ...) and ``allow_flagged``
@@ -109,7 +116,7 @@ class Diagnoser:
                 result's decision is "not diagnosed" with the reason.
         """
         start = time.perf_counter()
-        image = item if isinstance(item, LoadedImage) else load_image(item)
+        image = item if isinstance(item, LoadedImage) else _load(item, self.model_side)
         decode_ms = (time.perf_counter() - start) * 1e3
         return self.predict_batch([image], allow_flagged=allow_flagged, decode_ms=[decode_ms])[0]
 
@@ -121,6 +128,11 @@ class Diagnoser:
         for image in images:
             refuse_flagged(image, allow_flagged)
         cases = prepare_batch(list(images), self.segmenter, self.preprocess)
+        return self._diagnose_cases(cases, allow_flagged, decode_ms)
+
+    def _diagnose_cases(self, cases: list[PreparedCase], allow_flagged: bool, decode_ms: Sequence[float] | None
+                        ) -> list[DiagnosisResult]:
+        """The model on prepared (segmented, cropped) cases, and their results."""
         wholes = torch.stack([case.whole for case in cases]) if self._checks_domain() else None
         outputs, model_timings = self._forward(torch.stack([case.tensor for case in cases]), wholes)
         results = []
@@ -132,21 +144,22 @@ class Diagnoser:
 
     def iter_diagnose(self, paths: Sequence[str | Path], batch_size: int = 8, *, allow_flagged: bool = False,
                       cancelled: Callable[[], bool] = lambda: False) -> Iterator[CaseOutcome]:
-        """One ``CaseOutcome`` per file, in order. The next batch decodes on a second thread while the model
-        runs on this one; a file that fails (unreadable, flagged, not diagnosable) gets its error."""
+        """One ``CaseOutcome`` per file, in order. The next batch is decoded, segmented and cropped on a second
+        thread while the encoder and the LLM run on this one (two workers: on two cores, give torch one thread
+        each, ``torch.set_num_threads(1)``); a file that fails (unreadable, flagged, not diagnosable) gets its
+        error."""
         started = time.perf_counter()
         paths = [Path(p) for p in paths]
         batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         done = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as decoder:
-            pending = decoder.submit(_decode_batch, batches[0], allow_flagged, self.check_intended_use) \
-                if batches else None
+            pending = decoder.submit(self._decode_and_prepare, batches[0], allow_flagged) if batches else None
             for index in range(len(batches)):
                 if cancelled():
                     return
                 assert pending is not None
                 decoded = pending.result()
-                pending = decoder.submit(_decode_batch, batches[index + 1], allow_flagged, self.check_intended_use) \
+                pending = decoder.submit(self._decode_and_prepare, batches[index + 1], allow_flagged) \
                     if index + 1 < len(batches) else None
                 for path, outcome in self._diagnose_decoded(decoded, allow_flagged):
                     done += 1
@@ -182,17 +195,32 @@ class Diagnoser:
         return np.asarray(probabilities[:, self.card.positive_index], np.float64)
 
     # -- internals ------------------------------------------------------------------------------------
+    def _decode_and_prepare(self, paths: list[Path], allow_flagged: bool) -> list[_Decoded]:
+        """The second worker's share of a batch: decode, checks, 8 bits, segmentation and crops."""
+        decoded = _decode_batch(paths, allow_flagged, self.check_intended_use, self.model_side)
+        ready = [index for index, item in enumerate(decoded) if item.image is not None]
+        if ready:
+            try:
+                cases: list[PreparedCase | PneumoError] = list(prepare_batch(
+                    [decoded[index].image for index in ready], self.segmenter, self.preprocess))  # type: ignore[misc]
+            except PneumoError as exc:  # a batch-wide failure (e.g. segmentation weights) marks each file
+                cases = [exc] * len(ready)
+            for index, case in zip(ready, cases, strict=True):
+                decoded[index] = replace(decoded[index], case=case)
+        return decoded
+
     def _diagnose_decoded(self, decoded: list[_Decoded], allow_flagged: bool) -> list[tuple[Path, CaseOutcome]]:
         empty = Progress(0, 0, 0.0)
         outcomes = {item.path: CaseOutcome(item.path, empty, meta=item.meta, error=item.error)
                     for item in decoded if item.image is None}
-        ready = [item for item in decoded if item.image is not None]
+        outcomes |= {item.path: CaseOutcome(item.path, empty, meta=item.meta, error=item.case)
+                     for item in decoded if isinstance(item.case, PneumoError)}
+        ready = [item for item in decoded if isinstance(item.case, PreparedCase)]
         if ready:
             try:
-                results: list[DiagnosisResult | PneumoError] = list(self.predict_batch(
-                    [item.image for item in ready], allow_flagged=allow_flagged,  # type: ignore[misc]
-                    decode_ms=[item.decode_ms for item in ready], intended_use_checked=True))
-            except PneumoError as exc:  # a batch-wide failure (e.g. segmentation weights) marks each file
+                results: list[DiagnosisResult | PneumoError] = list(self._diagnose_cases(
+                    [item.case for item in ready], allow_flagged, [item.decode_ms for item in ready]))  # type: ignore[misc]
+            except PneumoError as exc:  # a batch-wide failure marks each file
                 results = [exc] * len(ready)
             for item, result in zip(ready, results, strict=True):
                 if isinstance(result, PneumoError):
@@ -306,6 +334,10 @@ def refuse_flagged(image: LoadedImage, allow_flagged: bool) -> None:
                                     flags=stops)
 
 
+def _load(path: str | Path, min_side: int | None) -> LoadedImage:
+    return load_image(path) if min_side is None else load_for_model(path, min_side)
+
+
 @dataclass(frozen=True)
 class _Decoded:
     path: Path
@@ -313,18 +345,19 @@ class _Decoded:
     meta: ImageMeta | None  # also kept for refused files: triage lists their study
     error: PneumoError | None
     decode_ms: float = 0.0
+    case: PreparedCase | PneumoError | None = None  # segmented and cropped on the same worker, or why not
 
 
-def _decode_batch(paths: list[Path], allow_flagged: bool, annotate: Callable[[LoadedImage], LoadedImage]
-                  ) -> list[_Decoded]:
-    """Decode thread: read, check the intended use, refuse flagged files and convert to 8 bits, so the model
-    thread never waits."""
+def _decode_batch(paths: list[Path], allow_flagged: bool, annotate: Callable[[LoadedImage], LoadedImage],
+                  min_side: int | None) -> list[_Decoded]:
+    """Decode thread: read (at the resolution the model needs, ``load_for_model``), check the intended use, refuse
+    flagged files and convert to 8 bits, so the model thread never waits."""
     decoded: list[_Decoded] = []
     for path in paths:
         start = time.perf_counter()
         meta = None
         try:
-            image = annotate(load_image(path))
+            image = annotate(_load(path, min_side))
             meta = image.meta
             refuse_flagged(image, allow_flagged)
             image.model_uint8  # noqa: B018 - computed here, on the decode thread

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,14 @@ class LungSegmenter:
             self._load(Path(weights))
         self.network.eval().to(self.device)
         # Inference only: fused conv+BN and channels-last (engine.model.speedups), after the weights are in.
-        speed_up_convnet(self.network, speed or SpeedOptions())
+        speed = speed or SpeedOptions()
+        speed_up_convnet(self.network, speed)
+        # On the CPU the frozen network runs on ONNX Runtime (None: PyTorch runs it; the log says why).
+        self.onnx = None
+        if speed.onnx_runtime and self.device.type == "cpu":
+            from engine.model.onnx_cpu import onnx_or_none
+
+            self.onnx = onnx_or_none("segmenter", self.network, 1, (1, SEG_SIZE, SEG_SIZE))
 
     def _load(self, path: Path) -> None:
         from safetensors import SafetensorError
@@ -143,8 +151,10 @@ class LungSegmenter:
     @torch.inference_mode()
     def probabilities(self, images: list[np.ndarray]) -> np.ndarray:
         """Lung probability maps (N, SEG_SIZE, SEG_SIZE) for 8-bit images of any size."""
-        batch = np.stack([to_network_input(image) for image in images])
-        tensor = torch.from_numpy(batch).unsqueeze(1).to(self.device)
+        batch = np.stack([to_network_input(image) for image in images])[:, None]  # (N, 1, S, S)
+        if self.onnx is not None:
+            return torch.sigmoid(torch.from_numpy(self.onnx(batch)[0])).squeeze(1).numpy()
+        tensor = torch.from_numpy(batch).to(self.device)
         return torch.sigmoid(self.network(tensor)).squeeze(1).float().cpu().numpy()
 
     def lung_crop(self, image_uint8: np.ndarray, *, size: int = CROP_SIZE,
@@ -258,6 +268,19 @@ def model_crop(image_uint8: np.ndarray, box: tuple[int, int, int, int], size: in
 def resize_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Downsample with an area filter (no aliasing), as a detector's lower resolution would."""
     return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), Image.BOX))
+
+
+def at_full_resolution(crop: LungCrop, factor: int, rows: int, columns: int) -> LungCrop:
+    """A crop found on an image decoded at 1/``factor`` (``LoadedImage.reduction``), with its box and mask in the
+    file's own pixels, as results report them (each reduced pixel stands for its factor x factor block)."""
+    if factor == 1:
+        return crop
+    x0, y0, x1, y1 = crop.box
+    box = (int(x0) * factor, int(y0) * factor, min(columns, int(x1) * factor), min(rows, int(y1) * factor))
+    height, width = crop.mask.shape
+    blocks = np.broadcast_to(crop.mask[:, None, :, None], (height, factor, width, factor))
+    mask = np.ascontiguousarray(blocks.reshape(height * factor, width * factor)[:rows, :columns])
+    return replace(crop, box=box, mask=mask)
 
 
 def fallback_crop(image_uint8: np.ndarray, flags: tuple[Flag, ...], *, size: int = CROP_SIZE,

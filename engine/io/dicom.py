@@ -44,7 +44,7 @@ from pydicom.uid import (
 
 from engine.errors import DicomReadError, PneumoError, UnsupportedImageError
 from engine.flags import Flag
-from engine.io import decoder_chatter
+from engine.io import decoder_chatter, reduced
 from engine.io.image import ImageMeta, LoadedImage, affine_uint8, check_dimensions, window_coefficients, window_uint8
 from engine.io.j2k_integrity import codestream_problem
 
@@ -130,10 +130,10 @@ def review_flags(ds: Dataset) -> tuple[Flag, ...]:
     return tuple(flags)
 
 
-def read_dicom(path: Path) -> LoadedImage:
-    """Decode one DICOM radiograph. See ``engine.ingest.load_image``."""
+def read_dicom(path: Path, *, model_side: int | None = None, max_factor: int = 8) -> LoadedImage:
+    """Decode one DICOM radiograph. See ``engine.io.load_image``; with ``model_side``, ``load_for_model``."""
     try:
-        return _read_dicom(path)
+        return _read_dicom(path, model_side, max_factor)
     except PneumoError:
         raise
     except MemoryError:
@@ -143,7 +143,7 @@ def read_dicom(path: Path) -> LoadedImage:
         raise DicomReadError("The DICOM header is damaged or truncated.", path=path) from None
 
 
-def _read_dicom(path: Path) -> LoadedImage:
+def _read_dicom(path: Path, model_side: int | None = None, max_factor: int = 8) -> LoadedImage:
     ds = _dcmread(path, stop_before_pixels=False)
     reason = skip_reason(ds)
     if reason is not None:
@@ -174,17 +174,52 @@ def _read_dicom(path: Path) -> LoadedImage:
     _check_native_length(ds, rows, columns, path)
 
     meta = _meta(ds, path, rows, columns)
-    stored, decoder = _decode(ds, path)
+    factor = reduced.reduction_for(rows, columns, model_side, max_factor) if model_side else 1
+    if factor > 1:
+        stored, decoder, decoded_at = _decode_for_model(ds, path, factor)
+    else:
+        (stored, decoder), decoded_at = _decode(ds, path), 1
     if stored.ndim == 3:  # colour: collapse to grey (ITU-R BT.601 luma)
         stored = stored[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         meta = replace(meta, flags=(*meta.flags, Flag("colour_converted", "colour DICOM converted to grey")))
-    if stored.shape != (rows, columns):
+    if stored.shape != reduced.reduced_shape(rows, columns, decoded_at):
         raise DicomReadError(
             f"Decoded pixels are {stored.shape}, header says {rows}x{columns} — the file is damaged.",
             path=path,
         )
+    extremes = (float(stored.min()), float(stored.max())) if factor > decoded_at == 1 else None
+    stored = reduced.area_reduce(stored, factor // decoded_at)
     meta = replace(meta, decoder=decoder)
-    return _build(ds, meta, stored, modality_done=False)
+    image = _build(ds, meta, stored, modality_done=False)
+    image.reduction, image.stored_extremes = factor, extremes
+    return image
+
+
+def _decode_for_model(ds: Dataset, path: Path, factor: int) -> tuple[np.ndarray, str, int]:
+    """Decode at 1/``factor`` where the codec can (``engine.io.reduced``); returns (pixels, decoder, the factor the
+    decoder applied). Whatever the reduced decoders cannot take, or refuse, or complain about, goes through
+    ``_decode`` as ``load_image`` does, with every damaged-data check of that path."""
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    grey = str(ds.get("PhotometricInterpretation", "")).upper().strip() in GREY \
+        and (_int(ds.get("SamplesPerPixel", 1)) or 1) == 1 and not _int(ds.get("PixelRepresentation", 0))
+    allocated = _int(ds.get("BitsAllocated"))
+    if grey and ((ts in J2K_FAMILY and allocated in (8, 16)) or (ts == JPEGBaseline8Bit and allocated == 8)):
+        frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+        if ts in J2K_FAMILY:
+            _check_codestreams(ds, ts, path)  # the structural check ``_decode`` makes, before any decoding
+        with decoder_chatter.captured() as said:
+            try:
+                if ts in J2K_FAMILY:
+                    stored, applied = reduced.decode_j2k(frame, factor), factor
+                else:
+                    stored, applied = reduced.decode_jpeg(frame, factor)
+            except Exception as exc:  # noqa: BLE001 - refused here: the full decode path decides
+                log.debug("reduced decode refused the frame: %s", type(exc).__name__)
+                stored = None
+        if stored is not None and not said:
+            return stored, "Pillow", applied
+    stored, decoder = _decode(ds, path)
+    return stored, decoder, 1
 
 
 def _dcmread(path: Path, *, stop_before_pixels: bool) -> Dataset:

@@ -79,27 +79,49 @@ class LoadedImage:
     rescale: tuple[float, float] = (1.0, 0.0)  # value = stored * slope + intercept (when no value_lut)
     invert: bool = False  # MONOCHROME1: flip values so that denser is brighter
     default_window: tuple[float, float] | None = None  # (center, width) in ``pixels`` units, from the file
+    # 1: the pixels are the file's. N > 1 (the model path, ``load_for_model``): decoded at 1/N of ``meta``'s size,
+    # ceil(side / N) pixels a side, pixel i covering the file's pixels [i * N, (i + 1) * N).
+    reduction: int = 1
+    # With ``reduction`` by area (block means): the full-resolution image's smallest and largest stored values,
+    # so that polarity and the 8-bit conversion use the film's own range, not the narrower one of the means.
+    stored_extremes: tuple[float, float] | None = None
 
     @cached_property
     def pixels(self) -> np.ndarray:
         """Full-range float32 image, modality values, denser = brighter."""
-        if self.value_lut is not None:
-            values = self.value_lut[self.stored.astype(np.int64, copy=False) - self.lut_offset]
-        else:
-            slope, intercept = self.rescale
-            values = self.stored.astype(np.float32)
-            if (slope, intercept) != (1.0, 0.0):
-                values *= np.float32(slope)
-                values += np.float32(intercept)
+        values = self._modality_values(self.stored)
         if self.invert:
-            lo, hi = float(values.min()), float(values.max())
+            lo, hi = self._full_range or (float(values.min()), float(values.max()))
             values = (lo + hi) - values
         return values.astype(np.float32, copy=False)
 
     @cached_property
     def model_uint8(self) -> np.ndarray:
         """The paper's DICOM-to-8-bit conversion (matplotlib ``imsave`` autocontrast)."""
+        if self._full_range is not None:
+            return autocontrast_uint8(self.pixels, *self._full_range)
         return autocontrast_uint8(self.pixels)
+
+    @cached_property
+    def _full_range(self) -> tuple[float, float] | None:
+        """(min, max) of the full-resolution ``pixels`` when only block means are kept (``stored_extremes``)."""
+        if self.stored_extremes is None:
+            return None
+        ends = np.asarray(self.stored_extremes, dtype=np.float64)
+        if self.value_lut is not None:  # the LUT was tabulated over the block means' range: stay inside it
+            ends = np.clip(np.rint(ends), self.lut_offset, self.lut_offset + len(self.value_lut) - 1).astype(np.int64)
+        values = self._modality_values(ends)  # monotonic transforms: the extremes map to the extremes
+        return float(values.min()), float(values.max())
+
+    def _modality_values(self, stored: np.ndarray) -> np.ndarray:
+        if self.value_lut is not None:
+            return self.value_lut[stored.astype(np.int64, copy=False) - self.lut_offset]
+        slope, intercept = self.rescale
+        values = stored.astype(np.float32)
+        if (slope, intercept) != (1.0, 0.0):
+            values *= np.float32(slope)
+            values += np.float32(intercept)
+        return values
 
     @property
     def value_range(self) -> tuple[float, float]:

@@ -46,7 +46,18 @@ def load_image(path: str | Path) -> LoadedImage:
         DicomReadError: corrupt, truncated or non-DICOM file, missing pixel data.
         UnsupportedImageError: readable but unusable (multi-frame, colour DICOM, a 3-D volume, absurd size, ...).
     """
-    path = Path(path)
+    return _load(Path(path), None)
+
+
+def load_for_model(path: str | Path, min_side: int, *, max_factor: int = 8) -> LoadedImage:
+    """``load_image`` for the model path only: decoded at 1/2, 1/4 or 1/8 of the stored size where that keeps the
+    shorter side >= ``min_side`` and the factor <= ``max_factor`` (``engine.io.reduced``; ``LoadedImage.reduction``
+    says by how much), with the same header and damaged-data checks and the same errors. Never for the screen,
+    which needs every pixel."""
+    return _load(Path(path), max(1, int(min_side)), max_factor)
+
+
+def _load(path: Path, model_side: int | None, max_factor: int = 1) -> LoadedImage:
     if path.is_symlink() and not path.exists():
         raise DicomReadError("A symbolic link that leads nowhere (broken, or pointing to itself).", path=path)
     if not path.exists():
@@ -60,7 +71,7 @@ def load_image(path: str | Path) -> LoadedImage:
     if (path.suffix.lower() in RASTER_SUFFIXES and not is_dicom_file(path)) or is_raster_file(path):
         from engine.io.raster import read_raster
 
-        return read_raster(path)
+        return read_raster(path, model_side=model_side, max_factor=max_factor)
     from engine.io.dicom import read_dicom
 
-    return read_dicom(path)
+    return read_dicom(path, model_side=model_side, max_factor=max_factor)

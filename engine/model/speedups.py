@@ -13,6 +13,18 @@ bfloat16 on the CPU is opt-in (``cpu_bfloat16``: the CUDA path's own mixed preci
 the rest under autocast — on the CPU): an earlier attempt found it outside the accuracy tolerance, and CPUs without
 native bf16 (AVX2 only) emulate it (``bench_triage.py --check-bf16`` measures accuracy and speed).
 
+ONNX Runtime (``onnx_runtime``, CPU fp32 only): the segmenter and the EfficientNet encoder (with the head's trained
+adapters) are exported once per weights and run on ONNX Runtime (``engine.model.onnx_cpu``), equal to PyTorch within
+float rounding and 2-3x faster on this project's CPU; without onnxruntime, or if the export fails, PyTorch runs them.
+
+Reduced decoding (``reduced_decode``, opt-in): files the Diagnoser opens by path are decoded at 1/2, 1/4 or 1/8 of
+their size where that keeps the shorter side >= ~500 px and the lung box large enough for the crop
+(``engine.io.reduced``, ``engine.preprocess.model_min_side``). Not exact (a JPEG 2000 LL band or a DCT-scaled JPEG is
+not the full image, a box found on fewer pixels moves by a pixel or two), and ``bench_triage.py`` holds it to median
+|delta p| <= 0.01, decisions flipped on <= 1 % of the radiographs and every labelled set's AUC within 0.005. The
+shipped head did not pass that (README, "Performance": its probability moves as far under a 4-pixel shift of the lung
+box on a 1,400-pixel film), so it is not on by default.
+
 Fusing changes the backbone's state dict (BatchNorm buffers gone, conv biases added): apply it after the
 checkpoint's backbone fingerprints were checked, and never to a model that is about to be trained or saved.
 """
@@ -40,14 +52,18 @@ class SpeedOptions:
     fuse_conv_bn: bool = True  # fold eval-mode BatchNorm into the preceding convolution
     channels_last: bool = True  # NHWC memory format for the convolutional networks
     cpu_bfloat16: bool = False  # CPU only: frozen LLM in bf16, the rest under bf16 autocast (opt-in, see above)
+    onnx_runtime: bool = True  # CPU fp32 only: segmenter and EfficientNet encoder on ONNX Runtime
+    reduced_decode: bool = False  # opt-in: files decoded for the model at the resolution it needs (see above)
 
     @classmethod
     def reference(cls) -> SpeedOptions:
         """Everything off: the networks exactly as built (the accuracy check's reference)."""
-        return cls(fuse_conv_bn=False, channels_last=False, cpu_bfloat16=False)
+        return cls(fuse_conv_bn=False, channels_last=False, cpu_bfloat16=False, onnx_runtime=False,
+                   reduced_decode=False)
 
     def describe(self) -> str:
-        on = [name for name in ("fuse_conv_bn", "channels_last", "cpu_bfloat16") if getattr(self, name)]
+        names = ("fuse_conv_bn", "channels_last", "cpu_bfloat16", "onnx_runtime", "reduced_decode")
+        on = [name for name in names if getattr(self, name)]
         return "+".join(on) or "reference"
 
 
@@ -116,3 +132,20 @@ def speed_up_model(model: nn.Module, options: SpeedOptions) -> nn.Module:
     if target is not None and any(isinstance(m, nn.BatchNorm2d) for m in target.modules()):
         speed_up_convnet(target, options)
     return model
+
+
+def run_encoder_on_onnx(model: nn.Module, input_size: int) -> bool:
+    """Run a PneumoLLM's frozen EfficientNet encoder (adapters included) on ONNX Runtime for CPU inference.
+
+    Call it after the head's weights are in (the export is keyed by them). Returns whether it took; a ViT encoder
+    or the baseline CNN stays on PyTorch."""
+    from engine.model.vision import EfficientNetSources
+
+    sources = getattr(model, "sources", None)
+    if not isinstance(sources, EfficientNetSources):
+        return False
+    from engine.model.onnx_cpu import pooled_features_runner
+
+    sources.onnx_pooled = None  # export the PyTorch network, never a previous session
+    sources.onnx_pooled = pooled_features_runner(sources, input_size)
+    return sources.onnx_pooled is not None

@@ -13,6 +13,7 @@ kept in eval mode even while the rest trains).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -71,6 +72,8 @@ class EfficientNetSources(FrozenBackboneMixin):
         self.projections = nn.ModuleList(nn.Linear(c, config.source_width) for c in channels)
         self.num_tokens = len(self.taps)
         self.width = config.source_width
+        # Set by ``engine.model.speedups.run_on_onnx`` for CPU inference: the frozen encoder on ONNX Runtime.
+        self.onnx_pooled: Callable[[torch.Tensor], dict[int, torch.Tensor]] | None = None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images (B, 3, S, S), normalised -> source tokens (B, d, n)."""
@@ -83,8 +86,11 @@ class EfficientNetSources(FrozenBackboneMixin):
         blocks = len(self.backbone._blocks)
         return [f"block {tap + 1}" if tap < blocks else "head conv" for tap in self.taps]
 
-    def pooled_features(self, images: torch.Tensor) -> dict[int, torch.Tensor]:
+    def pooled_features(self, images: torch.Tensor, use_onnx: bool = True) -> dict[int, torch.Tensor]:
         """Globally pooled features at each tapped depth, before projection: {tap: (B, C_tap)}."""
+        if use_onnx and self.onnx_pooled is not None and not torch.is_grad_enabled() \
+                and images.device.type == "cpu" and images.dtype == torch.float32:
+            return self.onnx_pooled(images)  # inference only: gradients and other devices take the PyTorch path
         net = self.backbone
         x = net._swish(net._bn0(net._conv_stem(images)))
         pooled: dict[int, torch.Tensor] = {}

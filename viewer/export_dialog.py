@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import PneumoError
-from engine.export import export_case
 from engine.io import LoadedImage
 from engine.io.phi import hash_uid
 from engine.model.head_card import HeadCard
@@ -172,6 +171,8 @@ class ExportDialog(QDialog):
             self._show("Not exported: the file exists and was kept.", ok=False)
             return None
         identified = self.identified_box.isChecked() and self.identified_box.isEnabled()
+        from engine.export import export_case  # Pillow and pydicom load on the first export, not with the window
+
         worker = Worker(export_case, self.kind, target, self.image, self.result,
                         identified=identified, card=self.card)
         worker.signals.finished.connect(self._on_exported)

@@ -16,10 +16,9 @@ import pickle
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -27,7 +26,10 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from viewer.helper_process import HelperProcess
 from viewer.workers import Worker, WorkerSet, bind, single_thread_pool
 
-Draw = Callable[[Figure], None]
+if TYPE_CHECKING:  # matplotlib is imported where figures are drawn (the plots process), never by the window
+    from matplotlib.figure import Figure
+
+Draw = Callable[["Figure"], None]
 RESIZE_SETTLE_MS = 150  # redraw once a resize has settled; meanwhile the old picture is scaled
 log = logging.getLogger(__name__)
 _PLOTS = HelperProcess()
@@ -60,6 +62,9 @@ class Rendered:
 
 def render(draw: Draw, width: int, height: int, dpi: float) -> Rendered:
     """``draw`` into a new ``width`` × ``height`` pixel figure and rasterise it (any thread; no Qt)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(max(width, 1) / dpi, max(height, 1) / dpi), dpi=dpi, layout="constrained")
     canvas = FigureCanvasAgg(figure)
     draw(figure)

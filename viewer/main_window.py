@@ -54,7 +54,6 @@ from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import build_main_menus
 from viewer.model_client import UnavailableModel, model_spec, retire
 from viewer.overlay_controls import OverlayControls
-from viewer.query_dialog import QueryPacsDialog
 from viewer.reading_view import ReadingView
 from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
@@ -67,6 +66,8 @@ from viewer.zone_overlay import ZoneOverlay
 if TYPE_CHECKING:
     from engine.diagnoser import Diagnoser
     from viewer.finetune import FinetuneWizard
+    from viewer.query_dialog import QueryPacsDialog
+    from viewer.wizard_process import WizardProcess
 
 log = logging.getLogger(__name__)
 DiagnoserFactory = Callable[[ViewerSettings, Callable[[str], None]], "Diagnoser"]
@@ -102,7 +103,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.resize(1500, 950)
         self.setAcceptDrops(True)
-        self.wizard: FinetuneWizard | None = None
+        self.wizard: FinetuneWizard | None = None  # in this process (a window given its own diagnoser factory)
+        self.wizard_process: WizardProcess | None = None  # else the wizard is a program of its own
         self.export_dialog: ExportDialog | None = None
         self._build_ui()
         self.triage_tab = TriageTab(self.model, self)
@@ -190,6 +192,8 @@ class MainWindow(QMainWindow):
 
     def query_pacs(self) -> QueryPacsDialog:
         """File > Query PACS…: find and retrieve a study; the retrieved folder opens in the reading view."""
+        from viewer.query_dialog import QueryPacsDialog  # pynetdicom and pydicom load when a query is made
+
         dialog = QueryPacsDialog(self)
         dialog.study_retrieved.connect(self.open_path)
         dialog.show()
@@ -586,8 +590,12 @@ class MainWindow(QMainWindow):
                 and not self.ilo.measuring):
             self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)
 
-    def open_finetune_wizard(self) -> FinetuneWizard:
-        """One wizard at a time; installing or rolling back a head reloads the window's model."""
+    def open_finetune_wizard(self) -> FinetuneWizard | WizardProcess:
+        """One wizard at a time; installing or rolling back a head reloads the window's model. With the model in
+        its own process the wizard runs as a program of its own too (training needs torch; this process never
+        imports it); a window given a diagnoser factory (tests, benchmarks) keeps it in this process."""
+        if self.diagnoser_factory is None:
+            return self._open_wizard_program()
         if self.wizard is None:
             from viewer.finetune import FinetuneWizard  # training's libraries load when the wizard opens
 
@@ -598,6 +606,20 @@ class MainWindow(QMainWindow):
         self.wizard.show()
         self.wizard.raise_()
         return self.wizard
+
+    def _open_wizard_program(self) -> WizardProcess:
+        from viewer.wizard_process import WizardProcess
+
+        if self.wizard_process is None:
+            self.wizard_process = WizardProcess(self, vision_weights=self.settings.vision_weights,
+                                                llm_path=self.settings.llm_path)
+            self.wizard_process.head_changed.connect(self._head_changed)
+            self.wizard_process.ended.connect(lambda text: text and self.statusBar().showMessage(text, 30_000))
+        if self.wizard_process.start():
+            self.statusBar().showMessage("Opening the fine-tune wizard…", 10_000)
+        else:
+            self.statusBar().showMessage("The fine-tune wizard is already open.", 10_000)
+        return self.wizard_process
 
     def _head_changed(self, _folder: object) -> None:
         """A head was installed or rolled back: the old head's result leaves the screen with it."""
@@ -668,6 +690,8 @@ class MainWindow(QMainWindow):
         self._closing = True
         if self.wizard is not None:
             self.wizard.reject()  # stops a running training; nothing half-trained is installed
+        if self.wizard_process is not None:
+            self.wizard_process.stop()  # the same for the wizard's own program (runs resume from checkpoints)
         self.triage_tab.cancel()
         self.worklist_tab.shutdown()
         self.workers.cancel_all()

@@ -7,13 +7,16 @@ Each is drawn by a pure function of a fresh matplotlib ``Figure`` (``draw_map``,
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 from PySide6.QtCore import Signal
 
 from engine.reference_map import ReferenceMap
 from viewer.figure_view import FigureView
+
+if TYPE_CHECKING:  # drawn in the plots process; the window never imports matplotlib
+    from matplotlib.figure import Figure
 
 CLASS_COLOURS = ("#4c9be8", "#e8704c", "#7bc96f", "#b07be8")
 CASE_COLOUR = "#ffd400"

@@ -4,6 +4,7 @@ worker; skipped files are listed with their reasons and flagged images (lateral,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -11,10 +12,12 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from engine.flags import Flag, messages
-from engine.io.study_scan import ScanResult, scan_folder
 from viewer.helper_process import iter_thumbnails
 from viewer.reading_view import to_qimage_grey
 from viewer.workers import Worker, WorkerSet
+
+if TYPE_CHECKING:
+    from engine.io.study_scan import ScanResult
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 THUMB = 56
@@ -69,6 +72,8 @@ class StudyBrowser(QWidget):
         self._stop_workers()
         self._reset()
         self.summary.setText(f"Scanning {folder.name}…")
+        from engine.io.study_scan import scan_folder  # pydicom loads with the first folder, not the window
+
         worker = Worker(scan_folder, folder)
         worker.signals.finished.connect(lambda result: self._show(result) if worker is self._scan else None)
         worker.signals.failed.connect(lambda exc: self._scan_failed(exc) if worker is self._scan else None)

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QTimer, Signal
 from PySide6.QtGui import QColor
@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 
 from engine.errors import PneumoError
 from engine.model_host import ModelClient
-from engine.pacs.node import NodeConfig, PacsNode
 from engine.pacs.peer import Destination
 from engine.pacs.queue import ORDERS, WorkItem, WorkQueue
 from engine.pacs.worklist import write_worklist_csv
@@ -42,6 +41,9 @@ from viewer.error_dialog import message_for
 from viewer.row_table import Column, RowTableModel, decision_colour, number
 from viewer.settings import settings_store
 from viewer.workers import Worker, WorkerSet
+
+if TYPE_CHECKING:  # the node (pynetdicom, pydicom) loads when it starts, not with the window
+    from engine.pacs.node import PacsNode
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +238,8 @@ class WorklistTab(QWidget):
             return False
         try:
             forward = Destination.parse(self.forward_edit.text().strip()) if self.forward_edit.text().strip() else None
+            from engine.pacs.node import NodeConfig, PacsNode
+
             config = NodeConfig(store=self.store, ae_title=self.ae_edit.text().strip() or "PNEUMOLLM",
                                 port=self.port_spin.value(), allow=PacsNode.parse_allow(self.allow_edit.text()),
                                 forward=forward)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageFilter
 
 from engine.errors import SegmentationError
 from engine.ilo.codes import ZONES
@@ -73,6 +72,8 @@ def crop_labels(zones: LungZones, crop: LungCrop) -> np.ndarray:
     x0, y0, x1, y1 = crop.box
     labels = zones.label_map()[y0:y1, x0:x1].astype(np.int16) + 1  # 0 = outside the lungs
     side = crop.crop.shape[0]
+    from PIL import Image  # here: the viewer imports this module before its window shows
+
     resized = Image.fromarray(labels.astype(np.uint8)).resize((side, side), Image.Resampling.NEAREST)
     return np.asarray(resized).astype(np.int16) - 1
 
@@ -80,6 +81,8 @@ def crop_labels(zones: LungZones, crop: LungCrop) -> np.ndarray:
 def neutral_fill(crop: np.ndarray) -> np.ndarray:
     """The crop with its fine texture removed (a Gaussian blur), used in place of an occluded zone."""
     radius = max(1.0, BLUR_FRACTION * crop.shape[0])
+    from PIL import Image, ImageFilter
+
     return np.asarray(Image.fromarray(crop).filter(ImageFilter.GaussianBlur(radius)))
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
 
 from engine.errors import SegmentationError
 from engine.ilo.codes import ZONES
@@ -86,6 +85,8 @@ def box_json(box: Box) -> dict[str, int]:
 def split_lungs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(right lung, left lung) masks. The two largest regions are the lungs; smaller pieces join the lung whose
     centre is nearer in x; a single region (lungs touching) is cut at its widest gap, else at its centre."""
+    from scipy import ndimage  # here, not at import: the viewer imports this module before its window shows
+
     labels, count = ndimage.label(mask)
     if count == 0:
         raise SegmentationError("No lungs in the mask — the zones need a lung segmentation.")

@@ -12,10 +12,6 @@ from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 
-import pydicom
-from pydicom.errors import InvalidDicomError
-from pydicom.valuerep import PersonName
-
 _AGE = re.compile(r"^(\d{1,3})([DWMY]?)$")  # as engine.intended_use reads it
 IDENTITY_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientAge", "PatientSex", "StudyDate",
                      "AccessionNumber", "ViewPosition")
@@ -62,6 +58,9 @@ class PatientIdentity:
 
 def read_identity(path: str | Path) -> PatientIdentity | None:
     """The identity in a DICOM file's header; None for files that are not DICOM (PNG, JPEG, TIFF)."""
+    import pydicom  # on first use: pydicom costs ~0.3 s to import, and the window imports this module to show
+    from pydicom.errors import InvalidDicomError
+
     try:
         ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=list(IDENTITY_KEYWORDS))
     except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError):
@@ -76,6 +75,8 @@ def read_identity(path: str | Path) -> PatientIdentity | None:
 def _name(value: object) -> str:
     if not value:
         return ""
+    from pydicom.valuerep import PersonName
+
     name = PersonName(str(value))
     family, given = name.family_name.strip(), name.given_name.strip()
     if family and given:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
+if TYPE_CHECKING:  # only annotations: the window imports this module (hash_uid) before any DICOM is open
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
 
 # Attributes from PS3.15 Table E.1-1 that identify a person, place or encounter. Any PN element and any
 # private element is treated as PHI as well (see ``is_phi``).

@@ -5,12 +5,12 @@ and resumable), ``cluster`` (the same on a Dask cluster, into Parquet; import it
 PACS node's worklist (``engine.pacs``) writes the same rows.
 """
 
-from engine.triage.folder import default_results_path, triage_folder
 from engine.triage.rows import (
     COLUMNS,
     UNREADABLE,
     TriageRow,
     TriageSummary,
+    default_results_path,
     existing_rows,
     iter_rows,
     journal_path,
@@ -22,3 +22,12 @@ from engine.triage.rows import (
 
 __all__ = ["COLUMNS", "UNREADABLE", "TriageRow", "TriageSummary", "default_results_path", "existing_rows",
            "iter_rows", "journal_path", "row_for", "sort_rows", "triage_folder", "unreadable_row", "write_csv"]
+
+
+def __getattr__(name: str) -> object:
+    # The folder runner loads the decoders (pydicom, ...) - on first use, so the viewer's window does not wait
+    if name == "triage_folder":
+        from engine.triage import folder
+
+        return getattr(folder, name)
+    raise AttributeError(f"module 'engine.triage' has no attribute {name!r}")

@@ -9,7 +9,6 @@ reason — and no case is hidden because the model scored it low. The summary go
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import Cancelled, PneumoError
 from engine.io.study_scan import iter_candidate_files
-from engine.paths import data_dir, file_sha256, lock_exclusively
+from engine.paths import file_sha256, lock_exclusively
 from engine.progress import Progress
 from engine.triage.rows import TriageRow, TriageSummary, existing_rows, journal_path, row_for, unreadable_row, write_csv
 
@@ -30,16 +29,6 @@ if TYPE_CHECKING:
     from engine.diagnoser import Diagnoser
 
 log = logging.getLogger(__name__)
-
-
-def default_results_path(folder: str | Path) -> Path:
-    """Where the viewer saves a folder's triage CSV unless told otherwise: the user's data folder, never the image
-    folder (often read-only, or a PACS share). One file per folder (its name plus a short digest of its path), so
-    a second run on the same folder resumes."""
-    resolved = Path(folder).expanduser().resolve()
-    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in resolved.name)[:40] or "folder"
-    return data_dir() / "triage" / f"{name}-{digest}.csv"
 
 
 

@@ -7,6 +7,7 @@ the same way; the CSV holds a header and data rows only, sorted highest probabil
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -18,7 +19,7 @@ from typing import Any
 from engine.decision import Verdict
 from engine.errors import PneumoError
 from engine.flags import Severity, messages
-from engine.paths import write_atomic
+from engine.paths import data_dir, write_atomic
 from engine.result import CaseOutcome
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,16 @@ def row_for(relative: str, digest: str, outcome: CaseOutcome) -> TriageRow:
     error = "" if result.decision.diagnosed else result.decision.describe()
     return TriageRow(relative, study, series, result.probability, result.decision.verdict.value, result.threshold,
                      quality, error, digest, "; ".join(messages(notes)))
+
+
+def default_results_path(folder: str | Path) -> Path:
+    """Where the viewer saves a folder's triage CSV unless told otherwise: the user's data folder, never the image
+    folder (often read-only, or a PACS share). One file per folder (its name plus a short digest of its path), so
+    a second run on the same folder resumes."""
+    resolved = Path(folder).expanduser().resolve()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in resolved.name)[:40] or "folder"
+    return data_dir() / "triage" / f"{name}-{digest}.csv"
 
 
 def journal_path(out: Path) -> Path:

@@ -10,11 +10,12 @@ import pydicom
 import pytest
 from PIL import Image
 
+from engine.export import export_case
 from engine.io import load_image
 from engine.notices import DISCLAIMER
 from tests.dicom_factory import PHI_VALUES, chest_like, content_items, make_dicom
 from tests.viewer.helpers import isolate_user_folders, save_screenshot, tiny_diagnoser
-from viewer.export_dialog import IDENTIFIED_WARNING, ExportDialog, default_file_name, export_case
+from viewer.export_dialog import IDENTIFIED_WARNING, ExportDialog, default_file_name
 
 
 @pytest.fixture(autouse=True)

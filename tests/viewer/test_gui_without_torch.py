@@ -49,3 +49,30 @@ def test_the_window_diagnoses_without_importing_torch(tmp_path: Path) -> None:
     lines = dict(line.split(" ", 1) if " " in line else (line, "") for line in run.stdout.splitlines())
     assert lines.get("result") in ("flagged", "not flagged", "not diagnosed"), run.stdout + run.stderr[-2000:]
     assert lines.get("loaded", "") == "", f"the window's process imported {lines['loaded']}"
+
+
+# What the window's process may not have loaded by the time the window is built: each costs 0.1-0.7 s of import
+# that the reader would wait for (pydicom pulls in requests; matplotlib draws only in the plots process).
+LATER = ("pydicom", "PIL", "scipy", "matplotlib", "pynetdicom", "SimpleITK", "reportlab", "highdicom", "torch")
+BUILD_ONLY = r"""
+import sys
+from PySide6.QtWidgets import QApplication
+import viewer.app
+import viewer.main_window as main_window
+from viewer.settings import ViewerSettings
+
+app = QApplication([])
+window = main_window.MainWindow(settings=ViewerSettings(read_first=False), preload_model=False)
+print("loaded", ",".join(m for m in sys.argv[1:] if m in sys.modules))
+window.close()
+"""
+
+
+def test_the_window_is_built_before_any_decoder_or_plotting_library_loads(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen",
+           "PNEUMOLLM_DATA": str(tmp_path / "data")}
+    run = subprocess.run([sys.executable, "-c", BUILD_ONLY, *LATER], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    loaded = next(line for line in run.stdout.splitlines() if line.startswith("loaded")).removeprefix("loaded").strip()
+    assert loaded == "", f"building the window imported {loaded}"

@@ -9,11 +9,11 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
-
 from viewer.figure_view import FigureView
 
 if TYPE_CHECKING:  # the plots process imports this module to draw: it must not pull in torch
+    from matplotlib.figure import Figure
+
     from training.finetune import TrainingEvent
 
 Curves = dict[str, list[tuple[float, float]]]  # line name -> (x, y) points

@@ -51,7 +51,7 @@ from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
-from viewer.menu_actions import build_main_menus
+from viewer.menu_actions import MainMenus, MenuSlots
 from viewer.model_client import UnavailableModel, model_spec, retire
 from viewer.overlay_controls import OverlayControls
 from viewer.query_dialog import QueryPacsDialog
@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self._prepare_dialog: QProgressDialog | None = None
         self.identity: PatientIdentity | None = None
         self.step_order = "studies"  # next/previous follow the study browser, or the triage table's order
+        self._dock_state: dict[QDockWidget, bool] = {}  # the reading docks' visibility while another tab is shown
         self._held_events: list[object] = []  # read-first: the model's events, kept until the reader asks
         self.revealed = not self.settings.read_first
         self.setWindowTitle(APP_TITLE)
@@ -112,7 +113,8 @@ class MainWindow(QMainWindow):
         self.worklist_tab.open_image_requested.connect(self.open_in_reading_view)
         self.worklist_tab.node_status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.add_tab(self.worklist_tab, "Worklist")
-        build_main_menus(self)
+        self.menus = MainMenus(self, self._menu_slots(), self.view, self.overlay_controls,
+                               (self.study_dock, self.tag_dock, self.overlay_dock))
         if preload_model:
             self.ensure_diagnoser()
 
@@ -151,7 +153,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.study_dock, self.tag_dock)
         self.study_dock.raise_()
         self.overlay_controls = OverlayControls(self.view)
-        self.overlay_checks = self.overlay_controls.checks  # the View menu mirrors them
+        self.overlay_checks = self.overlay_controls.checks  # the dock's boxes, by overlay name
         self.overlay_dock = self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.ilo = IloPanel(overlay=ZoneOverlay(self.view))  # hidden until asked for (View > ILO reading form)
         self.ilo_dock = self._dock("ILO reading", self.ilo, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -162,9 +164,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.pixel_label, 1)
         self.statusBar().addPermanentWidget(self.device_label)
         self.view.pixel_info.connect(self.pixel_label.setText)
-        self.view.step_requested.connect(self._step)
+        self.view.step_requested.connect(self.step_image)
         self.panel.diagnose_requested.connect(self.diagnose)
-        self.panel.cancel_requested.connect(self._user_cancelled)
+        self.panel.cancel_requested.connect(self.cancel_by_reader)
         self.panel.review_recorded.connect(self._record_review)
         self.panel.reveal_requested.connect(self.reveal_result)
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -187,6 +189,15 @@ class MainWindow(QMainWindow):
             total = max(self.width() - 340 - 16, 800)
             panel = max(self.panel.minimumWidth(), int(total * 0.42))
             self.reading.setSizes([total - panel, panel])
+
+    def _menu_slots(self) -> MenuSlots:
+        return MenuSlots(
+            open_file=self.choose_file, open_folder=self.choose_folder, export_case=self.export_case,
+            show_triage=self.show_triage_tab, query_pacs=self.query_pacs, quit=self.close,
+            reset_view=self.reset_view, show_ilo_form=self.show_ilo_form, next_image=lambda: self.step_image(1),
+            previous_image=lambda: self.step_image(-1), diagnose=lambda: self.diagnose(False),
+            cancel_diagnosis=self.cancel_by_reader, reveal_result=self.reveal_result, open_settings=self.open_settings,
+            open_finetune_wizard=self.open_finetune_wizard, show_about=self.show_about)
 
     def query_pacs(self) -> QueryPacsDialog:
         """File > Query PACS…: find and retrieve a study; the retrieved folder opens in the reading view."""
@@ -211,6 +222,10 @@ class MainWindow(QMainWindow):
         else:
             self.studies.show_single(path)
         self.open_image(path)
+
+    def show_triage_tab(self) -> None:
+        """File > Triage a folder…: the triage tab, where the folder is chosen."""
+        self.tabs.setCurrentWidget(self.triage_tab)
 
     def open_from_triage(self, path: Path) -> None:
         """A triage row opened: next/previous now walk the triage table in its shown order."""
@@ -252,14 +267,16 @@ class MainWindow(QMainWindow):
         return self.settings.threshold_choice().resolve(card.threshold, card.operating_points)
 
     # -- opening ---------------------------------------------------------------------------------------
-    def _choose_file(self) -> None:
+    def choose_file(self) -> None:
+        """File > Open image…: a file dialog; the chosen radiograph opens in the reading view."""
         patterns = ("Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.mha *.mhd *.nrrd *.nhdr *.nii "
                     "*.nii.gz);;All files (*)")
         name, _ = QFileDialog.getOpenFileName(self, "Open radiograph", "", patterns)
         if name:
             self.open_path(Path(name))
 
-    def _choose_folder(self) -> None:
+    def choose_folder(self) -> None:
+        """File > Open folder…: a folder dialog; the folder is scanned into studies."""
         name = QFileDialog.getExistingDirectory(self, "Open study folder")
         if name:
             self.open_path(Path(name))
@@ -288,7 +305,8 @@ class MainWindow(QMainWindow):
         if path != self.current_path:
             self.open_image(path)
 
-    def _step(self, offset: int) -> None:
+    def step_image(self, offset: int) -> None:
+        """The next (+1) or previous (-1) image, in the study browser's or the triage table's order."""
         if self.step_order == "triage" and self.current_path is not None:
             path = self.triage_tab.neighbour(self.current_path, offset)
             if path is not None and path != self.current_path:
@@ -325,7 +343,7 @@ class MainWindow(QMainWindow):
         self.saliency = None
         self.view.set_image(image, shown, picture)
         self.show_identity(identity)
-        self.invert_action.setChecked(False)
+        self.menus.invert.setChecked(False)
         self.tags.show_rows(rows, is_dicom=image.meta.kind == "dicom")
         self.ilo.set_image(image)
         meta = image.meta
@@ -499,7 +517,8 @@ class MainWindow(QMainWindow):
             self._diagnosis_worker = None
         self._diagnosis_token += 1
 
-    def _user_cancelled(self) -> None:
+    def cancel_by_reader(self) -> None:
+        """Model > Cancel diagnosis (Esc) or the panel's Cancel: stop, and say what is left on screen."""
         if self._diagnosis_worker is None:
             return
         self.cancel_diagnosis()
@@ -544,7 +563,7 @@ class MainWindow(QMainWindow):
             for dock in docks:
                 dock.hide()
         else:
-            for dock, visible in getattr(self, "_dock_state", {}).items():
+            for dock, visible in self._dock_state.items():
                 dock.setVisible(visible)
 
     @property
@@ -613,11 +632,13 @@ class MainWindow(QMainWindow):
         if self.current_image is not None and had_result:
             self.panel.show_idle("A new head is active — press Diagnose to run it.")
 
-    def _reset_view(self) -> None:
+    def reset_view(self) -> None:
+        """View > Reset view: the file's own window, no inversion, fitted."""
         self.view.reset()
-        self.invert_action.setChecked(False)
+        self.menus.invert.setChecked(False)
 
-    def _open_settings(self) -> None:
+    def open_settings(self) -> None:
+        """Model > Settings…: a modal dialog; accepted settings are saved and applied."""
         before = self.settings.copy()
         dialog = SettingsDialog(self.settings, self, card=self.model_info.card if self.model_info else None)
         if not dialog.exec():

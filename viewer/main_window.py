@@ -535,7 +535,7 @@ class MainWindow(QMainWindow):
         held, self._held_events = self._held_events, []
         for event in held:
             self._draw_event(event)
-        self.panel.reveal_button.hide()
+        self.panel.hide_reveal()
         if held and self._diagnosis_worker is None:
             self.panel.show_idle("Diagnosis complete — review the image and the result.")
 
@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             show_error(self, PneumoError(f"The audit log could not be written ({exc.strerror})."))
             return
-        self.panel.review_note.setText(f"Recorded: {action} — final decision {entry['final_decision']}.")
+        self.panel.show_review_note(f"Recorded: {action} — final decision {entry['final_decision']}.")
 
     def export_case(self) -> None:
         """A modeless export dialog for the current case; the export itself runs in a worker."""
@@ -600,7 +600,7 @@ class MainWindow(QMainWindow):
     def show_ilo_form(self) -> None:
         self.ilo_dock.show()
         self.ilo_dock.raise_()
-        self.ilo.form.quality.setFocus()
+        self.ilo.focus_form()
         if (self.ilo.evidence is None and self.panel.result is not None and not self.diagnosis_running
                 and not self.ilo.measuring):
             self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)

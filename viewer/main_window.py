@@ -43,6 +43,7 @@ from engine.model.local_weights import smollm_is_prepared
 from engine.model_host import LocalModel, ModelClient, ModelInfo
 from engine.model_process import ModelProcess
 from engine.notices import RESEARCH_USE
+from engine.read_first import ReadFirstSession
 from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
 from engine.result import DiagnosisResult
 from viewer.about import DISCLAIMER, show_about
@@ -90,7 +91,6 @@ class MainWindow(QMainWindow):
         self.workers = WorkerSet(self)
         self._diagnosis_worker: Worker | None = None
         self._load_token = 0
-        self._diagnosis_token = 0
         self._loading_model = False
         self._closing = False
         self._sized = False
@@ -98,8 +98,7 @@ class MainWindow(QMainWindow):
         self.identity: PatientIdentity | None = None
         self.step_order = "studies"  # next/previous follow the study browser, or the triage table's order
         self._dock_state: dict[QDockWidget, bool] = {}  # the reading docks' visibility while another tab is shown
-        self._held_events: list[object] = []  # read-first: the model's events, kept until the reader asks
-        self.revealed = not self.settings.read_first
+        self.read_first_session = ReadFirstSession(self.settings.read_first)  # which events count, which wait
         self.setWindowTitle(APP_TITLE)
         self.resize(1500, 950)
         self.setAcceptDrops(True)
@@ -323,8 +322,7 @@ class MainWindow(QMainWindow):
         self.cancel_diagnosis()
         self.current_path = Path(path)
         self.current_image = None
-        self._held_events = []
-        self.revealed = not self.settings.read_first
+        self.read_first_session.new_image(self.settings.read_first)
         self.panel.has_image = False
         self.panel.clear()
         self.panel.show_busy(f"Opening {Path(path).name}…")
@@ -435,8 +433,7 @@ class MainWindow(QMainWindow):
             return
         self.ensure_diagnoser()  # queued first on the model's thread: the window learns which model answers
         self.cancel_diagnosis()
-        self._diagnosis_token += 1
-        token = self._diagnosis_token
+        token = self.read_first_session.start_diagnosis()
         self.panel.show_busy("Diagnosing: lung segmentation and PneumoLLM…")
         # The model process decodes the file itself (cheaper than sending the pixels); in-process, the image as is.
         image = self.current_image if isinstance(self.model, LocalModel) else self.current_image.meta.path
@@ -448,10 +445,9 @@ class MainWindow(QMainWindow):
         self.workers.start(worker, model=True)
 
     def _diagnosis_event(self, token: int, event: object) -> None:
-        if self._closing or token != self._diagnosis_token:
+        if self._closing or not self.read_first_session.is_current(token):
             return
-        if not self.revealed and isinstance(event, ResultReady | MapReady | SaliencyReady):
-            self._held_events.append(event)  # read first: kept, not drawn, until the reader asks
+        if self.read_first_session.hold(event):  # read first: kept, not drawn, until the reader asks
             if isinstance(event, ResultReady):
                 self.panel.show_held()
             return
@@ -485,10 +481,10 @@ class MainWindow(QMainWindow):
         self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline, getattr(event, "contour", None))
 
     def _diagnosis_done(self, token: int) -> None:
-        if self._closing or token != self._diagnosis_token:
+        if self._closing or not self.read_first_session.is_current(token):
             return
         self._diagnosis_worker = None
-        if self._held_events:
+        if self.read_first_session.held:
             self.panel.show_held()
             return
         if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
@@ -497,7 +493,7 @@ class MainWindow(QMainWindow):
                              else "Done.")
 
     def _diagnosis_failed(self, token: int, exc: BaseException) -> None:
-        if self._closing or token != self._diagnosis_token:
+        if self._closing or not self.read_first_session.is_current(token):
             return
         self._diagnosis_worker = None
         if isinstance(exc, ModelLoadError):
@@ -515,7 +511,7 @@ class MainWindow(QMainWindow):
         if self._diagnosis_worker is not None:
             self._diagnosis_worker.cancel()
             self._diagnosis_worker = None
-        self._diagnosis_token += 1
+        self.read_first_session.cancel()
 
     def cancel_by_reader(self) -> None:
         """Model > Cancel diagnosis (Esc) or the panel's Cancel: stop, and say what is left on screen."""
@@ -531,8 +527,7 @@ class MainWindow(QMainWindow):
         """Read first: draw the held result, map and saliency now (the reader has looked at the image)."""
         if self.current_image is None:
             return
-        self.revealed = True
-        held, self._held_events = self._held_events, []
+        held = self.read_first_session.reveal()
         for event in held:
             self._draw_event(event)
         self.panel.hide_reveal()
@@ -542,7 +537,7 @@ class MainWindow(QMainWindow):
     @property
     def result_held(self) -> bool:
         """True when a result is in but kept back until the reader asks (read-first mode)."""
-        return bool(self._held_events)
+        return self.read_first_session.held
 
     def show_identity(self, identity: PatientIdentity | None) -> None:
         """The patient header over the image and in the window title (unless the display is de-identified)."""
@@ -623,8 +618,8 @@ class MainWindow(QMainWindow):
         self.cancel_diagnosis()
         self._replace_model()
         self.ensure_diagnoser()
-        had_result = self.panel.result is not None or bool(self._held_events)
-        self._held_events = []
+        had_held = self.read_first_session.forget()
+        had_result = self.panel.result is not None or had_held
         self.saliency = None
         self.view.clear_overlays()
         self.panel.clear()
@@ -649,7 +644,7 @@ class MainWindow(QMainWindow):
         """Save the settings; reload the model only when a model setting changed, else redraw the decision."""
         self.settings.save()
         self.show_identity(self.identity)  # the de-identified display may have changed
-        if not self.settings.read_first and not self.revealed:
+        if not self.settings.read_first and not self.read_first_session.revealed:
             self.reveal_result()
         if self.settings.model_differs(before):
             self.cancel_diagnosis()

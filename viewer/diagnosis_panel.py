@@ -264,6 +264,14 @@ class DiagnosisPanel(QWidget):
         self.headline.setStyleSheet("color: #555")
         self.reveal_button.show()
 
+    def hide_reveal(self) -> None:
+        """Read first: the reader has asked for the result; the Show AI result button goes."""
+        self.reveal_button.hide()
+
+    def show_review_note(self, text: str) -> None:
+        """Under the review buttons: what was recorded (cleared with each new result)."""
+        self.review_note.setText(text)
+
     def clear(self) -> None:
         """No result (a new image is opening)."""
         self.result = None

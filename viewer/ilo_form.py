@@ -356,6 +356,10 @@ class IloForm(QWidget):
         self._changed()
         self.entered = entered
 
+    def focus_first(self) -> None:
+        """The keyboard on the first field (film quality), where a reading starts."""
+        self.quality.setFocus()
+
     def clear(self) -> None:
         self.set_reading(IloReading(), entered=False)
         self.show_suggestions((), abnormal=False)

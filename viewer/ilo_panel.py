@@ -150,6 +150,10 @@ class IloPanel(QWidget):
             self._show_history(history)
         self._update_buttons()
 
+    def focus_form(self) -> None:
+        """The keyboard on the reading form's first field (View > ILO reading form)."""
+        self.form.focus_first()
+
     def set_result(self, result: DiagnosisResult | None) -> None:
         self.result = result
         self._show_suggestions()

@@ -43,6 +43,7 @@ from engine.model.local_weights import smollm_is_prepared
 from engine.model_host import LocalModel, ModelClient, ModelInfo
 from engine.model_process import ModelProcess
 from engine.notices import RESEARCH_USE
+from engine.read_first import ReadFirstSession
 from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
 from engine.result import DiagnosisResult
 from viewer.about import DISCLAIMER, show_about
@@ -51,7 +52,7 @@ from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
-from viewer.menu_actions import build_main_menus
+from viewer.menu_actions import MainMenus, MenuSlots
 from viewer.model_client import UnavailableModel, model_spec, retire
 from viewer.overlay_controls import OverlayControls
 from viewer.reading_view import ReadingView
@@ -91,15 +92,14 @@ class MainWindow(QMainWindow):
         self.workers = WorkerSet(self)
         self._diagnosis_worker: Worker | None = None
         self._load_token = 0
-        self._diagnosis_token = 0
         self._loading_model = False
         self._closing = False
         self._sized = False
         self._prepare_dialog: QProgressDialog | None = None
         self.identity: PatientIdentity | None = None
         self.step_order = "studies"  # next/previous follow the study browser, or the triage table's order
-        self._held_events: list[object] = []  # read-first: the model's events, kept until the reader asks
-        self.revealed = not self.settings.read_first
+        self._dock_state: dict[QDockWidget, bool] = {}  # the reading docks' visibility while another tab is shown
+        self.read_first_session = ReadFirstSession(self.settings.read_first)  # which events count, which wait
         self.setWindowTitle(APP_TITLE)
         self.resize(1500, 950)
         self.setAcceptDrops(True)
@@ -114,7 +114,8 @@ class MainWindow(QMainWindow):
         self.worklist_tab.open_image_requested.connect(self.open_in_reading_view)
         self.worklist_tab.node_status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.add_tab(self.worklist_tab, "Worklist")
-        build_main_menus(self)
+        self.menus = MainMenus(self, self._menu_slots(), self.view, self.overlay_controls,
+                               (self.study_dock, self.tag_dock, self.overlay_dock))
         if preload_model:
             self.ensure_diagnoser()
 
@@ -153,7 +154,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.study_dock, self.tag_dock)
         self.study_dock.raise_()
         self.overlay_controls = OverlayControls(self.view)
-        self.overlay_checks = self.overlay_controls.checks  # the View menu mirrors them
+        self.overlay_checks = self.overlay_controls.checks  # the dock's boxes, by overlay name
         self.overlay_dock = self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.ilo = IloPanel(overlay=ZoneOverlay(self.view))  # hidden until asked for (View > ILO reading form)
         self.ilo_dock = self._dock("ILO reading", self.ilo, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -164,9 +165,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.pixel_label, 1)
         self.statusBar().addPermanentWidget(self.device_label)
         self.view.pixel_info.connect(self.pixel_label.setText)
-        self.view.step_requested.connect(self._step)
+        self.view.step_requested.connect(self.step_image)
         self.panel.diagnose_requested.connect(self.diagnose)
-        self.panel.cancel_requested.connect(self._user_cancelled)
+        self.panel.cancel_requested.connect(self.cancel_by_reader)
         self.panel.review_recorded.connect(self._record_review)
         self.panel.reveal_requested.connect(self.reveal_result)
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -189,6 +190,15 @@ class MainWindow(QMainWindow):
             total = max(self.width() - 340 - 16, 800)
             panel = max(self.panel.minimumWidth(), int(total * 0.42))
             self.reading.setSizes([total - panel, panel])
+
+    def _menu_slots(self) -> MenuSlots:
+        return MenuSlots(
+            open_file=self.choose_file, open_folder=self.choose_folder, export_case=self.export_case,
+            show_triage=self.show_triage_tab, query_pacs=self.query_pacs, quit=self.close,
+            reset_view=self.reset_view, show_ilo_form=self.show_ilo_form, next_image=lambda: self.step_image(1),
+            previous_image=lambda: self.step_image(-1), diagnose=lambda: self.diagnose(False),
+            cancel_diagnosis=self.cancel_by_reader, reveal_result=self.reveal_result, open_settings=self.open_settings,
+            open_finetune_wizard=self.open_finetune_wizard, show_about=self.show_about)
 
     def query_pacs(self) -> QueryPacsDialog:
         """File > Query PACS…: find and retrieve a study; the retrieved folder opens in the reading view."""
@@ -215,6 +225,10 @@ class MainWindow(QMainWindow):
         else:
             self.studies.show_single(path)
         self.open_image(path)
+
+    def show_triage_tab(self) -> None:
+        """File > Triage a folder…: the triage tab, where the folder is chosen."""
+        self.tabs.setCurrentWidget(self.triage_tab)
 
     def open_from_triage(self, path: Path) -> None:
         """A triage row opened: next/previous now walk the triage table in its shown order."""
@@ -256,14 +270,16 @@ class MainWindow(QMainWindow):
         return self.settings.threshold_choice().resolve(card.threshold, card.operating_points)
 
     # -- opening ---------------------------------------------------------------------------------------
-    def _choose_file(self) -> None:
+    def choose_file(self) -> None:
+        """File > Open image…: a file dialog; the chosen radiograph opens in the reading view."""
         patterns = ("Radiographs (*.dcm *.dicom *.dic *.png *.jpg *.jpeg *.tif *.tiff *.mha *.mhd *.nrrd *.nhdr *.nii "
                     "*.nii.gz);;All files (*)")
         name, _ = QFileDialog.getOpenFileName(self, "Open radiograph", "", patterns)
         if name:
             self.open_path(Path(name))
 
-    def _choose_folder(self) -> None:
+    def choose_folder(self) -> None:
+        """File > Open folder…: a folder dialog; the folder is scanned into studies."""
         name = QFileDialog.getExistingDirectory(self, "Open study folder")
         if name:
             self.open_path(Path(name))
@@ -292,7 +308,8 @@ class MainWindow(QMainWindow):
         if path != self.current_path:
             self.open_image(path)
 
-    def _step(self, offset: int) -> None:
+    def step_image(self, offset: int) -> None:
+        """The next (+1) or previous (-1) image, in the study browser's or the triage table's order."""
         if self.step_order == "triage" and self.current_path is not None:
             path = self.triage_tab.neighbour(self.current_path, offset)
             if path is not None and path != self.current_path:
@@ -309,8 +326,7 @@ class MainWindow(QMainWindow):
         self.cancel_diagnosis()
         self.current_path = Path(path)
         self.current_image = None
-        self._held_events = []
-        self.revealed = not self.settings.read_first
+        self.read_first_session.new_image(self.settings.read_first)
         self.panel.has_image = False
         self.panel.clear()
         self.panel.show_busy(f"Opening {Path(path).name}…")
@@ -329,7 +345,7 @@ class MainWindow(QMainWindow):
         self.saliency = None
         self.view.set_image(image, shown, picture)
         self.show_identity(identity)
-        self.invert_action.setChecked(False)
+        self.menus.invert.setChecked(False)
         self.tags.show_rows(rows, is_dicom=image.meta.kind == "dicom")
         self.ilo.set_image(image)
         meta = image.meta
@@ -421,8 +437,7 @@ class MainWindow(QMainWindow):
             return
         self.ensure_diagnoser()  # queued first on the model's thread: the window learns which model answers
         self.cancel_diagnosis()
-        self._diagnosis_token += 1
-        token = self._diagnosis_token
+        token = self.read_first_session.start_diagnosis()
         self.panel.show_busy("Diagnosing: lung segmentation and PneumoLLM…")
         # The model process decodes the file itself (cheaper than sending the pixels); in-process, the image as is.
         image = self.current_image if isinstance(self.model, LocalModel) else self.current_image.meta.path
@@ -434,10 +449,9 @@ class MainWindow(QMainWindow):
         self.workers.start(worker, model=True)
 
     def _diagnosis_event(self, token: int, event: object) -> None:
-        if self._closing or token != self._diagnosis_token:
+        if self._closing or not self.read_first_session.is_current(token):
             return
-        if not self.revealed and isinstance(event, ResultReady | MapReady | SaliencyReady):
-            self._held_events.append(event)  # read first: kept, not drawn, until the reader asks
+        if self.read_first_session.hold(event):  # read first: kept, not drawn, until the reader asks
             if isinstance(event, ResultReady):
                 self.panel.show_held()
             return
@@ -471,10 +485,10 @@ class MainWindow(QMainWindow):
         self.view.set_lung_overlay(crop.mask, crop.box, crop.fallback, event.outline, getattr(event, "contour", None))
 
     def _diagnosis_done(self, token: int) -> None:
-        if self._closing or token != self._diagnosis_token:
+        if self._closing or not self.read_first_session.is_current(token):
             return
         self._diagnosis_worker = None
-        if self._held_events:
+        if self.read_first_session.held:
             self.panel.show_held()
             return
         if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
@@ -483,7 +497,7 @@ class MainWindow(QMainWindow):
                              else "Done.")
 
     def _diagnosis_failed(self, token: int, exc: BaseException) -> None:
-        if self._closing or token != self._diagnosis_token:
+        if self._closing or not self.read_first_session.is_current(token):
             return
         self._diagnosis_worker = None
         if isinstance(exc, ModelLoadError):
@@ -501,9 +515,10 @@ class MainWindow(QMainWindow):
         if self._diagnosis_worker is not None:
             self._diagnosis_worker.cancel()
             self._diagnosis_worker = None
-        self._diagnosis_token += 1
+        self.read_first_session.cancel()
 
-    def _user_cancelled(self) -> None:
+    def cancel_by_reader(self) -> None:
+        """Model > Cancel diagnosis (Esc) or the panel's Cancel: stop, and say what is left on screen."""
         if self._diagnosis_worker is None:
             return
         self.cancel_diagnosis()
@@ -516,18 +531,17 @@ class MainWindow(QMainWindow):
         """Read first: draw the held result, map and saliency now (the reader has looked at the image)."""
         if self.current_image is None:
             return
-        self.revealed = True
-        held, self._held_events = self._held_events, []
+        held = self.read_first_session.reveal()
         for event in held:
             self._draw_event(event)
-        self.panel.reveal_button.hide()
+        self.panel.hide_reveal()
         if held and self._diagnosis_worker is None:
             self.panel.show_idle("Diagnosis complete — review the image and the result.")
 
     @property
     def result_held(self) -> bool:
         """True when a result is in but kept back until the reader asks (read-first mode)."""
-        return bool(self._held_events)
+        return self.read_first_session.held
 
     def show_identity(self, identity: PatientIdentity | None) -> None:
         """The patient header over the image and in the window title (unless the display is de-identified)."""
@@ -548,7 +562,7 @@ class MainWindow(QMainWindow):
             for dock in docks:
                 dock.hide()
         else:
-            for dock, visible in getattr(self, "_dock_state", {}).items():
+            for dock, visible in self._dock_state.items():
                 dock.setVisible(visible)
 
     @property
@@ -572,7 +586,7 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             show_error(self, PneumoError(f"The audit log could not be written ({exc.strerror})."))
             return
-        self.panel.review_note.setText(f"Recorded: {action} — final decision {entry['final_decision']}.")
+        self.panel.show_review_note(f"Recorded: {action} — final decision {entry['final_decision']}.")
 
     def export_case(self) -> None:
         """A modeless export dialog for the current case; the export itself runs in a worker."""
@@ -585,7 +599,7 @@ class MainWindow(QMainWindow):
     def show_ilo_form(self) -> None:
         self.ilo_dock.show()
         self.ilo_dock.raise_()
-        self.ilo.form.quality.setFocus()
+        self.ilo.focus_form()
         if (self.ilo.evidence is None and self.panel.result is not None and not self.diagnosis_running
                 and not self.ilo.measuring):
             self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)
@@ -626,8 +640,8 @@ class MainWindow(QMainWindow):
         self.cancel_diagnosis()
         self._replace_model()
         self.ensure_diagnoser()
-        had_result = self.panel.result is not None or bool(self._held_events)
-        self._held_events = []
+        had_held = self.read_first_session.forget()
+        had_result = self.panel.result is not None or had_held
         self.saliency = None
         self.view.clear_overlays()
         self.panel.clear()
@@ -635,11 +649,13 @@ class MainWindow(QMainWindow):
         if self.current_image is not None and had_result:
             self.panel.show_idle("A new head is active — press Diagnose to run it.")
 
-    def _reset_view(self) -> None:
+    def reset_view(self) -> None:
+        """View > Reset view: the file's own window, no inversion, fitted."""
         self.view.reset()
-        self.invert_action.setChecked(False)
+        self.menus.invert.setChecked(False)
 
-    def _open_settings(self) -> None:
+    def open_settings(self) -> None:
+        """Model > Settings…: a modal dialog; accepted settings are saved and applied."""
         before = self.settings.copy()
         dialog = SettingsDialog(self.settings, self, card=self.model_info.card if self.model_info else None)
         if not dialog.exec():
@@ -650,7 +666,7 @@ class MainWindow(QMainWindow):
         """Save the settings; reload the model only when a model setting changed, else redraw the decision."""
         self.settings.save()
         self.show_identity(self.identity)  # the de-identified display may have changed
-        if not self.settings.read_first and not self.revealed:
+        if not self.settings.read_first and not self.read_first_session.revealed:
             self.reveal_result()
         if self.settings.model_differs(before):
             self.cancel_diagnosis()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QSlider, QWidget
 
 from viewer.reading_view import ReadingView
@@ -36,3 +37,10 @@ class OverlayControls(QWidget):
             self.sliders[name] = slider
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(len(OVERLAY_LABELS), 1)
+
+    def mirror(self, name: str, action: QAction) -> None:
+        """Keep the checkable ``action`` (a View-menu entry) and the ``name`` box in step, both ways."""
+        check = self.checks[name]
+        action.setChecked(check.isChecked())
+        action.toggled.connect(check.setChecked)  # toggled(bool) always carries the state
+        check.toggled.connect(action.setChecked)

@@ -72,7 +72,7 @@ def test_read_first_holds_the_result_until_the_reader_asks(qtbot, factory, tmp_p
     assert panel.result is None and "held back" in panel.headline.text() and panel.reveal_button.isVisible()
     assert not window.view.has_overlay("box") and panel.crop.pixmap().isNull()  # nothing of the model shows
     assert not panel.accept_button.isEnabled()
-    window.reveal_action.trigger()  # the key A
+    window.menus.reveal.trigger()  # the key A
     assert panel.result is not None and not panel.reveal_button.isVisible()
     qtbot.waitUntil(lambda: window.view.has_overlay("box"), timeout=2000)  # drawn on the next turn of the loop
     assert "flagged for review" in panel.headline.text() or "below the operating threshold" in panel.headline.text()
@@ -136,7 +136,7 @@ def test_pixel_readout_follows_presets_and_reset(qtbot, factory, tmp_path: Path)
     view._report_pixel(QPointF(centre))  # offscreen, a synthetic move does not always arrive
     view.apply_preset("lung")
     assert f"W {view.window[1]:.0f} L {view.window[0]:.0f}" in window.pixel_label.text()
-    window._reset_view()
+    window.reset_view()
     expected = "" if view.window is None else f"W {view.window[1]:.0f} L {view.window[0]:.0f}"
     assert window.pixel_label.text().startswith("x ") and window.pixel_label.text().endswith(expected)
 
@@ -169,11 +169,11 @@ def test_triage_order_next_previous_and_docks_follow_the_tab(qtbot, factory, tmp
     window.open_from_triage((folder / "b.dcm").resolve())  # highest first: b, c, a
     assert window.study_dock.isVisible() and window.overlay_dock.isVisible()
     wait_for_image(qtbot, window, "b.dcm")
-    window._step(1)
+    window.step_image(1)
     wait_for_image(qtbot, window, "c.dcm")
-    window._step(1)
+    window.step_image(1)
     wait_for_image(qtbot, window, "a.dcm")
-    window._step(-1)
+    window.step_image(-1)
     wait_for_image(qtbot, window, "c.dcm")
     window.open_path(folder)  # a folder opened in the reading view: study order again
     assert window.step_order == "studies"

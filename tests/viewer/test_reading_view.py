@@ -39,7 +39,7 @@ def test_window_level_invert_zoom_and_readout(qtbot, factory, dicom_dir: Path) -
     view.set_window(center, width / 4)
     narrow = view.displayed.copy()
     assert narrow.std() > before.std()
-    window.invert_action.trigger()
+    window.menus.invert.trigger()
     np.testing.assert_array_equal(view.displayed, 255 - narrow)
     # Presets are windows in the float ``pixels`` units and change what is shown.
     shown = {}
@@ -72,9 +72,9 @@ def test_window_level_invert_zoom_and_readout(qtbot, factory, dicom_dir: Path) -
     point = view.mapToScene(middle.toPoint())
     x, y = int(np.floor(point.x())), int(np.floor(point.y()))
     assert window.pixel_label.text().startswith(f"x {x}  y {y}  value {float(view.image.pixels[y, x]):.1f}")
-    window._reset_view()
+    window.reset_view()
     np.testing.assert_array_equal(view.displayed, before)
-    assert not window.invert_action.isChecked() and view.auto_fit
+    assert not window.menus.invert.isChecked() and view.auto_fit
 
 
 def test_default_preset_without_a_file_window_shows_the_display_image(qtbot, tmp_path: Path) -> None:

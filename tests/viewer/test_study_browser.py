@@ -38,7 +38,7 @@ def test_folder_lists_studies_skipped_and_flagged_and_steps(qtbot, factory, tmp_
     assert "1 flagged" in browser.summary.text() and "2 skipped" in browser.summary.text()
     qtbot.waitUntil(lambda: browser.thumbnail_count() == 4, timeout=60_000)
     # PageDown / PageUp (menu shortcuts) and the arrow keys in the image view move through the images.
-    window._step(1)
+    window.step_image(1)
     wait_for_image(qtbot, window, "img1.dcm")
     assert browser.tree.currentItem() is browser._items[folder / "img1.dcm"]
     window.view.setFocus()
@@ -79,5 +79,5 @@ def test_research_format_folder_and_open_dialog(qtbot, factory, tmp_path: Path, 
     assert window.current_image.meta.kind == "research"
     offered = []
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (offered.append(args[3]), ("", ""))[1])
-    window._choose_file()
+    window.choose_file()
     assert all(f"*{suffix}" in offered[0] for suffix in (".mha", ".mhd", ".nrrd", ".nhdr", ".nii", ".nii.gz"))

@@ -33,7 +33,7 @@ def test_tag_browser_hides_identifying_tags(qtbot, factory, tmp_path: Path, capl
     tags.search.setFocus()
     qtbot.keyClicks(tags.search, "cbsi")
     assert tags.search.text() == "cbsi" and window.overlay_checks["contour"].isChecked()
-    assert not window.invert_action.isChecked()
+    assert not window.menus.invert.isChecked()
     assert not any(value in caplog.text for value in PHI_VALUES.values())
 
 

@@ -33,9 +33,10 @@ UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Fram
 DATE_VRS = ("DA", "DT", "TM")
 
 
-def installation_key(folder: Path | None = None) -> bytes:
-    """This installation's secret pseudonym key, created on first use (32 random bytes, owner-only file)."""
-    path = (folder or data_dir()) / KEY_FILE
+def installation_key(folder: Path | None = None, *, name: str = KEY_FILE) -> bytes:
+    """This installation's secret pseudonym key, created on first use (32 random bytes, owner-only file); ``name``
+    and ``folder`` choose another key file (the PACS node keeps its own in its store)."""
+    path = (folder or data_dir()) / name
     if path.exists():
         key = path.read_bytes()
         if len(key) >= 32:

@@ -21,6 +21,7 @@ from pydicom import dcmread
 from pydicom.encaps import encapsulate, generate_frames
 from pynetdicom import AE
 
+from engine.notices import MANUFACTURER
 from engine.pacs import scp as scp_module
 from engine.pacs.forward import store_files
 from engine.pacs.peer import Destination, PacsError, tls_client_context
@@ -36,7 +37,6 @@ from engine.pacs.scp import (
     tls_server_context,
 )
 from engine.pacs.scu import echo
-from engine.notices import MANUFACTURER
 from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
 from tests.engine.pacs.peers import relabelled_copies
 

@@ -70,7 +70,7 @@ def uid_digest(value: str) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _key_for(folder: str) -> bytes:
-    from engine.io.deidentify import installation_key  # deidentify imports this module
+    from engine.io.keys import installation_key
 
     return installation_key(Path(folder))
 

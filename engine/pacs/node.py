@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.io.deidentify import installation_key
+from engine.io.keys import installation_key
 from engine.pacs.forward import Forwarder
 from engine.pacs.peer import Destination
 from engine.pacs.queue import WorkQueue
@@ -134,7 +134,7 @@ class PacsNode:
 
 
 def node_key(store: Path) -> bytes:
-    """The store's own UID-hash key, made on first use (``engine.io.deidentify.installation_key``'s recipe)."""
+    """The store's own UID-hash key, made on first use (``engine.io.keys.installation_key``'s recipe)."""
     return installation_key(Path(store), name=NODE_KEY)
 
 

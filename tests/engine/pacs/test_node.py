@@ -213,3 +213,20 @@ def test_the_node_log_hashes_uids_with_its_own_key(diagnoser: Diagnoser, dicom_d
     node = start_node(tmp_path / "store", diagnoser, None)  # the same key next time: log lines stay comparable
     node.stop()
     assert key_file.read_bytes() == key
+
+
+def test_a_grayscale_chest_secondary_capture_is_diagnosed(diagnoser: Diagnoser, dicom_dir: Path,
+                                                          tmp_path: Path) -> None:
+    """Issue 26: the SC of a chest film (Modality CR, Body Part CHEST, MONOCHROME2) was refused at association;
+    it is diagnosed like the CR it came from, as ``pneumollm predict`` diagnoses it."""
+    source = dicom_dir / "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
+    node = start_node(tmp_path / "store", diagnoser, None)
+    try:
+        assert store_files(Destination("127.0.0.1", node.server.address[1], "PNEUMOLLM"), [source]) == [0]
+        assert node.wait_idle(timeout=120)
+        [item] = node.queue.items()
+    finally:
+        node.stop()
+    expected = diagnoser.predict(source)
+    assert item.state == "done" and item.decision == expected.decision.verdict.value
+    assert item.probability == pytest.approx(expected.probability, abs=1e-6)

@@ -142,13 +142,13 @@ class TriageWorker:
         assert outcome.result is not None and outcome.meta is not None
         result, meta = outcome.result, outcome.meta
         folder = self.store / RESULTS_DIR
-        paths = []
+        paths, failures = [], []
         started = time.perf_counter()
-        try:
-            for kind in RESULT_KINDS:  # a fixed order: the SR first, whatever order --send named them in
-                if kind not in self.result_kinds:
-                    continue
-                target = folder / f"{item.sop_instance_uid}.{kind}.dcm"
+        for kind in RESULT_KINDS:  # a fixed order: the SR first, whatever order --send named them in
+            if kind not in self.result_kinds:
+                continue
+            target = folder / f"{item.sop_instance_uid}.{kind}.dcm"
+            try:  # one kind that cannot be made (no lungs to draw) must not cost the others
                 if kind == "sr":
                     paths.append(export_structured_report(target, meta, result, identified=True))
                 elif kind == "pr":
@@ -157,11 +157,15 @@ class TriageWorker:
                     paths.append(export_segmentation(target, meta, result, identified=True))
                 else:  # the batch's decoded image is gone; the SC draws on its pixels
                     paths.append(export_secondary_capture(target, load_image(item.path), result, identified=True))
-        except PneumoError as exc:
-            log.warning("no result objects for instance %s (%s)", self._hash(item.sop_instance_uid),
-                        exc.user_message)
-            return (), f"the result could not be written: {exc.user_message}"
+            except PneumoError as exc:
+                log.warning("no %s for instance %s (%s)", kind, self._hash(item.sop_instance_uid), exc.user_message)
+                failures.append(f"{kind}: {exc.user_message}")
         log.debug("result objects written in %.0f ms", (time.perf_counter() - started) * 1e3)
+        if not paths:
+            return (), "the result could not be written: " + "; ".join(failures)
+        if failures:  # the others go; the log said which could not be made and why
+            log.info("instance %s: sending %d of %d result objects", self._hash(item.sop_instance_uid), len(paths),
+                     len(paths) + len(failures))
         return tuple(str(path) for path in paths), None
 
     def _write_not_diagnosed(self, item: WorkItem, outcome: CaseOutcome) -> tuple[tuple[str, ...], str | None]:

@@ -230,3 +230,24 @@ def test_a_grayscale_chest_secondary_capture_is_diagnosed(diagnoser: Diagnoser, 
     expected = diagnoser.predict(source)
     assert item.state == "done" and item.decision == expected.decision.verdict.value
     assert item.probability == pytest.approx(expected.probability, abs=1e-6)
+
+
+def test_a_result_object_that_cannot_be_made_does_not_hold_back_the_others(diagnoser: Diagnoser,
+                                                                           archive: ResultsPeer, dicom_dir: Path,
+                                                                           tmp_path: Path, monkeypatch) -> None:
+    import engine.export
+    from engine.errors import PneumoError
+
+    def no_lungs(*args: Any, **kwargs: Any) -> Path:
+        raise PneumoError("No lungs to draw.")
+
+    monkeypatch.setattr(engine.export, "export_presentation_state", no_lungs)
+    frontal = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "in", 1)
+    node = start_node(tmp_path / "store", diagnoser, Destination("127.0.0.1", archive.port, "ARCHIVE"))
+    try:
+        assert store_files(Destination("127.0.0.1", node.server.address[1], "PNEUMOLLM"), frontal) == [0]
+        assert node.wait_idle(timeout=120)
+        [item] = _wait_send(node, "sent")
+    finally:
+        node.stop()
+    assert [str(ds.SOPClassUID) for ds in archive.received] == [COMPREHENSIVE_SR]  # the SR went without the PR

@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
         from engine.errors import PneumoError
         from engine.pacs.peer import Destination, tls_client_context
 
-        if args.url and args.pacs_action != "echo":
-            return _find_web(args) if args.pacs_action == "find" else _get_web(args)
+        if args.url:
+            handlers = {"find": _find_web, "get": _get_web, "echo": _echo_web}
+            return handlers[args.pacs_action](args)
         if args.host is None or args.port is None or args.called_ae is None:
             raise PneumoError("Give the PACS as --host, --port and --called-ae (DICOM), or --url (DICOMweb).")
         peer = Destination.parse(f"{args.host}:{args.port}:{args.called_ae}")
@@ -107,6 +108,14 @@ def _find_web(args: argparse.Namespace) -> int:
                        accession_number=args.accession, study_instance_uid=args.study_uid)
     studies = find_studies_web(args.url, query, timeout=args.timeout)
     emit({"ok": True, "error": None, "count": len(studies), "studies": studies}, args.json, _find_text)
+    return 0
+
+
+def _echo_web(args: argparse.Namespace) -> int:
+    from engine.pacs.dicomweb import echo_web
+
+    echo_web(args.url, timeout=args.timeout)  # raises with the one-line reason when it does not answer
+    emit({"ok": True, "error": None, "peer": args.url}, args.json, lambda p: f"{p['peer']}: ok (QIDO-RS)")
     return 0
 
 

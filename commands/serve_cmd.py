@@ -2,8 +2,9 @@
 
 A DICOM node: a Storage SCP receiving chest radiographs into DIR, a worker that triages them as they arrive
 (queue and results in ``DIR/worklist.sqlite3``; ``pneumollm worklist --store DIR`` reads it) and, with
-``--forward``, each result's DICOM SR sent to that AE. Runs until stopped (Ctrl+C or SIGTERM); a restart
-resumes where the last run stopped.
+``--forward``, each result's DICOM objects sent to that AE (``--send``: the TID 1500 SR and the presentation
+state by default; the segmentation and the Secondary Capture on request). Runs until stopped (Ctrl+C or
+SIGTERM); a restart resumes where the last run stopped and sends again what had failed to send.
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ from typing import Any
 from commands.common import guarded
 from commands.predict_cmd import add_model_arguments, make_diagnoser
 
+DEFAULT_SEND = "sr,pr"  # engine.pacs.worker.DEFAULT_RESULT_KINDS (not imported here: the parser stays light)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ae-title", default="PNEUMOLLM", help="our AE title (default PNEUMOLLM)")
     parser.add_argument("--port", type=int, default=11112, help="TCP port to listen on (default 11112)")
     parser.add_argument("--store", type=Path, required=True, help="folder for received studies and the worklist")
     parser.add_argument("--allow", metavar="AE,...", help="accept associations only from these calling AE titles")
-    parser.add_argument("--forward", metavar="HOST:PORT:AE", help="send each result (DICOM SR) to this AE")
-    parser.add_argument("--send", default="sr", metavar="sr|sc|sr,sc",
-                        help="what --forward sends per result: the DICOM SR (default), the annotated image as a "
-                             "Secondary Capture, or both")
+    parser.add_argument("--forward", metavar="HOST:PORT:AE", help="send each result's DICOM objects to this AE")
+    parser.add_argument("--send", default=DEFAULT_SEND, metavar="sr,pr,seg,sc",
+                        help="what --forward sends per result, comma-separated: sr (TID 1500 SR), pr (presentation "
+                             "state over the radiograph), seg (lung and zone segmentation), sc (the annotated image "
+                             f"as a Secondary Capture); default {DEFAULT_SEND}")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 to accept from the network)")
     parser.add_argument("--batch-size", type=int, default=4, help="instances diagnosed together")
@@ -56,6 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
     from engine.pacs.node import NodeConfig, PacsNode, sequence_text
     from engine.pacs.peer import Destination, tls_client_context
     from engine.pacs.scp import tls_server_context
+    from engine.pacs.worker import RESULT_KINDS
 
     if not 0 < args.port < 65536:
         raise PneumoError(f"--port {args.port} is outside 1-65535.")
@@ -68,8 +73,8 @@ def _serve(args: argparse.Namespace) -> int:
         forward = forward.with_tls(tls_client_context(args.forward_tls_ca))
     context = tls_server_context(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None
     kinds = tuple(kind.strip().lower() for kind in args.send.split(",") if kind.strip())
-    if not kinds or set(kinds) - {"sr", "sc"}:
-        raise PneumoError(f"--send {args.send!r}: choose sr, sc or sr,sc.")
+    if not kinds or set(kinds) - set(RESULT_KINDS):
+        raise PneumoError(f"--send {args.send!r}: choose any of {', '.join(RESULT_KINDS)}, comma-separated.")
     config = NodeConfig(store=args.store, ae_title=args.ae_title, port=args.port, host=args.host,
                         allow=PacsNode.parse_allow(args.allow), forward=forward, result_kinds=kinds,
                         batch_size=max(1, args.batch_size), ssl_context=context)

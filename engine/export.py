@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the zone evidence needs the model; exports only read its nu
 
     from pydicom.dataset import Dataset
 
+    from engine.dicom_results.scheme import HeadIdentity
     from engine.ilo.zone_evidence import ZoneEvidenceReport
 
 
@@ -206,6 +207,16 @@ def export_structured_report(path: Path, image: LoadedImage | ImageMeta, result:
 
     return _write_from_header(path, image, "SR", identified, lambda source, reference: measurement_report(
         reference, result, pixel_spacing=source.meta.pixel_spacing, evidence=evidence))
+
+
+def export_not_diagnosed_report(path: Path, image: LoadedImage | ImageMeta, head: HeadIdentity, reasons: list[str],
+                                *, identified: bool = False) -> Path:
+    """The TID 1500 SR of a case the head refused before it ran (outside its intended use), with the reasons and
+    no score (``engine.dicom_results.measurement_report.not_diagnosed_report``); header only."""
+    from engine.dicom_results.measurement_report import not_diagnosed_report
+
+    return _write_from_header(path, image, "SR", identified,
+                              lambda _source, reference: not_diagnosed_report(reference, head, reasons))
 
 
 def export_presentation_state(path: Path, image: LoadedImage | ImageMeta, result: DiagnosisResult, *,

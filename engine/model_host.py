@@ -97,6 +97,7 @@ def triage_folder(session: ModelSession, folder: str | Path, out: str | Path, ba
 def drain_store(session: ModelSession, store: str | Path, *, send_results: bool, result_kinds: tuple[str, ...],
                 batch_size: int, progress: Progress, cancelled: Cancelled) -> int:
     """Diagnose everything a DICOM node's store has queued now (the viewer's node receives; this diagnoses)."""
+    from engine.pacs.node import node_key
     from engine.pacs.queue import WorkQueue
     from engine.pacs.worker import TriageWorker
 
@@ -104,7 +105,8 @@ def drain_store(session: ModelSession, store: str | Path, *, send_results: bool,
     queue = WorkQueue.in_store(Path(store))
     try:
         worker = TriageWorker(queue, diagnoser, store, send_results=send_results, result_kinds=result_kinds,
-                              batch_size=batch_size, on_finished=lambda uid: progress(("finished", uid)))
+                              batch_size=batch_size, on_finished=lambda uid: progress(("finished", uid)),
+                              uid_key=node_key(Path(store)))  # the node's log key, as its SCP hashes with
         return worker.process_available(cancelled)
     finally:
         queue.close()

@@ -164,3 +164,81 @@ def test_serve_refuses_a_bad_forward_address_in_one_line(tmp_path: Path) -> None
     result = run_cli("serve", "--store", str(tmp_path), "--port", str(free_port()), "--forward", "pacs:ORTHANC")
     assert result.returncode == 1 and "HOST:PORT:AE" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_refuses_an_unknown_result_kind_in_one_line(tmp_path: Path) -> None:
+    from commands.serve_cmd import DEFAULT_SEND
+    from engine.pacs.worker import DEFAULT_RESULT_KINDS
+
+    assert DEFAULT_SEND == ",".join(DEFAULT_RESULT_KINDS) == "sr,pr"
+    result = run_cli("serve", "--store", str(tmp_path), "--port", str(free_port()), "--send", "sr,pdf")
+    assert result.returncode == 1 and "sr, sc, pr, seg" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def failed_send_store(store: Path) -> str:
+    """A store whose one instance was diagnosed and whose results' send failed after the retries."""
+    from engine.pacs.queue import ItemResult, WorkQueue
+
+    queue = WorkQueue.in_store(store)
+    result_file = store / "results" / "1.2.3.4.sr.dcm"
+    result_file.parent.mkdir(parents=True)
+    result_file.write_bytes(b"stand-in")
+    queue.enqueue("1.2.3.4", "1.2.3", "1.2.3.5", store / "studies" / "1.2.3" / "1.2.3.4.dcm", "0" * 32)
+    [item] = queue.claim()
+    queue.finish(item.id, ItemResult("done", 0.9, "flagged", 0.5, result_paths=(str(result_file),)), send=True)
+    queue.record_send(item.id, sent=False, error="ARCHIVE did not answer")
+    queue.close()
+    return "1.2.3.4"
+
+
+@pytest.mark.parametrize("which", ["failed", "1.2.3.4"])
+def test_worklist_resend_makes_failed_sends_due_again(which: str, tmp_path: Path) -> None:
+    failed_send_store(tmp_path / "store")
+    assert worklist(tmp_path / "store")["items"][0]["send_state"] == "failed"
+    payload = worklist(tmp_path / "store", "--resend", which)
+    assert payload["resent"] == 1 and payload["items"][0]["send_state"] == "pending"
+    assert tuple(payload["items"][0])[: len(CONTRACT)] == CONTRACT
+    assert worklist(tmp_path / "store", "--resend", "failed")["resent"] == 0  # nothing failed any more
+    assert "resent" not in worklist(tmp_path / "store")  # a plain listing stays as it was
+
+
+def test_worklist_resend_of_an_unknown_instance_fails_in_one_line(tmp_path: Path) -> None:
+    failed_send_store(tmp_path / "store")
+    result = run_cli("worklist", "--store", str(tmp_path / "store"), "--resend", "9.9.9", "--json")
+    assert result.returncode == 1 and "9.9.9" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and json.loads(result.stdout)["ok"] is False
+
+
+def test_pacs_echo_over_dicomweb(tmp_path: Path) -> None:
+    """``pacs echo --url`` asks the DICOMweb service one QIDO-RS question (it used to demand --host)."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Qido(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            found = self.path.startswith("/dicom-web/studies")
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.end_headers()
+            self.wfile.write(b"[]" if found else b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Qido)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        ok = run_cli("pacs", "echo", "--url", f"{base}/dicom-web", "--json")
+        assert ok.returncode == 0, ok.stderr
+        assert json.loads(ok.stdout) == {"ok": True, "error": None, "peer": f"{base}/dicom-web"}
+        assert asked and asked[0].startswith("/dicom-web/studies")
+        wrong = run_cli("pacs", "echo", "--url", f"{base}/elsewhere", "--timeout", "5", "--json")
+        assert wrong.returncode == 1 and "HTTP 404" in wrong.stderr and "--host" not in wrong.stderr
+        assert len(wrong.stderr.strip().splitlines()) == 1
+    finally:
+        server.shutdown()

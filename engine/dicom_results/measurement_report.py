@@ -11,6 +11,11 @@ What OHIF, AI-result panels and anything that reads TID 1500 find in it (IHE AI 
 * six planar-ROI groups (TID 1410), one per ILO zone: the zone's outline as a closed SCOORD POLYLINE on the
   radiograph, its finding site (SNOMED CT upper / middle / lower zone of lung, with laterality), its area in mm²
   when the pixel spacing is known and, when given, the model's zone evidence (``engine.ilo.zone_evidence``).
+
+A case the head refused before it ran (outside its intended use: a lateral view, an adult for a paediatric head)
+gets the same report from ``not_diagnosed_report``: the finding "not diagnosed", the reasons, the algorithm and
+the image, and no score, no thresholds, no zones — so the archive shows that the AI saw the study and why it
+said nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from pydicom.dataset import Dataset
 
 from engine.decision import Verdict
 from engine.dicom_results.outlines import mask_polylines
-from engine.dicom_results.scheme import ALGORITHM, concept, declare_scheme, device_uid, finding_concept, sr_algorithm
+from engine.dicom_results.scheme import (
+    ALGORITHM,
+    HeadIdentity,
+    Identified,
+    concept,
+    declare_scheme,
+    device_uid,
+    finding_concept,
+    head_algorithm,
+    sr_algorithm,
+)
 from engine.errors import SegmentationError
 from engine.flags import messages
 from engine.notices import DISCLAIMER, MANUFACTURER, RESULT_SERIES
@@ -61,21 +76,64 @@ def result_zones(result: DiagnosisResult) -> LungZones | None:
 def measurement_report(reference: Dataset, result: DiagnosisResult, *, pixel_spacing: tuple[float, float] | None,
                        evidence: ZoneEvidenceReport | None = None) -> hd.sr.ComprehensiveSR:
     """The SR for ``result`` on the image whose (already de-identified or identified) header is ``reference``."""
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
-    source = {"referenced_sop_class_uid": reference.SOPClassUID,
-              "referenced_sop_instance_uid": reference.SOPInstanceUID}
+    source = _source(reference)
     algorithm = sr_algorithm(result)
-    device = hd.sr.DeviceObserverIdentifyingAttributes(uid=device_uid(result), name=ALGORITHM,
-                                                       manufacturer_name=MANUFACTURER,
-                                                       model_name=f"head {result.model_id}"[:64])
-    context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
-        observer_type=codes.DCM.Device, observer_identifying_attributes=device))
     groups: list = [_image_group(result, source, algorithm)]
     zones = result_zones(result)
     if zones is not None:
         groups += _zone_groups(zones, source, algorithm, pixel_spacing, evidence)
+    return _report(reference, result, groups)
+
+
+def not_diagnosed_report(reference: Dataset, head: HeadIdentity, reasons: list[str]) -> hd.sr.ComprehensiveSR:
+    """The SR of a case ``head`` did not diagnose, saying why (``reasons``); no score, thresholds or zones."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    source = _source(reference)
+    algorithm = head_algorithm({"profile": head.profile, "head": head.model_id})
+    finding = finding_concept(head)
+    not_diagnosed = concept(*VERDICT_CODES[Verdict.NOT_DIAGNOSED])
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"{ALGORITHM} image-level result"),
+        finding_type=finding, algorithm_id=algorithm, finding_sites=[hd.sr.FindingSite(codes.SCT.Lung)],
+        qualitative_evaluations=[hd.sr.QualitativeEvaluation(finding, not_diagnosed),
+                                 hd.sr.QualitativeEvaluation(concept("DECISION", "Screening decision"),
+                                                             not_diagnosed)],
+        source_images=[hd.sr.SourceImageForMeasurementGroup(**source)])
+    reasons = reasons or ["the case was not diagnosed"]
+    _add_texts(group, [("RESULT", "PneumoLLM result", Verdict.NOT_DIAGNOSED.value),
+                       ("DECTEXT", "Decision", f"{Verdict.NOT_DIAGNOSED.value}: " + "; ".join(reasons)),
+                       *(("NOTDIAGWHY", "Reason not diagnosed", reason) for reason in reasons),
+                       ("MODEL", "Model", f"{ALGORITHM} {head.profile} head {head.model_id}"),
+                       ("DISCLAIM", "Disclaimer", DISCLAIMER)])
+    return _report(reference, head, [group])
+
+
+def _source(reference: Dataset) -> dict[str, str]:
+    return {"referenced_sop_class_uid": reference.SOPClassUID,
+            "referenced_sop_instance_uid": reference.SOPInstanceUID}
+
+
+def _add_texts(group, texts) -> None:
+    import highdicom as hd
+
+    content = group[0].ContentSequence
+    for code, meaning, value in texts:
+        content.append(hd.sr.TextContentItem(name=concept(code, meaning), value=str(value)[:1024],
+                                             relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+
+
+def _report(reference: Dataset, identity: Identified, groups: list) -> hd.sr.ComprehensiveSR:
+    """The TID 1500 document around ``groups``: the algorithm as the observer device, the image library."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    device = hd.sr.DeviceObserverIdentifyingAttributes(uid=device_uid(identity), name=ALGORITHM,
+                                                       manufacturer_name=MANUFACTURER,
+                                                       model_name=f"head {identity.model_id}"[:64])
+    context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device, observer_identifying_attributes=device))
     report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=hd.sr.CodedConcept(
         *CHEST_RADIOGRAPH), imaging_measurements=groups, title=codes.DCM.ImagingMeasurementReport,
         referenced_images=[_library_entry(reference)])
@@ -137,10 +195,7 @@ def _image_group(result: DiagnosisResult, source: dict[str, str],
              ("MODEL", "Model", f"{ALGORITHM} {result.profile} head {result.model_id}"),
              *((("GRADE", "Suggested ILO grade (model)", result.suggested_grade),) if result.suggested_grade else ()),
              ("DISCLAIM", "Disclaimer", DISCLAIMER)]
-    content = group[0].ContentSequence
-    for code, meaning, value in texts:
-        content.append(hd.sr.TextContentItem(name=concept(code, meaning), value=str(value)[:1024],
-                                             relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+    _add_texts(group, texts)
     return group
 
 

@@ -10,7 +10,8 @@ Identification Sequence, so a reader can look the scheme up (``docs/dicom_confor
 from __future__ import annotations
 
 import importlib.metadata
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
@@ -30,6 +31,28 @@ ALGORITHM = "PneumoLLM"
 # Disorders with a SNOMED CT concept, by the head's positive label (lower case). Other labels get a private code.
 FINDINGS_SCT = {"pneumoconiosis": ("40122008", "Pneumoconiosis"), "silicosis": ("805002", "Silicosis"),
                 "asbestosis": ("22607003", "Asbestosis")}
+
+
+class Identified(Protocol):
+    """What names the head behind a result: a ``DiagnosisResult``, or a ``HeadIdentity`` when there is none."""
+
+    @property
+    def profile(self) -> str: ...
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def positive_label(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class HeadIdentity:
+    """The head that looked at a case it did not diagnose (no result to take its identity from)."""
+
+    profile: str
+    model_id: str
+    positive_label: str
 
 
 def software_version() -> str:
@@ -68,7 +91,7 @@ def declare_scheme(dataset: Dataset, item: Dataset | None = None) -> None:
     dataset.CodingSchemeIdentificationSequence = existing
 
 
-def finding_concept(result: DiagnosisResult) -> hd.sr.CodedConcept:
+def finding_concept(result: Identified) -> hd.sr.CodedConcept:
     """The disorder the head screens for: SNOMED CT when there is a concept for its label, else private."""
     import highdicom as hd
 
@@ -79,7 +102,7 @@ def finding_concept(result: DiagnosisResult) -> hd.sr.CodedConcept:
     return concept("FINDING", f"Finding: {label}")
 
 
-def device_uid(result: DiagnosisResult) -> str:
+def device_uid(result: Identified) -> str:
     """A stable UID for the algorithm as an observer device: one per installed head, the same on every run."""
     return generate_uid(entropy_srcs=[ALGORITHM, result.model_id])
 
@@ -91,10 +114,15 @@ def algorithm_parameters(result: DiagnosisResult) -> dict[str, str]:
 
 def sr_algorithm(result: DiagnosisResult) -> hd.sr.AlgorithmIdentification:
     """TID 4019 Algorithm Identification: name, version (the software's) and the head as parameters."""
+    return head_algorithm(algorithm_parameters(result))
+
+
+def head_algorithm(parameters: dict[str, str]) -> hd.sr.AlgorithmIdentification:
+    """TID 4019 for ``parameters`` (profile, head, and the threshold when a decision was made)."""
     import highdicom as hd
 
-    parameters = [f"{key}={value}" for key, value in algorithm_parameters(result).items()]
-    return hd.sr.AlgorithmIdentification(name=ALGORITHM, version=software_version(), parameters=parameters,
+    return hd.sr.AlgorithmIdentification(name=ALGORITHM, version=software_version(),
+                                         parameters=[f"{key}={value}" for key, value in parameters.items()],
                                          manufacturer=MANUFACTURER)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from engine.errors import PneumoError
 from engine.ilo.form import IloReading, validate
 from engine.io import ImageMeta
-from engine.io.phi import hash_uid
+from engine.io.phi import uid_digest
 from engine.paths import data_dir, file_sha256
 
 SCHEMA = """
@@ -54,7 +54,7 @@ class StoredReading:
 def instance_key(meta: ImageMeta) -> str:
     """A stable, non-identifying key for one image: hashed SOP Instance UID, else a content hash."""
     if meta.sop_instance_uid:
-        return "sop:" + hash_uid(meta.sop_instance_uid)
+        return "sop:" + uid_digest(meta.sop_instance_uid)  # unkeyed: readings stay found if a key changes
     return "file:" + file_sha256(Path(meta.path))
 
 

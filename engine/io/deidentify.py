@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
-from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
+from engine.io.keys import KEY_FILE, installation_key
 from engine.io.phi import PHI_KEYWORDS
-from engine.paths import data_dir
 
-KEY_FILE = "deid.key"
+__all__ = ["KEY_FILE", "deidentify", "installation_key", "pseudonym", "pseudonym_uid"]  # the key: engine.io.keys
 # DCM codes from CID 7050 (De-identification Method): the profile and the options applied.
 BASIC_PROFILE = ("113100", "Basic Application Confidentiality Profile")
 RETAIN_DATES = ("113106", "Retain Longitudinal Temporal Information Full Dates Option")
@@ -31,25 +28,6 @@ METHOD = "PS3.15 Basic Profile; keyed pseudonyms (HMAC-SHA256)"  # LO: at most 6
 UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID",
                 "ReferencedSOPInstanceUID", "MediaStorageSOPInstanceUID")
 DATE_VRS = ("DA", "DT", "TM")
-
-
-def installation_key(folder: Path | None = None) -> bytes:
-    """This installation's secret pseudonym key, created on first use (32 random bytes, owner-only file)."""
-    path = (folder or data_dir()) / KEY_FILE
-    if path.exists():
-        key = path.read_bytes()
-        if len(key) >= 32:
-            return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    # O_EXCL: two processes starting together keep whichever key was written first.
-    try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(handle, "wb") as out:
-        out.write(key)
-    return key
 
 
 def pseudonym(value: str, key: bytes, *, length: int = 16) -> str:

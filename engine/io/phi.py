@@ -2,13 +2,17 @@
 
 Everything that shows, logs or exports DICOM metadata goes through here: ``safe_summary`` for logs and
 exports, ``tag_rows`` for the tag browser (PHI rows marked, hidden unless the user asks), ``hash_uid`` for
-audit records. Based on the DICOM PS3.15 Basic Application Level Confidentiality Profile.
+audit records and logs (keyed: an archive's UID list does not reverse it). Based on the DICOM PS3.15 Basic
+Application Level Confidentiality Profile.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only annotations: the window imports this module (hash_uid) before any DICOM is open
@@ -47,11 +51,36 @@ def is_phi(element: DataElement) -> bool:
     return element.keyword in PHI_KEYWORDS
 
 
-def hash_uid(value: str | None) -> str | None:
-    """A stable, non-reversible stand-in for a UID or patient id (audit logs, triage output)."""
+def hash_uid(value: str | None, key: bytes | None = None) -> str | None:
+    """A stable, non-reversible stand-in for a UID or patient id (audit records, logs, triage output).
+
+    HMAC-SHA256 with ``key``, by default this installation's secret key (the de-identification's, ``deid.key``
+    in the user's data folder): without the key, hashing an archive's list of UIDs does not find which one a
+    log line names. The PACS node passes the key kept in its store folder (``engine.pacs.node``).
+    """
     if not value:
         return None
+    secret = key if key is not None else _installation_key()
+    return hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def uid_digest(value: str) -> str:
+    """An unkeyed digest of a UID, for lookup keys in this installation's own databases only (never logged or
+    exported: anyone with the UID could recompute it). It must not change when a key does (ILO readings)."""
     return hashlib.sha256(str(value).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _key_for(folder: str) -> bytes:
+    from engine.io.keys import installation_key
+
+    return installation_key(Path(folder))
+
+
+def _installation_key() -> bytes:
+    from engine.paths import data_dir
+
+    return _key_for(str(data_dir()))  # per data folder: PNEUMOLLM_DATA may change (tests, a second profile)
 
 
 # Non-identifying attributes worth showing in logs, error reports and exports.

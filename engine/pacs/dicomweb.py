@@ -36,6 +36,18 @@ def _failed(url: str, exc: Exception) -> PacsError:
                      "that the PACS serves DICOMweb there.")
 
 
+def echo_web(url: str, *, timeout: float = 30.0) -> None:
+    """The DICOMweb counterpart of C-ECHO: one QIDO-RS study search with ``limit=1``; raises PacsError when the
+    service does not answer it."""
+    import requests
+
+    client = _client(url, timeout)
+    try:
+        client.search_for_studies(limit=1, fields=["StudyInstanceUID"])
+    except requests.RequestException as exc:
+        raise _failed(url, exc) from exc
+
+
 def find_studies_web(url: str, query: StudyQuery, *, timeout: float = 30.0) -> list[dict[str, Any]]:
     """QIDO-RS ``/studies`` with the query's filters; one dict per study (the keys of ``scu.STUDY_KEYS``)."""
     import requests

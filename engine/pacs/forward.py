@@ -1,4 +1,4 @@
-"""Send results back: the DICOM SR (and / or SC) of each diagnosed instance to a configured destination AE.
+"""Send results back: the result objects (SR, presentation state, SEG, SC) of each instance to a destination AE.
 
 Sends wait in the work queue (``send_state``); a failed attempt is retried with exponential back-off, and after
 the last attempt the item stays ``failed`` with the reason — visible in the worklist, never dropped silently.
@@ -62,7 +62,8 @@ class Forwarder:
     """
 
     def __init__(self, queue: WorkQueue, destination: Destination, *, calling_ae: str = "PNEUMOLLM",
-                 attempts: int = 5, first_delay: float = 5.0, max_delay: float = 300.0, timeout: float = 30.0) -> None:
+                 attempts: int = 5, first_delay: float = 5.0, max_delay: float = 300.0, timeout: float = 30.0,
+                 uid_key: bytes | None = None) -> None:
         self.queue = queue
         self.destination = destination
         self.calling_ae = calling_ae
@@ -70,6 +71,7 @@ class Forwarder:
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.timeout = timeout
+        self.uid_key = uid_key  # of the UID hashes in log lines (engine.io.phi.hash_uid)
 
     def send_due(self) -> int:
         """One pass over the sends that are due; how many were sent."""
@@ -90,15 +92,16 @@ class Forwarder:
             if error is None:
                 self.queue.record_send(item.id, sent=True)
                 sent += 1
-                log.info("result of instance %s sent to %s", hash_uid(item.sop_instance_uid), self.destination)
+                log.info("result of instance %s sent to %s", hash_uid(item.sop_instance_uid, self.uid_key),
+                         self.destination)
                 continue
             attempt = item.send_attempts + 1
             retry_at = None
             if attempt < self.attempts:
                 retry_at = time.time() + min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
             self.queue.record_send(item.id, sent=False, error=error, retry_at=retry_at)
-            log.warning("result of instance %s not sent (attempt %d of %d): %s", hash_uid(item.sop_instance_uid),
-                        attempt, self.attempts, error)
+            log.warning("result of instance %s not sent (attempt %d of %d): %s",
+                        hash_uid(item.sop_instance_uid, self.uid_key), attempt, self.attempts, error)
         return sent
 
     def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-STATES = ("queued", "running", "done", "failed")
+STATES = ("queued", "running", "done", "failed", "skipped")  # skipped: kept, never diagnosed (``engine.pacs.intake``)
 SEND_STATES = ("", "pending", "sent", "failed")  # "" = nothing to send (no destination, or no result)
 FLAGGED_FIRST, NEWEST_FIRST = "flagged", "newest"
 # The worklist's orders and their titles for people; the first is what the CLI and the viewer show by default.
@@ -159,10 +159,12 @@ class WorkQueue:
         return _item(row) if row else None
 
     def enqueue(self, sop_instance_uid: str, study_instance_uid: str, series_instance_uid: str, path: str | Path,
-                sha256: str, *, received_at: float | None = None) -> bool:
+                sha256: str, *, received_at: float | None = None, skipped: str | None = None) -> bool:
         """Queue one stored instance; True if queued. A duplicate SOP Instance UID with the same content is
-        already queued or done (False); with other content it replaces the earlier row and is queued again."""
+        already queued or done (False); with other content it replaces the earlier row and is queued again.
+        With ``skipped`` (the reason) the row is kept as skipped instead: stored, listed, never diagnosed."""
         now = time.time() if received_at is None else received_at
+        state, finished = ("skipped", time.time()) if skipped else ("queued", None)
         with self._transaction() as db:
             row = db.execute("SELECT sha256 FROM items WHERE sop_instance_uid = ?", (sop_instance_uid,)).fetchone()
             if row is not None and row["sha256"] == sha256:
@@ -170,8 +172,9 @@ class WorkQueue:
             if row is not None:
                 db.execute("DELETE FROM items WHERE sop_instance_uid = ?", (sop_instance_uid,))
             db.execute("INSERT INTO items (sop_instance_uid, study_instance_uid, series_instance_uid, path, sha256, "
-                       "received_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       (sop_instance_uid, study_instance_uid, series_instance_uid, str(path), sha256, now))
+                       "received_at, state, error, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (sop_instance_uid, study_instance_uid, series_instance_uid, str(path), sha256, now, state,
+                        skipped, finished))
         return True
 
     def known_paths(self) -> set[str]:
@@ -229,6 +232,13 @@ class WorkQueue:
         with self._transaction() as db:
             db.execute("UPDATE items SET send_state = 'pending', send_attempts = 0, send_next_at = ? "
                        "WHERE id = ? AND result_paths IS NOT NULL", (time.time(), item_id))
+
+    def resend_failed(self) -> int:
+        """Every send that failed after its retries, due again now (``worklist --resend failed``, and each start
+        of a node with a destination); how many."""
+        with self._transaction() as db:
+            return db.execute("UPDATE items SET send_state = 'pending', send_attempts = 0, send_next_at = ? "
+                              "WHERE send_state = 'failed' AND result_paths IS NOT NULL", (time.time(),)).rowcount
 
     # -- readers ----------------------------------------------------------------------------------------
     def items(self, order: str = NEWEST_FIRST) -> list[WorkItem]:

@@ -11,8 +11,11 @@ from engine.triage import TriageRow, write_csv
 
 
 def triage_row(item: WorkItem) -> TriageRow:
-    """The CSV row of one received instance (queued or running ones say so in ``error``)."""
-    error = item.error or ("" if item.state in ("done", "failed") else f"{item.state}, no result yet")
+    """The CSV row of one received instance (queued or running ones say so in ``error``, skipped ones why)."""
+    if item.state == "skipped":
+        error = f"skipped: {item.error or 'not a radiograph to diagnose'}"
+    else:
+        error = item.error or ("" if item.state in ("done", "failed") else f"{item.state}, no result yet")
     return TriageRow(file=item.path, study_uid=item.study_instance_uid, series_uid=item.series_instance_uid,
                      probability=item.probability, decision=item.decision or "", threshold=item.threshold,
                      error=error, sha256=item.sha256, warnings=item.warnings)

@@ -19,9 +19,9 @@ import pydicom
 import pytest
 
 from engine.diagnoser import Diagnoser
-from engine.dicom_results.scheme import ALGORITHM, SCHEME, software_version
+from engine.dicom_results.scheme import ALGORITHM, SCHEME, HeadIdentity, software_version
 from engine.errors import UnsupportedImageError
-from engine.export import EXPORT_KINDS, export_case
+from engine.export import EXPORT_KINDS, export_case, export_not_diagnosed_report
 from engine.flags import Flag
 from engine.ilo.sr import export_reading_sr
 from engine.ilo.zone_evidence import ZoneEvidence, ZoneEvidenceReport
@@ -92,6 +92,10 @@ def written(radiograph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
             name = f"{kind}{'-identified' if identified else ''}"
             out[name] = export_case(kind, folder / f"{name}.dcm", source, result, identified=identified)
     out["ilo-sr"] = export_reading_sr(folder / "ilo.dcm", image, reading(ABNORMAL), evidence=evidence_report())
+    head = HeadIdentity(result.profile, result.model_id, result.positive_label)  # a case the head refused unseen
+    out["sr-not-diagnosed"] = export_not_diagnosed_report(folder / "nd.dcm", image.meta, head,
+                                                          ["adult patient (62 years); the head reads 1-5 years"],
+                                                          identified=True)
     return out
 
 
@@ -102,7 +106,7 @@ def dciodvfy(path: Path) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("name", ["sr", "sr-identified", "sc", "sc-identified", "pr", "pr-identified", "seg",
-                                  "seg-identified", "ilo-sr"])
+                                  "seg-identified", "ilo-sr", "sr-not-diagnosed"])
 def test_dciodvfy_finds_no_errors_and_only_explained_warnings(written: dict[str, Path], name: str) -> None:
     if shutil.which("dciodvfy") is None:
         pytest.skip("dciodvfy (dicom3tools) is not installed: apt-get install dicom3tools")
@@ -201,6 +205,23 @@ def test_a_case_not_diagnosed_says_so_and_why(radiograph, tmp_path: Path) -> Non
     assert named(items, finding.CodeMeaning)[0].ConceptCodeSequence[0].CodeMeaning == "Not diagnosed"
     assert any("lateral view" in i.TextValue for i in named(items, "Reason not diagnosed"))
     assert named(items, "PneumoLLM result")[0].TextValue == "not diagnosed"
+
+
+def test_a_case_refused_before_the_model_ran_gets_a_report_without_a_score(radiograph,
+                                                                          written: dict[str, Path]) -> None:
+    image, result = radiograph
+    sr = pydicom.dcmread(written["sr-not-diagnosed"])
+    assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    assert sr.PatientID == pydicom.dcmread(image.meta.path, stop_before_pixels=True).PatientID  # identified
+    items = content_items(sr)
+    assert named(items, "Screening decision")[0].ConceptCodeSequence[0].CodeMeaning == "Not diagnosed"
+    assert named(items, "Reason not diagnosed")[0].TextValue.startswith("adult patient")
+    assert named(items, "PneumoLLM result")[0].TextValue == "not diagnosed"
+    assert not named(items, f"Probability of {result.positive_label}") and not named(items, "Operating threshold")
+    assert not [i for i in items if i.ValueType == "SCOORD"]  # no zones: the model never saw the lungs
+    assert any(result.model_id in i.TextValue for i in named(items, "Algorithm Parameters"))
+    images = {i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID for i in items if i.ValueType == "IMAGE"}
+    assert images == {image.meta.sop_instance_uid}
 
 
 def test_the_finding_is_snomed_coded_when_there_is_a_concept(radiograph, tmp_path: Path) -> None:

@@ -1,10 +1,16 @@
 """Integration with a real PACS and the DICOM reference tools: Orthanc (started here on loopback ports with a
 temporary configuration and storage folder) and dcmtk's storescu. Skipped with the reason when they are absent
-(``apt-get install -y orthanc dcmtk``; see the README's "Connecting to a PACS")."""
+(``apt-get install -y orthanc dcmtk``, which ``.ci/run`` does as root; see the README's "Connecting to a PACS").
+
+The clinic's loop: Orthanc pushes a study to a node started here (REST ``/modalities/NODE/store``), the TID 1500 SR
+and the presentation state land in the same study in Orthanc (an out-of-intended-use film gets its SR too), a
+study-level re-push of that study — now holding our results — succeeds, and nothing is diagnosed twice.
+Every wait is bounded."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -67,9 +73,18 @@ class OrthancServer:
                 pytest.fail(f"Orthanc did not start; see {root / 'orthanc.log'}")
             time.sleep(0.3)
 
-    def rest(self, path: str) -> object:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=10) as answer:
+    def rest(self, path: str, body: object | None = None, timeout: float = 10) -> object:
+        """GET ``path`` (or POST ``body`` as JSON) on the REST API; the decoded answer."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=data,
+                                         method="GET" if body is None else "POST")
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             return json.loads(answer.read())
+
+    def file(self, instance_id: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/instances/{instance_id}/file",
+                                    timeout=30) as answer:
+            return answer.read()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -80,10 +95,13 @@ class OrthancServer:
         self.log.close()
 
 
+NODE_PORT = free_port()  # the loop test's node: Orthanc knows it as modality NODE from its start
+
+
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OrthancServer, int]]:
     move_port = free_port()
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc"), {"PNEUMOLLM": move_port})
+    server = OrthancServer(tmp_path_factory.mktemp("orthanc"), {"PNEUMOLLM": move_port, "NODE": NODE_PORT})
     yield server, move_port
     server.stop()
 
@@ -138,7 +156,7 @@ def test_storescu_to_our_node_and_the_sr_back_to_orthanc(orthanc, dicom_dir: Pat
     patients = server.rest("/patients?expand")
     [patient] = [p for p in patients if p["MainDicomTags"].get("PatientID") == "ORTH-2"]  # type: ignore[union-attr]
     series = server.rest(f"/patients/{patient['ID']}/series?expand")
-    assert [s["MainDicomTags"].get("Modality") for s in series] == ["SR"]  # type: ignore[union-attr]
+    assert sorted(s["MainDicomTags"].get("Modality") for s in series) == ["PR", "SR"]  # type: ignore[union-attr]
 
 
 @pytest.mark.skipif(not DICOMWEB_PLUGIN.is_file(),
@@ -164,3 +182,63 @@ def test_dicomweb_search_and_retrieve(orthanc, dicom_dir: Path, tmp_path: Path) 
     assert json.loads(cli.stdout)["studies"][0]["study_instance_uid"] == "1.2.826.0.1.3680043.8.1.123"
     with pytest.raises(PacsError, match="HTTP 404"):
         find_studies_web(f"http://127.0.0.1:{server.http_port}/no-such-root", StudyQuery())
+
+
+def _wait_for_sends(node: PacsNode, timeout: float = 120) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        items = [item for item in node.queue.items() if item.result_files]
+        if items and all(item.send_state in ("sent", "failed") for item in items):
+            return items
+        if time.monotonic() > deadline:
+            pytest.fail(f"results not sent within {timeout:.0f} s: {[i.send_state for i in items]}")
+        time.sleep(0.2)
+
+
+def test_the_clinic_loop_orthanc_pushes_a_study_and_gets_sr_and_presentation_state_back(
+        orthanc, dicom_dir: Path, tmp_path: Path) -> None:
+    server, _ = orthanc
+    study_uid = "1.2.826.0.1.3680043.8.1.4242"
+    frontal = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "in", 1, study_uid=study_uid,
+                                PatientID="LOOP-1")
+    lateral = relabelled_copies(dicom_dir / "RG1_J2KI.dcm", tmp_path / "lat", 1, study_uid=study_uid,
+                                PatientID="LOOP-1", ViewPosition="LL")  # outside the intended use: frontal films
+    assert storescu(server.dicom_port, "ORTHANC", frontal + lateral).returncode == 0
+    [study_id] = [study["ID"] for study in server.rest("/studies?expand")  # type: ignore[union-attr]
+                  if study["MainDicomTags"].get("StudyInstanceUID") == study_uid]
+    diagnoser = Diagnoser(make_tiny_head(tmp_path / "head", with_map=False), segmenter=LungSegmenter(weights=None))
+    node = PacsNode(NodeConfig(store=tmp_path / "store", port=NODE_PORT, forward=server.peer), diagnoser)
+    node.start()
+    try:
+        push = {"Resources": [study_id], "Synchronous": True}
+        server.rest("/modalities/NODE/store", body=push, timeout=120)  # raises on an HTTP error
+        assert node.wait_idle(timeout=180)
+        first = {item.sop_instance_uid: item for item in _wait_for_sends(node)}
+        assert all(item.send_state == "sent" for item in first.values()), [i.send_error for i in first.values()]
+        series = server.rest(f"/studies/{study_id}/series?expand")
+        modalities = sorted(s["MainDicomTags"].get("Modality") for s in series)  # type: ignore[union-attr]
+        assert modalities == ["CR", "CR", "PR", "SR", "SR"]  # both films, an SR each, the frontal's GSPS
+
+        # the study again, now with our results in it: accepted whole, the results kept as skipped, no re-diagnosis
+        server.rest("/modalities/NODE/store", body=push, timeout=120)
+        assert node.wait_idle(timeout=60)
+        items = node.queue.items()
+    finally:
+        node.stop()
+    films = [item for item in items if item.sop_instance_uid in first]
+    assert len(films) == 2 and all(item.finished_at == first[item.sop_instance_uid].finished_at for item in films)
+    ours = [item for item in items if item.sop_instance_uid not in first]
+    assert len(ours) == 3 and all(item.state == "skipped" and "our own result" in (item.error or "") for item in ours)
+    assert len(server.rest(f"/studies/{study_id}/instances")) == 5  # type: ignore[arg-type]  # nothing new came back
+
+    lateral_uid = str(dcmread(lateral[0], stop_before_pixels=True).SOPInstanceUID)
+    assert first[lateral_uid].decision == "not diagnosed" and len(first[lateral_uid].result_files) == 1
+    for instance in server.rest(f"/studies/{study_id}/instances?expand"):  # type: ignore[union-attr]
+        if instance["MainDicomTags"].get("SOPInstanceUID") in first:
+            continue
+        path = tmp_path / f"{instance['ID']}.dcm"
+        path.write_bytes(server.file(instance["ID"]))
+        if shutil.which("dciodvfy"):
+            found = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=120)
+            errors = [line for line in (found.stdout + found.stderr).splitlines() if re.match("^Error", line)]
+            assert not errors, f"dciodvfy on what Orthanc holds: {errors}"

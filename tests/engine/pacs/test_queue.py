@@ -23,7 +23,7 @@ def test_claims_follow_arrival_and_each_item_once(tmp_path: Path) -> None:
     first, second = queue.claim(2), queue.claim(2)
     assert [i.sop_instance_uid for i in first] == ["1.2.0", "1.2.1"]
     assert [i.sop_instance_uid for i in second] == ["1.2.2", "1.2.3"]
-    assert queue.counts() == {"queued": 1, "running": 4, "done": 0, "failed": 0}
+    assert queue.counts() == {"queued": 1, "running": 4, "done": 0, "failed": 0, "skipped": 0}
 
 
 def test_kill_while_running_requeues_exactly_the_unfinished(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_kill_while_running_requeues_exactly_the_unfinished(tmp_path: Path) -> N
     killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert killed.returncode == -9
     queue = WorkQueue.in_store(tmp_path)
-    assert queue.counts() == {"queued": 1, "running": 2, "done": 1, "failed": 0}
+    assert queue.counts() == {"queued": 1, "running": 2, "done": 1, "failed": 0, "skipped": 0}
     assert queue.recover() == 2
     again = queue.claim(10)
     assert [i.sop_instance_uid for i in again] == ["1.2.1", "1.2.2", "1.2.3"]  # never 1.2.0 a second time
@@ -54,7 +54,7 @@ def test_duplicates_same_content_ignored_other_content_requeued(tmp_path: Path) 
     assert not queue.enqueue("1.2.3", "1.9", "", "/a.dcm", "aaa")
     assert queue.counts()["done"] == 1
     assert queue.enqueue("1.2.3", "1.9", "", "/a.dcm", "bbb")  # corrected image: diagnosed again
-    assert queue.counts() == {"queued": 1, "running": 0, "done": 0, "failed": 0}
+    assert queue.counts() == {"queued": 1, "running": 0, "done": 0, "failed": 0, "skipped": 0}
 
 
 def test_flagged_first_then_score_then_newest(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
-"""The Storage SCP receiving real radiographs from a pynetdicom SCU on 127.0.0.1: stored before success, refused
-classes and AEs, duplicates, no pixel data, a full disk, a peer that drops mid-transfer, no PHI in the log."""
+"""The Storage SCP receiving real radiographs from a pynetdicom SCU on 127.0.0.1: stored before success, every
+storage class accepted (what is not a radiograph kept as skipped, our own results recognised), refused AEs (and
+logged), duplicates, no or truncated pixel data (never replacing a good copy), a full disk, a peer that drops
+mid-transfer, no PHI in the log."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydicom import dcmread
+from pydicom.encaps import encapsulate, generate_frames
 from pynetdicom import AE
 
+from engine.notices import MANUFACTURER
 from engine.pacs import scp as scp_module
 from engine.pacs.forward import store_files
 from engine.pacs.peer import Destination, PacsError, tls_client_context
@@ -71,12 +76,75 @@ def test_unknown_calling_ae_is_rejected(server: StorageServer, dicom_dir: Path) 
     assert server.queue.items() == []
 
 
-def test_secondary_capture_is_refused_at_association(server: StorageServer, dicom_dir: Path) -> None:
-    """The JPEG CR-like secondary capture: no presentation context is accepted, so the store cannot even start."""
-    source = dicom_dir / "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
-    with pytest.raises(PacsError):
-        store_files(peer(server), [source], calling_ae="MODALITY", timeout=10)
-    assert server.queue.items() == []
+SC_CHEST = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"  # SC, Modality CR, chest, JPEG
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
+
+
+def test_a_grayscale_chest_secondary_capture_is_queued_for_diagnosis(server: StorageServer, dicom_dir: Path) -> None:
+    assert store_files(peer(server), [dicom_dir / SC_CHEST], calling_ae="MODALITY") == [0]
+    [item] = server.queue.items()
+    assert item.state == "queued" and item.error is None
+
+
+def test_every_storage_class_is_accepted_and_what_is_not_a_radiograph_is_skipped(server: StorageServer,
+                                                                                 tmp_path: Path) -> None:
+    """A study-level push carries SRs, screen captures and our own results: each is stored (success), listed as
+    skipped with the reason, and never queued for diagnosis."""
+    study = "1.2.826.0.1.3680043.8.1.555"
+    report = make_dicom(tmp_path / "sr.dcm", None, sop_class=COMPREHENSIVE_SR, modality="SR", study_uid=study)
+    colour = make_dicom(tmp_path / "colour.dcm", np.zeros((32, 32, 3), np.uint8), sop_class=SECONDARY_CAPTURE,
+                        modality="OT", study_uid=study)
+    screen = make_dicom(tmp_path / "screen.dcm", chest_like(64, 64).astype(np.uint8), sop_class=SECONDARY_CAPTURE,
+                        modality="OT", study_uid=study, BitsStored=8)
+    ours = make_dicom(tmp_path / "ours.dcm", chest_like(64, 64), modality="CR", study_uid=study,
+                      Manufacturer=MANUFACTURER)
+    ct = make_dicom(tmp_path / "ct.dcm", chest_like(64, 64), sop_class="1.2.840.10008.5.1.4.1.1.2", modality="CT",
+                    study_uid=study)
+    files = [report, colour, screen, ours, ct]
+    assert store_files(peer(server), files, calling_ae="MODALITY") == [0] * len(files)
+    items = {item.sop_instance_uid: item for item in server.queue.items()}
+    reasons = {path.stem: items[str(dcmread(path).SOPInstanceUID)].error for path in files}
+    assert all(item.state == "skipped" for item in items.values()) and len(items) == len(files)
+    assert "structured report" in reasons["sr"] and "colour" in reasons["colour"]
+    assert "does not say it is a chest radiograph" in reasons["screen"]
+    assert "our own result" in reasons["ours"] and "not a chest radiograph" in reasons["ct"]
+    assert all(Path(item.path).is_file() for item in items.values())  # stored: the PACS may ask for them back
+    assert server.queue.claim(10) == []
+
+
+def test_a_truncated_instance_is_refused_and_the_good_copy_kept(server: StorageServer, dicom_dir: Path,
+                                                               tmp_path: Path, caplog) -> None:
+    """A truncated file of an instance already held (pydicom reads the cut pixel data without a word): C000, the
+    stored copy and its row stay as they were."""
+    [good] = relabelled_copies(dicom_dir / "RG1_UNCR.dcm", tmp_path / "good", 1)
+    assert store_files(peer(server), [good], calling_ae="MODALITY") == [0]
+    [before] = server.queue.items()
+    stored = Path(before.path).read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(good.read_bytes()[: len(good.read_bytes()) * 2 // 3])
+    with caplog.at_level(logging.WARNING, logger="engine.pacs"):
+        assert store_files(peer(server), [cut], calling_ae="MODALITY") == [CANNOT_UNDERSTAND]
+    assert "pixel data is incomplete" in caplog.text
+    assert server.queue.items() == [before] and Path(before.path).read_bytes() == stored
+
+
+def test_a_cut_compressed_codestream_is_refused(server: StorageServer, dicom_dir: Path, tmp_path: Path) -> None:
+    """Encapsulated pixel data whose frame lost its end (no end-of-codestream marker): C000, nothing stored."""
+    ds = dcmread(dicom_dir / "RG1_J2KI.dcm")
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    ds.PixelData = encapsulate([frame[: len(frame) // 2]])
+    ds.save_as(tmp_path / "cut_j2k.dcm", enforce_file_format=True)
+    assert store_files(peer(server), [tmp_path / "cut_j2k.dcm"], calling_ae="MODALITY") == [CANNOT_UNDERSTAND]
+    assert server.queue.items() == [] and not list(server.store.rglob("*.dcm"))
+
+
+def test_a_refused_association_is_logged_without_patient_data(server: StorageServer, dicom_dir: Path,
+                                                              caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="engine.pacs"), pytest.raises(PacsError):
+        store_files(peer(server), [dicom_dir / "RG1_J2KI.dcm"], calling_ae="INTRUDER", timeout=10)
+    assert "refused an association from AE 'INTRUDER'" in caplog.text and "--allow" in caplog.text
+    assert str(dcmread(dicom_dir / "RG1_J2KI.dcm", stop_before_pixels=True).PatientID) not in caplog.text
 
 
 def test_duplicate_sop_instance(server: StorageServer, dicom_dir: Path, tmp_path: Path) -> None:

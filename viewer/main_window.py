@@ -46,6 +46,7 @@ from engine.notices import RESEARCH_USE
 from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
 from engine.result import DiagnosisResult
 from viewer.about import DISCLAIMER, show_about
+from viewer.breader_tools import BReaderTools
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
         self.worklist_tab.node_status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.add_tab(self.worklist_tab, "Worklist")
         build_main_menus(self)
+        self.breader = BReaderTools(self)  # the B reader menu: standards side by side, true size, ruler, gauge
         if preload_model:
             self.ensure_diagnoser()
 

@@ -95,8 +95,7 @@ class BReaderTools(QObject):
             outer = self.window.reading.sizes()  # the images get most of the width while comparing
             self.window.reading.setSizes([outer[0] + outer[1] // 2, outer[1] - outer[1] // 2])
             self.pane.show()
-            half = max(self.images.width(), 2) // 2
-            self.images.setSizes([half, half])
+            self.images.setSizes([10_000, 10_000])  # proportional: half each, whatever the width is
         return self.pane.current is not None
 
     def hide_standard(self) -> None:

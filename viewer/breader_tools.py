@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSplitter
 
@@ -95,8 +95,13 @@ class BReaderTools(QObject):
             outer = self.window.reading.sizes()  # the images get most of the width while comparing
             self.window.reading.setSizes([outer[0] + outer[1] // 2, outer[1] - outer[1] // 2])
             self.pane.show()
-            self.images.setSizes([10_000, 10_000])  # proportional: half each, whatever the width is
+            self.split_evenly()
+            QTimer.singleShot(0, self.split_evenly)  # again once the shown pane is laid out (it takes its hint first)
         return self.pane.current is not None
+
+    def split_evenly(self) -> None:
+        """Study and standard half each (sizes are proportions of whatever width the splitter has)."""
+        self.images.setSizes([10_000, 10_000])
 
     def hide_standard(self) -> None:
         self.pane.hide()

@@ -165,12 +165,12 @@ class StandardPane(QWidget):
         bar.addWidget(QLabel("Standard:"))
         self.choice = QComboBox()
         self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.choice.setMinimumContentsLength(14)
+        self.choice.setMinimumContentsLength(6)  # the pane may be narrow: half of the images area
         bar.addWidget(self.choice, 1)
-        self.sync = QCheckBox("Sync zoom/pan")
+        self.sync = QCheckBox("Sync")
         self.sync.setChecked(True)
-        self.sync.setToolTip("Zoom and pan the standard with the study (at the same scale in mm when both have a "
-                             "pixel spacing); the standard's grey levels never follow the study's window")
+        self.sync.setToolTip("Synchronised zoom and pan: the standard follows the study (at the same scale in mm when "
+                             "both have a pixel spacing); its grey levels never follow the study's window")
         bar.addWidget(self.sync)
         close = QPushButton("Close")
         close.clicked.connect(self.close_requested)

@@ -100,8 +100,9 @@ class BReaderTools(QObject):
         return self.pane.current is not None
 
     def split_evenly(self) -> None:
-        """Study and standard half each (sizes are proportions of whatever width the splitter has)."""
-        self.images.setSizes([10_000, 10_000])
+        """Study and standard half each of the width the splitter has now."""
+        width = sum(self.images.sizes()) or self.images.width()
+        self.images.setSizes([width - width // 2, width // 2])
 
     def hide_standard(self) -> None:
         self.pane.hide()

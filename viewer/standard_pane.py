@@ -32,7 +32,7 @@ from engine.io import LoadedImage, load_image
 from engine.true_size import physical_spacing
 from viewer.reading_view import ReadingView, to_qimage_grey
 
-UNALTERED = "Standard image as stored: never windowed, inverted or filtered (zoom and pan only)"
+UNALTERED = "As stored: never windowed, inverted or filtered"
 
 
 class StandardView(QGraphicsView):
@@ -115,7 +115,10 @@ class StandardView(QGraphicsView):
     def corner_lines(self) -> list[str]:
         if self.standard is None:
             return []
-        return [self.standard.label(), UNALTERED, f"Zoom {self.transform().m11() * 100:.0f} %"]
+        standard = self.standard
+        note = [standard.note] if standard.note else []  # e.g. a stand-in says so, on its own line
+        return [f"ILO standard {standard.shows} ({standard.path.name})", *note, UNALTERED,
+                f"Zoom {self.transform().m11() * 100:.0f} %"]
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         """The standard's identity, top left, in screen coordinates (bold: it must never pass for the study)."""
@@ -133,7 +136,8 @@ class StandardView(QGraphicsView):
         for index, line in enumerate(lines):
             painter.setPen(QColor(0, 0, 0))
             painter.drawText(9, y + 1, line)
-            painter.setPen(QColor(120, 200, 255) if index == 0 else QColor(235, 235, 160))
+            painter.setPen(QColor(120, 200, 255) if index == 0 else QColor(255, 170, 60) if index < len(lines) - 2
+                           else QColor(235, 235, 160))
             painter.drawText(8, y, line)
             y += step
         painter.restore()

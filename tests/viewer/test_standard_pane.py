@@ -86,10 +86,10 @@ def test_the_standard_says_what_it_is(side_by_side) -> None:
     _study, pane = side_by_side
     pane.choose_for("1/0", "p", "p")
     lines = pane.view.corner_lines()
-    assert lines[0] == f"ILO standard 1/1 p/p (11pp.png) — {STAND_IN}" and lines[1] == UNALTERED
+    assert lines[:3] == ["ILO standard 1/1 p/p (11pp.png)", STAND_IN, UNALTERED]
     assert pane.choice.currentText() == "1/1 p/p — 11pp.png"
     pane.choice.setCurrentIndex(pane.choice.findText("A — A.png"))  # the reader picks another
-    assert pane.current.shows == "A" and "ILO standard A (A.png)" in pane.view.corner_lines()[0]
+    assert pane.current.shows == "A" and pane.view.corner_lines()[0] == "ILO standard A (A.png)"
 
 
 def test_zoom_and_pan_follow_the_study_and_can_be_uncoupled(qtbot, side_by_side) -> None:

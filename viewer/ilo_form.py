@@ -240,7 +240,7 @@ class IloForm(QWidget):
             box = QCheckBox(words)
             box.setToolTip("If not grade 1, mark all that apply (CDC/NIOSH 2.8)")
             self.quality_reasons[code] = box
-            reasons.addWidget(box, index // 3, index % 3)
+            reasons.addWidget(box, index // 2, index % 2)  # two columns: the form lives in a side dock
         quality_layout.addLayout(reasons)
         # The digital-reading acquisition check (bits stored, pixel pitch): a warning beside the grade, never a block.
         self.acquisition = QLabel("")

@@ -102,7 +102,10 @@ class OpacityGauge(QGraphicsRectItem):
         for name in GAUGE_DIAMETERS_MM:
             self.circles[name] = QGraphicsEllipseItem(self)
             self.circles[name].setPen(_pen(GAUGE_COLOUR, 1.5))
-            self.labels[name] = _label(f"{name} {GAUGE_DIAMETERS_MM[name]:g} mm", GAUGE_COLOUR, self)
+            self.labels[name] = _label(name, GAUGE_COLOUR, self)  # the letter under its circle
+        # The sizes in one line beside the circles: at true size a p circle is a few screen pixels wide.
+        self.legend = _label("  ".join(f"{name} {GAUGE_DIAMETERS_MM[name]:g} mm" for name in ("r", "q", "p")),
+                             GAUGE_COLOUR, self)
 
     def set_spacing(self, spacing: PhysicalSpacing) -> None:
         """Lay the circles out at this film's scale (image pixels), r, q, p from the left."""
@@ -113,8 +116,9 @@ class OpacityGauge(QGraphicsRectItem):
         for name in ("r", "q", "p"):
             rx, ry = radii[name]
             self.circles[name].setRect(QRectF(x, gap + tallest - ry, 2 * rx, 2 * ry))
-            self.labels[name].setPos(x, gap + tallest + ry + gap / 4)
+            self.labels[name].setPos(x + rx, gap + tallest + ry)
             x += 2 * rx + gap
+        self.legend.setPos(x, gap)
         self.setRect(QRectF(0, 0, x, 2 * tallest + 2.5 * gap))
 
     def diameters_px(self) -> dict[str, float]:

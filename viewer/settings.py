@@ -145,11 +145,11 @@ class SettingsDialog(QDialog):
         self.vision = QLineEdit(settings.vision_weights)
         self.vision.setPlaceholderText("full profile only: a local open_clip ViT-L/14 checkpoint file")
         self.vision.editingFinished.connect(self.validate)
-        form.addRow("CLIP ViT-L/14 checkpoint", self._with_browse(self.vision, folder=False))
+        form.addRow("CLIP ViT-L/14 checkpoint", self._with_browse(self.vision, folder=False, title="CLIP checkpoint"))
         self.llm = QLineEdit(settings.llm_path)
         self.llm.setPlaceholderText("full profile only: a local Hugging Face LLaMA folder")
         self.llm.editingFinished.connect(self.validate)
-        form.addRow("LLaMA folder", self._with_browse(self.llm, folder=True))
+        form.addRow("LLaMA folder", self._with_browse(self.llm, folder=True, title="LLaMA folder"))
         self.device = QComboBox()
         for label, value in (("Automatic (CUDA when present)", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")):
             self.device.addItem(label, value)
@@ -187,7 +187,8 @@ class SettingsDialog(QDialog):
         self.standards = QLineEdit(settings.standards_folder)
         self.standards.setPlaceholderText("a local folder of ILO standard images with index.json or index.csv")
         self.standards.editingFinished.connect(self.validate)
-        form.addRow("ILO standards folder", self._with_browse(self.standards, folder=True))
+        form.addRow("ILO standards folder", self._with_browse(self.standards, folder=True,
+                                                                  title="ILO standards folder"))
         self.monitor = QDoubleSpinBox()
         self.monitor.setRange(0.0, 3000.0)
         self.monitor.setDecimals(1)
@@ -215,7 +216,7 @@ class SettingsDialog(QDialog):
         form.addRow(buttons)
         guard_wheel(self)  # the wheel never changes the profile, device or operating point unless focused
 
-    def _with_browse(self, edit: QLineEdit, *, folder: bool) -> QWidget:
+    def _with_browse(self, edit: QLineEdit, *, folder: bool, title: str) -> QWidget:
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
@@ -224,8 +225,8 @@ class SettingsDialog(QDialog):
         row.addWidget(button)
 
         def browse() -> None:
-            path = (QFileDialog.getExistingDirectory(self, "Folder") if folder
-                    else QFileDialog.getOpenFileName(self, "CLIP checkpoint")[0])
+            path = (QFileDialog.getExistingDirectory(self, title) if folder
+                    else QFileDialog.getOpenFileName(self, title)[0])
             if path:
                 edit.setText(path)
                 self.validate()

@@ -253,6 +253,8 @@ class StandardPane(QWidget):
             fx = (centre.x() - source_rect.left()) / max(source_rect.width(), 1)
             fy = (centre.y() - source_rect.top()) / max(source_rect.height(), 1)
             target.setTransform(QTransform.fromScale(scale, scale))
+            if isinstance(target, ReadingView):
+                target.scale_note = ""  # led by the standard: no longer "true size" unless the reader asks again
             target.centerOn(target_rect.left() + fx * target_rect.width(),
                             target_rect.top() + fy * target_rect.height())
             target.viewport().update()

@@ -16,6 +16,7 @@ from tests.dicom_factory import chest_like, make_dicom
 from tests.viewer.helpers import make_window, wait_for_image
 from tests.viewer.standins import make_standards
 from viewer import breader_tools
+from viewer.display_calibration import BAR_PX, CalibrationDialog
 from viewer.settings import SettingsDialog, ViewerSettings
 
 
@@ -93,3 +94,22 @@ def test_settings_keep_the_standards_folder_and_the_monitor_width(qtbot, tmp_pat
     dialog.monitor.setValue(0.0)
     dialog._accept()
     assert loaded.standards_folder == "" and loaded.monitor_width_mm is None
+
+
+def test_the_calibration_bar_gives_the_monitor_width(qtbot) -> None:
+    dialog = CalibrationDialog(None, 1920)
+    qtbot.addWidget(dialog)
+    assert dialog.width_mm is None  # not calibrated yet
+    dialog.bar.setValue(100.0)  # the 400-pixel bar measures 100 mm: 0.25 mm a pixel
+    assert dialog.width_mm == pytest.approx(100.0 / BAR_PX * 1920)
+
+
+def test_a_standard_leading_the_zoom_ends_true_size(qtbot, factory, tmp_path: Path) -> None:
+    window = make_window(qtbot, factory, auto_diagnose=False, monitor_width_mm=400.0,
+                         standards_folder=str(make_standards(tmp_path / "s")))
+    window.open_path(_eight_bit_film(tmp_path))
+    wait_for_image(qtbot, window, "film.dcm")
+    assert window.breader.true_size() and "true size" in window.view.corner_lines()[1]
+    assert window.breader.compare()
+    window.breader.pane.view.zoom(1.5)  # the standard leads: the study's zoom changes with it
+    assert "true size" not in window.view.corner_lines()[1]

@@ -90,14 +90,14 @@ class BReaderTools(QObject):
                       f"{problems[0]}")
         self.pane.set_standards(standards)
         reading = self.window.ilo.form.reading()
-        self.pane.choose_for(reading.small.profusion, reading.small.primary, reading.small.secondary)
+        chosen = self.pane.choose_for(reading.small.profusion, reading.small.primary, reading.small.secondary)
         if self.pane.isHidden():
             outer = self.window.reading.sizes()  # the images get most of the width while comparing
             self.window.reading.setSizes([outer[0] + outer[1] // 2, outer[1] - outer[1] // 2])
             self.pane.show()
             self.split_evenly()
             QTimer.singleShot(0, self.split_evenly)  # again once the shown pane is laid out (it takes its hint first)
-        return self.pane.current is not None
+        return chosen is not None  # on screen once decoded (``pane.shown``)
 
     def split_evenly(self) -> None:
         """Study and standard half each of the width the splitter has now."""

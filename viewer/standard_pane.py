@@ -26,11 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import PneumoError
 from engine.ilo.standards import StandardImage, default_standard
-from engine.io import LoadedImage, load_image
+from engine.io import LoadedImage
 from engine.true_size import physical_spacing
+from viewer.error_dialog import message_for
+from viewer.helper_process import load_image_in_helper
 from viewer.reading_view import ReadingView, to_qimage_grey
+from viewer.workers import Worker, WorkerSet
 
 UNALTERED = "As stored: never windowed, inverted or filtered"
 
@@ -156,12 +158,15 @@ class StandardPane(QWidget):
 
     close_requested = Signal()
     problem = Signal(str)  # a standard that could not be opened, for the status bar
+    shown = Signal()  # a standard is on screen (it is decoded off the GUI thread)
 
     def __init__(self, study: ReadingView) -> None:
         super().__init__()
         self.study = study
         self.standards: list[StandardImage] = []
         self._cache: dict[Path, LoadedImage] = {}
+        self._token = 0  # which request the shown standard answers
+        self.workers = WorkerSet(self)
         self._syncing = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -196,7 +201,7 @@ class StandardPane(QWidget):
         self.choice.blockSignals(False)
 
     def choose_for(self, profusion: str | None, primary: str = "", secondary: str = "") -> StandardImage | None:
-        """Show the standard nearest the form's entries (``default_standard``)."""
+        """Show the standard nearest the form's entries (``default_standard``); it is on screen at ``shown``."""
         chosen = default_standard(self.standards, profusion, primary, secondary)
         if chosen is not None:
             self.show_standard(chosen)
@@ -218,14 +223,25 @@ class StandardPane(QWidget):
             self._open(self.standards[index])
 
     def _open(self, standard: StandardImage) -> None:
-        try:
-            image = self._cache.get(standard.path) or load_image(standard.path)
-        except PneumoError as exc:
-            self.problem.emit(f"{standard.path.name}: {exc.user_message}")
+        """Show ``standard``: at once when it was opened lately, else decoded in the helper process (as the study
+        is: a large DICOM must not freeze the window); a late answer for a standard the reader has left is dropped."""
+        self._token += 1
+        cached = self._cache.get(standard.path)
+        if cached is not None:
+            self._show(standard, cached)
             return
+        token = self._token
+        worker = Worker(load_image_in_helper, standard.path)
+        worker.signals.finished.connect(lambda image: token == self._token and self._show(standard, image))
+        worker.signals.failed.connect(
+            lambda exc: token == self._token and self.problem.emit(f"{standard.path.name}: {message_for(exc)}"))
+        self.workers.start(worker)
+
+    def _show(self, standard: StandardImage, image: LoadedImage) -> None:
         self._cache = {standard.path: image, **dict(list(self._cache.items())[:3])}  # a few, for going back
         self.view.set_standard(standard, image)
         self._follow_study()
+        self.shown.emit()
 
     # -- synchronised zoom and pan ----------------------------------------------------------------------
     def _relative_scale(self, source: QGraphicsView, source_image: LoadedImage | None, target: QGraphicsView,

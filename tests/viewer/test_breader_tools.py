@@ -36,7 +36,7 @@ def test_compare_opens_the_forms_standard_beside_the_study(qtbot, factory, tmp_p
     form.secondary.setCurrentIndex(form.secondary.findData("q"))
     assert window.breader.compare()
     pane = window.breader.pane
-    qtbot.waitUntil(pane.isVisible)
+    qtbot.waitUntil(lambda: pane.isVisible() and pane.current is not None, timeout=60_000)
     qtbot.wait(100)  # the splitter lays the two panes out
     assert pane.current.shows == "2/2 q/q" and "2/2 q/q" in pane.view.corner_lines()[0]
     study_left = window.view.mapTo(window, QPoint(0, 0)).x()
@@ -111,5 +111,6 @@ def test_a_standard_leading_the_zoom_ends_true_size(qtbot, factory, tmp_path: Pa
     wait_for_image(qtbot, window, "film.dcm")
     assert window.breader.true_size() and "true size" in window.view.corner_lines()[1]
     assert window.breader.compare()
+    qtbot.waitUntil(lambda: window.breader.pane.current is not None, timeout=60_000)
     window.breader.pane.view.zoom(1.5)  # the standard leads: the study's zoom changes with it
     assert "true size" not in window.view.corner_lines()[1]

@@ -4,6 +4,7 @@ and pans with the study (or not), and it says which standard it is. Standards he
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,11 @@ def side_by_side(qtbot, tmp_path: Path) -> Iterator[tuple[ReadingView, StandardP
     host.close()  # the fixture holds the window for the test's duration
 
 
+def wait_shown(qtbot, pane: StandardPane, name: str) -> None:
+    """Until the standard ``name`` is on screen (standards are decoded in the helper process)."""
+    qtbot.waitUntil(lambda: pane.current is not None and pane.current.path.name == name, timeout=60_000)
+
+
 def _relative_zoom(view) -> float:
     return view.transform().m11() / fit_scale(view, view.sceneRect())
 
@@ -58,6 +64,7 @@ def test_the_standard_is_never_windowed_inverted_or_preset(qtbot, side_by_side, 
     study, pane = side_by_side
     chosen = pane.choose_for("2/2", "q", "q")
     assert chosen.path.name == "22qq.png"
+    wait_shown(qtbot, pane, "22qq.png")
     stored = np.asarray(Image.open(tmp_path / "standards" / "22qq.png"))
     np.testing.assert_array_equal(pane.view.displayed, stored)  # the file's own pixels, value for value
     qtbot.wait(50)
@@ -82,19 +89,35 @@ def test_the_standard_is_never_windowed_inverted_or_preset(qtbot, side_by_side, 
     assert _grab(pane.view.viewport()) == standard_before
 
 
-def test_the_standard_says_what_it_is(side_by_side) -> None:
+def test_a_standard_that_cannot_be_decoded_is_named(qtbot, side_by_side, tmp_path: Path) -> None:
+    _study, pane = side_by_side
+    broken = tmp_path / "standards" / "broken.dcm"
+    broken.write_bytes(b"\x00" * 300)
+    (tmp_path / "standards" / "index.csv").unlink(missing_ok=True)
+    problems: list[str] = []
+    pane.problem.connect(problems.append)
+    pane.set_standards([replace(pane.standards[0], path=broken)])
+    pane.choose_for("0/0")
+    qtbot.waitUntil(lambda: bool(problems), timeout=60_000)
+    assert problems[0].startswith("broken.dcm: ") and pane.current is None
+
+
+def test_the_standard_says_what_it_is(qtbot, side_by_side) -> None:
     _study, pane = side_by_side
     pane.choose_for("1/0", "p", "p")
+    wait_shown(qtbot, pane, "11pp.png")
     lines = pane.view.corner_lines()
     assert lines[:3] == ["ILO standard 1/1 p/p (11pp.png)", STAND_IN, UNALTERED]
     assert pane.choice.currentText() == "1/1 p/p — 11pp.png"
     pane.choice.setCurrentIndex(pane.choice.findText("A — A.png"))  # the reader picks another
+    wait_shown(qtbot, pane, "A.png")
     assert pane.current.shows == "A" and pane.view.corner_lines()[0] == "ILO standard A (A.png)"
 
 
 def test_zoom_and_pan_follow_the_study_and_can_be_uncoupled(qtbot, side_by_side) -> None:
     study, pane = side_by_side
     pane.choose_for("1/1", "p", "p")
+    wait_shown(qtbot, pane, "11pp.png")
     study.zoom(2.0)
     assert _relative_zoom(pane.view) == pytest.approx(_relative_zoom(study), rel=0.02)
     study.horizontalScrollBar().setValue(study.horizontalScrollBar().maximum())  # pan to the right edge
@@ -118,6 +141,7 @@ def test_with_both_spacings_the_standard_follows_at_the_same_scale_in_mm(qtbot, 
     (folder / "index.csv").write_text(f"file,shows,note\n11pp.dcm,1/1 p/p,{STAND_IN}\n")
     pane.set_standards(load_standards(folder))
     pane.choose_for("1/1")
+    wait_shown(qtbot, pane, "11pp.dcm")
     study.zoom(1.7)
     # Screen pixels per mm: the study's 0.1 mm pixels at scale s, the standard's 0.2 mm pixels at 2 s.
     assert pane.view.transform().m11() == pytest.approx(study.transform().m11() * 2, rel=1e-3)

@@ -28,7 +28,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.ilo.codes import DIFFUSE_SITES, LARGE_OPACITIES, PLAQUE_SITES, PROFUSION, QUALITY_GRADES, SHAPES, SYMBOLS
+from engine.ilo.acquisition import AcquisitionCheck
+from engine.ilo.codes import (
+    DIFFUSE_SITES,
+    LARGE_OPACITIES,
+    PLAQUE_SITES,
+    PROFUSION,
+    QUALITY_GRADES,
+    QUALITY_MARKS,
+    QUALITY_REASONS,
+    SHAPES,
+    SYMBOLS,
+)
 from engine.ilo.form import DiffuseThickening, IloReading, PleuralPlaques, Sides, SmallOpacities, problems
 from viewer.wheel_guard import guard_wheel
 
@@ -212,15 +223,30 @@ class IloForm(QWidget):
         self.entered = False
 
         quality = QGroupBox("1  Radiograph &quality")
-        quality_row = QHBoxLayout(quality)
+        quality_layout = QVBoxLayout(quality)
+        quality_row = QHBoxLayout()
         self.quality = QComboBox()
         self.quality.addItem(UNANSWERED, None)
-        for grade, words in QUALITY_GRADES.items():
-            self.quality.addItem(f"{grade} — {words}", grade)
+        for grade, words in QUALITY_GRADES.items():  # the NIOSH form's marks: 1, 2, 3, U/R
+            self.quality.addItem(f"{QUALITY_MARKS[grade]} — {words}", grade)
         self.quality_comment = QLineEdit()
         self.quality_comment.setPlaceholderText("reason, when quality is not 1")
         quality_row.addWidget(self.quality, 2)
         quality_row.addWidget(self.quality_comment, 3)
+        quality_layout.addLayout(quality_row)
+        reasons = QGridLayout()
+        self.quality_reasons: dict[str, QCheckBox] = {}
+        for index, (code, words) in enumerate(QUALITY_REASONS.items()):
+            box = QCheckBox(words)
+            box.setToolTip("If not grade 1, mark all that apply (CDC/NIOSH 2.8)")
+            self.quality_reasons[code] = box
+            reasons.addWidget(box, index // 2, index % 2)  # two columns: the form lives in a side dock
+        quality_layout.addLayout(reasons)
+        # The digital-reading acquisition check (bits stored, pixel pitch): a warning beside the grade, never a block.
+        self.acquisition = QLabel("")
+        self.acquisition.setWordWrap(True)
+        self.acquisition.setVisible(False)
+        quality_layout.addWidget(self.acquisition)
         layout.addWidget(quality)
 
         parenchyma = QGroupBox("2  Parenchymal abnormalities")
@@ -304,7 +330,8 @@ class IloForm(QWidget):
                        self.large.currentIndexChanged, self.pleural_yes.toggled, self.pleural_no.toggled,
                        self.plaques.changed,
                        self.costophrenic.changed, self.diffuse.changed, self.comments.textChanged,
-                       *(box.toggled for box in (*self.zones.values(), *self.symbols.values()))):
+                       *(box.toggled for box in (*self.zones.values(), *self.symbols.values(),
+                                                 *self.quality_reasons.values()))):
             signal.connect(self._changed)
         guard_wheel(self)  # a wheel over a field scrolls the form; it never changes the reading
         self._building = False
@@ -322,6 +349,7 @@ class IloForm(QWidget):
         """The reader's entries (not signed: the panel adds the reader's name and the date)."""
         return IloReading(
             quality=self.quality.currentData(), quality_comment=self.quality_comment.text().strip(),
+            quality_reasons=tuple(code for code, box in self.quality_reasons.items() if box.isChecked()),
             parenchymal=_answer(self.parenchymal_yes, self.parenchymal_no),
             small=SmallOpacities(primary=self.primary.currentData(), secondary=self.secondary.currentData(),
                                  zones=tuple(zone for zone, box in self.zones.items() if box.isChecked()),
@@ -337,6 +365,8 @@ class IloForm(QWidget):
         try:
             _choose(self.quality, reading.quality)
             self.quality_comment.setText(reading.quality_comment)
+            for code, box in self.quality_reasons.items():
+                box.setChecked(code in reading.quality_reasons)
             _set_answer(self.parenchymal_yes, self.parenchymal_no, reading.parenchymal)
             _choose(self.primary, reading.small.primary)
             _choose(self.secondary, reading.small.secondary)
@@ -359,6 +389,13 @@ class IloForm(QWidget):
     def focus_first(self) -> None:
         """The keyboard on the first field (film quality), where a reading starts."""
         self.quality.setFocus()
+
+    def set_acquisition(self, check: AcquisitionCheck | None) -> None:
+        """The image's acquisition check under the quality grade (hidden without an image)."""
+        self.acquisition.setVisible(check is not None)
+        self.acquisition.setText("" if check is None else check.message())
+        self.acquisition.setStyleSheet("color:#b00020; font-weight:bold;" if check is not None and check.below
+                                       else "color:#555;")
 
     def clear(self) -> None:
         self.set_reading(IloReading(), entered=False)

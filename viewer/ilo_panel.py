@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import PneumoError
+from engine.ilo.acquisition import check_acquisition
 from engine.ilo.clues import EVIDENCE_MIN, ModelFacts, build_clues
 from engine.ilo.draft import DRAFT_LABEL, draft_report
 from engine.ilo.form import IloReading, problems
@@ -135,6 +136,7 @@ class IloPanel(QWidget):
         if self.overlay is not None:
             self.overlay.set_picture(None)
         self.form.clear()
+        self.form.set_acquisition(None if image is None else check_acquisition(image.meta))
         self.report.clear()
         if image is not None:
             try:

@@ -47,6 +47,7 @@ from engine.read_first import ReadFirstSession
 from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
 from engine.result import DiagnosisResult
 from viewer.about import DISCLAIMER, show_about
+from viewer.breader_tools import BReaderTools
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportDialog, open_export_dialog
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         self.add_tab(self.worklist_tab, "Worklist")
         self.menus = MainMenus(self, self._menu_slots(), self.view, self.overlay_controls,
                                (self.study_dock, self.tag_dock, self.overlay_dock))
+        self.breader = BReaderTools(self)  # the B reader menu: standards side by side, true size, ruler, gauge
         if preload_model:
             self.ensure_diagnoser()
 

@@ -119,6 +119,8 @@ class ReadingView(QGraphicsView):
     pixel_info = Signal(str)  # "x 12  y 34  value 567.0  ..." for the status bar
     window_changed = Signal(float, float)  # center, width
     step_requested = Signal(int)  # arrow keys: +1 next image, -1 previous
+    view_changed = Signal()  # zoom or pan (a side-by-side standard follows it)
+    image_changed = Signal()  # a new image, or none (measurements belong to one image)
 
     def __init__(self) -> None:
         super().__init__()
@@ -165,6 +167,9 @@ class ReadingView(QGraphicsView):
         self._pointer: QPointF | None = None  # last mouse position over the viewport
         self.identity: PatientIdentity | None = None
         self.identity_hidden = False  # de-identified display (teaching, screenshots)
+        self.scale_note = ""  # e.g. "true size": said beside the zoom until the zoom changes
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.valueChanged.connect(self.view_changed)
 
     # -- image ------------------------------------------------------------------------------------------
     def set_image(self, image: LoadedImage, first_view: np.ndarray | None = None,
@@ -181,6 +186,7 @@ class ReadingView(QGraphicsView):
         self.clear_overlays()
         self._render()
         self.fit()
+        self.image_changed.emit()
 
     def set_identity(self, identity: PatientIdentity | None, *, hidden: bool = False) -> None:
         """The patient header drawn in the top-right corner (None: the file carries no identity)."""
@@ -202,6 +208,7 @@ class ReadingView(QGraphicsView):
         self._pixmap.setPixmap(QPixmap())
         self.clear_overlays()
         self.viewport().update()
+        self.image_changed.emit()
 
     def _render(self) -> None:
         if self.image is None:
@@ -252,16 +259,31 @@ class ReadingView(QGraphicsView):
 
     def fit(self) -> None:
         self.auto_fit = True
+        self.scale_note = ""
         if self.image is not None:
             self.fitInView(self._pixmap, Qt.AspectRatioMode.KeepAspectRatio)
             self._place_box_label()
         self.viewport().update()
+        self.view_changed.emit()
 
     def zoom(self, factor: float) -> None:
         self.auto_fit = False
+        self.scale_note = ""
         self.scale(factor, factor)
         self._place_box_label()
         self.viewport().update()
+        self.view_changed.emit()
+
+    def set_scale(self, sx: float, sy: float, note: str = "") -> None:
+        """An exact zoom (screen pixels per image pixel; e.g. true size), said in the corner as ``note``."""
+        self.auto_fit = False
+        center = self.mapToScene(self.viewport().rect().center())
+        self.setTransform(QTransform.fromScale(sx, sy))
+        self.centerOn(center)
+        self.scale_note = note
+        self._place_box_label()
+        self.viewport().update()
+        self.view_changed.emit()
 
     @property
     def zoom_factor(self) -> float:
@@ -282,7 +304,8 @@ class ReadingView(QGraphicsView):
         if self.image is None:
             return []
         window = "W/L: file display" if self.window is None else f"W {self.window[1]:.0f}  L {self.window[0]:.0f}"
-        zoom = f"Zoom {self.zoom_factor * 100:.0f} %" + ("  · inverted" if self.inverted else "")
+        zoom = (f"Zoom {self.zoom_factor * 100:.0f} %" + (f"  · {self.scale_note}" if self.scale_note else "")
+                + ("  · inverted" if self.inverted else ""))
         meta = self.image.meta
         return [f"{window}  ({self.preset})", zoom,
                 f"{meta.columns}×{meta.rows}" + (f"  {meta.modality}" if meta.modality else "")

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -26,9 +27,11 @@ from PySide6.QtWidgets import (
 from engine.decision import ThresholdChoice
 from engine.diagnoser_spec import DiagnoserSpec
 from engine.errors import ModelLoadError
+from engine.ilo.standards import read_standards
 from engine.model.head_card import HeadCard, describe_rule
 from engine.model.local_weights import check_clip_weights, check_llm_folder
 from engine.model.registry import load_profile, profile_names
+from viewer.display_calibration import CalibrationDialog
 from viewer.wheel_guard import guard_wheel
 
 ORGANISATION = "PneumoLLM"
@@ -51,6 +54,8 @@ class ViewerSettings:
     auto_diagnose: bool = True
     read_first: bool = True  # the model runs at once, its result is shown when the reader asks (automation bias)
     deidentified_display: bool = False  # hide the patient header (teaching, screenshots)
+    standards_folder: str = ""  # the ILO standard images on this computer, with their index (never shipped)
+    monitor_width_mm: float | None = None  # the display's visible width, for true size (None: not calibrated)
 
     def threshold_choice(self) -> ThresholdChoice:
         """The operating threshold these settings ask for (checked against the head when the model applies it)."""
@@ -80,7 +85,9 @@ class ViewerSettings:
                    operating_point=str(store.value("model/operating_point", "")) or None,
                    auto_diagnose=str(store.value("viewer/auto_diagnose", "true")).lower() == "true",
                    read_first=str(store.value("viewer/read_first", "true")).lower() == "true",
-                   deidentified_display=str(store.value("viewer/deidentified_display", "false")).lower() == "true")
+                   deidentified_display=str(store.value("viewer/deidentified_display", "false")).lower() == "true",
+                   standards_folder=str(store.value("breader/standards_folder", "")),
+                   monitor_width_mm=_positive(store.value("breader/monitor_width_mm", "")))
 
     def copy(self) -> ViewerSettings:
         return replace(self)
@@ -101,6 +108,17 @@ class ViewerSettings:
         store.setValue("viewer/auto_diagnose", "true" if self.auto_diagnose else "false")
         store.setValue("viewer/read_first", "true" if self.read_first else "false")
         store.setValue("viewer/deidentified_display", "true" if self.deidentified_display else "false")
+        store.setValue("breader/standards_folder", self.standards_folder)
+        store.setValue("breader/monitor_width_mm", "" if self.monitor_width_mm is None else self.monitor_width_mm)
+
+
+def _positive(value: Any) -> float | None:
+    """A positive number from the settings file, else None (absent, or edited into nonsense)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
 
 
 def operating_point_label(rule: str, point: Mapping[str, Any]) -> str:
@@ -127,11 +145,11 @@ class SettingsDialog(QDialog):
         self.vision = QLineEdit(settings.vision_weights)
         self.vision.setPlaceholderText("full profile only: a local open_clip ViT-L/14 checkpoint file")
         self.vision.editingFinished.connect(self.validate)
-        form.addRow("CLIP ViT-L/14 checkpoint", self._with_browse(self.vision, folder=False))
+        form.addRow("CLIP ViT-L/14 checkpoint", self._with_browse(self.vision, folder=False, title="CLIP checkpoint"))
         self.llm = QLineEdit(settings.llm_path)
         self.llm.setPlaceholderText("full profile only: a local Hugging Face LLaMA folder")
         self.llm.editingFinished.connect(self.validate)
-        form.addRow("LLaMA folder", self._with_browse(self.llm, folder=True))
+        form.addRow("LLaMA folder", self._with_browse(self.llm, folder=True, title="LLaMA folder"))
         self.device = QComboBox()
         for label, value in (("Automatic (CUDA when present)", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")):
             self.device.addItem(label, value)
@@ -166,6 +184,25 @@ class SettingsDialog(QDialog):
         self.deidentified = QCheckBox("De-identified display: hide the patient header (teaching, screenshots)")
         self.deidentified.setChecked(settings.deidentified_display)
         form.addRow("", self.deidentified)
+        self.standards = QLineEdit(settings.standards_folder)
+        self.standards.setPlaceholderText("a local folder of ILO standard images with index.json or index.csv")
+        self.standards.editingFinished.connect(self.validate)
+        form.addRow("ILO standards folder", self._with_browse(self.standards, folder=True,
+                                                                  title="ILO standards folder"))
+        self.monitor = QDoubleSpinBox()
+        self.monitor.setRange(0.0, 3000.0)
+        self.monitor.setDecimals(1)
+        self.monitor.setSuffix(" mm")
+        self.monitor.setSpecialValueText("not calibrated")
+        self.monitor.setValue(settings.monitor_width_mm or 0.0)
+        calibrate = QPushButton("Calibrate…")
+        calibrate.clicked.connect(self._calibrate)
+        monitor_row = QWidget()
+        row = QHBoxLayout(monitor_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.monitor)
+        row.addWidget(calibrate)
+        form.addRow("Monitor visible width (true size)", monitor_row)
         note = QLabel("The model profile must match the installed head; weights are never downloaded.")
         note.setWordWrap(True)
         note.setStyleSheet("color: #666")
@@ -179,7 +216,7 @@ class SettingsDialog(QDialog):
         form.addRow(buttons)
         guard_wheel(self)  # the wheel never changes the profile, device or operating point unless focused
 
-    def _with_browse(self, edit: QLineEdit, *, folder: bool) -> QWidget:
+    def _with_browse(self, edit: QLineEdit, *, folder: bool, title: str) -> QWidget:
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
@@ -188,8 +225,8 @@ class SettingsDialog(QDialog):
         row.addWidget(button)
 
         def browse() -> None:
-            path = (QFileDialog.getExistingDirectory(self, "LLaMA folder") if folder
-                    else QFileDialog.getOpenFileName(self, "CLIP checkpoint")[0])
+            path = (QFileDialog.getExistingDirectory(self, title) if folder
+                    else QFileDialog.getOpenFileName(self, title)[0])
             if path:
                 edit.setText(path)
                 self.validate()
@@ -209,6 +246,13 @@ class SettingsDialog(QDialog):
                     checked.append(name)
                 except ModelLoadError as exc:
                     problems.append(exc.user_message)
+        standards = self.standards.text().strip()
+        if standards:
+            found, wrong = read_standards(standards)
+            problems += wrong[:3] + ([f"… and {len(wrong) - 3} more problems in the standards index."]
+                                     if len(wrong) > 3 else [])
+            if found and not wrong:
+                checked.append(f"ILO standards folder ({len(found)} images)")
         if self.profile.currentData() == "full" and not (self.vision.text().strip() and self.llm.text().strip()):
             problems.append("The full profile needs a CLIP ViT-L/14 checkpoint and a LLaMA folder on this computer.")
         text = self.threshold.text().strip() if self.point.currentData() == CUSTOM else ""
@@ -246,4 +290,11 @@ class SettingsDialog(QDialog):
         self.settings.auto_diagnose = self.auto.isChecked()
         self.settings.read_first = self.read_first.isChecked()
         self.settings.deidentified_display = self.deidentified.isChecked()
+        self.settings.standards_folder = self.standards.text().strip()
+        self.settings.monitor_width_mm = self.monitor.value() or None
         self.accept()
+
+    def _calibrate(self) -> None:
+        dialog = CalibrationDialog(self.monitor.value() or None, self.screen().geometry().width(), self)
+        if dialog.exec():
+            self.monitor.setValue(dialog.width_mm or 0.0)

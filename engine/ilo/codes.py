@@ -12,6 +12,22 @@ QUALITY_GRADES: dict[int, str] = {
     3: "acceptable, with some technical defect but still adequate for classification",
     4: "unacceptable",
 }
+# How the CDC/NIOSH 2.8 form marks the grades: 1, 2, 3 and U/R (unreadable / rejected) for grade 4.
+QUALITY_MARKS: dict[int, str] = {1: "1", 2: "2", 3: "3", 4: "U/R"}
+# The NIOSH form's boxes for a grade other than 1 ("mark all boxes that apply"); "other" is said in the comment.
+QUALITY_REASONS: dict[str, str] = {
+    "overexposed": "overexposed (dark)",
+    "underexposed": "underexposed (light)",
+    "artifacts": "artifacts",
+    "improper_position": "improper position",
+    "poor_contrast": "poor contrast",
+    "poor_processing": "poor processing",
+    "underinflation": "underinflation",
+    "mottle": "mottle",
+    "edge_enhancement": "excessive edge enhancement",
+    "scapula_overlay": "scapula overlay",
+    "other": "other (say which in the comment)",
+}
 
 # Small opacities: rounded p < 1.5 mm, q 1.5-3 mm, r 3-10 mm; irregular s, t, u of the same widths.
 SHAPES: dict[str, str] = {

@@ -21,6 +21,8 @@ from engine.ilo.codes import (
     LARGE_OPACITIES,
     PROFUSION,
     QUALITY_GRADES,
+    QUALITY_MARKS,
+    QUALITY_REASONS,
     SHAPES,
     SYMBOLS,
     WIDTH,
@@ -91,7 +93,8 @@ class IloReading:
 
     # None: the reader has not answered (an untouched form answers nothing).
     quality: int | None = None  # 1-4 (QUALITY_GRADES)
-    quality_comment: str = ""  # required when quality is not 1
+    quality_comment: str = ""  # the reason in words; needed when quality is not 1 and no reason box says it
+    quality_reasons: tuple[str, ...] = ()  # QUALITY_REASONS keys (the NIOSH form's boxes), in that order
     parenchymal: bool | None = None  # 2A: any parenchymal abnormality consistent with pneumoconiosis
     small: SmallOpacities = field(default_factory=SmallOpacities)
     large: str | None = None  # 2C: 0, A, B, C (needed when 2A is "yes")
@@ -118,6 +121,9 @@ class IloReading:
         data = asdict(self)
         data["small"]["zones"] = list(self.small.zones)
         data["symbols"] = list(self.symbols)
+        data["quality_reasons"] = list(self.quality_reasons)
+        if not self.quality_reasons:  # readings without the boxes keep the JSON they always had
+            del data["quality_reasons"]
         return data
 
     @classmethod
@@ -136,6 +142,7 @@ class IloReading:
             return cls(
                 quality=_optional(_int, data.get("quality"), "quality"),
                 quality_comment=str(data.get("quality_comment", "")),
+                quality_reasons=_ordered(data.get("quality_reasons", []), tuple(QUALITY_REASONS), "quality_reasons"),
                 parenchymal=_optional(_bool, data.get("parenchymal"), "parenchymal"),
                 small=SmallOpacities(primary=str(small.get("primary", "")), secondary=str(small.get("secondary", "")),
                                      zones=_ordered(small.get("zones", []), ZONES, "small.zones"),
@@ -241,8 +248,13 @@ def problems(reading: IloReading, *, require_signature: bool = True) -> list[str
     out: list[str] = [f"Not answered: {question}." for question in missing(reading)]
     if reading.quality is not None and reading.quality not in QUALITY_GRADES:
         out.append(f"Radiograph quality must be 1-4, not {reading.quality}.")
-    elif reading.quality not in (None, 1) and not reading.quality_comment.strip():
-        out.append(f"Quality {reading.quality}: give the reason (the form asks for a comment when quality is not 1).")
+    elif reading.quality not in (None, 1) and not (reading.quality_comment.strip() or reading.quality_reasons):
+        out.append(f"Quality {QUALITY_MARKS[reading.quality]}: give the reason (tick the defects or write a comment; "
+                   "the form asks for one when quality is not 1).")
+    elif reading.quality == 1 and reading.quality_reasons:
+        out.append("Quality 1 has no technical defect: untick the quality reasons, or choose another grade.")
+    if "other" in reading.quality_reasons and not reading.quality_comment.strip():
+        out.append("Quality reason 'other': say which in the quality comment.")
     out += _parenchymal_problems(reading)
     out += _pleural_problems(reading)
     if "od" in reading.symbols and not reading.comments.strip():

@@ -478,6 +478,8 @@ def _meta(ds: Dataset, path: Path, rows: int, columns: int) -> ImageMeta:
         transfer_syntax_name=ts.name if ts is not None else None,
         bits_stored=_int(ds.get("BitsStored")),
         pixel_spacing=pixel_spacing(ds),
+        imager_pixel_spacing=pixel_spacing(ds, ("ImagerPixelSpacing",)),
+        magnification_factor=_positive(ds.get("EstimatedRadiographicMagnificationFactor")),
         study_uid=_text(ds.get("StudyInstanceUID")),
         series_uid=_text(ds.get("SeriesInstanceUID")),
         sop_instance_uid=_text(ds.get("SOPInstanceUID")),
@@ -490,9 +492,11 @@ def meta_from_header(ds: Dataset, path: Path) -> ImageMeta:
     return _meta(ds, path, _int(ds.get("Rows")) or 0, _int(ds.get("Columns")) or 0)
 
 
-def pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
-    """PixelSpacing, else ImagerPixelSpacing, in mm; None when absent or zero (e.g. "0.000")."""
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+def pixel_spacing(ds: Dataset, keywords: tuple[str, ...] = ("PixelSpacing", "ImagerPixelSpacing")
+                  ) -> tuple[float, float] | None:
+    """PixelSpacing, else ImagerPixelSpacing (or the ``keywords`` given), in mm; None when absent or zero
+    (e.g. "0.000")."""
+    for keyword in keywords:
         value = ds.get(keyword)
         if value is None:
             continue
@@ -523,3 +527,12 @@ def _text(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _positive(value: object) -> float | None:
+    """A positive decimal (e.g. a magnification factor), None when absent, zero or unreadable."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None

@@ -42,6 +42,9 @@ class ImageMeta:
     transfer_syntax_name: str | None = None
     bits_stored: int | None = None
     pixel_spacing: tuple[float, float] | None = None  # mm (row, column); None when absent or zero
+    # The physical-scale tags apart (``engine.true_size`` chooses between them); not in ``to_json``.
+    imager_pixel_spacing: tuple[float, float] | None = None  # mm at the detector (ImagerPixelSpacing)
+    magnification_factor: float | None = None  # EstimatedRadiographicMagnificationFactor
     study_uid: str | None = None
     series_uid: str | None = None
     sop_instance_uid: str | None = None

@@ -133,3 +133,19 @@ def test_symbol_od_is_on_the_form_and_needs_a_comment() -> None:
     assert "od" in SYMBOLS and list(SYMBOLS).index("od") == list(SYMBOLS).index("me") + 1
     assert any("Symbol od" in line for line in problems(reading({**NORMAL, "symbols": ["od"]})))
     validate(reading({**NORMAL, "symbols": ["od"], "comments": "old rib resection"}))
+
+
+def test_quality_reasons_the_niosh_boxes() -> None:
+    """A grade other than 1 is explained by the NIOSH form's boxes or the comment; the boxes round-trip in order."""
+    boxes = _with(quality_comment="", quality_reasons=["mottle", "overexposed"])
+    assert boxes.quality_reasons == ("overexposed", "mottle")  # the form's order
+    assert problems(boxes, require_signature=False) == []
+    assert IloReading.from_dict(boxes.to_dict()) == boxes
+    assert any("untick the quality reasons" in line
+               for line in problems(_with(quality=1, quality_reasons=["mottle"]), require_signature=False))
+    other = problems(_with(quality_comment="", quality_reasons=["other"]), require_signature=False)
+    assert any("'other': say which" in line for line in other)
+    with pytest.raises(IloFormError, match="quality_reasons"):
+        _with(quality_reasons=["blurred"])
+    assert any("Quality U/R: give the reason" in line
+               for line in problems(_with(quality=4, quality_comment=""), require_signature=False))

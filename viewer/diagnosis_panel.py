@@ -92,6 +92,7 @@ class DiagnosisPanel(QWidget):
     cancel_requested = Signal()
     review_recorded = Signal(str)  # "accepted" | "overridden"
     reveal_requested = Signal()  # read first: the reader asks for the held result
+    result_changed = Signal()  # the result shown changed (cleared, new, decided again): exports follow it
 
     def __init__(self) -> None:
         super().__init__()
@@ -286,6 +287,7 @@ class DiagnosisPanel(QWidget):
         self.reveal_button.hide()
         self.diagnose_button.setEnabled(self.has_image)
         self._set_review_enabled(False)
+        self.result_changed.emit()
 
     def show_problem(self, message: str, *, flagged: bool = False) -> None:
         """A plain message in place of a result (no head installed, unreadable image, flagged image).
@@ -371,6 +373,7 @@ class DiagnosisPanel(QWidget):
             self.domain.setText("")
             self.domain.setToolTip("")
         self.fit_result()
+        self.result_changed.emit()
 
     def fit_result(self) -> None:
         """Give the result all the height it needs (the map keeps ``MAP_MIN_HEIGHT``): warnings hidden below a

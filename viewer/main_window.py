@@ -48,7 +48,7 @@ from engine.result import DiagnosisResult
 from viewer.about import DISCLAIMER, show_about
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
-from viewer.export_dialog import ExportDialog, open_export_dialog
+from viewer.export_dialog import ExportCase, ExportDialog, open_export_dialog
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import build_main_menus
@@ -571,12 +571,21 @@ class MainWindow(QMainWindow):
         self.panel.review_note.setText(f"Recorded: {action} — final decision {entry['final_decision']}.")
 
     def export_case(self) -> None:
-        """A modeless export dialog for the current case; the export itself runs in a worker."""
-        if self.panel.result is None or self.current_image is None:
-            show_error(self, PneumoError("Diagnose a case before exporting it."))
+        """A modeless export dialog that follows the case on screen; the export itself runs in a worker."""
+        if self.export_dialog is not None and self.export_dialog.isVisible():
+            self.export_dialog.set_case(self.case_to_export())
+            self.export_dialog.raise_()
             return
-        card = self.model_info.card if self.model_info else None
-        self.export_dialog = open_export_dialog(self, self.current_image, self.panel.result, card=card)
+        self.export_dialog = open_export_dialog(self, self.case_to_export, self.panel.result_changed)
+        if self.export_dialog is None:
+            show_error(self, PneumoError("Diagnose a case before exporting it."))
+
+    def case_to_export(self) -> ExportCase | None:
+        """The case on screen with its result as shown (None until one is diagnosed and shown)."""
+        if self.panel.result is None or self.current_image is None:
+            return None
+        return ExportCase(self.current_image, self.panel.result, self.identity, self.settings.deidentified_display,
+                          self.model_info.card if self.model_info else None)
 
     def show_ilo_form(self) -> None:
         self.ilo_dock.show()

@@ -475,8 +475,7 @@ class MainWindow(QMainWindow):
             return
         if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
             self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)
-        self.panel.show_idle("Diagnosis complete — review the image and the result." if self.panel.result
-                             else "Done.")
+        self.panel.show_idle(self.panel.done_text())
 
     def _diagnosis_failed(self, token: int, exc: BaseException) -> None:
         if self._closing or token != self._diagnosis_token:
@@ -518,7 +517,7 @@ class MainWindow(QMainWindow):
             self._draw_event(event)
         self.panel.reveal_button.hide()
         if held and self._diagnosis_worker is None:
-            self.panel.show_idle("Diagnosis complete — review the image and the result.")
+            self.panel.show_idle(self.panel.done_text())
 
     @property
     def result_held(self) -> bool:

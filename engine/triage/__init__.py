@@ -8,9 +8,11 @@ PACS node's worklist (``engine.pacs``) writes the same rows.
 from engine.triage.folder import default_results_path, triage_folder
 from engine.triage.rows import (
     COLUMNS,
+    DECISION_ORDER,
     UNREADABLE,
     TriageRow,
     TriageSummary,
+    decision_rank,
     existing_rows,
     iter_rows,
     journal_path,
@@ -20,5 +22,6 @@ from engine.triage.rows import (
     write_csv,
 )
 
-__all__ = ["COLUMNS", "UNREADABLE", "TriageRow", "TriageSummary", "default_results_path", "existing_rows",
-           "iter_rows", "journal_path", "row_for", "sort_rows", "triage_folder", "unreadable_row", "write_csv"]
+__all__ = ["COLUMNS", "DECISION_ORDER", "UNREADABLE", "TriageRow", "TriageSummary", "decision_rank",
+           "default_results_path", "existing_rows", "iter_rows", "journal_path", "row_for", "sort_rows",
+           "triage_folder", "unreadable_row", "write_csv"]

@@ -65,13 +65,14 @@ def _file(row: TriageRow) -> str:
 
 def _score(row: TriageRow) -> float | None:
     """The score a reader may see: none for a held-back case (even one an older CSV recorded) until asked for."""
-    return row.probability if _decision_rank(row) < DECISIONS.index(Verdict.NOT_DIAGNOSED) else None
+    return None if row.decision in (Verdict.NOT_DIAGNOSED, UNREADABLE) else row.probability
 
 
 def _probability_order(row: TriageRow) -> float:
     """Highest first: flagged, then not flagged, each by score; then not diagnosed, then unreadable."""
     score = _score(row)
-    return 10.0 * (len(DECISIONS) - _decision_rank(row)) + (0.0 if score is None else score)
+    rank = _decision_rank(row) if row.decision in DECISIONS else 0  # a row without a decision: by its score
+    return 10.0 * (len(DECISIONS) - rank) + (0.0 if score is None else score)
 
 
 COLUMNS: tuple[Column[TriageRow], ...] = (

@@ -51,6 +51,7 @@ class AuditLog:
             "flags": codes(result.flags),
             "action": action,
             "final_decision": final,
+            "at_readers_request": codes(decision.review_overridden),  # flags the reader diagnosed despite
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as handle:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from engine.errors import ModelLoadError
-from engine.flags import Flag, blocking
+from engine.flags import Flag, blocking, outside
 
 
 class Verdict(StrEnum):
@@ -75,6 +75,16 @@ class Decision:
         return self.verdict is not Verdict.NOT_DIAGNOSED
 
     @property
+    def forced(self) -> bool:
+        """Diagnosed only because the reader asked, despite flags that hold a case back (``review_overridden``)."""
+        return self.diagnosed and bool(self.review_overridden)
+
+    @property
+    def request_note(self) -> str:
+        """"at the reader's request, outside the model's intended use" for a forced decision, else ''."""
+        return f"at the reader's request, {outside(self.review_overridden)}" if self.forced else ""
+
+    @property
     def phrase(self) -> str:
         """What the verdict means, in the words every output uses."""
         if not self.diagnosed:
@@ -86,15 +96,21 @@ class Decision:
         if not self.diagnosed:
             return f"{self.phrase}: " + "; ".join(flag.message for flag in self.reasons)
         relation = "at or above" if self.flagged else "below"
-        return f"{self.phrase} (score {relation} the {self.threshold_source.value} threshold {self.threshold:.3f})"
+        line = f"{self.phrase} (score {relation} the {self.threshold_source.value} threshold {self.threshold:.3f})"
+        if self.forced:
+            line += ("; diagnosed at the reader's request despite: "
+                     + "; ".join(flag.message for flag in self.review_overridden))
+        return line
 
     def headline(self, label: str, probability: float) -> str:
         """'PNEUMONIA score 0.75 ≥ threshold 0.62: flagged for review' — the head's own class name, the score
-        against the threshold in force, and what that means (a case for review, not a diagnosis)."""
+        against the threshold in force, and what that means (a case for review, not a diagnosis); a forced one
+        ends '— at the reader's request, outside the model's intended use'."""
         if not self.diagnosed:
             return self.phrase.capitalize()
         sign = "≥" if self.flagged else "<"
-        return f"{label} score {probability:.2f} {sign} threshold {self.threshold:.2f}: {self.phrase}"
+        line = f"{label} score {probability:.2f} {sign} threshold {self.threshold:.2f}: {self.phrase}"
+        return f"{line} — {self.request_note}" if self.forced else line
 
 
 def decide(probability: float | None, threshold: float, flags: Sequence[Flag], *, review_allowed: bool = False,

@@ -83,6 +83,24 @@ def blocking(flags: Iterable[Flag], *, review_allowed: bool = False) -> tuple[Fl
     return tuple(flag for flag in flags if flag.severity in stops)
 
 
+# What a result diagnosed at the reader's request was outside of, in the headline's few words (the flag's message,
+# with its numbers, stays in the warnings).
+OUTSIDE: dict[str, str] = {
+    "outside_intended_use": "outside the model's intended use",
+    "far_out_of_domain": "outside the model's training domain",
+    "lateral_view": "on a lateral view",
+    "other_modality": "on a modality the model was not made for",
+    "other_body_part": "on a body part the model was not made for",
+    "multi_frame": "on a multi-frame image",
+}
+
+
+def outside(flags: Iterable[Flag]) -> str:
+    """'outside the model's intended use, on a lateral view': what the reader's request overrode."""
+    phrases = dict.fromkeys(OUTSIDE.get(flag.code, flag.message) for flag in flags)
+    return ", ".join(phrases)
+
+
 def can_diagnose_anyway(flags: Iterable[Flag]) -> bool:
     """True when every blocking flag is one the reader may override (REVIEW, none UNUSABLE)."""
     stops = blocking(flags)

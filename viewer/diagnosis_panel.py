@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.decision import ThresholdSource
-from engine.flags import messages
+from engine.flags import can_diagnose_anyway, messages
 from engine.reference_map import ReferenceMap
 from engine.result import DiagnosisResult
 from viewer.plots import AttentionCanvas, MapCanvas
@@ -92,6 +92,7 @@ class DiagnosisPanel(QWidget):
     cancel_requested = Signal()
     review_recorded = Signal(str)  # "accepted" | "overridden"
     reveal_requested = Signal()  # read first: the reader asks for the held result
+    result_changed = Signal()  # the result shown changed (cleared, new, decided again): exports follow it
 
     def __init__(self) -> None:
         super().__init__()
@@ -107,8 +108,9 @@ class DiagnosisPanel(QWidget):
         self.diagnose_button.setToolTip("Run the model on this image (Ctrl+D)")
         self.diagnose_button.clicked.connect(lambda: self.diagnose_requested.emit(False))
         self.anyway_button = QPushButton("Diagnose anyway")
-        self.anyway_button.setToolTip("Run the model although the file is flagged; the flag stays on the result")
-        self.anyway_button.clicked.connect(lambda: self.diagnose_requested.emit(True))
+        self.anyway_button.setToolTip("Have the model read this held-back case at your request; the result says "
+                                      "it was forced and the reason stays on it")
+        self.anyway_button.clicked.connect(self.diagnose_anyway)
         self.anyway_button.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
@@ -256,6 +258,26 @@ class DiagnosisPanel(QWidget):
         self.busy.hide()
         self.cancel_button.hide()
         self.diagnose_button.setEnabled(self.has_image)
+        if self.result is not None:  # a held-back result keeps its way out once the map and saliency are in
+            decision = self.result.decision
+            self.anyway_button.setVisible(not decision.diagnosed and can_diagnose_anyway(decision.reasons))
+
+    def diagnose_anyway(self) -> None:
+        """The reader asks for a verdict on a held-back case: the old "Not diagnosed" leaves the panel at once."""
+        self.clear()
+        self.headline.setText("Diagnosing at the reader's request…")
+        self.headline.setStyleSheet("color: #555")
+        self.diagnose_requested.emit(True)
+
+    def done_text(self) -> str:
+        """The status line once a diagnosis has finished."""
+        if self.result is None:
+            return "Done."
+        if not self.result.decision.diagnosed:
+            return ("Held back: no score is shown (the reason is below)." + (
+                " Press Diagnose anyway to have the model read it at your request."
+                if can_diagnose_anyway(self.result.decision.reasons) else ""))
+        return "Diagnosis complete — review the image and the result."
 
     def show_held(self) -> None:
         """Read first: the result is in but not shown until the reader asks."""
@@ -278,8 +300,10 @@ class DiagnosisPanel(QWidget):
         self.headline.setText("—")
         self.headline.setStyleSheet("")
         self.numbers.setText("")
-        self.warnings.setText("")
-        self.domain.setText("")
+        for box in (self.warnings, self.domain):  # no empty amber boxes while nothing is shown
+            box.setText("")
+            box.setStyleSheet("")
+            box.setFont(QFont())
         self.device.setText("")
         self.bar.set_values(None, 0.5)
         self.bar.hide()
@@ -294,6 +318,7 @@ class DiagnosisPanel(QWidget):
         self.reveal_button.hide()
         self.diagnose_button.setEnabled(self.has_image)
         self._set_review_enabled(False)
+        self.result_changed.emit()
 
     def show_problem(self, message: str, *, flagged: bool = False) -> None:
         """A plain message in place of a result (no head installed, unreadable image, flagged image).
@@ -318,8 +343,8 @@ class DiagnosisPanel(QWidget):
     def show_result(self, result: DiagnosisResult, source_names: list[str]) -> None:
         """The model's output, with the decision it carries (``engine.decision``; the threshold in force)."""
         self.source_names = list(source_names)
-        self.show_idle("Diagnosis complete — review the image and the result.")
         self.show_decision(result)
+        self.show_idle(self.done_text())
         model_ms = sum(v for k, v in result.timings_ms.items() if k != "segmentation_forward")
         self.device.setText(f"Ran on {result.device} · profile {result.profile} · head {result.model_id[:12]} · "
                             f"{model_ms:.0f} ms")
@@ -350,13 +375,18 @@ class DiagnosisPanel(QWidget):
         }.get(decision.threshold_source, "the model's")
         numbers = (f"Calibrated probability of {positive}: <b>{result.probability:.3f}</b><br>"
                    f"Operating threshold: <b>{decision.threshold:.3f}</b> ({source})")
-        if result.grades and result.grade_probabilities:  # an ordinal head: its suggested grade and distribution
+        anyway = not decision.diagnosed and can_diagnose_anyway(decision.reasons)
+        self.anyway_button.setVisible(anyway)
+        if not decision.diagnosed:  # held back: no score, no gauge, until the reader asks for a verdict
+            numbers = "No score is shown for a case held back." + (
+                " <b>Diagnose anyway</b> has the model read it at your request." if anyway else "")
+        elif result.grades and result.grade_probabilities:  # an ordinal head: its suggested grade and distribution
             spread = ", ".join(f"{grade}: {p:.0%}" for grade, p in zip(result.grades, result.grade_probabilities,
                                                                         strict=True))
             numbers += f"<br>Suggested grade: <b>{result.suggested_grade}</b> ({spread})"
         self.numbers.setText(numbers)
-        self.bar.set_values(result.probability, decision.threshold)
-        self.bar.show()
+        self.bar.set_values(result.probability if decision.diagnosed else None, decision.threshold)
+        self.bar.setVisible(decision.diagnosed)
         flags = [flag for flag in result.flags if flag.code != "out_of_domain"]
         if not decision.diagnosed:
             self.warnings.setText("⚠ " + decision.describe())
@@ -379,6 +409,7 @@ class DiagnosisPanel(QWidget):
             self.domain.setText("")
             self.domain.setToolTip("")
         self.fit_result()
+        self.result_changed.emit()
 
     def fit_result(self) -> None:
         """Give the result all the height it needs (the map keeps ``MAP_MIN_HEIGHT``): warnings hidden below a

@@ -3,6 +3,9 @@ presentation state, segmentation).
 
 De-identified is the default; an identified export needs a ticked checkbox and shows a warning. The source
 image is only ever read. Writing runs on a worker; failures are shown as the engine's one-line message.
+
+The dialog is modeless, so it says whose case it exports and follows the case on screen (``follow``): a case
+opened while it stays open is never exported under the previous one's name (issue 25).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, Signal
+from PySide6.QtCore import QStandardPaths, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -31,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import PneumoError
 from engine.io import LoadedImage
+from engine.io.identity import PatientIdentity
 from engine.io.phi import hash_uid
 from engine.model.head_card import HeadCard
 from engine.notices import DISCLAIMER
@@ -62,6 +66,33 @@ KINDS = (
 KIND_BY_KEY = {kind.key: kind for kind in KINDS}
 
 
+@dataclass(frozen=True, eq=False)
+class ExportCase:
+    """One case as the window shows it: what an export writes, and whose it is."""
+
+    image: LoadedImage
+    result: DiagnosisResult  # as shown: the decision at the threshold in force
+    identity: PatientIdentity | None = None
+    identity_hidden: bool = False  # the de-identified display: the dialog does not show it either
+    card: HeadCard | None = None
+
+    def same_as(self, other: ExportCase | None) -> bool:
+        """The same image, result and identity (objects, not look-alikes: two patients' results can be equal)."""
+        return (other is not None and other.image is self.image and other.result is self.result
+                and other.identity == self.identity and other.identity_hidden == self.identity_hidden)
+
+    def whose(self) -> str:
+        """One line naming the case: the patient as the window's header shows it, and the file's neutral token."""
+        token = default_file_name(self.image, "png").split("-")[1]
+        if self.identity_hidden:
+            who = "identity hidden (de-identified display)"
+        elif self.identity is None or self.identity.empty:
+            who = "no patient identity in this file"
+        else:
+            who = self.identity.title()
+        return f"{who} · case {token}"
+
+
 def default_file_name(image: LoadedImage, kind: str) -> str:
     """A neutral name (source files are often named after the patient): ``pneumollm-<hash>-<kind><suffix>``."""
     token = hash_uid(image.meta.sop_instance_uid or str(image.meta.path)) or "case"
@@ -86,10 +117,13 @@ class ExportDialog(QDialog):
     exported = Signal(Path)
 
     def __init__(self, image: LoadedImage, result: DiagnosisResult, parent: QWidget | None = None, *,
-                 card: HeadCard | None = None, folder: str | Path | None = None) -> None:
+                 card: HeadCard | None = None, folder: str | Path | None = None,
+                 identity: PatientIdentity | None = None, identity_hidden: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export case")
+        self.case: ExportCase | None = ExportCase(image, result, identity, identity_hidden, card)
         self.image, self.result, self.card = image, result, card
+        self._current: Callable[[], ExportCase | None] | None = None
         self.folder = Path(folder) if folder else Path(
             QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
         self._worker: Worker | None = None
@@ -119,6 +153,9 @@ class ExportDialog(QDialog):
         self.warning.setVisible(False)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.case_label = QLabel()  # whose case an export writes: the reader checks it against the screen
+        self.case_label.setWordWrap(True)
+        self.case_label.setStyleSheet("background:#eef3fb; color:#10243e; padding:6px; border-radius:3px;")
         disclaimer = QLabel(f"{DISCLAIMER} Exports carry this notice.")
         disclaimer.setWordWrap(True)
         disclaimer.setStyleSheet("color: palette(mid);")
@@ -133,6 +170,7 @@ class ExportDialog(QDialog):
         path_row.addWidget(self.path_edit, 1)
         path_row.addWidget(browse)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.case_label)
         layout.addWidget(QLabel("<b>What to export</b>"))
         layout.addLayout(kinds_box)
         layout.addLayout(path_row)
@@ -142,6 +180,7 @@ class ExportDialog(QDialog):
         layout.addWidget(disclaimer)
         layout.addWidget(self.buttons)
         self.kind_buttons["png"].setChecked(True)
+        self._show_case()
         self.resize(640, self.sizeHint().height())
 
     # -- public ---------------------------------------------------------------------------------------
@@ -156,9 +195,50 @@ class ExportDialog(QDialog):
     def is_exporting(self) -> bool:
         return self._worker is not None
 
+    def follow(self, current: Callable[[], ExportCase | None], changed: SignalInstance) -> None:
+        """Bind to the case on screen: ``current()`` is it (None: no diagnosed case shown), ``changed`` fires
+        whenever it may have changed. Export re-checks ``current()`` too, so a missed signal cannot export
+        another patient's case."""
+        self._current = current
+        changed.connect(lambda *_args: self.set_case(current()))
+        self.set_case(current())
+
+    def set_case(self, case: ExportCase | None) -> None:
+        """Export ``case`` from now on (None: nothing to export until a case is diagnosed and shown)."""
+        if case is not None and case.same_as(self.case):
+            return
+        old = self.case
+        self.case = case
+        if case is not None:
+            self.image, self.result, self.card = case.image, case.result, case.card or self.card
+            current = self.path_edit.text().strip()
+            if old is not None and current and Path(current).name == default_file_name(old.image, self.kind):
+                self.path_edit.setText(str(Path(current).parent / default_file_name(case.image, self.kind)))
+        self.status.setText("")
+        self._show_case()
+
+    def _show_case(self) -> None:
+        case = self.case
+        if case is None:
+            self.case_label.setText("<b>Nothing to export:</b> the case on screen has no result shown yet — "
+                                    "diagnose it (and show the AI result) to export it.")
+        else:
+            self.case_label.setText(f"<b>Exports the case on screen:</b> {html.escape(case.whose())}")
+        self.export_button.setEnabled(case is not None and self._worker is None)
+
     def export(self) -> Worker | None:
         """Write the chosen export in the background; the dialog stays open for another one."""
         if self._worker is not None:
+            return None
+        if self._current is not None:  # the screen is the truth: never write a case the reader has left
+            latest = self._current()
+            if latest is None or not latest.same_as(self.case):
+                self.set_case(latest)
+                if latest is not None:
+                    self._show("The case on screen changed: check whose case this is, then press Export again.",
+                               ok=False)
+                return None
+        if self.case is None:
             return None
         text = self.path_edit.text().strip()
         if not text:
@@ -193,7 +273,7 @@ class ExportDialog(QDialog):
     # -- internals ------------------------------------------------------------------------------------
     def _on_exported(self, path: Path) -> None:
         self._worker = None
-        self.export_button.setEnabled(True)
+        self.export_button.setEnabled(self.case is not None)
         self.last_path = Path(path)
         who = "identified" if self.identified_box.isChecked() and self.identified_box.isEnabled() else \
             "de-identified"
@@ -202,7 +282,7 @@ class ExportDialog(QDialog):
 
     def _on_failed(self, exc: BaseException) -> None:
         self._worker = None
-        self.export_button.setEnabled(True)
+        self.export_button.setEnabled(self.case is not None)
         self._show(message_for(exc), ok=False)
 
     def _show(self, text: str, *, ok: bool) -> None:
@@ -243,15 +323,20 @@ class ExportDialog(QDialog):
             self.path_edit.setText(name if Path(name).suffix else name + kind.suffix)
 
 
-def open_export_dialog(parent: QWidget | None, image: LoadedImage, result: DiagnosisResult, *,
-                       card: HeadCard | None = None,
-                       on_exported: Callable[[Path], None] | None = None) -> ExportDialog:
-    """Convenience for the main window: a modeless export dialog for the current case."""
-    dialog = ExportDialog(image, result, parent, card=card)
+def open_export_dialog(parent: QWidget | None, current: Callable[[], ExportCase | None], changed: SignalInstance,
+                       *, on_exported: Callable[[Path], None] | None = None) -> ExportDialog | None:
+    """For the main window: a modeless export dialog that follows the case on screen (``ExportDialog.follow``);
+    None when no diagnosed case is shown."""
+    case = current()
+    if case is None:
+        return None
+    dialog = ExportDialog(case.image, case.result, parent, card=case.card, identity=case.identity,
+                          identity_hidden=case.identity_hidden)
+    dialog.follow(current, changed)
     if on_exported is not None:
         dialog.exported.connect(on_exported)
     dialog.show()
     return dialog
 
 
-__all__ = ["IDENTIFIED_WARNING", "KINDS", "ExportDialog", "default_file_name", "open_export_dialog"]
+__all__ = ["IDENTIFIED_WARNING", "KINDS", "ExportCase", "ExportDialog", "default_file_name", "open_export_dialog"]

@@ -50,7 +50,7 @@ from viewer.about import DISCLAIMER, show_about
 from viewer.breader_tools import BReaderTools
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
-from viewer.export_dialog import ExportDialog, open_export_dialog
+from viewer.export_dialog import ExportCase, ExportDialog, open_export_dialog
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import MainMenus, MenuSlots
@@ -495,8 +495,7 @@ class MainWindow(QMainWindow):
             return
         if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
             self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)
-        self.panel.show_idle("Diagnosis complete — review the image and the result." if self.panel.result
-                             else "Done.")
+        self.panel.show_idle(self.panel.done_text())
 
     def _diagnosis_failed(self, token: int, exc: BaseException) -> None:
         if self._closing or not self.read_first_session.is_current(token):
@@ -538,7 +537,7 @@ class MainWindow(QMainWindow):
             self._draw_event(event)
         self.panel.hide_reveal()
         if held and self._diagnosis_worker is None:
-            self.panel.show_idle("Diagnosis complete — review the image and the result.")
+            self.panel.show_idle(self.panel.done_text())
 
     @property
     def result_held(self) -> bool:
@@ -591,12 +590,21 @@ class MainWindow(QMainWindow):
         self.panel.show_review_note(f"Recorded: {action} — final decision {entry['final_decision']}.")
 
     def export_case(self) -> None:
-        """A modeless export dialog for the current case; the export itself runs in a worker."""
-        if self.panel.result is None or self.current_image is None:
-            show_error(self, PneumoError("Diagnose a case before exporting it."))
+        """A modeless export dialog that follows the case on screen; the export itself runs in a worker."""
+        if self.export_dialog is not None and self.export_dialog.isVisible():
+            self.export_dialog.set_case(self.case_to_export())
+            self.export_dialog.raise_()
             return
-        card = self.model_info.card if self.model_info else None
-        self.export_dialog = open_export_dialog(self, self.current_image, self.panel.result, card=card)
+        self.export_dialog = open_export_dialog(self, self.case_to_export, self.panel.result_changed)
+        if self.export_dialog is None:
+            show_error(self, PneumoError("Diagnose a case before exporting it."))
+
+    def case_to_export(self) -> ExportCase | None:
+        """The case on screen with its result as shown (None until one is diagnosed and shown)."""
+        if self.panel.result is None or self.current_image is None:
+            return None
+        return ExportCase(self.current_image, self.panel.result, self.identity, self.settings.deidentified_display,
+                          self.model_info.card if self.model_info else None)
 
     def show_ilo_form(self) -> None:
         self.ilo_dock.show()

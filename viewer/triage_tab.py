@@ -34,7 +34,15 @@ from PySide6.QtWidgets import (
 from engine.decision import Verdict
 from engine.model_host import ModelClient
 from engine.progress import Progress
-from engine.triage import UNREADABLE, TriageRow, TriageSummary, default_results_path, iter_rows
+from engine.triage import (
+    DECISION_ORDER,
+    UNREADABLE,
+    TriageRow,
+    TriageSummary,
+    decision_rank,
+    default_results_path,
+    iter_rows,
+)
 from engine.triage import existing_rows as earlier_rows
 from viewer.error_dialog import message_for
 from viewer.row_table import RIGHT, SORT_ROLE, Column, RowTableModel, number
@@ -43,23 +51,34 @@ from viewer.workers import Worker, WorkerSet
 log = logging.getLogger(__name__)
 
 DEFAULT_CSV_NAME = "pneumollm_triage.csv"  # the name for a CSV the reader places beside the images themselves
-DECISIONS = (*(verdict.value for verdict in Verdict), UNREADABLE)  # the order a Decision column sorts in
+DECISIONS = DECISION_ORDER  # flagged, not flagged, not diagnosed, unreadable: the order a Decision column sorts in
 DECISION_FILTERS = (("All cases", ""), *((decision.capitalize(), decision) for decision in DECISIONS))
 
 
 def _decision_rank(row: TriageRow) -> int:
-    return DECISIONS.index(row.decision) if row.decision in DECISIONS else len(DECISIONS)
+    return decision_rank(row.decision)
 
 
 def _file(row: TriageRow) -> str:
     return row.file
 
 
-# Rows without a probability (or threshold) sort below every scored row when sorted highest first.
+def _score(row: TriageRow) -> float | None:
+    """The score a reader may see: none for a held-back case (even one an older CSV recorded) until asked for."""
+    return None if row.decision in (Verdict.NOT_DIAGNOSED, UNREADABLE) else row.probability
+
+
+def _probability_order(row: TriageRow) -> float:
+    """Highest first: flagged, then not flagged, each by score; then not diagnosed, then unreadable."""
+    score = _score(row)
+    rank = _decision_rank(row) if row.decision in DECISIONS else 0  # a row without a decision: by its score
+    return 10.0 * (len(DECISIONS) - rank) + (0.0 if score is None else score)
+
+
 COLUMNS: tuple[Column[TriageRow], ...] = (
     Column("File", _file),
-    Column("Probability", lambda row: number(row.probability), tooltip=_file, alignment=RIGHT,
-           sort_key=lambda row: -1.0 if row.probability is None else row.probability),
+    Column("Probability", lambda row: number(_score(row)), tooltip=_file, alignment=RIGHT,
+           sort_key=_probability_order),
     Column("Decision", lambda row: row.decision, tooltip=_file, sort_key=_decision_rank),
     Column("Threshold", lambda row: number(row.threshold), tooltip=_file, alignment=RIGHT,
            sort_key=lambda row: -1.0 if row.threshold is None else row.threshold),

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.decision import Verdict
 from engine.errors import PneumoError
 from engine.model_host import ModelClient
 from engine.pacs.peer import Destination
@@ -54,7 +55,7 @@ COLUMNS: tuple[Column[WorkItem], ...] = (
     Column("Received", lambda item: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.received_at))),
     Column("State", lambda item: item.state),
     Column("Decision", lambda item: item.decision or ""),
-    Column("Probability", lambda item: number(item.probability)),
+    Column("Probability", lambda item: "" if item.decision == Verdict.NOT_DIAGNOSED else number(item.probability)),
     Column("Study", lambda item: item.study_instance_uid),
     Column("Result sent", lambda item: _SENT.get(item.send_state, item.send_state)),
     Column("Note", lambda item: "; ".join(part for part in (item.error, item.warnings, item.send_error) if part)),

@@ -32,7 +32,7 @@ def caption(result: DiagnosisResult) -> str:
     """One line: the headline and the notice, in ASCII (the presentation state's text needs no character set)."""
     headline = result.decision.headline(result.positive_label, result.probability)
     line = f"{ALGORITHM}: {headline} ({RESEARCH_USE})"
-    return line.replace("≥", ">=").encode("ascii", "replace").decode()
+    return line.replace("≥", ">=").replace("—", "-").encode("ascii", "replace").decode()
 
 
 def presentation_state(reference: Dataset, result: DiagnosisResult) -> hd.pr.GrayscaleSoftcopyPresentationState:

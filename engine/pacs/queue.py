@@ -242,12 +242,14 @@ class WorkQueue:
 
     # -- readers ----------------------------------------------------------------------------------------
     def items(self, order: str = NEWEST_FIRST) -> list[WorkItem]:
-        """Every row: newest first, or flagged first (then by probability, highest first; then newest)."""
+        """Every row: newest first, or flagged first (flagged, not flagged, not diagnosed, then the rest; the first
+        two by probability, highest first; then newest). A held-back case sorts by no score."""
         if order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}")
         # order_by is one of two fixed texts, never user input
-        order_by = "id DESC" if order == NEWEST_FIRST else \
-            "(decision = 'flagged') DESC, probability IS NULL, probability DESC, id DESC"
+        order_by = "id DESC" if order == NEWEST_FIRST else (
+            "CASE decision WHEN 'flagged' THEN 0 WHEN 'not flagged' THEN 1 WHEN 'not diagnosed' THEN 2 ELSE 3 END, "
+            "CASE WHEN decision IN ('flagged', 'not flagged') THEN probability END DESC, id DESC")
         with self._lock:
             rows = self._db.execute(f"SELECT * FROM items ORDER BY {order_by}").fetchall()
         return [_item(row) for row in rows]

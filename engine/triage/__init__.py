@@ -7,9 +7,11 @@ PACS node's worklist (``engine.pacs``) writes the same rows.
 
 from engine.triage.rows import (
     COLUMNS,
+    DECISION_ORDER,
     UNREADABLE,
     TriageRow,
     TriageSummary,
+    decision_rank,
     default_results_path,
     existing_rows,
     iter_rows,
@@ -20,8 +22,9 @@ from engine.triage.rows import (
     write_csv,
 )
 
-__all__ = ["COLUMNS", "UNREADABLE", "TriageRow", "TriageSummary", "default_results_path", "existing_rows",
-           "iter_rows", "journal_path", "row_for", "sort_rows", "triage_folder", "unreadable_row", "write_csv"]
+__all__ = ["COLUMNS", "DECISION_ORDER", "UNREADABLE", "TriageRow", "TriageSummary", "decision_rank",
+           "default_results_path", "existing_rows", "iter_rows", "journal_path", "row_for", "sort_rows",
+           "triage_folder", "unreadable_row", "write_csv"]
 
 
 def __getattr__(name: str) -> object:

@@ -1,7 +1,8 @@
 """Triage results as rows: the CSV's columns, one row per file, the run's summary, reading earlier results back.
 
 Every batch runner (a folder here, a Dask cluster, the PACS node's worklist) writes these rows and tallies them
-the same way; the CSV holds a header and data rows only, sorted highest probability first.
+the same way; the CSV holds a header and data rows only: flagged, not flagged, not diagnosed (no score; the reason
+in ``warnings``), unreadable (the reason in ``error``), each group highest probability first.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.decision import Verdict
-from engine.errors import PneumoError
+from engine.errors import PneumoError, UnsupportedImageError
 from engine.flags import Severity, messages
 from engine.paths import data_dir, write_atomic
 from engine.result import CaseOutcome
@@ -39,9 +40,9 @@ class TriageRow:
     decision: str = ""  # "flagged" | "not flagged" | "not diagnosed" | "unreadable"
     threshold: float | None = None
     lung_crop_quality: str = ""  # "ok" or the quality flags
-    error: str = ""
+    error: str = ""  # why an unreadable file has no row of its own (a held-back case's reason is a warning)
     sha256: str = ""
-    warnings: str = ""  # every other flag shown with the result (file notes, out of domain, runtime)
+    warnings: str = ""  # why a case was held back, and every note shown with the result (file, domain, runtime)
 
 
 @dataclass
@@ -93,13 +94,17 @@ def row_for(relative: str, digest: str, outcome: CaseOutcome) -> TriageRow:
     if outcome.result is None:
         error = outcome.error or PneumoError()
         decision = Verdict.NOT_DIAGNOSED.value if meta is not None else UNREADABLE
+        if isinstance(error, UnsupportedImageError) and error.flags:  # held back, not broken: a warning
+            return TriageRow(relative, study, series, decision=decision, sha256=digest, warnings=error.user_message)
         return TriageRow(relative, study, series, decision=decision, error=error.user_message, sha256=digest)
     result = outcome.result
     quality = "ok" if result.lung_crop.ok else "; ".join(messages(result.lung_crop.flags))
-    notes = [flag for flag in (*result.image_flags, *result.warnings) if flag.severity is Severity.NOTE]
-    error = "" if result.decision.diagnosed else result.decision.describe()
+    notes = messages(flag for flag in (*result.image_flags, *result.warnings) if flag.severity is Severity.NOTE)
+    if not result.decision.diagnosed:  # held back: its reason with the warnings, and no score until asked for
+        return TriageRow(relative, study, series, None, result.decision.verdict.value, result.threshold, quality,
+                         "", digest, "; ".join([result.decision.describe(), *notes]))
     return TriageRow(relative, study, series, result.probability, result.decision.verdict.value, result.threshold,
-                     quality, error, digest, "; ".join(messages(notes)))
+                     quality, "", digest, "; ".join(notes))
 
 
 def default_results_path(folder: str | Path) -> Path:
@@ -163,9 +168,24 @@ def _row_from(record: Any) -> TriageRow | None:
     return row
 
 
+# The order rows are read in: flagged, not flagged, not diagnosed, unreadable (then highest probability first).
+DECISION_ORDER = (Verdict.FLAGGED.value, Verdict.NOT_FLAGGED.value, Verdict.NOT_DIAGNOSED.value, UNREADABLE)
+
+
+def decision_rank(decision: str) -> int:
+    """Where a decision sorts in ``DECISION_ORDER`` (anything else last)."""
+    return DECISION_ORDER.index(decision) if decision in DECISION_ORDER else len(DECISION_ORDER)
+
+
 def sort_rows(rows: Iterable[TriageRow]) -> list[TriageRow]:
-    """Highest probability first; rows without a probability (not diagnosed, unreadable) after them."""
-    return sorted(rows, key=lambda r: (r.probability is None, -(r.probability or 0.0), r.file))
+    """Flagged, then not flagged, each highest probability first; then not diagnosed (a held-back case sorts by
+    no score, even one an older run recorded), then unreadable."""
+    def key(row: TriageRow) -> tuple[int, float, str]:
+        rank = decision_rank(row.decision)
+        scored = row.probability is not None and rank < DECISION_ORDER.index(Verdict.NOT_DIAGNOSED.value)
+        return rank, -(row.probability or 0.0) if scored else 0.0, row.file
+
+    return sorted(rows, key=key)
 
 
 def write_csv(out: Path, rows: Iterable[TriageRow]) -> None:

@@ -103,7 +103,7 @@ def test_received_studies_are_triaged_and_results_sent_back(diagnoser: Diagnoser
     lateral_uid = str(dcmread(lateral[0], stop_before_pixels=True).SOPInstanceUID)
     refused = items[lateral_uid]
     assert (refused.state, refused.decision, refused.probability) == ("done", "not diagnosed", None)
-    assert "lateral" in (refused.error or "").lower() and refused.send_state == "sent"
+    assert "lateral" in refused.warnings.lower() and not refused.error and refused.send_state == "sent"
     assert [Path(path).name for path in refused.result_files] == [f"{lateral_uid}.sr.dcm"]  # the SR alone
     reports = [ds for ds in archive.received if ds.SOPClassUID == COMPREHENSIVE_SR]
     captures = [ds for ds in archive.received if ds.SOPClassUID == SECONDARY_CAPTURE]

@@ -49,7 +49,7 @@ def test_every_file_gets_a_sorted_row(diagnoser: Diagnoser, tmp_path: Path) -> N
     assert probabilities == sorted(probabilities, reverse=True)
     assert all(r.probability is None for r in rows[len(probabilities):])  # errors after the scored cases
     by_name = {Path(r.file).name: r for r in rows}
-    assert "lateral" in by_name["lateral.dcm"].error
+    assert "lateral" in by_name["lateral.dcm"].warnings and not by_name["lateral.dcm"].error  # held back, not broken
     assert "structured report" in by_name["report.dcm"].error
     text = (tmp_path / "out.csv").read_text()
     assert not any(value in text for value in PHI_VALUES.values())

@@ -94,36 +94,63 @@ def test_predict_with_the_shipped_head(dicom_dir: Path, isolated: dict[str, str]
     assert isinstance(payload["quality_flags"], list) and payload["timings_ms"]["model"] > 0
 
 
+# The CLI, stopped for good once its journal holds ``stop_after`` rows: the test kills it there, not at a moment a
+# poll happened to catch (the run could finish between two polls on a fast machine, or stall on a slow one).
+PAUSING_CLI = """
+import sys, threading
+from pathlib import Path
+import engine.triage.folder as folder
+
+marker, stop_after = Path(sys.argv[1]), int(sys.argv[2])
+written, journal = [0], folder._journal
+
+def journal_then_pause(handle, rows):
+    journal(handle, rows)  # flushed and fsynced
+    written[0] += len(rows)
+    if written[0] >= stop_after:
+        marker.write_text(str(written[0]))
+        threading.Event().wait()  # until killed
+
+folder._journal = journal_then_pause
+from commands import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
 @pytest.mark.slow
 def test_triage_cli_resumes_after_a_kill(tmp_path: Path, isolated: dict[str, str]) -> None:
     head = make_tiny_head(tmp_path / "head", with_map=False)
     folder = tmp_path / "in"
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for index in range(24):
+    for index in range(12):
         image = chest_like(200, 190).astype(np.float32) + rng.normal(0, 50, (200, 190))
         make_dicom(folder / f"{index:02d}.dcm", np.clip(image, 0, 4095).astype(np.uint16), ViewPosition="PA")
     (folder / "broken.dcm").write_bytes(b"DICM" * 10)
     Image.fromarray(chest_like(dtype=np.uint8, high=250)).save(folder / "x.png")
-    out = tmp_path / "results.csv"
+    out, paused = tmp_path / "results.csv", tmp_path / "paused"
     journal = out.with_name(out.name + ".journal.jsonl")
-    process = subprocess.Popen([*CLI, "triage", str(folder), "--out", str(out), "--model", str(head),
-                                "--batch-size", "4", "--json"], env={**os.environ, **isolated},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 600
-    while time.time() < deadline and (not journal.exists() or len(journal.read_text().splitlines()) < 4):
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)  # a kill at an arbitrary moment
-    process.wait()
+    process = subprocess.Popen([sys.executable, "-c", PAUSING_CLI, str(paused), "8", "triage", str(folder),
+                                "--out", str(out), "--model", str(head), "--batch-size", "4", "--json"],
+                               env={**os.environ, **isolated}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 600  # a guard against a hang, not a measurement
+        while not paused.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert paused.exists(), process.communicate(timeout=60)[1].decode()[-2000:]
+    finally:
+        process.send_signal(signal.SIGKILL)  # killed two batches in, the third possibly in flight
+        process.communicate()
     finished = len(journal.read_text().splitlines())
-    assert finished >= 4 and not out.exists()
+    assert finished == 8 and not out.exists()
     result = run_cli("triage", str(folder), "--out", str(out), "--model", str(head), "--json", env=isolated)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["total"] == 26 and summary["unreadable"] == 1
-    assert summary["skipped_existing"] >= finished - 4  # at most the batch in flight was lost
+    assert summary["total"] == 14 and summary["unreadable"] == 1
+    assert summary["skipped_existing"] == finished  # every journalled row is kept, none is diagnosed again
     lines = [line for line in out.read_text().splitlines()[1:] if not line.startswith("#")]
-    assert len(lines) == len({line.split(",")[0] for line in lines}) == 26
+    assert len(lines) == len({line.split(",")[0] for line in lines}) == 14
+    assert not journal.exists()
 
 
 @pytest.mark.parametrize(("n", "positives", "warned"), [(12, 6, True), (200, 80, False)])

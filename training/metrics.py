@@ -76,9 +76,7 @@ def small_split_warning(where: str, n: int, positives: int | None, sensitivity: 
 
 def youden_threshold(y_true: np.ndarray, probability: np.ndarray) -> float:
     """The threshold maximising sensitivity + specificity - 1 on the given (validation) data."""
-    fpr, tpr, thresholds = roc_curve(np.asarray(y_true).astype(int), probability)
-    best = int(np.argmax(tpr - fpr))
-    return float(min(1.0, max(0.0, thresholds[best])))
+    return _curve_threshold("youden", roc_curve(np.asarray(y_true).astype(int), probability))
 
 
 def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
@@ -122,11 +120,17 @@ def operating_threshold(rule: str, y_true: np.ndarray, probability: np.ndarray) 
     sensitivity reaches 0.95 — a screening programme's choice) or "specificity:0.90" (the lowest threshold whose
     specificity reaches 0.90).
     """
+    return _curve_threshold(rule, roc_curve(np.asarray(y_true).astype(int), probability))
+
+
+def _curve_threshold(rule: str, curve: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
+    """``operating_threshold`` on a ROC curve already drawn (the bootstrap draws one per resample, for every rule)."""
+    fpr, tpr, thresholds = curve
     kind, _, target_text = rule.partition(":")
     if kind == "youden":
-        return youden_threshold(y_true, probability)
+        best = int(np.argmax(tpr - fpr))
+        return float(min(1.0, max(0.0, thresholds[best])))
     target = float(target_text)
-    fpr, tpr, thresholds = roc_curve(np.asarray(y_true).astype(int), probability)
     thresholds = np.clip(thresholds, 0.0, 1.0)
     if kind == "sensitivity":
         reaching = np.flatnonzero(tpr >= target)  # thresholds fall along the curve: the first is the highest
@@ -135,6 +139,18 @@ def operating_threshold(rule: str, y_true: np.ndarray, probability: np.ndarray) 
         reaching = np.flatnonzero(1.0 - fpr >= target)
         return float(thresholds[reaching[-1]])
     raise ValueError(f"unknown operating point rule {rule!r}; use youden, sensitivity:X or specificity:X")
+
+
+def sensitivity_specificity(y_true: np.ndarray, probability: np.ndarray, threshold: float) -> tuple[float, float]:
+    """``binary_metrics``' sensitivity and specificity (percent) by counting alone: the same numbers, without
+    scikit-learn's input checks and the AUC, which the thousand bootstrap resamples below do not need."""
+    positive = np.asarray(y_true).astype(int) == 1
+    predicted = np.asarray(probability) >= threshold
+    tp, fn = int(np.count_nonzero(predicted & positive)), int(np.count_nonzero(~predicted & positive))
+    tn, fp = int(np.count_nonzero(~predicted & ~positive)), int(np.count_nonzero(predicted & ~positive))
+    sensitivity = tp / (tp + fn) if tp + fn else float("nan")
+    specificity = tn / (tn + fp) if tn + fp else float("nan")
+    return float(100 * sensitivity), float(100 * specificity)
 
 
 def operating_point_table(y_true: np.ndarray, probability: np.ndarray, rules: tuple[str, ...], *,
@@ -147,15 +163,17 @@ def operating_point_table(y_true: np.ndarray, probability: np.ndarray, rules: tu
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, len(y_true), len(y_true)) for _ in range(bootstrap)]
     draws = [d for d in draws if 0 < y_true[d].sum() < len(d)]  # both classes present
+    samples_of: dict[str, list[tuple[float, float, float]]] = {rule: [] for rule in rules}
+    for d in draws:
+        curve = roc_curve(y_true[d], probability[d])
+        for rule in rules:
+            t = _curve_threshold(rule, curve)
+            samples_of[rule].append((t, *sensitivity_specificity(y_true[d], probability[d], t)))
     table: dict[str, dict[str, object]] = {}
     for rule in rules:
         threshold = operating_threshold(rule, y_true, probability)
         point = binary_metrics(y_true, probability, threshold)
-        samples = []
-        for d in draws:
-            t = operating_threshold(rule, y_true[d], probability[d])
-            m = binary_metrics(y_true[d], probability[d], t)
-            samples.append((t, m["sensitivity"], m["specificity"]))
+        samples = samples_of[rule]
         low, high = (np.percentile(np.array(samples), q, axis=0) for q in (2.5, 97.5)) if samples else ((), ())
         table[rule] = {"threshold": threshold, "sensitivity": point["sensitivity"],
                        "specificity": point["specificity"], "n": int(len(y_true)),

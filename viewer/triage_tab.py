@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from engine.decision import Verdict
 from engine.model_host import ModelClient
+from engine.notices import RESEARCH_USE
 from engine.progress import Progress
 from engine.triage import (
     DECISION_ORDER,
@@ -230,7 +231,7 @@ class TriageTab(QWidget):
         self.table.doubleClicked.connect(self._row_activated)
         self.summary_label = QLabel()
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        note = QLabel("Research software, not for diagnostic use: every case still needs a reader. "
+        note = QLabel(f"{RESEARCH_USE.capitalize()}: every case still needs a reader. "
                       "Double-click a row to open the image.")
         note.setStyleSheet("color: palette(mid);")
         note.setWordWrap(True)

@@ -12,9 +12,10 @@ from engine.decision import ThresholdChoice, ThresholdSource, Verdict
 from engine.diagnoser import Diagnoser
 from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import can_diagnose_anyway, codes
-from engine.reference_map import domain_flags
+from engine.reference_map import ATYPICAL_PERCENTILE, FAR_PERCENTILE, domain_flags
 from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like, make_dicom
+from tests.engine.reference_maps import map_ranking
 from tests.head_factory import make_tiny_head
 
 
@@ -109,12 +110,26 @@ def test_blank_image_is_not_diagnosed_even_when_allowed(tmp_path: Path, segmente
 
 
 def test_out_of_domain_cases_carry_a_warning(tmp_path: Path, segmenter: LungSegmenter) -> None:
-    diagnoser = Diagnoser(make_tiny_head(tmp_path / "head"), segmenter=segmenter)  # a map of random references
-    assert diagnoser.reference_map is not None
-    result = diagnoser.predict(make_dicom(tmp_path / "a.dcm", chest_like(300, 280)))
-    assert result.novelty_percentile is not None
-    assert ("out_of_domain" in codes(result.warnings)) == (result.novelty_percentile >= 95)
-    assert result.decision.diagnosed  # a hint shown with the result, not a reason to withhold it
+    """Maps built around the case put it at a known percentile: nothing below ATYPICAL_PERCENTILE, a NOTE shown with
+    the verdict up to FAR_PERCENTILE, and from there a REVIEW flag that withholds the verdict unless asked for."""
+    head = make_tiny_head(tmp_path / "head", with_map=False)
+    path = make_dicom(tmp_path / "a.dcm", chest_like(300, 280))
+    case = Diagnoser(head, segmenter=segmenter).predict(path).embedding
+    typical, atypical, far = 50, int(ATYPICAL_PERCENTILE + FAR_PERCENTILE) // 2, int(FAR_PERCENTILE)
+    assert typical < ATYPICAL_PERCENTILE <= atypical < FAR_PERCENTILE <= far
+    seen = {}
+    for percentile in (typical, atypical, far):
+        map_ranking(case, percentile).save(head)
+        diagnoser = Diagnoser(head, segmenter=segmenter)
+        assert diagnoser.reference_map is not None
+        result = diagnoser.predict(path)
+        assert result.novelty_percentile == percentile
+        seen[percentile] = [code for code in codes(result.warnings) if "out_of_domain" in code], result.decision
+    assert seen[typical][0] == [] and seen[typical][1].diagnosed
+    assert seen[atypical][0] == ["out_of_domain"]
+    assert seen[atypical][1].diagnosed  # a hint shown with the result, not a reason to withhold it
+    assert seen[far][0] == ["far_out_of_domain"] and seen[far][1].verdict is Verdict.NOT_DIAGNOSED
+    assert diagnoser.predict(path, allow_flagged=True).decision.diagnosed  # the reader may still ask
 
 
 def test_operating_points_from_the_card(tmp_path: Path, segmenter: LungSegmenter) -> None:
@@ -163,17 +178,18 @@ def test_a_radiograph_like_no_training_case_is_not_diagnosed(tmp_path: Path, seg
     noise = tmp_path / "noise.png"
     Image.fromarray(rng.integers(0, 256, (256, 256), dtype=np.uint8)).save(noise)
     typical, odd = diagnoser.predict(film(99)), diagnoser.predict(noise)
-    assert typical.novelty_percentile < 95 and typical.decision.diagnosed
+    assert typical.novelty_percentile < ATYPICAL_PERCENTILE and typical.decision.diagnosed
     assert "far_out_of_domain" in codes(odd.warnings) and odd.decision.verdict is Verdict.NOT_DIAGNOSED
     assert diagnoser.predict(noise, allow_flagged=True).decision.diagnosed  # the reader may still ask
 
 
 def test_novelty_wording_never_says_farther_than_100_percent() -> None:
     """Issue 17: 'farther than 100 % of those cases'. Every percentile from the NOTE up, both flag levels."""
-    for novelty in np.arange(95.0, 100.001, 0.05):
+    for novelty in np.arange(ATYPICAL_PERCENTILE, 100.001, 0.05):
         (flag,) = domain_flags(float(novelty))
         assert "100 %" not in flag.message
-        assert ("than any of them are" in flag.message) == (novelty >= 99.5)
-    (far,) = domain_flags(99.4)
-    assert far.code == "far_out_of_domain" and "99 %" in far.message
-    assert domain_flags(94.9) == () and domain_flags(None) == ()
+        assert ("than any of them are" in flag.message) == (novelty >= 99.5)  # where a rounded share would say 100
+        assert flag.code == ("far_out_of_domain" if novelty >= FAR_PERCENTILE else "out_of_domain")
+    (far,) = domain_flags(FAR_PERCENTILE + 0.4)
+    assert far.code == "far_out_of_domain" and f"{FAR_PERCENTILE:.0f} %" in far.message
+    assert domain_flags(ATYPICAL_PERCENTILE - 0.1) == () and domain_flags(None) == ()

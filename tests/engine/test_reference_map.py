@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.reference_map import ReferenceMap
+from engine.reference_map import ATYPICAL_PERCENTILE, ReferenceMap
 
 
 def clustered_map(rng: np.random.Generator, per_class: int = 150, width: int = 32) -> ReferenceMap:
@@ -26,10 +26,10 @@ def test_new_cases_from_the_reference_distribution_are_typical_far_ones_are_not(
     fresh = [reference.novelty_percentile(centres[i % 2] + 0.1 * rng.normal(0, 1, centre.shape)) for i in range(400)]
     # Drawn like the references (both classes alike): their percentiles spread over the references' own.
     assert 30 < np.median(fresh) < 70
-    assert np.mean(np.array(fresh) >= 95) < 0.15
+    assert np.mean(np.array(fresh) >= ATYPICAL_PERCENTILE) < 0.15
     far = rng.normal(0, 1, centre.shape)  # a direction neither cluster lies in
     assert reference.novelty_percentile(far) == 100.0
-    assert reference.novelty_percentile((centres[0] + centres[1]) / 2) > 95
+    assert reference.novelty_percentile((centres[0] + centres[1]) / 2) > ATYPICAL_PERCENTILE
 
 
 def test_scale_does_not_matter_and_tiny_maps_give_none() -> None:
@@ -80,3 +80,12 @@ def test_a_star_away_from_its_references_is_noticed() -> None:
     nearest = np.arange(5)
     assert not reference.strays_from(np.median(reference.coords[nearest], axis=0), nearest)
     assert reference.strays_from(reference.coords[200], nearest)
+
+
+@pytest.mark.parametrize("percentile", [6, 50, 95, 97, 99, 100])
+def test_a_map_built_around_a_case_ranks_it_where_asked(percentile: int) -> None:
+    """The test helper other tests rely on (tests/engine/reference_maps.py) puts a case at an exact percentile."""
+    from tests.engine.reference_maps import map_ranking
+
+    case = np.random.default_rng(4).normal(0, 3, 64).astype(np.float32)
+    assert map_ranking(case, percentile).novelty_percentile(case) == percentile

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from engine.model.checkpoint import load_checkpoint
 from engine.model.head_card import read_training_hashes
 from engine.paths import file_sha256
 from engine.segment import LungSegmenter
+from tests.training.conftest import write_synthetic_set
 from training.cache import RegionCache
 from training.config import CVConfig, FinetuneConfig
 from training.cross_validation import inner_split, patient_folds, run_training
@@ -56,11 +59,30 @@ def test_crops_are_cached_and_reused(synthetic_set: Path, segmenter: LungSegment
         del segmenter.lung_crops
 
 
-def test_cross_validation_report_and_installable_head(synthetic_set: Path, segmenter: LungSegmenter,
-                                                      tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Run:
+    data: Path
+    out: Path
+    report: dict[str, Any]
+    events: list[TrainingEvent]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, segmenter: LungSegmenter) -> Run:
+    """One uninterrupted run on the synthetic set, shared: its report is checked, and a killed-then-resumed run of
+    the same settings must end with the same numbers."""
+    root = tmp_path_factory.mktemp("cv")
+    data = write_synthetic_set(root / "data")
     events: list[TrainingEvent] = []
-    report = run_training(synthetic_set, tmp_path / "run", CONFIG, CVConfig(folds=2, seed=3), segmenter=segmenter,
-                          callback=events.append)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PNEUMOLLM_CACHE", str(root / "cache"))
+        report = run_training(data, root / "run", CONFIG, CVConfig(folds=2, seed=3), segmenter=segmenter,
+                              callback=events.append)
+    return Run(data, root / "run", report, events)
+
+
+def test_cross_validation_report_and_installable_head(run: Run, segmenter: LungSegmenter) -> None:
+    report, events, synthetic_set = run.report, run.events, run.data
     cv = report["cross_validation"]
     assert len(cv["folds"]) == 2
     for fold in cv["folds"]:
@@ -82,21 +104,18 @@ def test_cross_validation_report_and_installable_head(synthetic_set: Path, segme
     assert {"segmenting", "training", "validated", "fold done", "done"} <= stages
     assert all(e.eta_s is None or e.eta_s >= 0 for e in events)
     with pytest.raises(TrainingError, match="already holds a run"):
-        run_training(synthetic_set, tmp_path / "run", CONFIG, CVConfig(folds=2, seed=3), segmenter=segmenter)
+        run_training(synthetic_set, run.out, CONFIG, CVConfig(folds=2, seed=3), segmenter=segmenter)
 
 
-def test_killed_run_resumes_from_its_last_epoch(synthetic_set: Path, segmenter: LungSegmenter,
-                                                tmp_path: Path) -> None:
-    config = FinetuneConfig(**{**CONFIG.to_json(), "epochs": 3})
-    reference = run_training(synthetic_set, tmp_path / "straight", config, CVConfig(folds=2, seed=3),
-                             segmenter=segmenter)
+def test_killed_run_resumes_from_its_last_epoch(run: Run, segmenter: LungSegmenter, tmp_path: Path) -> None:
+    config, reference, synthetic_set = CONFIG, run.report, run.data
 
     seen: list[TrainingEvent] = []
 
     def kill_in_fold_two(event: TrainingEvent) -> None:
         seen.append(event)
 
-    def cancelled() -> bool:  # the user (or a kill) stops the run in fold 2, epoch 2
+    def cancelled() -> bool:  # the user (or a kill) stops the run in fold 2, after its first epoch
         return any(e.stage == "validated" and e.fold == 1 and e.epoch == 1 for e in seen)
 
     with pytest.raises(Cancelled):
@@ -113,5 +132,5 @@ def test_killed_run_resumes_from_its_last_epoch(synthetic_set: Path, segmenter: 
         assert ours["metrics"] == pytest.approx(theirs["metrics"], abs=1e-6)
         assert ours["best_epoch"] == theirs["best_epoch"]
     with pytest.raises(TrainingError, match="same settings"):
-        run_training(synthetic_set, tmp_path / "killed", FinetuneConfig(**{**config.to_json(), "epochs": 4}),
+        run_training(synthetic_set, tmp_path / "killed", FinetuneConfig(**{**config.to_json(), "epochs": 3}),
                      CVConfig(folds=2, seed=3), segmenter=segmenter, resume=True)

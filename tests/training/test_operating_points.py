@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import OPERATING_RULES, binary_metrics, operating_point_table, operating_threshold
+from training.metrics import (
+    OPERATING_RULES,
+    binary_metrics,
+    operating_point_table,
+    operating_threshold,
+    sensitivity_specificity,
+)
 
 
 @pytest.fixture()
@@ -35,3 +41,18 @@ def test_table_has_intervals_around_the_estimate(scores: tuple[np.ndarray, np.nd
         low, high = point["sensitivity_ci"]
         assert low <= point["sensitivity"] <= high and point["n"] == 600
         assert point["threshold_ci"][0] <= point["threshold"] <= point["threshold_ci"][1]
+
+
+def test_the_bootstraps_counts_are_binary_metrics_figures(scores: tuple[np.ndarray, np.ndarray]) -> None:
+    """The resamples count sensitivity and specificity without scikit-learn: the very same numbers, ties included."""
+    y, p = scores
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        draw = rng.integers(0, len(y), 40)
+        rounded = np.round(p[draw], 1)  # ties at the threshold: ">=" decides them, as in binary_metrics
+        for threshold in (0.0, 0.3, float(rounded[0]), 0.5, 1.0):
+            metrics = binary_metrics(y[draw], rounded, threshold)
+            assert sensitivity_specificity(y[draw], rounded, threshold) == (metrics["sensitivity"],
+                                                                            metrics["specificity"])
+    only_negatives = sensitivity_specificity(np.zeros(4, int), np.full(4, 0.7), 0.5)
+    assert np.isnan(only_negatives[0]) and only_negatives[1] == 0.0

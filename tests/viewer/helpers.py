@@ -72,13 +72,20 @@ class GatedDiagnoser:
         return getattr(self.diagnoser, name)
 
 
+def settle() -> None:
+    """Deliver what is already posted (queued signals from finished workers, layout requests) - no waiting on a
+    clock: whatever a test checks next is decided by events already in the queue."""
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):  # a layout pass can post one more (a label's new height resizes its scroll area)
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+
+
 def save_screenshot(widget: Any, path: Path) -> Path:
     """Grab ``widget`` into ``path`` (a test's tmp folder: the README's screenshots come from
     docs/screenshots/make_screenshots.py with the real head, never from a test's tiny one)."""
-    from PySide6.QtWidgets import QApplication
-
-    for _ in range(3):  # let pending layout requests (new label texts) settle before grabbing
-        QApplication.processEvents()
+    settle()  # pending layout requests (new label texts) before grabbing
     path.parent.mkdir(parents=True, exist_ok=True)
     assert widget.grab().save(str(path)), f"could not write {path}"
     return path

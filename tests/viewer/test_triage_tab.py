@@ -149,3 +149,16 @@ def test_bad_folder_is_reported_not_raised(qtbot, tmp_path: Path) -> None:
     assert tab.start() is None and "Choose a folder" in tab.status_label.text()
     tab.set_folder(tmp_path / "missing")
     assert tab.start() is None and "not a folder" in tab.status_label.text()
+
+
+def test_the_note_carries_the_shared_research_use_wording(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tab words its note with engine.notices.RESEARCH_USE, not a copy: a new wording reaches it."""
+    from PySide6.QtWidgets import QLabel
+
+    import viewer.triage_tab as triage_tab
+
+    monkeypatch.setattr(triage_tab, "RESEARCH_USE", "reworded notice for the test")
+    tab = TriageTab(in_process(lambda: pytest.fail("the model must not load to build the tab")))
+    qtbot.addWidget(tab)
+    notes = [label.text() for label in tab.findChildren(QLabel) if "every case still needs a reader" in label.text()]
+    assert len(notes) == 1 and notes[0].startswith("Reworded notice for the test: ")

@@ -34,9 +34,9 @@ def check_cam(cam: np.ndarray, diagnoser: Diagnoser, box: tuple[int, int, int, i
 
 
 @pytest.fixture(scope="module")
-def clip_diagnoser(tmp_path_factory: pytest.TempPathFactory) -> Diagnoser:
+def clip_diagnoser(tmp_path_factory: pytest.TempPathFactory, segmenter: LungSegmenter) -> Diagnoser:
     head = make_tiny_head(tmp_path_factory.mktemp("cam") / "head", with_map=False)
-    return Diagnoser(head, segmenter=LungSegmenter(weights=None))
+    return Diagnoser(head, segmenter=segmenter)
 
 
 def test_grad_cam_on_vit_patch_tokens(clip_diagnoser: Diagnoser, tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_grad_cam_on_vit_patch_tokens(clip_diagnoser: Diagnoser, tmp_path: Path)
     np.testing.assert_allclose(grad_cam(clip_diagnoser, case), cam, atol=1e-4)
 
 
-def test_grad_cam_on_efficientnet_head_conv(tmp_path: Path) -> None:
+def test_grad_cam_on_efficientnet_head_conv(tmp_path: Path, segmenter: LungSegmenter) -> None:
     config = replace(ModelConfig(), llm="tiny_llama", source_width=64, tiny_test_dims=TINY_DIMS)
     torch.manual_seed(0)
     model = build_model(config)
@@ -59,7 +59,7 @@ def test_grad_cam_on_efficientnet_head_conv(tmp_path: Path) -> None:
     card = HeadCard(profile="tiny-efficientnet", model=config, preprocess=preprocess, labels=LABELS, positive_index=1,
                     threshold=0.5, temperature=1.0, fingerprints=frozen_fingerprints(model))
     head = save_checkpoint(tmp_path / "head", model.trained_state_dict(), card)
-    diagnoser = Diagnoser(head, segmenter=LungSegmenter(weights=None))
+    diagnoser = Diagnoser(head, segmenter=segmenter)
     result = diagnoser.predict(make_dicom(tmp_path / "a.dcm", chest_like(260, 300)))
     check_cam(grad_cam(diagnoser, result), diagnoser, result.lung_crop.box, (260, 300))
 

@@ -1,4 +1,4 @@
-"""Issue 17, a reading room's expectations: patient header, read-first, a headline that says what is known,
+"""Reading a case in the main window: the patient header, read-first, a headline that says what is known,
 warnings as loud as the verdict, triage order and docks, and the small things (Diagnose without an image,
 the pixel read-out after a reset, the crop label clear of the corner text, a new head clears the old result)."""
 

@@ -61,7 +61,7 @@ class DiscordanceRule:
                 and abs(steps[0] - steps[1]) > self.max_subcategory_steps):
             out.append(f"profusion differs by {abs(steps[0] - steps[1])} subcategories "
                        f"({first.small.profusion} vs {second.small.profusion})")
-        if self.pleural and first.pleural is not None and second.pleural is not None and first.pleural != second.pleural:
+        if self.pleural and None not in (first.pleural, second.pleural) and first.pleural != second.pleural:
             out.append("pleural findings recorded by one reader only")
         return tuple(out)
 

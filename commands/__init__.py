@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pacs": ("pacs_cmd", "query (C-FIND) and retrieve (C-GET / C-MOVE) studies from a PACS"),
     "zones": ("zones_cmd", "the six ILO lung zones and the model's evidence in each"),
     "report": ("report_cmd", "the clue-grounded draft report and the ILO reading's SR/PDF"),
+    "readings": ("readings_cmd", "the signed ILO readings: double reading, adjudication queue, reader agreement"),
 }
 
 

@@ -1,4 +1,5 @@
-"""``pneumollm report FILE [--reading READING.json] [--sr OUT.dcm] [--pdf OUT.pdf] [--csv OUT.csv] --json``.
+"""``pneumollm report FILE [--reading READING.json] [--sr OUT.dcm] [--pdf OUT.pdf] [--csv OUT.csv]
+[--niosh-pdf OUT.pdf] --json``.
 
 Prints the clues, the draft sentences each with the clue(s) it rests on, the generator used and the truthfulness
 check; writes the reading as a DICOM SR / PDF / CSV row when asked. Without a reading the draft holds only the
@@ -26,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sr", type=Path, metavar="OUT.dcm", help="write the reading as a DICOM Comprehensive SR")
     parser.add_argument("--pdf", type=Path, metavar="OUT.pdf", help="write the reading as a one-page PDF form")
     parser.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the reading as a CSV row (docs/ilo.md)")
+    parser.add_argument("--niosh-pdf", type=Path, metavar="OUT.pdf",
+                        help="also write the reading on the CDC/NIOSH 2.8 form's layout (PDF)")
+    parser.add_argument("--reader-id", default="", metavar="ID",
+                        help="the reader's id in the programme (e.g. a B reader number), printed on the NIOSH form")
     parser.add_argument("--generator", choices=("planner", "llm"), default="planner",
                         help="who drafts the sentences (default: the planner, the more truthful in our measurement)")
     parser.add_argument("--report-text", metavar="TEXT", default="",
@@ -56,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
         from engine.ilo.draft import draft_report, make_generator
 
         reading = _load_reading(args.reading) if args.reading else None
-        if (args.sr or args.pdf or args.csv) and reading is None:
+        if (args.sr or args.pdf or args.csv or args.niosh_pdf) and reading is None:
             raise PneumoError("Only a reader's signed reading is exported: give --reading READING.json with "
-                              "--sr/--pdf/--csv.")
+                              "--sr/--pdf/--csv/--niosh-pdf.")
         facts, evidence = _model_part(args, reading is not None)
         clues = build_clues(facts, evidence, reading)
         draft = draft_report(clues, make_generator(args.generator, args.llm_path))
@@ -76,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
 
             written["pdf"] = str(export_reading_pdf(args.pdf, reading, source=f"image {hash_uid(str(args.file))}",
                                                     report_text=args.report_text, model_note=facts.note()))
+        if reading is not None and args.niosh_pdf:
+            from engine.ilo.niosh_pdf import export_niosh_pdf
+            from engine.io.phi import hash_uid
+
+            written["niosh_pdf"] = str(export_niosh_pdf(args.niosh_pdf, reading,
+                                                        image_key=f"image {hash_uid(str(args.file))}",
+                                                        reader_id=args.reader_id))
         if reading is not None and args.csv:
             from engine.ilo.csv_rows import write_reading_csv
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pydicom
+import pypdfium2 as pdfium
 import pytest
 
 from engine.ilo.codes import ZONES
@@ -141,9 +142,12 @@ def test_a_raster_source_gets_pdf_and_csv_but_no_sr(head: Path, shared_data: Pat
     reading.write_text(json.dumps(ABNORMAL))
     film = str(shared_data / "samples" / "h0001.png")
     args = ["report", film, "--model", str(head), "--device", "cpu", "--reading", str(reading), "--json"]
-    ok = run_cli(*args, "--pdf", str(tmp_path / "r.pdf"), "--csv", str(tmp_path / "r.csv"), data=tmp_path)
+    ok = run_cli(*args, "--pdf", str(tmp_path / "r.pdf"), "--csv", str(tmp_path / "r.csv"), "--niosh-pdf",
+                 str(tmp_path / "n.pdf"), "--reader-id", "B-7", data=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert set(json.loads(ok.stdout)["written"]) == {"pdf", "csv"}
+    assert set(json.loads(ok.stdout)["written"]) == {"pdf", "csv", "niosh_pdf"}
+    niosh = pdfium.PdfDocument(str(tmp_path / "n.pdf"))[0].get_textpage().get_text_range()
+    assert "ROENTGENOGRAPHIC INTERPRETATION" in niosh and "B-7" in niosh and "h0001" not in niosh
     no_sr = run_cli(*args, "--sr", str(tmp_path / "r.dcm"), data=tmp_path)
     assert no_sr.returncode == 1 and "DICOM source" in json.loads(no_sr.stdout)["error"]
 

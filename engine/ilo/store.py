@@ -6,6 +6,12 @@ all-or-nothing, so a kill mid-save leaves the previous version intact.
 
 Instances are keyed without patient-identifying values: a hash of the DICOM SOP Instance UID, or of the file's
 content for PNG/JPEG/TIFF (``instance_key``).
+
+Double reading (``engine.ilo.double_reading``): every version belongs to a reader (name, and the optional reader id
+a programme gives its readers); an amendment is a reader saving again over their *own* reading, while another
+reader's first save on the same image is that reader's own reading, version n + 1 of the image's history. Each
+version also keeps what the model suggested for the image when it was signed (its ordinal head's major category,
+and whether it flagged the image), for the reader-model agreement (``engine.ilo.agreement``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ CREATE TABLE IF NOT EXISTS readings (
     PRIMARY KEY (instance_key, version)
 )
 """
+# Columns added for double reading; a database made before them gains them (empty) when first opened.
+ADDED_COLUMNS: dict[str, str] = {
+    "reader_id": "TEXT NOT NULL DEFAULT ''",
+    "model_category": "TEXT",  # the ordinal head's suggested major category "0".."3", NULL when none
+    "model_flagged": "INTEGER",  # 1/0: the model flagged the image at its operating point; NULL: no result
+}
+COLUMNS = ("instance_key", "version", "reader", "saved_at", "amendment_reason", "reading", "report_text",
+           *ADDED_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,19 @@ class StoredReading:
     amendment_reason: str
     reading: IloReading
     report_text: str = ""  # the reader's signed report text (an edited draft, or their own)
+    reader_id: str = ""  # the programme's id for the reader (e.g. a B reader number); "" when not given
+    model_category: str | None = None  # what the model suggested when this version was signed (see above)
+    model_flagged: bool | None = None
+
+    @property
+    def reader_key(self) -> str:
+        """Who read it: the reader id when given, else the name (case and spacing ignored)."""
+        return reader_key(self.reader, self.reader_id)
+
+
+def reader_key(name: str, reader_id: str = "") -> str:
+    """One reader, however their name was typed: the reader id when there is one, else the name, case-folded."""
+    return ("id:" + reader_id.strip().casefold()) if reader_id.strip() else "name:" + " ".join(name.split()).casefold()
 
 
 def instance_key(meta: ImageMeta) -> str:
@@ -66,6 +93,10 @@ class ReadingStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute(SCHEMA)
+            present = {row[1] for row in db.execute("PRAGMA table_info(readings)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE readings ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -76,22 +107,26 @@ class ReadingStore:
             raise PneumoError(f"The readings database could not be used ({exc}) — check {self.path.name} in the "
                               "data folder.", path=self.path) from None
 
-    def save(self, key: str, reading: IloReading, *, amendment_reason: str = "", report_text: str = ""
+    def save(self, key: str, reading: IloReading, *, amendment_reason: str = "", report_text: str = "",
+             reader_id: str = "", model_category: str | None = None, model_flagged: bool | None = None
              ) -> StoredReading:
-        """Save a signed, consistent reading (and the reader's report text) as the next version for ``key``; an
-        amendment needs a reason."""
+        """Save a signed, consistent reading (and the reader's report text) as the next version for ``key``; saving
+        again over the same reader's reading is an amendment and needs a reason (another reader's is their own)."""
         validate(reading)
+        me = reader_key(reading.reader, reader_id)
         with self._connect() as db:
-            (latest,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM readings WHERE instance_key = ?",
-                                   (key,)).fetchone()
-            if latest and not amendment_reason.strip():
-                raise PneumoError("This image already has a signed reading: give a reason to amend it.")
+            rows = db.execute("SELECT version, reader, reader_id FROM readings WHERE instance_key = ?",
+                              (key,)).fetchall()
+            latest = max((row[0] for row in rows), default=0)
+            if any(reader_key(row[1], row[2]) == me for row in rows) and not amendment_reason.strip():
+                raise PneumoError("You have already signed a reading of this image: give a reason to amend it.")
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             stored = StoredReading(key, latest + 1, reading.reader, now, amendment_reason.strip(), reading,
-                                   report_text.strip())
-            db.execute("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   report_text.strip(), reader_id.strip(), model_category, model_flagged)
+            db.execute(f"INSERT INTO readings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                        (key, stored.version, stored.reader, stored.saved_at, stored.amendment_reason,
-                        json.dumps(reading.to_dict(), sort_keys=True), stored.report_text))
+                        json.dumps(reading.to_dict(), sort_keys=True), stored.report_text, stored.reader_id,
+                        model_category, None if model_flagged is None else int(model_flagged)))
         return stored
 
     def latest(self, key: str) -> StoredReading | None:
@@ -101,9 +136,10 @@ class ReadingStore:
     def history(self, key: str) -> list[StoredReading]:
         """Every version saved for ``key``, oldest first."""
         with self._connect() as db:
-            rows = db.execute("SELECT instance_key, version, reader, saved_at, amendment_reason, reading, report_text"
-                              " FROM readings WHERE instance_key = ? ORDER BY version", (key,)).fetchall()
-        return [StoredReading(*row[:5], IloReading.from_dict(json.loads(row[5])), row[6]) for row in rows]
+            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM readings WHERE instance_key = ? ORDER BY version",
+                              (key,)).fetchall()
+        return [StoredReading(*row[:5], IloReading.from_dict(json.loads(row[5])), row[6], row[7], row[8],
+                              None if row[9] is None else bool(row[9])) for row in rows]
 
     def instance_keys(self) -> list[str]:
         with self._connect() as db:

@@ -168,6 +168,7 @@ def _is_ilo_csv(path: Path) -> bool:
 def _train_ilo(args: argparse.Namespace) -> int:
     """ILO-graded films: the ILO heads on cached frozen-encoder features (training.ilo_head)."""
     import sys
+    from dataclasses import replace
 
     from training.ilo_head import run_ilo_training
     from training.ilo_train import IloTrainConfig

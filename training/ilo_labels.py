@@ -129,8 +129,10 @@ def readings_to_training_csv(readings_csv: str | Path, images: list[Path], out_c
         if key not in keys:
             continue
         if not (row.get("profusion") or "").strip():
-            unanswered += 1
-            continue
+            if (row.get("parenchymal") or "").strip() != "no":
+                unanswered += 1
+                continue
+            row = {**row, "profusion": "0/0", "zones": ""}  # 2A "no": the form skips 2B, category 0
         truth = truth_from_row(row)  # checked before it is written
         path = keys[key]
         try:

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from engine.errors import TrainingError
-from engine.model.head_card import read_training_hashes
-from engine.model.ilo_model import ilo_info, is_simulation, load_ilo_head
+from engine.model.head_card import is_simulation, read_training_hashes
+from engine.model.ilo_model import ilo_info, load_ilo_head
 from training.ilo_metrics import ilo_metrics
 from training.ilo_train import load_feature_set, predict_raw, to_predictions
 

@@ -142,7 +142,6 @@ def build_ilo_model(config: ModelConfig, view: str) -> IloPneumoLLM:
 
 
 ILO_KIND = "ilo-heads"  # a head card's ``extra["ilo"]["kind"]`` for these heads
-SIMULATION_USE = ("SIMULATION - trained on synthetic opacities; for trying the ILO workflow, never for patients")
 
 
 def ilo_info(card: HeadCard) -> dict | None:
@@ -157,11 +156,6 @@ def is_ilo_head(folder: str | Path) -> bool:
         return ilo_info(load_head_card(folder)) is not None
     except ModelLoadError:
         return False
-
-
-def is_simulation(card: HeadCard) -> bool:
-    """A head trained on simulated films: every screen that shows its output says SIMULATION."""
-    return card.intended_use.description.startswith("SIMULATION")
 
 
 def encoder_fingerprints(config: ModelConfig, decoder: nn.Module | None = None) -> dict[str, str]:

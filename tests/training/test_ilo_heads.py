@@ -18,8 +18,8 @@ from sklearn.metrics import cohen_kappa_score
 from engine.ilo.codes import PROFUSION, ZONES
 from engine.ilo.zone_features import WHOLE_DIM, ZONE_DIM, FrozenEncoder
 from engine.model.config import ModelConfig
-from engine.model.head_card import IntendedUse
-from engine.model.ilo_model import SIMULATION_USE, build_ilo_model, is_ilo_head, is_simulation, load_ilo_head
+from engine.model.head_card import SIMULATION_USE, IntendedUse, is_simulation
+from engine.model.ilo_model import build_ilo_model, is_ilo_head, load_ilo_head
 from engine.model.speedups import SpeedOptions
 from engine.segment import LungSegmenter
 from tests.dicom_factory import chest_like

@@ -6,11 +6,11 @@ zero-initialised identity: the ILO heads are trained on cached features, which c
 * **whole lung** (the paper's input): the 224x224 lung crop, globally average-pooled after the six tapped depths
   of ``engine.model.vision.EfficientNetSources`` -> (1728,);
 * **zones**: each of the six ILO zones (``engine.ilo.zones.lung_zones`` on the lung mask) cut from the
-  full-resolution 8-bit film with a small margin and brought to ``ZONE_SHAPE`` (288x192; on the phantom's
-  0.7 mm/pixel films about 1.5x, so a 2 mm q opacity covers ~4 pixels instead of ~1.5 in the 224 crop; a
-  2,000-pixel film's zones come down to about 0.45 mm/pixel), all six as one batch, and pooled over the zone's
-  lung pixels only (mean and standard deviation of every channel at every tapped depth, the mask area-resampled
-  to each feature map) -> (6, 3456).
+  full-resolution 8-bit film with a small margin and brought to ``ZONE_SHAPE`` (384x256; on the phantom's
+  0.7 mm/pixel films about 2x, so a 2 mm q opacity covers ~6 pixels instead of ~1.5 in the 224 crop; a
+  2,000-pixel film's zones come down to about 0.35 mm/pixel), all six as one batch, and pooled over the zone's
+  lung pixels only: mean and standard deviation of every channel at every tapped depth (the mask area-resampled
+  to each feature map), and at the four finest depths the mean of each channel's top 5 % cells -> (6, 3712).
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from engine.ilo.zones import lung_zones
 from engine.model.backbones import IMAGENET_MEAN, IMAGENET_STD, efficientnet_lite0, freeze
 from engine.segment import LungSegmenter
 
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"  # 2: 2x zone crops, peak responses of the fine maps
 TAPS = (2, 4, 7, 10, 14, 16)  # EfficientNet-Lite0 block indices (16 = after the head conv), as ModelConfig's
 TAP_CHANNELS = (24, 40, 80, 112, 192, 1280)
 WHOLE_DIM = sum(TAP_CHANNELS)  # 1728: mean per channel
-ZONE_DIM = 2 * sum(TAP_CHANNELS)  # 3456: mean and standard deviation per channel
-ZONE_SHAPE = (288, 192)  # (width, height) every zone crop is brought to: all six run as one fixed-size batch
+PEAK_TAPS = 4  # the four finest tapped depths (stride 4-16) also give their peak responses
+PEAK_FRACTION = 0.05
+ZONE_DIM = 2 * sum(TAP_CHANNELS) + sum(TAP_CHANNELS[:PEAK_TAPS])  # 3712: mean and std per channel, fine peaks
+ZONE_SHAPE = (384, 256)  # (width, height) every zone crop is brought to: all six run as one fixed-size batch
 ZONE_MARGIN = 0.03  # of the lung rectangle's long side, around each zone's box
 WHOLE_SIZE = 224  # the paper's lung crop
 
@@ -106,8 +108,8 @@ def pooled_mean(maps: list[torch.Tensor]) -> np.ndarray:
 def masked_mean_std(maps: list[torch.Tensor], masks: np.ndarray) -> np.ndarray:
     """(B, ZONE_DIM): mean and standard deviation of every channel over each mask's pixels (B, H, W), the masks
     area-resampled to each map."""
-    means, stds = [], []
-    for m in maps:
+    means, stds, peaks = [], [], []
+    for depth, m in enumerate(maps):
         _, _, h, w = m.shape
         weights = []
         for mask in masks:
@@ -120,7 +122,18 @@ def masked_mean_std(maps: list[torch.Tensor], masks: np.ndarray) -> np.ndarray:
         var = ((m - mean[:, :, None, None]) ** 2 * wt).sum(dim=(2, 3))
         means.append(mean)
         stds.append(var.clamp_min(0).sqrt())
-    return torch.cat(means + stds, dim=1).numpy().astype(np.float32)
+        if depth < PEAK_TAPS:  # the fine maps: how strong the zone's strongest responses are
+            peaks.append(torch.stack([_top_mean(m[b], wt[b, 0]) for b in range(len(m))]))
+    return torch.cat(means + stds + peaks, dim=1).numpy().astype(np.float32)
+
+
+def _top_mean(feature_map: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(C,): each channel's mean over its top ``PEAK_FRACTION`` of the zone's cells (a sparse scatter of small
+    opacities lifts these far more than the zone's mean)."""
+    inside = weight.reshape(-1) >= 0.5 * float(weight.max())
+    values = feature_map.reshape(feature_map.shape[0], -1)[:, inside]  # (C, P)
+    k = max(1, round(values.shape[1] * PEAK_FRACTION))
+    return values.topk(k, dim=1).values.mean(dim=1)
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -24,6 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
+        from engine.model.ilo_model import is_ilo_head
+
+        if args.model is not None and is_ilo_head(args.model):  # the ILO heads: grades and zones too
+            from training.ilo_evaluate import evaluate_ilo_head
+
+            report = evaluate_ilo_head(args.data, args.model)
+            emit({"ok": True, "error": None, **report}, args.json, _ilo_text)
+            return 0
         from training.evaluate import evaluate_head
 
         report = evaluate_head(args.data, args.model, device=args.device, vision_weights=args.vision_weights,
@@ -62,3 +70,16 @@ def _text(report: dict[str, Any]) -> str:
                               if k.startswith("sensitivity_grade_"))
         line += f"\ngrades: quadratic weighted kappa {grades['qwk']:.1f}; sensitivity per grade: {per_grade}"
     return line
+
+
+def _ilo_text(report: dict[str, Any]) -> str:
+    m = report["metrics"]
+    zones = ", ".join(f"{name} {z['auc']:.1f}/{z['kappa']:.2f}" for name, z in m["zones"].items())
+    lines = [f"{'SIMULATION - ' if report['simulation'] else ''}{report['n']} films ({report['split']}; "
+             f"{report['excluded_seen_in_training']} training films left out), threshold {report['threshold']:.3f}",
+             f"abnormal (>= 1/0): AUC {m['auc']:.1f}, sensitivity {m['sensitivity']:.1f}, specificity "
+             f"{m['specificity']:.1f}",
+             f"quadratic kappa: categories {m['kappa_category']:.3f}, 12-point grade {m['kappa_grade']:.3f}; grade "
+             f"within one subcategory {m['within_one_subcategory']:.1f} %",
+             f"zones (presence AUC / profusion kappa): mean AUC {m['zone_auc']:.1f}; {zones}"]
+    return "\n".join(lines)

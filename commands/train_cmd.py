@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder (the trained head goes to OUT/model)")
     parser.add_argument("--folds", type=int, default=5, help="patient-level CV folds (1 = one validation split)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
+    ilo = parser.add_argument_group("ILO-graded data (a CSV with path,grade,zones[,shape][,patient_id])")
+    ilo.add_argument("--ilo-view", choices=("zones", "whole"), default="zones",
+                     help="the ILO heads' input: the six zones at zone resolution, or the paper's 224 lung crop")
+    ilo.add_argument("--holdout", type=float, default=0.0, metavar="F",
+                     help="keep this share of the patients out of the head's training (evaluate scores only them)")
     add_training_arguments(parser)
     parallel = parser.add_argument_group("data-parallel training (several GPUs)")
     parallel.add_argument("--launcher", choices=("none", "accelerate"), default="none",
@@ -111,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         return guarded(args.json, lambda: _launch(args))
 
     def body() -> int:
+        if _is_ilo_csv(args.data):
+            return _train_ilo(args)
         from training.config import CVConfig
         from training.cross_validation import run_training
         from training.progress_bar import TqdmCallback
@@ -144,4 +151,49 @@ def _text(report: dict[str, Any]) -> str:
         lines.append(f"{len(cv['folds'])}-fold cross-validation (mean ± std): " + ", ".join(
             f"{name} {summary[name]['mean']:.2f} ± {summary[name]['std']:.2f}"
             for name in ("sensitivity", "specificity", "accuracy", "auc", "avg")))
+    return "\n".join(lines)
+
+
+def _is_ilo_csv(path: Path) -> bool:
+    import csv
+
+    from training.ilo_labels import has_ilo_columns
+
+    if not (path.is_file() and path.suffix.lower() == ".csv"):
+        return False
+    with open(path, newline="") as handle:
+        return has_ilo_columns(next(csv.reader(handle), []))
+
+
+def _train_ilo(args: argparse.Namespace) -> int:
+    """ILO-graded films: the ILO heads on cached frozen-encoder features (training.ilo_head)."""
+    import sys
+    from dataclasses import replace
+
+    from training.ilo_head import run_ilo_training
+    from training.ilo_train import IloTrainConfig
+
+    config = IloTrainConfig(view=args.ilo_view, seed=args.seed, use_llm=not args.without_llm,
+                            use_token_engine=not args.without_engine, use_emitter_mask=not args.without_emitter,
+                            use_adapters=not args.without_adapters)
+    if args.epochs:
+        config = replace(config, epochs=args.epochs)
+    if config.use_llm and args.device != "cuda":
+        sys.stderr.write("pneumollm: the ILO heads with the frozen LLM take minutes per batch on a CPU; "
+                         "--without-llm trains them in about a minute\n")
+    progress = None if args.json else (lambda line: sys.stderr.write(f"pneumollm: {line}\n"))
+    report = run_ilo_training(args.data, args.out, config, folds=args.folds, holdout=args.holdout, callback=progress)
+    emit(report, args.json, _ilo_text)
+    return 0
+
+
+def _ilo_text(report: dict[str, Any]) -> str:
+    lines = [f"ILO head saved to {report['model']} ({report['variant']}, {report['epochs']} epochs; "
+             f"{report['held_out_films']} films held out)"]
+    cv = report.get("cross_validation")
+    if cv:
+        s = cv["summary"]
+        lines.append(f"{len(cv['folds'])}-fold patient-level cross-validation (mean ± std): " + ", ".join(
+            f"{k} {s[k]['mean']:.3f} ± {s[k]['std']:.3f}"
+            for k in ("auc", "kappa_category", "kappa_grade", "zone_auc")))
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from engine.io import DICOM_SUFFIXES, RASTER_SUFFIXES, is_dicom_file, is_researc
 from engine.io.phi import hash_uid
 from engine.io.research_image import is_detached_pixel_data
 from engine.progress import Progress
+from training.ilo_labels import IloTruth, has_ilo_columns, truth_from_row
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Item:
     path: Path
     label: int
     patient: str  # hashed or derived id, never a clear-text PatientID
+    ilo: IloTruth | None = None  # an ILO-graded CSV's 12-point grade, zones and shape (training.ilo_labels)
 
 
 @dataclass
@@ -60,6 +62,11 @@ class LabelledSet:
         """The same set minus files that failed later (decode, segmentation), listed as skipped."""
         kept = [item for item in self.items if item.path not in failed]
         return LabelledSet(kept, self.classes, self.patient_source, self.skipped + list(failed.items()), self.root)
+
+    @property
+    def ilo_graded(self) -> bool:
+        """Every film has an ILO reading (12-point grade and zones): the ILO heads can learn from it."""
+        return bool(self.items) and all(item.ilo is not None for item in self.items)
 
     @property
     def ordinal(self) -> bool:
@@ -154,14 +161,24 @@ def from_csv(path: Path) -> LabelledSet:
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error):
         raise TrainingError(f"{path.name} could not be read as CSV.") from None
-    if not rows or "path" not in rows[0] or "label" not in rows[0]:
-        raise TrainingError(f"{path.name} needs the columns path,label[,patient_id].")
-    classes = class_order({row["label"].strip() for row in rows if row.get("label", "").strip()})
+    graded = bool(rows) and has_ilo_columns(list(rows[0]))
+    if not rows or "path" not in rows[0] or ("label" not in rows[0] and not graded):
+        raise TrainingError(f"{path.name} needs the columns path,label[,patient_id] (or ILO readings: "
+                            "path,grade,zones[,shape][,patient_id]).")
+    truths: list[IloTruth | None] = []
+    for number, row in enumerate(rows, start=2):  # line numbers as an editor shows them
+        try:
+            truths.append(truth_from_row(row) if graded else None)
+        except TrainingError as exc:
+            raise TrainingError(f"{path.name}, line {number}: {exc.user_message}") from None
+    # ILO readings: the class is the major category, so the splits are stratified by it (training.ilo_labels)
+    labels = [str(t.category) if t is not None else row.get("label", "").strip() for row, t in zip(rows, truths,
+                                                                                                   strict=True)]
+    classes = class_order({label for label in labels if label})
     items, skipped, sources = [], [], Counter()
-    for row in rows:
+    for row, label, truth in zip(rows, labels, truths, strict=True):
         file = Path(row["path"].strip())
         file = file if file.is_absolute() else path.parent / file
-        label = row.get("label", "").strip()
         if not label:
             skipped.append((file, "no label in the CSV"))
             continue
@@ -175,7 +192,7 @@ def from_csv(path: Path) -> LabelledSet:
         else:
             patient, how = _patient_from_file(file)
         sources[how] += 1
-        items.append(Item(file, classes.index(label), patient))
+        items.append(Item(file, classes.index(label), patient, truth))
     if not items:
         missing = [file for file, reason in skipped if reason == "file not found"]
         if missing:

@@ -39,6 +39,7 @@ from engine.flags import can_diagnose_anyway, messages
 from engine.io import LoadedImage
 from engine.io.identity import PatientIdentity
 from engine.io.phi import TagRow
+from engine.model.head_card import is_simulation
 from engine.model.local_weights import smollm_is_prepared
 from engine.model_host import LocalModel, ModelClient, ModelInfo
 from engine.model_process import ModelProcess
@@ -417,6 +418,8 @@ class MainWindow(QMainWindow):
 
     def _show_intended_use(self, info: ModelInfo) -> None:
         use = info.card.intended_use
+        simulated = is_simulation(info.card)  # a head trained on the ILO phantom: the banner says SIMULATION first
+        self.banner.setText(f"⚠ {use.description} — {DISCLAIMER}" if simulated else f"⚠ {DISCLAIMER}")
         self.panel.set_intended_use(use.description or f"{use.population} {'/'.join(use.views)} "
                                     f"{'/'.join(use.modalities)} radiographs; classes {', '.join(info.card.labels)}")
 

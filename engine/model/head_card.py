@@ -20,6 +20,9 @@ from engine.model.config import ModelConfig, PreprocessConfig
 
 CARD_NAME = "head.json"
 TRAINING_HASHES = "training_images.json"  # content hashes of the training images, beside the card
+# The intended use of heads trained on simulated films (the ILO phantom); the viewer's banner says it while such a
+# head is active.
+SIMULATION_USE = "SIMULATION - trained on synthetic opacities; for trying the ILO workflow, never for patients"
 FORMAT_VERSION = 2  # 2: the token engine's weights are named ``token_engine.*`` (1: ``engine.*``)
 
 
@@ -158,6 +161,11 @@ class HeadCard(BinaryLabels):
 
     def with_changes(self, **changes: Any) -> HeadCard:
         return replace(self, **changes)
+
+
+def is_simulation(card: HeadCard) -> bool:
+    """A head trained on simulated films: every screen that shows its output says SIMULATION."""
+    return card.intended_use.description.startswith("SIMULATION")
 
 
 def load_head_card(folder: str | Path) -> HeadCard:

@@ -125,7 +125,7 @@ def film_report(diagnoser: Diagnoser, probe: Probe, path: Path, copy_path: Path)
         depth_swap[str(tap)] = round(probe.probability(crop_copy, swapped) - p_copy, 4)
     mixing = [r.token_mixing for r in (results[0], results[2])]
     return {
-        "film": path.name, "label": path.parent.name, "size": [w, h],
+        "film": path.name, "label": path.parent.name, "size": [full.meta.columns, full.meta.rows],
         "p": {name: round(r.probability, 4) for name, r in zip(names, results, strict=True)},
         "novelty": {name: None if r.novelty_percentile is None else round(r.novelty_percentile, 1)
                     for name, r in zip(names, results, strict=True)},

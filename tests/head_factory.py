@@ -25,7 +25,8 @@ def make_tiny_head(folder: Path, *, threshold: float = 0.5, temperature: float =
         for name, parameter in model.named_parameters():
             if parameter.requires_grad and "adapters" in name:
                 parameter.normal_(0, 0.02)
-    card = HeadCard(profile="tiny-test", model=TINY, preprocess=preprocess or PreprocessConfig(), labels=LABELS, positive_index=1,
+    card = HeadCard(profile="tiny-test", model=TINY, preprocess=preprocess or PreprocessConfig(), labels=LABELS,
+                    positive_index=1,
                     threshold=threshold, temperature=temperature, fingerprints=frozen_fingerprints(model),
                     training={"data": "random weights for tests", "images": 0})
     save_checkpoint(folder, model.trained_state_dict(), card)

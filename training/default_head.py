@@ -99,7 +99,11 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         f"**Geometry.** Training radiographs are {geometry.source_long_side} px on the long side; their lung rectangle "
         f"is {geometry.effective_side} px (median). At inference a larger lung rectangle is first brought down to "
         f"{geometry.effective_side} px (`engine.segment.model_crop`, the function training uses too), so a crop from a "
-        "full-size film has the resolution the head learnt on.",
+        "full-size film has the resolution the head learnt on." + (
+            f" Before that, every film of another size is brought to the training films' grid ({geometry.film_grid} x "
+            f"{geometry.film_grid}, antialiased, JPEG q{geometry.film_jpeg_quality}, as the 224-pixel copies were "
+            "made; `engine.presentation`, `docs/resolution_cue.md`): the out-of-domain check otherwise answers the "
+            "missing 224-pixel JPEG texture, not the lungs." if geometry.film_grid else ""),
         "",
         f"**Augmentations** (on in training, `training.augment`, preset `{training['augmentations']['preset']}` — "
         f"chosen in `docs/augmentation_study.md`): "
@@ -119,7 +123,10 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         f"{card.temperature:.3f}. On its validation split: sensitivity {val['sensitivity']:.2f}, specificity "
         f"{val['specificity']:.2f}, AUC {val['auc']:.2f} (optimistic: the same split chose the threshold).",
         "",
-        f"**Independent test** (the patient-disjoint Kermany hold-out, {holdout['n']} radiographs, at the shipped "
+        f"**Independent test** (the patient-disjoint Kermany hold-out, {holdout['n']} radiographs: "
+        f"{HOLDOUT_FRACTION:.0%} of the training folder's patients drawn at random, class-stratified — the same "
+        "acquisition period and site mix as the training films, so independent by patient but not by acquisition "
+        "batch; at the shipped "
         f"threshold): sensitivity {pct(m['sensitivity'])}, specificity {pct(m['specificity'])}, accuracy "
         f"{pct(m['accuracy'])}, AUC {pct(m['auc'])}, AVG {pct(m['avg'])}.",
         "",

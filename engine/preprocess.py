@@ -13,6 +13,7 @@ import torch
 from engine.io import LoadedImage, load_for_model
 from engine.lung_crop import LungCrop
 from engine.model.config import PreprocessConfig
+from engine.presentation import crop_in_file_pixels, present
 from engine.segment import SEG_SIZE, LungSegmenter, at_full_resolution, resize_area, resize_uint8
 
 
@@ -72,30 +73,37 @@ def prepare_batch(images: list[LoadedImage], segmenter: LungSegmenter, config: P
                   ) -> list[PreparedCase]:
     """Batched preprocessing: one segmentation forward for all images.
 
-    An image decoded at reduced resolution (``LoadedImage.reduction``) whose lung box came out too small for the
-    crop is decoded again at the factor the box allows and segmented again (rare: the reduced decode keeps the
-    shorter side >= 256 px, and lungs span most of a film). Boxes and masks are reported in the file's pixels.
+    Each image is first presented as the head's training films were (``engine.presentation``: a head with a film
+    grid sees every film on it). An image decoded at reduced resolution (``LoadedImage.reduction``) and presented
+    at that size whose lung box came out too small for the crop is decoded again at the factor the box allows and
+    segmented again (rare: the reduced decode keeps the shorter side >= 256 px, and lungs span most of a film).
+    Boxes and masks are reported in the file's pixels.
     """
     convert_ms = []
-    eight_bit = []
+    presented = []
     for image in images:
         start = time.perf_counter()
-        eight_bit.append(image.model_uint8)
+        presented.append(present(image, config))
         convert_ms.append((time.perf_counter() - start) * 1e3)
-    crops = segmenter.lung_crops(eight_bit, size=config.input_size, effective_side=config.effective_side)
+    crops = segmenter.lung_crops([p.pixels for p in presented], size=config.input_size,
+                                 effective_side=config.effective_side)
     images = list(images)
     for index, (image, crop) in enumerate(zip(images, crops, strict=True)):
-        sharper = _sharper_decode(image, crop, config)
+        sharper = None if presented[index].scale is not None else _sharper_decode(image, crop, config)
         if sharper is not None:
             images[index] = sharper
-            crops[index] = segmenter.lung_crop(sharper.model_uint8, size=config.input_size,
+            presented[index] = present(sharper, config)
+            crops[index] = segmenter.lung_crop(presented[index].pixels, size=config.input_size,
                                                effective_side=config.effective_side)
     cases = []
-    for image, crop, convert in zip(images, crops, convert_ms, strict=True):
+    for image, view, crop, convert in zip(images, presented, crops, convert_ms, strict=True):
         start = time.perf_counter()
         tensor = crop_to_tensor(crop.crop, config)
-        whole = crop_to_tensor(whole_image(image.model_uint8, config.input_size), config)
-        crop = at_full_resolution(crop, image.reduction, image.meta.rows, image.meta.columns)
+        whole = crop_to_tensor(whole_image(view.pixels, config.input_size), config)
+        if view.scale is not None:
+            crop = crop_in_file_pixels(crop, view.scale, image.meta.rows, image.meta.columns)
+        else:
+            crop = at_full_resolution(crop, image.reduction, image.meta.rows, image.meta.columns)
         timings = {"to_8bit": convert, **crop.timings_ms, "to_tensor": (time.perf_counter() - start) * 1e3}
         cases.append(PreparedCase(image, crop, tensor, timings, whole))
     return cases

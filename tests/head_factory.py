@@ -18,14 +18,15 @@ LABELS = ("normal", "abnormal")
 
 
 def make_tiny_head(folder: Path, *, threshold: float = 0.5, temperature: float = 1.0, with_map: bool = True,
-                   seed: int = 0) -> Path:
+                   seed: int = 0, preprocess: PreprocessConfig | None = None) -> Path:
     model = tiny_model()
     torch.manual_seed(seed)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if parameter.requires_grad and "adapters" in name:
                 parameter.normal_(0, 0.02)
-    card = HeadCard(profile="tiny-test", model=TINY, preprocess=PreprocessConfig(), labels=LABELS, positive_index=1,
+    card = HeadCard(profile="tiny-test", model=TINY, preprocess=preprocess or PreprocessConfig(), labels=LABELS,
+                    positive_index=1,
                     threshold=threshold, temperature=temperature, fingerprints=frozen_fingerprints(model),
                     training={"data": "random weights for tests", "images": 0})
     save_checkpoint(folder, model.trained_state_dict(), card)

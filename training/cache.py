@@ -23,9 +23,11 @@ from PIL import Image
 
 from engine.errors import Cancelled, PneumoError
 from engine.flags import codes
-from engine.io import load_image
+from engine.io import LoadedImage, load_image
+from engine.model.config import PreprocessConfig
 from engine.paths import cache_dir, file_sha256, write_atomic
 from engine.preprocess import whole_image
+from engine.presentation import present
 from engine.progress import Progress
 from engine.segment import LungSegmenter, model_crop, resize_area
 
@@ -68,9 +70,16 @@ def cut_region(image_uint8: np.ndarray, box: tuple[int, int, int, int]) -> tuple
 
 
 class RegionCache:
-    def __init__(self, segmenter: LungSegmenter, root: Path | None = None) -> None:
+    """``presentation``: a head card's preprocessing whose film grid every image is first brought to
+    (``engine.presentation``, as inference does); None: images at the size they are decoded."""
+
+    def __init__(self, segmenter: LungSegmenter, root: Path | None = None,
+                 presentation: PreprocessConfig | None = None) -> None:
         self.segmenter = segmenter
+        self.presentation = presentation if presentation is not None and presentation.film_grid else None
         signature = f"{CACHE_VERSION}|{segmenter.weights_id}|{REGION_BORDER}|{REGION_CAP}|{WHOLE_SIZE}"
+        if self.presentation is not None:  # only then: caches made without a grid stay valid
+            signature += f"|grid {self.presentation.film_grid}|q {self.presentation.film_jpeg_quality}"
         self.folder = (root or cache_dir() / "regions") / hashlib.sha256(signature.encode()).hexdigest()[:12]
 
     def _paths(self, key: str) -> tuple[Path, Path, Path]:
@@ -128,7 +137,7 @@ class RegionCache:
             images, ready = [], []
             for path, key in chunk:
                 try:
-                    images.append(load_image(path).model_uint8)
+                    images.append(self._eight_bit(load_image(path)))
                     ready.append((path, key))
                 except PneumoError as exc:
                     failed[path] = exc.user_message
@@ -144,6 +153,9 @@ class RegionCache:
             if progress is not None:
                 progress(Progress.of(done, len(paths), started, "Segmenting"))
         return keys, failed
+
+    def _eight_bit(self, image: LoadedImage) -> np.ndarray:
+        return image.model_uint8 if self.presentation is None else present(image, self.presentation).pixels
 
     def load_all(self, keys: list[str]) -> list[CachedRegion]:
         entries = [self.get(key) for key in keys]

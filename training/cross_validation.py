@@ -99,7 +99,7 @@ def prepare_data(source: str | Path | LabelledSet, *, folds: int, preprocess: Pr
     dataset = source if isinstance(source, LabelledSet) else load_labelled(source)
     if not dataset.items:
         raise TrainingError("No images found in the training data.")
-    cache = RegionCache(segmenter or LungSegmenter())
+    cache = RegionCache(segmenter or LungSegmenter(), presentation=preprocess)  # an existing head's film grid
 
     def progress(p: Any) -> None:
         if callback:

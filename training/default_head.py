@@ -27,6 +27,8 @@ from engine.model.checkpoint import write_card
 from engine.model.head_card import IntendedUse, load_head_card
 from engine.paths import write_atomic
 from training.augment import PRESETS
+from training.full_size import FULL_SIZE_FILMS, card_paragraph, full_size_report
+from training.kermany import COPY_QUALITY, COPY_SIDE
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -97,7 +99,11 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         f"**Geometry.** Training radiographs are {geometry.source_long_side} px on the long side; their lung rectangle "
         f"is {geometry.effective_side} px (median). At inference a larger lung rectangle is first brought down to "
         f"{geometry.effective_side} px (`engine.segment.model_crop`, the function training uses too), so a crop from a "
-        "full-size film has the resolution the head learnt on.",
+        "full-size film has the resolution the head learnt on." + (
+            f" Before that, every film of another size is brought to the training films' grid ({geometry.film_grid} x "
+            f"{geometry.film_grid}, antialiased, JPEG q{geometry.film_jpeg_quality}, as the 224-pixel copies were "
+            "made; `engine.presentation`, `docs/resolution_cue.md`): the out-of-domain check otherwise answers the "
+            "missing 224-pixel JPEG texture, not the lungs." if geometry.film_grid else ""),
         "",
         f"**Augmentations** (on in training, `training.augment`, preset `{training['augmentations']['preset']}` — "
         f"chosen in `docs/augmentation_study.md`): "
@@ -117,7 +123,10 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         f"{card.temperature:.3f}. On its validation split: sensitivity {val['sensitivity']:.2f}, specificity "
         f"{val['specificity']:.2f}, AUC {val['auc']:.2f} (optimistic: the same split chose the threshold).",
         "",
-        f"**Independent test** (the patient-disjoint Kermany hold-out, {holdout['n']} radiographs, at the shipped "
+        f"**Independent test** (the patient-disjoint Kermany hold-out, {holdout['n']} radiographs: "
+        f"{HOLDOUT_FRACTION:.0%} of the training folder's patients drawn at random, class-stratified — the same "
+        "acquisition period and site mix as the training films, so independent by patient but not by acquisition "
+        "batch; at the shipped "
         f"threshold): sensitivity {pct(m['sensitivity'])}, specificity {pct(m['specificity'])}, accuracy "
         f"{pct(m['accuracy'])}, AUC {pct(m['auc'])}, AVG {pct(m['avg'])}.",
         "",
@@ -151,6 +160,10 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         "for any clinical use.",
         "",
     ]
+    if "full_size" in evaluation:
+        lines.insert(lines.index("**Limits.** Children's radiographs from one centre; adult occupational-health films "
+                                 "differ. Not validated for any clinical use.") - 2,
+                     card_paragraph(evaluation["full_size"], None).strip("\n") + "\n")
     write_atomic(folder / "MODEL_CARD.md", "\n".join(lines).encode())
     write_card(folder, replace(card, stand_in_note=STAND_IN_NOTE, model_card="MODEL_CARD.md"))
 
@@ -169,7 +182,18 @@ def evaluate_shipped(folder: Path, holdout_csv: Path, holdout_patients: int, see
     at = {rule: binary_metrics(y, p, point["threshold"]) for rule, point in diagnoser.card.operating_points.items()}
     external = external_report(diagnoser, external_paths(SHARED), consistency_images=consistency_images // 2,
                                seed=seed)
-    return {"holdout": holdout, "holdout_patients": holdout_patients, "holdout_at": at, "external": external}
+    evaluation = {"holdout": holdout, "holdout_patients": holdout_patients, "holdout_at": at, "external": external}
+    if FULL_SIZE_FILMS.is_dir():
+        evaluation["full_size"] = full_size_report(diagnoser, FULL_SIZE_FILMS)
+    return evaluation
+
+
+def on_training_grid(folder: Path) -> None:
+    """Name the Kermany copies' grid in the head card: every film of another size is then presented as they were
+    (``engine.presentation``; the copies themselves pass unchanged, so training is not affected)."""
+    card = load_head_card(folder)
+    preprocess = replace(card.preprocess, film_grid=COPY_SIDE, film_jpeg_quality=COPY_QUALITY)
+    write_card(folder, replace(card, preprocess=preprocess))
 
 
 def main() -> None:
@@ -199,6 +223,7 @@ def main() -> None:
         report = run_training(train_csv, args.run, config, CVConfig(folds=args.folds, seed=args.seed),
                               resume=args.resume, callback=callback, data_note=STAND_IN_NOTE,
                               intended_use=INTENDED_USE)
+    on_training_grid(Path(report["model"]))
     evaluation = evaluate_shipped(Path(report["model"]), holdout_csv, len({r[2] for r in holdout_rows}), args.seed,
                                   args.consistency)
     staging = args.out.with_name(args.out.name + ".partial")

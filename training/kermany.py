@@ -69,3 +69,21 @@ def holdout_split(rows: list[tuple[Path, str, str]], *, fraction: float = 0.15, 
     splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / fraction)), shuffle=True, random_state=seed)
     train, test = next(splitter.split(rows, labels, groups))
     return [rows[i] for i in sorted(train)], [rows[i] for i in sorted(test)]
+
+
+# How the 224-pixel training copies were made, as far as their files tell (docs/resolution_cue.md): every
+# film squashed to 224 x 224 whatever its aspect, Pillow's default resampling (bicubic, antialiased), saved as
+# RGB JPEG at Pillow's default quality (their quantisation tables are libjpeg's at quality 75).
+COPY_SIDE = 224
+COPY_QUALITY = 75
+
+
+def training_copy(source: Path, target: Path) -> Path:
+    """A 224-pixel copy of a full-size Kermany film, made the way the training set's copies were."""
+    from PIL import Image
+
+    with Image.open(source) as film:
+        copy = film.convert("RGB").resize((COPY_SIDE, COPY_SIDE), Image.BICUBIC)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy.save(target, format="JPEG", quality=COPY_QUALITY)
+    return target

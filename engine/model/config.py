@@ -27,6 +27,11 @@ class PreprocessConfig:
     # the final resize — the training radiographs' typical lung-rectangle side. None: no limit (older heads).
     effective_side: int | None = None
     source_long_side: int | None = None  # median long side of the training radiographs (what the head saw)
+    # engine.presentation: when every training film shares one square grid (the Kermany copies: 224 x 224, JPEG
+    # q75), a film of any other size is first brought to that grid and encoding, so the model sees a full-size
+    # film as it saw its training copies. None: films are taken at their own size (heads trained on other data).
+    film_grid: int | None = None
+    film_jpeg_quality: int | None = None
 
 
 # The paper's ablations (section 4.4): ModelConfig switch -> the short name in variant names and CLI flags.

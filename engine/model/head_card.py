@@ -228,9 +228,16 @@ def _preprocess(data: Any) -> PreprocessConfig:
     effective, source = data.get("effective_side"), data.get("source_long_side")
     if effective is not None and int(effective) < 16:
         raise ValueError("'preprocess.effective_side' must be at least 16 pixels")
+    grid, quality = data.get("film_grid"), data.get("film_jpeg_quality")
+    if grid is not None and int(grid) < 16:
+        raise ValueError("'preprocess.film_grid' must be at least 16 pixels")
+    if quality is not None and not 1 <= int(quality) <= 100:
+        raise ValueError("'preprocess.film_jpeg_quality' must be a JPEG quality 1-100")
     return PreprocessConfig(input_size=size, mean=mean, std=std,  # type: ignore[arg-type]
                             effective_side=None if effective is None else int(effective),
-                            source_long_side=None if source is None else int(source))
+                            source_long_side=None if source is None else int(source),
+                            film_grid=None if grid is None else int(grid),
+                            film_jpeg_quality=None if quality is None else int(quality))
 
 
 def _plain(value: Any) -> Any:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
-from viewer.finetune.__main__ import HEAD_CHANGED
-
 log = logging.getLogger(__name__)
+HEAD_CHANGED = "head-changed"
 ERROR_TAIL_CHARS = 2000
+
+
+def head_changed_line(folder: object) -> str:
+    """What the wizard program writes when a head became active (``None``: back to the shipped default)."""
+    return f"{HEAD_CHANGED}\t{'' if folder is None else Path(str(folder))}"
 
 
 class WizardProcess(QObject):

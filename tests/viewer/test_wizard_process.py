@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from viewer.finetune.__main__ import HEAD_CHANGED, head_changed_line
-from viewer.wizard_process import WizardProcess
+from viewer.wizard_process import HEAD_CHANGED, WizardProcess, head_changed_line
 
 
 def stand_in(script: str) -> WizardProcess:

@@ -10,13 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-HEAD_CHANGED = "head-changed"
-
-
-def head_changed_line(folder: object) -> str:
-    return f"{HEAD_CHANGED}\t{'' if folder is None else Path(str(folder))}"
+from viewer.wizard_process import head_changed_line
 
 
 def _tell_viewer(line: str) -> None:

@@ -20,7 +20,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_all_subcommands_are_listed() -> None:
     assert list(SUBCOMMANDS) == ["gui", "inspect", "segment", "predict", "triage", "train", "evaluate", "models",
-                                 "serve", "worklist", "pacs", "zones", "report"]
+                                 "serve", "worklist", "pacs", "zones", "report", "readings"]
     out = run_cli("--help").stdout
     for name in SUBCOMMANDS:
         assert name in out

@@ -51,10 +51,10 @@ def states(queue: WorkQueue) -> dict[str, tuple[str, str | None, str | None]]:
     return {Path(item.path).name: (item.state, item.decision, item.error) for item in queue.items()}
 
 
-def test_only_the_sr_and_the_sc_can_be_sent(tmp_path: Path) -> None:
+def test_only_known_result_kinds_can_be_sent(tmp_path: Path) -> None:
     queue = WorkQueue.in_store(tmp_path)
     for kinds in ((), ("sr", "pdf")):
-        with pytest.raises(PneumoError, match="sr and/or sc"):
+        with pytest.raises(PneumoError, match="any of sr, sc, pr, seg"):
             TriageWorker(queue, ScriptedDiagnoser(), tmp_path, result_kinds=kinds)  # type: ignore[arg-type]
 
 
@@ -94,7 +94,7 @@ def test_cancelling_stops_between_batches(tmp_path: Path) -> None:
     diagnoser = ScriptedDiagnoser()
     worker = TriageWorker(queue, diagnoser, tmp_path, batch_size=2)  # type: ignore[arg-type]
     assert worker.process_available(cancelled=lambda: len(diagnoser.batches) == 1) == 2
-    assert queue.counts() == {"queued": 1, "running": 0, "done": 0, "failed": 2}
+    assert queue.counts() == {"queued": 1, "running": 0, "done": 0, "failed": 2, "skipped": 0}
 
 
 def test_the_loop_wakes_for_arrivals_and_ends_when_stopped(tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_a_result_that_cannot_be_written_is_done_and_its_send_failed(tmp_path: P
     monkeypatch.setattr(engine.export, "export_structured_report", refuse)
     queue = WorkQueue.in_store(tmp_path)
     stored(tmp_path, queue)
-    TriageWorker(queue, diagnoser, tmp_path, send_results=True).process_available()
+    TriageWorker(queue, diagnoser, tmp_path, send_results=True, result_kinds=("sr",)).process_available()
     (item,) = queue.items()
     assert item.state == "done" and item.result_files == []
-    assert item.send_state == "failed" and item.send_error == "the result could not be written: The store is full."
+    assert item.send_state == "failed" and item.send_error == "the result could not be written: sr: The store is full."

@@ -51,11 +51,7 @@ class BReaderTools(QObject):
     def _build_menu(self) -> QMenu:
         window = self.window
         menu = QMenu("&B reader", window)
-        before = getattr(window, "model_menu", None)
-        if before is not None:
-            window.menuBar().insertMenu(before.menuAction(), menu)
-        else:
-            window.menuBar().addMenu(menu)
+        window.menuBar().insertMenu(window.menus.model_menu.menuAction(), menu)  # beside View, before Model
         add_action(window, menu, "&Compare with standard…", self.compare, "Ctrl+Shift+S")
         self.sync_action: QAction = add_action(window, menu, "&Synchronise zoom and pan with the standard",
                                                lambda: self.pane.sync.setChecked(self.sync_action.isChecked()),

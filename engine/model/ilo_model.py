@@ -100,18 +100,7 @@ class IloPneumoLLM(PneumoLLM):
             self.zone_profusion_bias = nn.Parameter(torch.linspace(1.0, -1.0, GRADES - 1).repeat(zones, 1))
 
     def forward(self, features: torch.Tensor, output_attentions: bool = False) -> IloOutput:
-        sources = self.sources(features)  # (B, d, n)
-        mixing = None
-        tokens = sources
-        if self.token_engine is not None:
-            diagnosis, mixing = self.token_engine(sources)  # (B, m, n), (B, d, m)
-            tokens = torch.cat([sources, diagnosis], dim=1)  # (B, d+m, n)
-        embeds = self.neck(tokens)  # (B, d+m, W)
-        attention = None
-        if self.decoder is not None:
-            hidden, attention = self._run_decoder(embeds, output_attentions)
-        else:
-            hidden = self.no_llm_norm(embeds)
+        hidden, mixing, attention = self.token_states(self.sources(features), output_attentions)
         pooled = hidden.mean(dim=1)  # (B, W)
         if self.view == "zones":
             zone_states = hidden[:, : self.d]  # (B, 6, W): each zone token's output

@@ -108,7 +108,16 @@ class PneumoLLM(nn.Module):
 
     def forward(self, images: torch.Tensor, output_attentions: bool = False) -> ModelOutput:
         """images (B, 3, S, S), normalised for the encoder."""
-        sources = self.sources(images)  # (B, d, n)
+        hidden, mixing, attention = self.token_states(self.sources(images), output_attentions)
+        pooled = hidden.mean(dim=1)  # (B, W): mean over all d+m tokens
+        grades = self.grade_head(pooled) if self.grade_head is not None else None
+        return ModelOutput(self.head(pooled), pooled, mixing, attention, grades)
+
+    def token_states(self, sources: torch.Tensor, output_attentions: bool = False
+                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Source tokens (B, d, n) -> (every token's output (B, d+m, W), the engine's mixing, the emitter's
+        attention): token engine, neck, then the decoder behind the emitter mask (or the no-LLM norm). The one
+        path every head on this model reads from."""
         mixing = None
         tokens = sources
         if self.token_engine is not None:
@@ -120,9 +129,7 @@ class PneumoLLM(nn.Module):
             hidden, attention = self._run_decoder(embeds, output_attentions)
         else:
             hidden = self.no_llm_norm(embeds)
-        pooled = hidden.mean(dim=1)  # (B, W): mean over all d+m tokens
-        grades = self.grade_head(pooled) if self.grade_head is not None else None
-        return ModelOutput(self.head(pooled), pooled, mixing, attention, grades)
+        return hidden, mixing, attention
 
     def _run_decoder(self, embeds: torch.Tensor, output_attentions: bool
                      ) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -147,11 +147,15 @@ def _text(report: dict[str, Any]) -> str:
              f"(patient ids: {report['data']['patient_id_source']}), {len(report['skipped'])} skipped"]
     cv = report.get("cross_validation")
     if cv:
-        summary = cv["summary"]
-        lines.append(f"{len(cv['folds'])}-fold cross-validation (mean ± std): " + ", ".join(
-            f"{name} {summary[name]['mean']:.2f} ± {summary[name]['std']:.2f}"
-            for name in ("sensitivity", "specificity", "accuracy", "auc", "avg")))
+        lines.append(_folds_line(cv, "cross-validation", ("sensitivity", "specificity", "accuracy", "auc", "avg"), 2))
     return "\n".join(lines)
+
+
+def _folds_line(cv: dict[str, Any], what: str, names: tuple[str, ...], digits: int) -> str:
+    """One line of a cross-validation summary: each metric's mean ± std over the folds."""
+    summary = cv["summary"]
+    return f"{len(cv['folds'])}-fold {what} (mean ± std): " + ", ".join(
+        f"{name} {summary[name]['mean']:.{digits}f} ± {summary[name]['std']:.{digits}f}" for name in names)
 
 
 def _is_ilo_csv(path: Path) -> bool:
@@ -192,8 +196,6 @@ def _ilo_text(report: dict[str, Any]) -> str:
              f"{report['held_out_films']} films held out)"]
     cv = report.get("cross_validation")
     if cv:
-        s = cv["summary"]
-        lines.append(f"{len(cv['folds'])}-fold patient-level cross-validation (mean ± std): " + ", ".join(
-            f"{k} {s[k]['mean']:.3f} ± {s[k]['std']:.3f}"
-            for k in ("auc", "kappa_category", "kappa_grade", "zone_auc")))
+        lines.append(_folds_line(cv, "patient-level cross-validation",
+                                 ("auc", "kappa_category", "kappa_grade", "zone_auc"), 3))
     return "\n".join(lines)

@@ -62,6 +62,7 @@ from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
 from viewer.tag_browser import TagBrowser
 from viewer.triage_tab import TriageTab
+from viewer.wizard_launcher import WizardLauncher
 from viewer.workers import Worker, WorkerSet, model_pool
 from viewer.worklist_tab import WorklistTab
 from viewer.zone_overlay import ZoneOverlay
@@ -105,8 +106,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.resize(1500, 950)
         self.setAcceptDrops(True)
-        self.wizard: FinetuneWizard | None = None  # in this process (a window given its own diagnoser factory)
-        self.wizard_process: WizardProcess | None = None  # else the wizard is a program of its own
+        self.wizards = WizardLauncher(self, lambda: self.settings, in_process=diagnoser_factory is not None)
+        self.wizards.head_changed.connect(self._head_changed)
+        self.wizards.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.export_dialog: ExportDialog | None = None
         self._build_ui()
         self.triage_tab = TriageTab(self.model, self)
@@ -618,35 +620,8 @@ class MainWindow(QMainWindow):
             self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)
 
     def open_finetune_wizard(self) -> FinetuneWizard | WizardProcess:
-        """One wizard at a time; installing or rolling back a head reloads the window's model. With the model in
-        its own process the wizard runs as a program of its own too (training needs torch; this process never
-        imports it); a window given a diagnoser factory (tests, benchmarks) keeps it in this process."""
-        if self.diagnoser_factory is None:
-            return self._open_wizard_program()
-        if self.wizard is None:
-            from viewer.finetune import FinetuneWizard  # training's libraries load when the wizard opens
-
-            self.wizard = FinetuneWizard(self, vision_weights=self.settings.vision_weights or None,
-                                         llm_path=self.settings.llm_path or None)
-            self.wizard.head_changed.connect(self._head_changed)
-            self.wizard.finished.connect(lambda _code: setattr(self, "wizard", None))
-        self.wizard.show()
-        self.wizard.raise_()
-        return self.wizard
-
-    def _open_wizard_program(self) -> WizardProcess:
-        from viewer.wizard_process import WizardProcess
-
-        if self.wizard_process is None:
-            self.wizard_process = WizardProcess(self, vision_weights=self.settings.vision_weights,
-                                                llm_path=self.settings.llm_path)
-            self.wizard_process.head_changed.connect(self._head_changed)
-            self.wizard_process.ended.connect(lambda text: text and self.statusBar().showMessage(text, 30_000))
-        if self.wizard_process.start():
-            self.statusBar().showMessage("Opening the fine-tune wizard…", 10_000)
-        else:
-            self.statusBar().showMessage("The fine-tune wizard is already open.", 10_000)
-        return self.wizard_process
+        """One wizard at a time (``viewer.wizard_launcher``); installing or rolling back a head reloads the model."""
+        return self.wizards.open()
 
     def _head_changed(self, _folder: object) -> None:
         """A head was installed or rolled back: the old head's result leaves the screen with it."""
@@ -717,10 +692,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop workers at their next yield and give them a moment, so none reports to a closed window."""
         self._closing = True
-        if self.wizard is not None:
-            self.wizard.reject()  # stops a running training; nothing half-trained is installed
-        if self.wizard_process is not None:
-            self.wizard_process.stop()  # the same for the wizard's own program (runs resume from checkpoints)
+        self.wizards.close()
         self.triage_tab.cancel()
         self.worklist_tab.shutdown()
         self.workers.cancel_all()

@@ -45,6 +45,8 @@ from viewer.workers import Worker, WorkerSet, bind
 from viewer.zone_chart import ZoneChart
 from viewer.zone_overlay import ZoneOverlay, zone_picture
 
+SIGNED_LABEL = "Signed by the reader — this text is exported with the reading."
+
 
 def measure_zone_evidence(client: ModelClient, result: DiagnosisResult,
                           saliency: np.ndarray | None) -> tuple[ZoneEvidenceReport, np.ndarray]:
@@ -138,6 +140,8 @@ class IloPanel(QWidget):
         self.form.clear()
         self.form.set_acquisition(None if image is None else check_acquisition(image.meta))
         self.report.clear()
+        self.reader.clear()  # another image's signer and "Signed by the reader" are not this image's
+        self.draft_label.setText(DRAFT_LABEL)
         if image is not None:
             try:
                 history = self.store.history(instance_key(image.meta))
@@ -149,6 +153,7 @@ class IloPanel(QWidget):
                 self.form.set_reading(self.stored.reading)
                 self.reader.setText(self.stored.reader)
                 self.report.setPlainText(self.stored.report_text)
+                self.draft_label.setText(SIGNED_LABEL)
             self._show_history(history)
         self._update_buttons()
 
@@ -241,7 +246,7 @@ class IloPanel(QWidget):
             return None
         self.stored = stored
         self._show_history(self.store.history(stored.instance_key))
-        self.draft_label.setText("Signed by the reader — this text is exported with the reading.")
+        self.draft_label.setText(SIGNED_LABEL)
         self._update_buttons()
         self.saved.emit(stored)
         return stored

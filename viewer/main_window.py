@@ -23,7 +23,6 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -57,6 +56,7 @@ from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import MainMenus, MenuSlots
 from viewer.model_client import UnavailableModel, model_spec, retire
 from viewer.overlay_controls import OverlayControls
+from viewer.reading_docks import ReadingDocks, add_dock
 from viewer.reading_view import ReadingView
 from viewer.settings import SettingsDialog, ViewerSettings
 from viewer.study_browser import StudyBrowser
@@ -101,7 +101,6 @@ class MainWindow(QMainWindow):
         self._prepare_dialog: QProgressDialog | None = None
         self.identity: PatientIdentity | None = None
         self.step_order = "studies"  # next/previous follow the study browser, or the triage table's order
-        self._dock_state: dict[QDockWidget, bool] = {}  # the reading docks' visibility while another tab is shown
         self.read_first_session = ReadFirstSession(self.settings.read_first)  # which events count, which wait
         self.setWindowTitle(APP_TITLE)
         self.resize(1500, 950)
@@ -153,16 +152,16 @@ class MainWindow(QMainWindow):
         self.studies.image_selected.connect(self._browser_selected)
         self.studies.scanned.connect(self._first_image_of_scan)
         self.studies.scan_failed.connect(lambda exc: self.panel.show_problem(message_for(exc)))
-        self.study_dock = self._dock("Studies", self.studies, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.study_dock = add_dock(self, "Studies", self.studies, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tags = TagBrowser()
-        self.tag_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tag_dock = add_dock(self, "DICOM tags", self.tags, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.study_dock, self.tag_dock)
         self.study_dock.raise_()
         self.overlay_controls = OverlayControls(self.view)
         self.overlay_checks = self.overlay_controls.checks  # the dock's boxes, by overlay name
-        self.overlay_dock = self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.overlay_dock = add_dock(self, "Overlays", self.overlay_controls, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.ilo = IloPanel(overlay=ZoneOverlay(self.view))  # hidden until asked for (View > ILO reading form)
-        self.ilo_dock = self._dock("ILO reading", self.ilo, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.ilo_dock = add_dock(self, "ILO reading", self.ilo, Qt.DockWidgetArea.RightDockWidgetArea)
         self.ilo_dock.hide()
 
         self.pixel_label = QLabel("")
@@ -175,17 +174,7 @@ class MainWindow(QMainWindow):
         self.panel.cancel_requested.connect(self.cancel_by_reader)
         self.panel.review_recorded.connect(self._record_review)
         self.panel.reveal_requested.connect(self.reveal_result)
-        self.tabs.currentChanged.connect(self._tab_changed)
-
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(title)
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(area, dock)
-        return dock
+        self.reading_docks = ReadingDocks(self.tabs, self.reading, (self.study_dock, self.tag_dock, self.overlay_dock))
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -498,9 +487,12 @@ class MainWindow(QMainWindow):
         if self.read_first_session.held:
             self.panel.show_held()
             return
+        self._measure_zones_if_shown()
+        self.panel.show_idle(self.panel.done_text())
+
+    def _measure_zones_if_shown(self) -> None:
         if self.ilo_dock.isVisible():  # seven more forward passes: only when someone looks at them
             self.ilo.measure_evidence(self.model, self.panel.result, self.saliency, self.workers)
-        self.panel.show_idle(self.panel.done_text())
 
     def _diagnosis_failed(self, token: int, exc: BaseException) -> None:
         if self._closing or not self.read_first_session.is_current(token):
@@ -541,7 +533,8 @@ class MainWindow(QMainWindow):
         for event in held:
             self._draw_event(event)
         self.panel.hide_reveal()
-        if held and self._diagnosis_worker is None:
+        if held and self._diagnosis_worker is None:  # else the diagnosis' end measures them
+            self._measure_zones_if_shown()
             self.panel.show_idle(self.panel.done_text())
 
     @property
@@ -558,18 +551,6 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(APP_TITLE)
         else:
             self.setWindowTitle(f"{identity.title()} — {APP_TITLE}")
-
-    def _tab_changed(self, index: int) -> None:
-        """Docks that serve the reading view hide on other tabs and come back as they were."""
-        reading = self.tabs.widget(index) is self.reading
-        docks = (self.study_dock, self.tag_dock, self.overlay_dock)
-        if not reading:
-            self._dock_state = {dock: dock.isVisible() for dock in docks}
-            for dock in docks:
-                dock.hide()
-        else:
-            for dock, visible in self._dock_state.items():
-                dock.setVisible(visible)
 
     @property
     def diagnosis_running(self) -> bool:

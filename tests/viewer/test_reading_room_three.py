@@ -1,0 +1,68 @@
+"""Issue 25, round three: zone evidence after a read-first reveal, no stale state across images and tabs, and
+the smaller reading-room items (pixel read-out in mm, overlay text legible over bright film, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.ilo.draft import DRAFT_LABEL
+from engine.ilo.store import ReadingStore
+from engine.io import load_image
+from tests.engine.ilo.readings import NORMAL, reading
+from tests.viewer.helpers import make_window, wait_for_image
+from viewer.ilo_panel import SIGNED_LABEL, IloPanel
+
+
+def test_zone_evidence_follows_a_read_first_reveal(qtbot, factory, dicom_dir: Path) -> None:
+    """ILO panel open, an image opened, A pressed: the chart and the zone overlay get the evidence at once."""
+    window = make_window(qtbot, factory, read_first=True)
+    window.show_ilo_form()
+    window.open_path(dicom_dir / "RG1_UNCR.dcm")
+    qtbot.waitUntil(lambda: window.result_held and not window.diagnosis_running, timeout=180_000)
+    assert window.ilo.evidence is None and not window.ilo.measuring  # held back: the zones say nothing yet
+    window.menus.reveal.trigger()  # the key A; not Ctrl+I again
+    qtbot.waitUntil(lambda: window.ilo.evidence is not None, timeout=180_000)
+    assert window.ilo.chart.report is window.ilo.evidence and window.ilo.overlay.present
+    assert window.ilo.result is window.panel.result
+
+
+def test_a_reveal_during_the_diagnosis_measures_the_zones_when_it_ends(qtbot, factory, dicom_dir: Path) -> None:
+    window = make_window(qtbot, factory, read_first=True, auto_diagnose=False)
+    window.show_ilo_form()
+    window.open_path(dicom_dir / "RG1_UNCR.dcm")
+    wait_for_image(qtbot, window, "RG1_UNCR.dcm")
+    window.reveal_result()  # the reader asks before anything is in: later events are drawn as they come
+    window.diagnose(False)
+    qtbot.waitUntil(lambda: window.ilo.evidence is not None, timeout=180_000)
+
+
+def test_ilo_panel_forgets_the_previous_images_signer(qtbot, dicom_dir: Path, tmp_path: Path) -> None:
+    panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
+    qtbot.addWidget(panel)
+    signed, unsigned = load_image(dicom_dir / "RG1_UNCR.dcm"), load_image(dicom_dir / "RG1_UNCI.dcm")
+    panel.set_image(signed)
+    panel.form.set_reading(reading(NORMAL))
+    panel.reader.setText("Dr First")
+    assert panel.sign_and_save() is not None and panel.draft_label.text() == SIGNED_LABEL
+    panel.set_image(unsigned)  # no saved reading: nobody has signed it
+    assert panel.reader.text() == "" and panel.draft_label.text() == DRAFT_LABEL
+    assert panel.stored is None and "No saved reading" in panel.history.text()
+    panel.set_image(signed)  # its own reading comes back with its signer
+    assert panel.reader.text() == "Dr First" and panel.draft_label.text() == SIGNED_LABEL
+
+
+def test_reading_docks_return_after_a_case_opened_from_the_worklist(qtbot, factory, dicom_dir: Path) -> None:
+    window = make_window(qtbot, factory, auto_diagnose=False)
+    docks = (window.study_dock, window.tag_dock, window.overlay_dock)
+    assert all(not dock.isHidden() for dock in docks)
+    window.tabs.setCurrentWidget(window.triage_tab)
+    window.tabs.setCurrentWidget(window.worklist_tab)  # from one other tab to another
+    assert all(dock.isHidden() for dock in docks)
+    window.worklist_tab.open_image_requested.emit(dicom_dir / "RG1_UNCR.dcm")  # a row's double-click
+    wait_for_image(qtbot, window, "RG1_UNCR.dcm")
+    assert window.tabs.currentWidget() is window.reading
+    assert all(not dock.isHidden() and dock.toggleViewAction().isChecked() for dock in docks)
+    window.tag_dock.hide()  # the reader closes one; it stays closed across the next visit to another tab
+    window.tabs.setCurrentWidget(window.worklist_tab)
+    window.tabs.setCurrentWidget(window.reading)
+    assert window.tag_dock.isHidden() and not window.study_dock.isHidden()

@@ -231,6 +231,8 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
                                        callback=callback, cancelled=cancelled, fold=None, folds=0)
     model = result.model
     profile = config.profile
+    say = callback or (lambda event: None)  # the steps after the last epoch take a while: the GUI says which
+    say(TrainingEvent("finishing", message="Finishing the final model: operating points and saving the head…"))
     total, trainable = count_parameters(model)
     positive = data.positive
     card = HeadCard(
@@ -262,6 +264,8 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
     folder = save_checkpoint(folder, model.trained_state_dict(), card)
     write_training_hashes(folder, data.hashes)
     if reference_map:
+        say(TrainingEvent("finishing", message=f"Building the reference map: embedding {len(data.crops)} images, "
+                                               f"then a t-SNE of up to {REFERENCE_MAP_CASES} of them…"))
         logits, embeddings = predict_logits(model, data.crops, trainer.preprocess, trainer.runtime)
         rng = np.random.default_rng(config.seed)
         keep = np.sort(rng.permutation(len(embeddings))[:REFERENCE_MAP_CASES])

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 class TrainingEvent:
     """What the GUI and the CLI draw while training runs."""
 
-    stage: str  # "segmenting" | "training" | "validated" | "fold done" | "done"
+    stage: str  # "segmenting" | "training" | "validated" | "fold done" | "finishing" | "done"
     epoch: int = 0
     epochs: int = 0
     step: int = 0

@@ -4,6 +4,7 @@ install), each page's rules on their own; a cancelled run and unusable data neve
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QWizard
 import tests.training.conftest as training_fixtures  # registers the "tiny-test" profile
 from engine.errors import ModelLoadError, TrainingError
 from engine.model.checkpoint import META_NAME
-from engine.model.head_card import load_head_card
+from engine.model.head_card import IntendedUse, load_head_card
 from engine.model.store import ModelStore
 from engine.progress import format_duration
 from engine.segment import LungSegmenter
@@ -24,8 +25,9 @@ from training.config import FinetuneConfig
 from training.data import check_readable, load_labelled
 from training.finetune import TrainingEvent
 from viewer.finetune import FinetuneWizard
-from viewer.finetune.canvases import CurvesCanvas, RocCanvas, draw_curves
+from viewer.finetune.canvases import CurvesCanvas, RocCanvas, draw_curves, draw_roc
 from viewer.finetune.evaluate_page import evaluate_installed
+from viewer.finetune.intended_use_choice import ADULT_USE
 
 TINY_PROFILE = "tiny-test"
 
@@ -44,6 +46,13 @@ def make_head(folder: Path, classes: tuple[str, ...] = ("abnormal", "normal")) -
     head = make_tiny_head(folder, with_map=False)
     card = json.loads((head / META_NAME).read_text())
     card["labels"], card["positive_index"] = list(classes), classes.index("abnormal")
+    (head / META_NAME).write_text(json.dumps(card))
+    return head
+
+
+def with_use(head: Path, use: IntendedUse) -> Path:
+    card = json.loads((head / META_NAME).read_text())
+    card["intended_use"] = asdict(use)
     (head / META_NAME).write_text(json.dumps(card))
     return head
 
@@ -70,7 +79,7 @@ def test_whole_wizard_trains_evaluates_and_installs(qtbot, tmp_path: Path, segme
     """The pages in a row on real data: each hands the next what it needs, and only Install changes the head."""
     data = training_fixtures.write_synthetic_set(tmp_path / "data", per_class=12)
     store = ModelStore(root=tmp_path / "models")
-    original = store.install(make_head(tmp_path / "old-head"))
+    original = store.install(with_use(make_head(tmp_path / "old-head"), ADULT_USE))
     pointer_before = store.pointer.read_bytes()
     wizard = make_wizard(qtbot, tmp_path, segmenter, store)
 
@@ -85,13 +94,21 @@ def test_whole_wizard_trains_evaluates_and_installs(qtbot, tmp_path: Path, segme
     page.operating_point.setCurrentIndex(page.operating_point.findData("sensitivity:0.95"))
     save_screenshot(wizard, tmp_path / "finetune_wizard_settings.png")
 
+    assert page.intended_use.currentData() == "inherit" and "adult" in page.intended_use.currentText()
+
     wizard.next()  # train
     train = wizard.train_page
     assert wizard.state.estimate_s and "Expected duration" in train.plan.text()
+    assert wizard.state.intended_use == ADULT_USE  # the PNGs carry no ages: the installed head's limits stay
+    said: list[str] = []
+    shown = train._on_event
+    train._on_event = lambda job, event: (said.append(event.stage), shown(job, event))  # type: ignore[method-assign]
     assert not next_enabled(wizard) and train.start_training() is not None
     qtbot.waitUntil(lambda: not train.is_running, timeout=240_000)
     report = wizard.state.report
     assert report is not None, train.status.text()
+    assert said.index("finishing") > len(said) - 1 - said[::-1].index("validated")  # after the last epoch
+    assert load_head_card(Path(report["model"])).intended_use == ADULT_USE
     assert train.canvas.loss and train.canvas.auc  # both curves received points
     assert "sensitivity" in load_head_card(Path(report["model"])).threshold_source  # the operating point of page 2
     assert store.pointer.read_bytes() == pointer_before  # training alone never installs
@@ -107,6 +124,8 @@ def test_whole_wizard_trains_evaluates_and_installs(qtbot, tmp_path: Path, segme
     save_screenshot(wizard, tmp_path / "finetune_wizard_evaluate.png")
 
     wizard.next()  # install
+    assert "ages 18–120 years" in wizard.install_page.use_label.text()
+    assert "the same as the active head's" in wizard.install_page.use_label.text()
     with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
         wizard.install_page.install()
     active = ModelStore(root=tmp_path / "models").active()  # a fresh look at the store on disk
@@ -160,7 +179,7 @@ def test_train_page_states_the_estimate_left_in_the_state(qtbot, tmp_path: Path)
     wizard.train_page.initializePage()
     plan = wizard.train_page.plan.text()
     assert "3 epochs" in plan and "single validation split" in plan and "20 images" in plan
-    assert f"Expected duration: about {format_duration(125.0)}." in plan
+    assert f"Expected duration of the training steps: about {format_duration(125.0)} (lung crops" in plan
     state.estimate_s = None
     wizard.train_page.initializePage()
     assert "Expected duration" not in wizard.train_page.plan.text()
@@ -375,7 +394,7 @@ def test_validation_figures_carry_their_n_and_a_tiny_split_is_not_trusted(qtbot,
     report = {"model": str(tiny_split_head(tmp_path / "old", 12, None))}
     wizard.state.report = report
     page._fill(report)
-    assert "(n=12; it also chose the threshold) — too few" in page.table.verticalHeaderItem(0).text()
+    assert "(n=12)\nit also chose the threshold — too few" in page.table.verticalHeaderItem(0).text()
     assert page.table.item(0, 2).text() == "100.0 (12/12)" and page.table.item(0, 0).text() == "100.0"
 
 
@@ -419,3 +438,99 @@ def test_install_is_offered_again_after_a_roll_back(qtbot, tmp_path: Path) -> No
         page.rollback()  # back to the new head (roll back swaps active and previous)
     assert load_head_card(store.active()).model_id == load_head_card(new).model_id
     assert not page.install_button.isEnabled()
+
+
+def test_evaluate_table_is_whole_at_the_wizards_default_size(qtbot, tmp_path: Path) -> None:
+    """Issue 25: the table was a clipped sliver (long row names, the sideways scroll bar over the rows)."""
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    page = wizard.evaluate_page
+    report = {"model": str(tiny_split_head(tmp_path / "tiny", 6, 3))}
+    wizard.state.report = report
+    page.initializePage = lambda: None  # no evaluation of an installed head: the rows are set here
+    wizard.setStartId(FinetuneWizard.EVALUATE)
+    wizard.show()
+    page._fill(report)
+    page.installed_result = {"n": 20, "n_positive": 10, "model_id": "abc123", "threshold": 0.5,
+                             "metrics": {"sensitivity": 100.0, "specificity": 75.0, "accuracy": 87.5, "auc": 93.8,
+                                         "avg": 89.1}, "roc": {"fpr": [0, 1], "tpr": [0, 1]}}
+    page._show_rows()
+    qtbot.waitUntil(lambda: page.table.isVisible())
+    table = page.table
+    rows = sum(table.rowHeight(row) for row in range(table.rowCount()))
+    assert table.viewport().height() >= rows and not table.horizontalScrollBar().isVisible()
+    metrics = table.fontMetrics()
+    for row in range(table.rowCount()):
+        for column in range(table.columnCount()):
+            text = table.item(row, column).text()
+            assert table.columnWidth(column) >= metrics.horizontalAdvance(text), (text, table.columnWidth(column))
+
+
+def test_roc_note_beside_curves_is_the_legends_title_not_over_the_curve() -> None:
+    note = "No held-out folds with a single\nvalidation split: see the table."
+    figure = Figure()
+    draw_roc(figure, [("installed head", {"fpr": [0, 0.2, 1], "tpr": [0, 0.9, 1]}, (0.2, 0.9))], note)
+    axes = figure.axes[0]
+    assert not axes.texts and axes.get_legend().get_title().get_text() == note
+    empty = Figure()
+    draw_roc(empty, [], note)  # nothing to plot: the note stands in the plot
+    assert [text.get_text() for text in empty.axes[0].texts] == [note]
+
+
+def test_finishing_steps_are_said_and_keep_the_bar(qtbot, tmp_path: Path) -> None:
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    page = wizard.train_page
+    page._job = job = object()
+    page._started = 0.0
+    page.progress.setValue(990)
+    page._on_event(job, TrainingEvent("finishing", message="Building the reference map: embedding 20 images…"))
+    assert page.progress.value() == 990 and "reference map" in page.status.text()
+    assert "not in the estimate" in page.eta.text()
+
+
+def test_install_page_warns_for_a_tiny_validation_split_and_names_the_previous_head(qtbot, tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    shipped = make_head(tmp_path / "shipped")
+    monkeypatch.setattr("viewer.finetune.wizard.DEFAULT_HEAD", shipped)
+    store = ModelStore(root=tmp_path / "models")
+    wizard = FinetuneWizard(store=store, profiles=(TINY_PROFILE,), config_factory=tiny_config,
+                            output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    page = wizard.install_page
+    wizard.state.report = {"model": str(tiny_split_head(tmp_path / "run" / "model", 5, 3))}
+    page.initializePage()
+    assert "n=5: 3 abnormal, 2 normal" in page.warning.text() and "fewer than 10 of each class" in page.warning.text()
+    assert page.previous_label.text() == "none"  # nothing installed yet: the shipped head is the active one
+    with qtbot.waitSignal(wizard.head_changed, timeout=60_000):
+        page.install()
+    assert store.previous() is None  # the store kept no pointer: it falls back to the shipped head
+    assert page.previous_label.text().startswith("the shipped default head (shipped")
+    wizard.state.report = {"model": str(tiny_split_head(tmp_path / "big" / "model", 40, 20))}
+    page.refresh()
+    assert page.warning.text() == ""
+
+
+def test_settings_page_offers_the_installed_heads_use_first_and_explicit_ones(qtbot, tmp_path: Path) -> None:
+    from viewer.finetune.intended_use_choice import ANY_AGE_USE
+
+    store = ModelStore(root=tmp_path / "models")
+    paediatric = IntendedUse(population="paediatric", age_years=(1.0, 5.0), description="paediatric films")
+    store.install(with_use(make_head(tmp_path / "old-head"), paediatric))
+    wizard = FinetuneWizard(store=store, profiles=(TINY_PROFILE,), config_factory=tiny_config,
+                            output_root=tmp_path / "runs")
+    qtbot.addWidget(wizard)
+    wizard.state.check = check_readable(training_fixtures.write_synthetic_set(tmp_path / "data", per_class=10))
+    page = wizard.settings_page
+    page._fill_intended_use()
+    combo = page.intended_use
+    assert combo.currentData() == "inherit" and "ages 1–5 years" in combo.currentText()
+    expected = {"inherit": paediatric, "data": None, "adult": ADULT_USE, "any": ANY_AGE_USE}
+    for key, use in expected.items():
+        combo.setCurrentIndex(combo.findData(key))
+        page.validatePage()
+        assert wizard.state.intended_use == use, key
+    page._fill_intended_use()  # entering the page again keeps the choice
+    assert combo.currentData() == "any"

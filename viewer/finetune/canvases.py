@@ -43,7 +43,8 @@ def draw_curves(figure: Figure, loss: Curves, auc: Curves) -> None:
 
 
 def draw_roc(figure: Figure, curves: list[RocCurve], note: str = "") -> None:
-    """ROC curves with a dot at each operating point; ``note`` in place of curves there are none to show."""
+    """ROC curves with a dot at each operating point. ``note`` (why a curve is missing) stands in the empty plot,
+    or, beside curves, as the legend's title: written across the axes it covered the curve."""
     ax = figure.add_subplot(111)
     for name, roc, point in curves:
         (line,) = ax.plot(roc["fpr"], roc["tpr"], linewidth=1.5, label=name)
@@ -57,8 +58,9 @@ def draw_roc(figure: Figure, curves: list[RocCurve], note: str = "") -> None:
     ax.tick_params(labelsize=7)
     ax.set_title("ROC (dots: operating points)" if curves else "ROC", fontsize=9)
     if curves:
-        ax.legend(fontsize=7, loc="lower right")
-    if note:
+        legend = ax.legend(fontsize=7, loc="lower right", title=note or None, title_fontsize=7)
+        legend.get_title().set_color("#555")
+    elif note:
         ax.text(0.5, 0.55, note, ha="center", va="center", fontsize=8, wrap=True, transform=ax.transAxes)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import ModelLoadError
-from engine.model.head_card import load_head_card
+from engine.model.head_card import IntendedUse, load_head_card
 from training.config import FinetuneConfig
 from training.data import DataCheck
 
@@ -43,6 +43,16 @@ def describe_head(folder: Path | None, name: str | None = None) -> str:
     return f"{name or Path(folder).name} — {card.describe()}{created}"
 
 
+def intended_use_of(folder: Path | None) -> IntendedUse | None:
+    """The intended use in a head's card; None without a head or when its card cannot be read."""
+    if folder is None:
+        return None
+    try:
+        return load_head_card(folder).intended_use
+    except ModelLoadError:
+        return None
+
+
 def coloured(text: str, style: str) -> str:
     return f"<span style='{style}'>{html.escape(text)}</span>"
 
@@ -61,6 +71,7 @@ class WizardState:
     report: dict[str, Any] | None = None
     report_key: tuple[Any, ...] | None = None
     installed: Path | None = None  # where page 5 installed this run's head
+    intended_use: IntendedUse | None = None  # for the new head's card; None: from the training data's tags
 
 
 class RunJob(Protocol):
@@ -93,5 +104,6 @@ class PageContext:
     run_job: RunJob
     segmenter: Callable[[], LungSegmenter]  # worker threads only: loading it touches torch
     installed_head: Callable[[], Path | None]  # the head the app uses now
+    shipped_head: Callable[[], Path | None]  # the shipped default head, if there is one
     head_changed: Callable[[Path | None], None]  # tell the app another head is active
     training_finished: Callable[[dict[str, Any]], None]  # tell the app a run's report

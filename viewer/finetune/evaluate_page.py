@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -78,7 +79,9 @@ class EvaluatePage(QWizardPage):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setWordWrap(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Each figure as wide as its text ("100.0 (18/20)" never elided); what is left goes to the last column.
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setMinimumSectionSize(70)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         for column, (key, _) in enumerate(METRICS):
@@ -145,7 +148,7 @@ class EvaluatePage(QWizardPage):
         else:
             validation = card.metrics.get("validation") or {}
             split = Split(int(card.training.get("n_val", 0)), card.training.get("n_val_positive"))
-            rows.append((self._header("Validation split", split, "; it also chose the threshold"),
+            rows.append((self._header("Validation split", split, "it also chose the threshold"),
                          metric_cells(validation, split) + [(f"{card.threshold:.3f}", "")]))
             cautions.append(caution("the validation split", split, validation, *self._classes))
         self._rows = rows
@@ -158,15 +161,17 @@ class EvaluatePage(QWizardPage):
         self._draw_roc()
 
     def _header(self, name: str, split: Split, note: str = "") -> str:
-        """'Fold 1 (n=6: 3 abnormal, 3 normal) — too few to be reliable'."""
-        return f"{name} ({split.describe(*self._classes)}{note})" + (" — too few to be reliable" if split.tiny else "")
+        """'Fold 1 (n=6: 3 abnormal, 3 normal)', its notes on a second line ('too few to be reliable'): one line
+        of it all left the metric columns a clipped sliver at the wizard's size."""
+        notes = [text for text in (note, "too few to be reliable" if split.tiny else "") if text]
+        return f"{name} ({split.describe(*self._classes)})" + ("\n" + " — ".join(notes) if notes else "")
 
     def _show_rows(self) -> None:
         rows = list(self._rows)
         if self.installed_result is not None:
             result = self.installed_result
             split = Split(int(result["n"]), result.get("n_positive"))
-            rows.append((self._header(f"Installed head {result['model_id']}, all", split),
+            rows.append((self._header(f"Installed head {result['model_id']}", split, "on all of this data"),
                          metric_cells(result["metrics"], split) + [(f"{result['threshold']:.3f}", "")]))
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([name for name, _ in rows])
@@ -177,10 +182,24 @@ class EvaluatePage(QWizardPage):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(row, column, item)
         self.table.resizeRowsToContents()
-        height = self.table.horizontalHeader().height() + 2 * self.table.frameWidth()
-        height += sum(self.table.rowHeight(row) for row in range(self.table.rowCount()))
-        self.table.setFixedHeight(height + (self.table.horizontalScrollBar().height()
-                                            if self.table.horizontalScrollBar().isVisible() else 0))
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """Every row shown, plus room for the sideways scroll bar when the columns are wider than the page (else
+        the bar covers the last row)."""
+        table = self.table
+        header = table.horizontalHeader()
+        height = header.sizeHint().height() + 2 * table.frameWidth()
+        height += sum(table.rowHeight(row) for row in range(table.rowCount()))
+        columns = sum(max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount()))
+        wide = table.verticalHeader().sizeHint().width() + columns + 2 * table.frameWidth()
+        if wide > table.width():
+            height += table.horizontalScrollBar().sizeHint().height()
+        table.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_table()
 
     def _draw_roc(self) -> None:
         report = self.context.state.report

@@ -22,12 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import PneumoError, TrainingError
-from engine.model.head_card import describe_rule
+from engine.model.head_card import IntendedUse, describe_rule
 from engine.model.registry import load_profile
 from training.config import FinetuneConfig
 from training.metrics import OPERATING_RULES
 from viewer.error_dialog import message_for
-from viewer.finetune.common import BAD_STYLE, PageContext, coloured, plural
+from viewer.finetune.common import BAD_STYLE, PageContext, coloured, intended_use_of, plural
+from viewer.finetune.intended_use_choice import choices, chosen_use
 from viewer.workers import Worker
 
 
@@ -48,6 +49,7 @@ class SettingsPage(QWizardPage):
         self._timing_key: tuple[Any, ...] | None = None
         self._measuring: Worker | None = None
         self._measure_error = ""
+        self._installed_use: IntendedUse | None = None
         self.profile_combo = QComboBox()
         for name in context.options.profiles:
             try:
@@ -74,6 +76,9 @@ class SettingsPage(QWizardPage):
         self.operating_point = QComboBox()
         for rule in OPERATING_RULES:
             self.operating_point.addItem(f"{describe_rule(rule)} on the validation split", rule)
+        self.intended_use = QComboBox()  # filled on entering the page: the installed head may have changed
+        self.intended_use.setToolTip("Which patients the new head is for: films outside it are not diagnosed "
+                                     "unless the reader asks (Diagnose anyway)")
         self.vision_edit = QLineEdit(context.options.vision_weights)
         self.vision_edit.setPlaceholderText("local CLIP ViT-L/14 checkpoint")
         self.llm_edit = QLineEdit(context.options.llm_path)
@@ -94,6 +99,7 @@ class SettingsPage(QWizardPage):
         form.addRow("Evaluation:", folds_row)
         form.addRow("", self.single_radio)
         form.addRow("Operating point:", self.operating_point)
+        form.addRow("Intended use:", self.intended_use)
         self.vision_label, self.llm_label = QLabel("Vision weights:"), QLabel("LLM folder:")
         form.addRow(self.vision_label, self.vision_edit)
         form.addRow(self.llm_label, self.llm_edit)
@@ -135,6 +141,7 @@ class SettingsPage(QWizardPage):
 
     # -- QWizardPage ----------------------------------------------------------------------------------
     def initializePage(self) -> None:
+        self._fill_intended_use()
         self._length_changed()
         self.measure()
 
@@ -145,9 +152,21 @@ class SettingsPage(QWizardPage):
         state = self.context.state
         state.config, state.folds = self.config(), self.fold_count()
         state.estimate_s = self.estimate_seconds()  # the train page states it
+        state.intended_use = chosen_use(self.intended_use.currentData(), self._installed_use)
         return True
 
     # -- internals ------------------------------------------------------------------------------------
+    def _fill_intended_use(self) -> None:
+        """The installed head's intended use first (the default), then the explicit choices; a choice made
+        before stays chosen."""
+        self._installed_use = intended_use_of(self.context.installed_head())
+        kept = self.intended_use.currentData()
+        self.intended_use.clear()
+        for label, key in choices(self._installed_use):
+            self.intended_use.addItem(label, key)
+        index = self.intended_use.findData(kept) if kept is not None else -1
+        self.intended_use.setCurrentIndex(max(index, 0))
+
     def _epochs_suffix(self, count: int) -> None:
         self.epochs.setSuffix(" epoch" if count == 1 else " epochs")  # "1 epoch", "10 epochs"
 
@@ -217,7 +236,8 @@ class SettingsPage(QWizardPage):
             f"<b>About {minutes} minute{'s' if minutes != 1 else ''}</b> (measured on this machine: "
             f"{self._timing.step_s:.2f} s per step of {plural(self._timing.batch_size, 'image')} on "
             f"{self._timing.device}; "
-            f"{runs}). Preparing lung crops of new images comes on top, once.")
+            f"{runs}) for the training steps. Not included: lung crops of images not prepared before (once) and "
+            "the final model's reference map (a t-SNE of its images).")
 
     def _model_changed(self, *_args: object) -> None:
         self._show_full_paths()

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
 
+from engine.model.head_card import IntendedUse
 from engine.progress import format_duration
 from engine.segment import LungSegmenter
 from training.config import CVConfig, FinetuneConfig
@@ -22,13 +23,15 @@ from viewer.workers import Worker
 
 
 def train_job(source: Path, run_dir: Path, config: FinetuneConfig, folds: int,
-              segmenter: Callable[[], LungSegmenter], *, progress: Callable[[TrainingEvent], None],
-              cancelled: Callable[[], bool]) -> dict[str, Any]:
-    """Model worker: the CLI's training run, reporting every event and honouring Cancel."""
+              segmenter: Callable[[], LungSegmenter], intended_use: IntendedUse | None = None, *,
+              progress: Callable[[TrainingEvent], None], cancelled: Callable[[], bool]) -> dict[str, Any]:
+    """Model worker: the CLI's training run, reporting every event and honouring Cancel. ``intended_use``: the
+    settings page's choice for the new head's card (None: read from the training data's tags)."""
     from training.cross_validation import run_training
 
     return run_training(source, run_dir, config, CVConfig(folds=folds, seed=config.seed), callback=progress,
-                        cancelled=cancelled, segmenter=segmenter(), data_note="fine-tuned with the viewer's wizard")
+                        cancelled=cancelled, segmenter=segmenter(), data_note="fine-tuned with the viewer's wizard",
+                        intended_use=intended_use)
 
 
 class TrainPage(QWizardPage):
@@ -77,7 +80,8 @@ class TrainPage(QWizardPage):
     def _key(self) -> tuple[Any, ...]:
         state = self.context.state
         source = state.check.source if state.check else None
-        return (str(source), json.dumps(state.config.to_json() if state.config else None), state.folds)
+        return (str(source), json.dumps(state.config.to_json() if state.config else None), state.folds,
+                state.intended_use)
 
     def initializePage(self) -> None:
         state = self.context.state
@@ -91,7 +95,8 @@ class TrainPage(QWizardPage):
         runs = f"{state.folds}-fold cross-validation, then the final model" if state.folds > 1 else \
             "one model with a single validation split"
         estimate = self.context.state.estimate_s
-        guess = f" Expected duration: about {format_duration(estimate)}." if estimate else ""
+        guess = (f" Expected duration of the training steps: about {format_duration(estimate)} (lung crops of new "
+                 "images and the final reference map come on top)." if estimate else "")
         self.plan.setText(f"Profile <b>{config.profile}</b> ({config.variant}), {plural(config.epochs, 'epoch')}, "
                           f"{runs}, on {plural(len(state.check.dataset.items), 'image')}.{guess}")
         self._show_buttons()
@@ -115,7 +120,8 @@ class TrainPage(QWizardPage):
         self.status.setText(f"Starting… (run folder {state.run_dir})")
         self.eta.setText("")
         self._job = self.context.run_job(self, train_job, state.check.source, state.run_dir, state.config,
-                                         state.folds, self.context.segmenter, model=True, reporting=True,
+                                         state.folds, self.context.segmenter, state.intended_use, model=True,
+                                         reporting=True,
                                          progress=self._on_event, finished=self._on_finished, failed=self._on_failed,
                                          stopped=self._on_cancelled)
         self._refresh.start()
@@ -136,6 +142,11 @@ class TrainPage(QWizardPage):
             self.status.setText(f"Preparing lung crops: {event.message}")
             if event.steps:
                 self.progress.setValue(0)
+            return
+        if event.stage == "finishing":  # after the last epoch: the bar stays where it is, the line says what runs
+            self.status.setText(event.message)
+            self.eta.setText("Last steps of the run (not in the estimate)… "
+                             f"{format_duration(time.perf_counter() - self._started)} so far.")
             return
         folds = self.context.state.folds
         runs = folds + 1 if folds > 1 else 1
@@ -178,8 +189,11 @@ class TrainPage(QWizardPage):
         state.report, state.report_key = report, self._key()
         self._stop()
         self.progress.setValue(1000)
+        estimate = state.estimate_s
+        against = f" (estimated: about {format_duration(estimate)} of training steps)" if estimate else ""
         self.status.setText(coloured(f"Training finished in {format_duration(time.perf_counter() - self._started)}"
-                                      f". The new head is in {report['model']} (not installed yet).", OK_STYLE))
+                                      f"{against}. The new head is in {report['model']} (not installed yet).",
+                                      OK_STYLE))
         self.eta.setText("")
         self.context.training_finished(report)
 

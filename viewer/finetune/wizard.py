@@ -82,6 +82,7 @@ class FinetuneWizard(QWizard):
         self.jobs = WorkerSet(self)
         context = PageContext(state=self.state, options=self.options, store=self.store, run_job=self.run_job,
                               segmenter=self.segmenter, installed_head=self.installed_head,
+                              shipped_head=self.shipped_head,
                               head_changed=self.head_changed.emit, training_finished=self.training_finished.emit)
         self.data_page = DataPage(context)
         self.settings_page = SettingsPage(context)
@@ -104,8 +105,10 @@ class FinetuneWizard(QWizard):
     def installed_head(self) -> Path | None:
         """The head the app uses now: the store's active head, else the shipped default (if any)."""
         active = self.store.active()
-        if active is not None:
-            return active
+        return active if active is not None else self.shipped_head()
+
+    def shipped_head(self) -> Path | None:
+        """The default head shipped with the app, when it is there (the store falls back to it)."""
         return DEFAULT_HEAD if (DEFAULT_HEAD / CARD_NAME).exists() else None
 
     def run_job(self, page: QObject, function: Callable[..., Any], *args: Any, model: bool = False,

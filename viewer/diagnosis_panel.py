@@ -301,9 +301,7 @@ class DiagnosisPanel(QWidget):
         self.headline.setStyleSheet("")
         self.numbers.setText("")
         for box in (self.warnings, self.domain):  # no empty amber boxes while nothing is shown
-            box.setText("")
-            box.setStyleSheet("")
-            box.setFont(QFont())
+            _say(box, "")
         self.device.setText("")
         self.bar.set_values(None, 0.5)
         self.bar.hide()
@@ -389,24 +387,19 @@ class DiagnosisPanel(QWidget):
         self.bar.setVisible(decision.diagnosed)
         flags = [flag for flag in result.flags if flag.code != "out_of_domain"]
         if not decision.diagnosed:
-            self.warnings.setText("⚠ " + decision.describe())
-            self.warnings.setStyleSheet(CAUTION_STYLE)
+            _say(self.warnings, "⚠ " + decision.describe(), CAUTION_STYLE, self.headline.font())
         elif flags:
-            self.warnings.setText("⚠ " + "\n⚠ ".join(messages(flags)))
-            self.warnings.setStyleSheet(CAUTION_STYLE)
+            _say(self.warnings, "⚠ " + "\n⚠ ".join(messages(flags)), CAUTION_STYLE, self.headline.font())
         else:
-            self.warnings.setText("✓ Lung crop quality check passed")
-            self.warnings.setStyleSheet("color: #2e7d32")
-        self.warnings.setFont(self.headline.font() if (flags or not decision.diagnosed) else QFont())
+            _say(self.warnings, "✓ Lung crop quality check passed", "color: #2e7d32")
         domain = [flag for flag in result.flags if flag.code == "out_of_domain"]
         if domain:  # as prominent as the verdict (same font): the score may mean little here
-            self.domain.setText("⚠ " + domain[0].message[0].upper() + domain[0].message[1:])
-            self.domain.setStyleSheet(CAUTION_STYLE)
-            self.domain.setFont(self.headline.font())
+            _say(self.domain, "⚠ " + domain[0].message[0].upper() + domain[0].message[1:], CAUTION_STYLE,
+                 self.headline.font())
             self.domain.setToolTip("Nearest-neighbour distance in the model's embedding space, ranked against the "
                                    "reference cases' own. A hint, not a guarantee either way.")
         else:
-            self.domain.setText("")
+            _say(self.domain, "")
             self.domain.setToolTip("")
         self.fit_result()
         self.result_changed.emit()
@@ -445,3 +438,12 @@ class DiagnosisPanel(QWidget):
 def headline(result: DiagnosisResult) -> str:
     """The panel's first line: ``Decision.headline`` with the head's own class name."""
     return result.decision.headline(result.positive_label, result.probability)
+
+
+def _say(box: QLabel, text: str, style: str = "", font: QFont | None = None) -> None:
+    """A warning line: shown with its text and style, or hidden when it has nothing to say (an empty label
+    with the amber style was an empty amber box)."""
+    box.setText(text)
+    box.setStyleSheet(style if text else "")
+    box.setFont(font if font is not None and text else QFont())
+    box.setVisible(bool(text))

@@ -42,6 +42,7 @@ OVERLAYS = ("contour", "box", "saliency")
 CONTOUR_RGB = (60, 230, 110)
 BOX_COLOUR = QColor(250, 210, 40)
 FALLBACK_COLOUR = QColor(240, 80, 80)
+OUTLINE_OFFSETS = tuple((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy)  # the text's dark rim
 
 
 def to_qimage_grey(array: np.ndarray) -> QImage:
@@ -317,9 +318,9 @@ class ReadingView(QGraphicsView):
             return
         painter.save()
         painter.resetTransform()
-        for font, lines, right in self._corner_blocks():
+        for (font, lines, right), rect in zip(self._corner_blocks(), self.corner_rects(), strict=True):
             painter.setFont(font)
-            _draw_lines(painter, lines, right_edge=right)
+            _draw_lines(painter, lines, right_edge=right, top=rect.top())
         painter.restore()
 
     def _corner_blocks(self) -> list[tuple[QFont, list[str], int | None]]:
@@ -330,16 +331,21 @@ class ReadingView(QGraphicsView):
         return [(small, self.corner_lines(), None), (bold, self.identity_lines(), self.viewport().width() - 8)]
 
     def corner_rects(self) -> list[QRectF]:
-        """Viewport rectangles the corner texts occupy (tests check that nothing is drawn under them)."""
+        """Viewport rectangles the corner texts occupy (tests check that nothing is drawn under them).
+
+        In a narrow view the patient block would run into the W/L block: it moves down below it instead."""
         if self.image is None:
             return []
-        rects = []
+        rects: list[QRectF] = []
         for font, lines, right in self._corner_blocks():
             metrics = QFontMetricsF(font)
             width = max(metrics.horizontalAdvance(line) for line in lines) + 2
             height = 4 + len(lines) * (metrics.height() + 1) + 2
             left = 8 if right is None else right - width
-            rects.append(QRectF(left, 0, width, height))
+            rect = QRectF(left, 0, width, height)
+            if rects and rect.intersects(rects[0]):
+                rect.moveTop(rects[0].bottom() + 2)
+            rects.append(rect)
         return rects
 
     # -- overlays ---------------------------------------------------------------------------------------
@@ -372,8 +378,8 @@ class ReadingView(QGraphicsView):
         self.fallback = fallback
         self._box_label.setText("fallback crop — lungs not found" if fallback else "model crop")
         self._box_label.setBrush(QBrush(colour))
-        outline_pen = QPen(QColor(0, 0, 0, 200))
-        outline_pen.setWidthF(0.6)
+        outline_pen = QPen(QColor(0, 0, 0, 230))
+        outline_pen.setWidthF(1.0)  # a dark rim round the yellow letters: readable over bright lung too
         self._box_label.setPen(outline_pen)
         # Inside the box at its lower edge: the top corners of the view hold the W/L and patient text.
         self._box_label.setPos(x0 + 4, y1)
@@ -491,20 +497,24 @@ class ReadingView(QGraphicsView):
         if 0 <= x < cols and 0 <= y < rows:
             value = float(self.image.pixels[y, x])
             window = "" if self.window is None else f"   W {self.window[1]:.0f} L {self.window[0]:.0f}"
-            self.pixel_info.emit(f"x {x}  y {y}  value {value:.1f}{window}")
+            spacing = self.image.meta.pixel_spacing  # mm (row, column): where on the film, as a ruler says it
+            where = f" ({x * spacing[1]:.1f} mm, {y * spacing[0]:.1f} mm)" if spacing else ""
+            self.pixel_info.emit(f"x {x}  y {y}{where}  value {value:.1f}{window}")
         else:
             self.pixel_info.emit("")
 
 
-def _draw_lines(painter: QPainter, lines: list[str], *, right_edge: int | None) -> None:
-    """Shadowed corner text: left-aligned at x=8, or right-aligned to ``right_edge``."""
+def _draw_lines(painter: QPainter, lines: list[str], *, right_edge: int | None, top: float = 0.0) -> None:
+    """Outlined corner text (dark on every side, so it reads over bright film as over dark): left-aligned at x=8,
+    or right-aligned to ``right_edge``; the block starts ``top`` pixels down."""
     metrics = painter.fontMetrics()
     step = metrics.height() + 1
-    y = 4 + metrics.ascent()
+    y = round(top) + 4 + metrics.ascent()
     for line in lines:
         x = 8 if right_edge is None else right_edge - metrics.horizontalAdvance(line)
         painter.setPen(QColor(0, 0, 0))
-        painter.drawText(x + 1, y + 1, line)
+        for dx, dy in OUTLINE_OFFSETS:
+            painter.drawText(x + dx, y + dy, line)
         painter.setPen(QColor(235, 235, 160) if right_edge is None else QColor(255, 255, 255))
         painter.drawText(x, y, line)
         y += step

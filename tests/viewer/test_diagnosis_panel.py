@@ -131,3 +131,23 @@ def test_the_bar_explains_itself_only_with_a_probability(qtbot, tmp_path: Path) 
     assert bar.grab().save(str(tmp_path / "bar.png"))  # paints the pointer without error
     bar.set_values(None, 0.4)
     assert bar.toolTip() == "" and bar.grab().save(str(tmp_path / "empty.png"))
+
+
+def test_no_empty_amber_box_in_any_state(panel: DiagnosisPanel, result: DiagnosisResult) -> None:
+    """Issue 25: empty amber boxes showed while a result was held back; a box is shown only with its text."""
+    from engine.flags import Flag
+
+    def boxes_say_something() -> bool:
+        return all(bool(box.text()) == box.isVisible() and (box.text() or box.styleSheet() == "")
+                   for box in (panel.warnings, panel.domain))
+
+    panel.clear()
+    assert boxes_say_something() and not panel.warnings.isVisible() and not panel.domain.isVisible()
+    panel.show_held()  # read first: nothing of the model shows
+    assert boxes_say_something() and not panel.warnings.isVisible()
+    far = result.with_warning(Flag("out_of_domain", "unlike most of the reference cases"))
+    panel.show_result(far, [])
+    assert panel.domain.isVisible() and panel.domain.styleSheet() == CAUTION_STYLE
+    clean = replace(result, warnings=(), image_flags=(), lung_crop=replace(result.lung_crop, flags=()))
+    panel.show_decision(clean)  # the same panel, a result without the flag: its box goes, style and all
+    assert boxes_say_something() and not panel.domain.isVisible()

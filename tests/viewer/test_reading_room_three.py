@@ -66,3 +66,73 @@ def test_reading_docks_return_after_a_case_opened_from_the_worklist(qtbot, facto
     window.tabs.setCurrentWidget(window.worklist_tab)
     window.tabs.setCurrentWidget(window.reading)
     assert window.tag_dock.isHidden() and not window.study_dock.isHidden()
+
+
+def _pointer_at(view, x: float, y: float) -> None:
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+
+    position = view.mapFromScene(QPointF(x, y))
+    view.mouseMoveEvent(QMouseEvent(QEvent.Type.MouseMove, QPointF(position), QPointF(position),
+                                    Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+
+
+def test_pixel_readout_in_mm_with_pixel_spacing(qtbot, factory, tmp_path: Path) -> None:
+    from tests.dicom_factory import chest_like, make_dicom
+
+    window = make_window(qtbot, factory, auto_diagnose=False)
+    window.open_path(make_dicom(tmp_path / "a.dcm", chest_like(300, 280), PixelSpacing=[0.2, 0.15]))
+    wait_for_image(qtbot, window, "a.dcm")
+    _pointer_at(window.view, 100.5, 40.5)
+    assert window.pixel_label.text().startswith("x 100  y 40 (15.0 mm, 8.0 mm)  value ")
+    window.open_path(make_dicom(tmp_path / "b.dcm", chest_like(300, 280)))  # no spacing: pixels only
+    wait_for_image(qtbot, window, "b.dcm")
+    _pointer_at(window.view, 100.5, 40.5)
+    assert window.pixel_label.text().startswith("x 100  y 40  value ") and "mm" not in window.pixel_label.text()
+
+
+def test_identity_block_moves_below_the_window_text_in_a_narrow_view(qtbot, factory, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from tests.dicom_factory import chest_like
+
+    Image.fromarray(chest_like(dtype=np.uint8, high=250)).save(tmp_path / "a.png")
+    window = make_window(qtbot, factory, auto_diagnose=False)
+    window.open_path(tmp_path / "a.png")
+    wait_for_image(qtbot, window, "a.png")
+    view = window.view
+    view.setFixedWidth(380)  # the window/level line and "No patient identity in this file" no longer fit side by side
+    qtbot.waitUntil(lambda: view.viewport().width() <= 380)
+    left, right = view.corner_rects()
+    assert not left.intersects(right) and right.top() >= left.bottom()
+    assert right.right() <= view.viewport().width()
+
+
+def test_corner_text_has_a_dark_rim_over_bright_film(qtbot, factory, tmp_path: Path) -> None:
+    """The yellow W/L text over a white film: every edge of a letter meets dark pixels, not white film."""
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.full((400, 400), 255, np.uint8)).save(tmp_path / "white.png")
+    window = make_window(qtbot, factory, auto_diagnose=False)
+    window.open_path(tmp_path / "white.png")
+    wait_for_image(qtbot, window, "white.png")
+    view = window.view
+    view.zoom(6.0)  # the film fills the view, corners included
+    rect = view.corner_rects()[0].toRect()
+    picture = view.viewport().grab().toImage()
+    assert picture.pixelColor(rect.right() + 5, rect.bottom() + 5).lightness() > 240, "the corner is not on film"
+    yellow = np.zeros((rect.height(), rect.width()), bool)
+    light = np.zeros_like(yellow)
+    for y in range(rect.height()):
+        for x in range(rect.width()):
+            colour = picture.pixelColor(rect.left() + x, rect.top() + y)
+            yellow[y, x] = colour.blue() < 200 and colour.red() > 200  # the text colour, not white film
+            light[y, x] = colour.lightness() > 200
+    assert yellow.sum() > 50, "no corner text found"
+    # Left of a letter's leftmost pixel: the rim (dark), where a shadow down-right alone left white film.
+    edges = yellow[:, 1:] & ~yellow[:, :-1]
+    assert edges.sum() > 10
+    white_beside = (edges & light[:, :-1]).sum()
+    assert white_beside / edges.sum() < 0.2, (white_beside, edges.sum())

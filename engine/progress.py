@@ -12,10 +12,11 @@ class Progress:
     total: int
     elapsed_s: float
     stage: str = ""
+    carried: int = 0  # of ``done``, finished by an earlier run (a resume): they took none of ``elapsed_s``
 
     @classmethod
-    def of(cls, done: int, total: int, started: float, stage: str = "") -> Progress:
-        return cls(done, total, time.perf_counter() - started, stage)
+    def of(cls, done: int, total: int, started: float, stage: str = "", carried: int = 0) -> Progress:
+        return cls(done, total, time.perf_counter() - started, stage, carried)
 
     @property
     def fraction(self) -> float:
@@ -25,7 +26,10 @@ class Progress:
     def eta_s(self) -> float | None:
         if not self.done or self.done >= self.total:
             return None if not self.done else 0.0
-        return self.elapsed_s / self.done * (self.total - self.done)
+        worked = self.done - self.carried  # after a resume, only this run's files tell the pace
+        if worked <= 0:
+            return None
+        return self.elapsed_s / worked * (self.total - self.done)
 
     def describe(self) -> str:
         eta = self.eta_s

@@ -384,8 +384,10 @@ class TriageTab(QWidget):
     def _on_cancelled(self) -> None:
         self._worker = None
         self._set_running(False)
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
+        if self.progress_bar.maximum() == 0:  # cancelled before the first count: not busy any more
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(0)
+        # else the bar keeps how far the run got: those rows are kept, and a resume starts from there
         self.status_label.setText(f"Cancelled. The {self.model.rowCount()} finished rows are kept; start again "
                                   "with the same folder and CSV to continue.")
         self._update_summary()

@@ -191,7 +191,7 @@ def triage_on_cluster(source: str | Path, out: str | Path, spec: DiagnoserSpec, 
     # pure=False: a re-submitted batch after a failure is a new task, not the cached failure
     futures = {client.submit(task, [(str(i.path), i.relative, i.sha256) for i in batch], batch_size,
                              spec.plugin_name, pure=False): batch for batch in batches}
-    finished = skipped + len(unreadable)
+    finished = carried = skipped + len(unreadable)
     queue = as_completed(list(futures))
     for future in queue:
         batch = futures[future]
@@ -213,7 +213,7 @@ def triage_on_cluster(source: str | Path, out: str | Path, spec: DiagnoserSpec, 
         write_part(parts, rows)
         finished += len(batch)
         if progress:
-            progress(Progress.of(finished, len(paths), started, "Triage"))
+            progress(Progress.of(finished, len(paths), started, "Triage", carried=carried))
 
     final, untrusted_after = read_dataset(parts)
     rows_by_key = {(row.file, row.sha256): row for row in final}

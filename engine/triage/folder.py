@@ -79,7 +79,7 @@ def triage_folder(folder: str | Path, out: str | Path, diagnoser: Diagnoser, *, 
                 if on_rows:
                     on_rows(batch)
                 if progress:
-                    progress(Progress.of(count, len(paths), started, "Triage"))
+                    progress(Progress.of(count, len(paths), started, "Triage", carried=len(paths) - len(todo)))
                 batch = []
         if cancelled() and count < len(paths):
             _journal(log_file, batch)

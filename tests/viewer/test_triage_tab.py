@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from engine.diagnoser import Diagnoser
+from engine.progress import Progress
 from engine.triage import default_results_path, iter_rows, journal_path
 from tests.viewer.helpers import (
     GatedDiagnoser,
@@ -129,14 +130,20 @@ def test_cancel_keeps_rows_and_a_second_run_resumes(qtbot, diagnoser: Diagnoser,
     kept = len(tab.rows())
     assert 0 < kept < TOTAL
     assert "Cancelled" in tab.status_label.text()
+    assert tab.progress_bar.value() == kept and tab.progress_bar.maximum() == TOTAL  # not back to 0 %
     out = default_results_path(folder)
     assert journal_path(out).exists() and not out.exists()
 
+    reports: list[Progress] = []
+    shown = tab._on_progress
+    tab._on_progress = lambda message: (reports.append(message[1]) if message[0] == "progress" else None,
+                                        shown(message))  # type: ignore[method-assign]
     with qtbot.waitSignal(tab.triage_finished, timeout=120_000) as finished:
         tab.start()
         assert len(tab.rows()) == kept  # the finished rows are shown again at once
     summary = finished.args[0]
     assert summary.skipped_existing == kept and summary.total == TOTAL
+    assert reports and all(report.carried == kept for report in reports)  # the pace counts this run's files only
     files = [r.file for r in tab.rows()]
     assert len(files) == len(set(files)) == TOTAL
     assert sorted(files) == sorted(r.file for r in iter_rows(out))

@@ -54,6 +54,9 @@ def draw_map(figure: Figure, coords: np.ndarray, classes: np.ndarray, labels: tu
     ax.set_yticks([])
 
 
+TICK_PT = 8  # the attention plot's tick labels: at 6 pt they were unreadable on a clinical screen
+
+
 def draw_attention(figure: Figure, attention: np.ndarray | None, token_mixing: np.ndarray | None,
                    names: list[str]) -> None:
     """One heatmap per diagnosis token (LLM layer × source token, heads averaged), plus the token-engine map."""
@@ -75,23 +78,24 @@ def draw_attention(figure: Figure, attention: np.ndarray | None, token_mixing: n
             shown = ax.imshow(per_layer[:, token, :], aspect="auto", cmap="viridis", vmin=0, vmax=top,
                               interpolation="nearest")
             ax.set_title(f"token {token + 1}", fontsize=8)
-            ax.set_xticks(range(depth), names, fontsize=6, rotation=90)
+            ax.set_xticks(range(depth), names, fontsize=TICK_PT, rotation=90)
             step = max(1, layers // 6)
             ticks = list(range(0, layers, step))
-            ax.set_yticks(ticks, [str(t + 1) for t in ticks] if token == 0 else [""] * len(ticks), fontsize=6)
+            ax.set_yticks(ticks, [str(t + 1) for t in ticks] if token == 0 else [""] * len(ticks), fontsize=TICK_PT)
             if token == 0:
                 ax.set_ylabel("LLM layer", fontsize=7)
         if shown is not None:
             bar = figure.colorbar(shown, ax=list(axes[:tokens]), fraction=0.04, pad=0.02)
-            bar.ax.tick_params(labelsize=6)
+            bar.ax.tick_params(labelsize=TICK_PT)
     if token_mixing is not None:
         ax = axes[-1]
         image = ax.imshow(token_mixing, aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title("token-engine map M_c", fontsize=8)
-        ax.set_yticks(range(token_mixing.shape[0]), names, fontsize=6)
-        ax.set_xticks(range(token_mixing.shape[1]), [f"t{i + 1}" for i in range(token_mixing.shape[1])], fontsize=6)
+        ax.set_yticks(range(token_mixing.shape[0]), names, fontsize=TICK_PT)
+        ax.set_xticks(range(token_mixing.shape[1]), [f"t{i + 1}" for i in range(token_mixing.shape[1])],
+                      fontsize=TICK_PT)
         bar = figure.colorbar(image, ax=ax, fraction=0.08)
-        bar.ax.tick_params(labelsize=6)
+        bar.ax.tick_params(labelsize=TICK_PT)
 
 
 class MapCanvas(FigureView):

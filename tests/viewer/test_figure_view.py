@@ -132,3 +132,15 @@ def test_drawings_that_can_be_sent_render_in_the_plots_process(tmp_path: Path) -
     assert int(note.read_text()) != os.getpid()
     render_away(lambda figure: _draw_noting_pid(figure, str(note)), 100, 80, 100)  # a closure: drawn here
     assert int(note.read_text()) == os.getpid()
+
+
+def test_attention_tick_labels_are_readable() -> None:
+    """Issue 25: the attention plot's tick labels were 6 pt; every one is at least 8 pt now."""
+    from viewer.plots import draw_attention
+
+    figure = Figure()
+    rng = np.random.default_rng(0)
+    draw_attention(figure, rng.random((12, 4, 2, 5)), rng.random((5, 3)), ["cls", "z1", "z2", "z3", "z4"])
+    sizes = [label.get_fontsize() for ax in figure.axes for label in ax.get_xticklabels() + ax.get_yticklabels()
+             if label.get_text()]
+    assert sizes and min(sizes) >= 8

@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
         self.triage_tab = TriageTab(self.model, self)
         self.triage_tab.open_image_requested.connect(self.open_from_triage)
         self.add_tab(self.triage_tab, "Triage")
-        self.worklist_tab = WorklistTab(self.model, self)
+        self.worklist_tab = WorklistTab(self.model, self, deidentified=lambda: self.settings.deidentified_display)
         self.worklist_tab.open_image_requested.connect(self.open_in_reading_view)
         self.worklist_tab.node_status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.add_tab(self.worklist_tab, "Worklist")

@@ -9,7 +9,6 @@ Double-click opens an instance in the reading view; "Export CSV…" writes the f
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,16 +31,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.decision import Verdict
 from engine.errors import PneumoError
 from engine.model_host import ModelClient
 from engine.pacs.peer import Destination
 from engine.pacs.queue import ORDERS, WorkItem, WorkQueue
 from engine.pacs.worklist import write_worklist_csv
 from viewer.error_dialog import message_for
-from viewer.row_table import Column, RowTableModel, decision_colour, number
+from viewer.row_table import RowTableModel, decision_colour
 from viewer.settings import settings_store
 from viewer.workers import Worker, WorkerSet
+from viewer.worklist_columns import (  # noqa: F401  (the column numbers, for the tab's users)
+    ACCESSION,
+    DECISION,
+    NOTE,
+    PATIENT,
+    PROBABILITY,
+    RECEIVED,
+    SENT,
+    STATE,
+    STUDY,
+    STUDY_DATE,
+    IdentityCache,
+    worklist_columns,
+)
 
 if TYPE_CHECKING:  # the node (pynetdicom, pydicom) loads when it starts, not with the window
     from engine.pacs.node import PacsNode
@@ -49,30 +61,20 @@ if TYPE_CHECKING:  # the node (pynetdicom, pydicom) loads when it starts, not wi
 log = logging.getLogger(__name__)
 
 SEND_FAILED = QColor(255, 210, 210)  # a result the PACS has not received
-_SENT = {"": "", "pending": "waiting", "sent": "sent", "failed": "FAILED"}
-
-COLUMNS: tuple[Column[WorkItem], ...] = (
-    Column("Received", lambda item: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.received_at))),
-    Column("State", lambda item: item.state),
-    Column("Decision", lambda item: item.decision or ""),
-    Column("Probability", lambda item: "" if item.decision == Verdict.NOT_DIAGNOSED else number(item.probability)),
-    Column("Study", lambda item: item.study_instance_uid),
-    Column("Result sent", lambda item: _SENT.get(item.send_state, item.send_state)),
-    Column("Note", lambda item: "; ".join(part for part in (item.error, item.warnings, item.send_error) if part)),
-)
-RECEIVED, STATE, DECISION, PROBABILITY, STUDY, SENT, NOTE = range(len(COLUMNS))
-
-
 def _row_colour(item: WorkItem) -> QColor | None:
     """The decision's colour (as in the triage table), else red for a result that could not be sent."""
     return decision_colour(item.decision) or (SEND_FAILED if item.send_state == "failed" else None)
 
 
 class WorklistModel(RowTableModel[WorkItem]):
-    """Work items in the queue's order (the tab asks the queue for flagged-first or newest-first)."""
+    """Work items in the queue's order (the tab asks the queue for flagged-first or newest-first).
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(COLUMNS, parent, background=_row_colour)
+    ``deidentified()``: True while the display hides identities (Settings), the list's included."""
+
+    def __init__(self, parent: QWidget | None = None, *, deidentified: Callable[[], bool] = lambda: False,
+                 identities: IdentityCache | None = None) -> None:
+        super().__init__(worklist_columns(identities or IdentityCache(), deidentified), parent,
+                         background=_row_colour)
 
 
 class WorklistTab(QWidget):
@@ -87,13 +89,14 @@ class WorklistTab(QWidget):
     node_status = Signal(str)  # one line for the main window's status bar
 
     def __init__(self, model_client: ModelClient, parent: QWidget | None = None, *,
-                 poll_ms: int = 1000) -> None:
+                 poll_ms: int = 1000, deidentified: Callable[[], bool] = lambda: False) -> None:
         super().__init__(parent)
         self._model_client = model_client
         self._workers = WorkerSet(self)
         self._drain: Worker | None = None
         self.node: PacsNode | None = None
         self._closing_node: PacsNode | None = None
+        self._refusals_seen = 0  # of the running node's refusals, how many were said
 
         self.store_edit = QLineEdit()
         self.store_edit.setPlaceholderText("Folder the node stores received studies in (or a `pneumollm serve` store)")
@@ -124,14 +127,14 @@ class WorklistTab(QWidget):
         export_button.clicked.connect(self._export)
         self.counts_label = QLabel("")
 
-        self.model = WorklistModel(self)
+        self.model = WorklistModel(self, deidentified=deidentified)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
-        for column in (RECEIVED, STATE, DECISION, STUDY, SENT):
+        for column in (RECEIVED, PATIENT, ACCESSION, STUDY_DATE, STATE, DECISION, STUDY, SENT):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(NOTE, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._open_row)
@@ -190,8 +193,21 @@ class WorklistTab(QWidget):
                     queue.close()
         self.model.set_rows(items)
         self.counts_label.setText(", ".join(f"{n} {state}" for state, n in counts.items() if n))
+        self._say_refusals()
         if self.node is not None and counts.get("queued") and self._drain is None:
             self._start_drain()
+
+    def _say_refusals(self) -> None:
+        """What the node refused since the last look (an undecodable Secondary Capture, a stranger's AE title):
+        it answered the sender with a failure, and the reader hears it here too, not only in the log."""
+        server = self.node.server if self.node is not None else None
+        if server is None or server.refused_count <= self._refusals_seen:
+            return
+        new = server.refused_count - self._refusals_seen
+        self._refusals_seen = server.refused_count
+        latest = server.refusals[-1] if server.refusals else ""
+        more = f" ({new} refused since the last look)" if new > 1 else ""
+        self._status(f"The node {latest}{more}. The sender keeps the study; see the log for each one.")
 
     @property
     def order(self) -> str:
@@ -249,7 +265,7 @@ class WorklistTab(QWidget):
         except (PneumoError, OSError) as exc:
             self._status(f"Node not started: {message_for(exc) if isinstance(exc, PneumoError) else exc}")
             return False
-        self.node = node
+        self.node, self._refusals_seen = node, 0
         self._save_node_fields()
         self.node_button.setText("Stop node")
         for widget in (self.store_edit, self.ae_edit, self.port_spin, self.allow_edit, self.forward_edit):

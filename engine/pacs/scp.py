@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 import ssl
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,15 @@ class StorageServer:
             self.ae.add_supported_context(context.abstract_syntax, list(TRANSFER_SYNTAXES))
         self.ae.add_supported_context(VERIFICATION)
         self._server: Any = None
+        # What was refused, newest last, for a GUI to say (one line each, no patient data: UIDs are hashed).
+        self.refusals: deque[str] = deque(maxlen=50)
+        self.refused_count = 0
+
+    def _refuse(self, message: str, *args: object) -> None:
+        """Log a refusal (as before) and keep its line for ``refusals``."""
+        log.warning(message, *args)
+        self.refusals.append(message % args)
+        self.refused_count += 1
 
     @property
     def ae_title(self) -> str:
@@ -207,8 +217,8 @@ class StorageServer:
             reason = "too many associations at once"
         else:
             reason = "refused by the association negotiation"
-        log.warning("refused an association from AE %r at %s:%s: %s", calling[:16], requestor.address,
-                    requestor.port, reason)
+        self._refuse("refused an association from AE %r at %s:%s: %s", calling[:16], requestor.address,
+                     requestor.port, reason)
 
     def _on_store(self, event: Any) -> int:
         """Check, write, then queue, then answer; every exit that is not SUCCESS leaves the peer holding the study
@@ -216,8 +226,8 @@ class StorageServer:
         calling = str(event.assoc.requestor.ae_title).strip()
         incoming = read_incoming(event)
         if incoming is None:
-            log.warning("refused an instance from %s: undecodable, or its SOP instance / study UID is missing or "
-                        "malformed", calling)
+            self._refuse("refused an instance from %s: undecodable, or its SOP instance / study UID is missing or "
+                         "malformed", calling)
             return CANNOT_UNDERSTAND
         sop_uid, study_uid, series_uid = incoming.sop_instance_uid, incoming.study_instance_uid, \
             incoming.series_instance_uid
@@ -225,16 +235,16 @@ class StorageServer:
             skipped = skip_reason(event.dataset)
             problem = None if skipped else pixel_data_problem(event.dataset, str(event.context.transfer_syntax))
         except Exception:  # noqa: BLE001 — an element that does not decode: the peer's malformed dataset
-            log.warning("refused instance %s from %s: a header element does not decode", self._hash(sop_uid),
-                        calling)
+            self._refuse("refused instance %s from %s: a header element does not decode", self._hash(sop_uid),
+                         calling)
             return CANNOT_UNDERSTAND
         if problem is not None and not incoming.has_pixels:
-            log.warning("refused instance %s from %s: an image object without pixel data", self._hash(sop_uid),
-                        calling)
+            self._refuse("refused instance %s from %s: an image object without pixel data", self._hash(sop_uid),
+                         calling)
             return DOES_NOT_MATCH_SOP_CLASS
         if problem is not None:
-            log.warning("refused instance %s from %s: %s; an earlier copy is kept as it was", self._hash(sop_uid),
-                        calling, problem)
+            self._refuse("refused instance %s from %s: %s; an earlier copy is kept as it was", self._hash(sop_uid),
+                         calling, problem)
             return CANNOT_UNDERSTAND
         data = event.encoded_dataset()  # the bytes as sent (preamble, file meta, dataset): nothing re-encoded
         digest = hashlib.sha256(data).hexdigest()[:32]  # as engine.paths.file_sha256 of the file it becomes

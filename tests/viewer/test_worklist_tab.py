@@ -81,3 +81,53 @@ def test_a_bad_destination_is_one_line_and_no_node(qtbot, tmp_path: Path) -> Non
     assert "HOST:PORT:AE" in tab.status_label.text()
     assert tab.table.selectionBehavior() == tab.table.SelectionBehavior.SelectRows
     assert tab.model.headerData(0, Qt.Orientation.Horizontal) == "Received"
+
+
+def test_rows_name_the_patient_accession_and_study_date(qtbot, tmp_path: Path) -> None:
+    """Issue 25: the Worklist showed only UIDs; a worklist says whose study it is (hidden when de-identified)."""
+    from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
+    from viewer.worklist_tab import ACCESSION, PATIENT, STUDY_DATE
+
+    store = tmp_path / "store"
+    store.mkdir()
+    path = make_dicom(store / "a.dcm", chest_like(64, 64), StudyDate="20240315")
+    queue = WorkQueue.in_store(store)
+    queue.enqueue("1.2.3", "1.9", "", path, "h0", received_at=1000.0)
+    queue.close()
+    hidden = [False]
+    tab = WorklistTab(in_process(lambda: None), poll_ms=50, deidentified=lambda: hidden[0])
+    qtbot.addWidget(tab)
+    tab.store_edit.setText(str(store))
+    tab.refresh()
+    assert tab.model.index(0, PATIENT).data() == f"DOE, Jane · {PHI_VALUES['PatientID']}"
+    assert tab.model.index(0, ACCESSION).data() == PHI_VALUES["AccessionNumber"]
+    assert tab.model.index(0, STUDY_DATE).data() == "2024-03-15"
+    hidden[0] = True  # Settings: de-identified display
+    tab.refresh()
+    assert {tab.model.index(0, column).data() for column in (PATIENT, ACCESSION, STUDY_DATE)} == {"—"}
+
+
+def test_an_instance_the_node_refuses_is_said_in_the_tab(qtbot, tiny_diagnoser: Diagnoser, dicom_dir: Path,
+                                                         tmp_path: Path) -> None:
+    """Issue 25: a Secondary Capture the node refused (its compressed pixel data cut short) said nothing in the
+    GUI."""
+    import pydicom
+
+    source = dicom_dir / "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
+    ds = pydicom.dcmread(source)
+    ds.PixelData = ds.PixelData[: len(ds.PixelData) // 2]  # a truncated transfer
+    cut = tmp_path / "cut.dcm"
+    ds.save_as(cut)
+    tab = WorklistTab(in_process(lambda: tiny_diagnoser), poll_ms=100)
+    qtbot.addWidget(tab)
+    tab.store_edit.setText(str(tmp_path / "store"))
+    tab.port_spin.setValue(0)
+    assert tab.start_node()
+    try:
+        assert store_files(Destination("127.0.0.1", tab.node.server.address[1], "PNEUMOLLM"), [cut]) != [0]
+        with qtbot.waitSignal(tab.node_status, timeout=10_000) as status:
+            tab.refresh()
+        assert "refused instance" in status.args[0] and "pixel data is cut short" in status.args[0]
+        assert "refused instance" in tab.status_label.text() and tab.model.rowCount() == 0
+    finally:
+        tab.stop_node()

@@ -56,7 +56,7 @@ def main() -> None:
     def save(name: str) -> None:
         wait(lambda: False, 1.0)  # plots are drawn off the GUI thread
         window.grab().save(str(args.out / name))
-        print(f"wrote {args.out / name}")
+        sys.stdout.write(f"wrote {args.out / name}\n")
 
     window = MainWindow(settings=ViewerSettings(read_first=True, deidentified_display=True),
                         diagnoser_factory=factory, preload_model=False)

@@ -534,3 +534,11 @@ def test_settings_page_offers_the_installed_heads_use_first_and_explicit_ones(qt
         assert wizard.state.intended_use == use, key
     page._fill_intended_use()  # entering the page again keeps the choice
     assert combo.currentData() == "any"
+
+
+def test_a_simulation_heads_use_is_not_inherited() -> None:
+    from viewer.finetune.intended_use_choice import choices, chosen_use
+
+    phantom = IntendedUse(population="adult", description="SIMULATION: trained on ILO phantoms")
+    assert [key for _, key in choices(phantom)] == ["data", "adult", "any"]
+    assert chosen_use("inherit", phantom) is None

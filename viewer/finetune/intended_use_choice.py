@@ -16,8 +16,15 @@ ANY_AGE_USE = IntendedUse(population="any", description="frontal chest radiograp
                                                         "the clinic")
 
 
+def inheritable(installed: IntendedUse | None) -> IntendedUse | None:
+    """The installed head's use, unless it is the ILO phantom's SIMULATION (a new head trained on real films
+    must not call itself a simulation)."""
+    return None if installed is None or installed.description.startswith("SIMULATION") else installed
+
+
 def choices(installed: IntendedUse | None) -> list[tuple[str, str]]:
     """(label, key) for the settings page; the first is the default."""
+    installed = inheritable(installed)
     options = [(f"As the installed head: {describe_use(installed)}", INHERIT)] if installed is not None else []
     return options + [("From the training data's DICOM tags (patient ages, views, modalities)", FROM_DATA),
                       ("Adults only (18 years and over)", ADULTS),
@@ -27,7 +34,7 @@ def choices(installed: IntendedUse | None) -> list[tuple[str, str]]:
 def chosen_use(key: str, installed: IntendedUse | None) -> IntendedUse | None:
     """The intended use to write into the new head's card; None: derived from the training data."""
     if key == INHERIT:
-        return installed
+        return inheritable(installed)
     return {ADULTS: ADULT_USE, ANY_AGE: ANY_AGE_USE}.get(key)
 
 

@@ -55,6 +55,8 @@ class BlindReading(QObject):
             if session.blind:  # this image's blindness ends: they have signed (or are a reader who has)
                 session.unblind()
                 window.reveal_result()
+                if window.ilo_dock.isVisible() and window.ilo.evidence is None and not window.diagnosis_running:
+                    window.ilo.measure_evidence(window.model, window.panel.result, window.saliency, window.workers)
 
     def _reveal_refused(self, *_args: object) -> None:
         if self.window.read_first_session.blind:

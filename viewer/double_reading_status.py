@@ -48,19 +48,18 @@ def case_view(key: str, history: list[StoredReading], me: str, rule: Discordance
     status = case.status
     if status is CaseStatus.UNREAD:
         return CaseView(case, None, False, "", STYLES["waiting"])
-    mine = f"Yours is the {case.role_of(own)} reading. " if own is not None else ""
+    head = "Double reading" + (f" (yours is the {case.role_of(own)} reading)" if own is not None else "") + ": "
     if status is CaseStatus.AWAITING_SECOND:
-        return CaseView(case, own, False, f"Double reading: {mine}awaiting a second, independent reading.",
-                        STYLES["waiting"])
+        return CaseView(case, own, False, head + "awaiting a second, independent reading.", STYLES["waiting"])
     if status is CaseStatus.CONCORDANT:
-        return CaseView(case, own, False, f"Double reading: {mine}concordant — the two readings agree by the "
-                        "programme's rule.", STYLES["settled"])
+        return CaseView(case, own, False, head + "concordant — the two readings agree by the programme's rule.",
+                        STYLES["settled"])
     reasons = "; ".join(case.reasons)
     if status is CaseStatus.AWAITING_ADJUDICATION:
-        return CaseView(case, own, False, f"Double reading: {mine}discordant ({reasons}) — queued for a third, "
-                        "adjudicating reading.", STYLES["discordant"])
-    return CaseView(case, own, False, f"Double reading: {mine}discordant ({reasons}), adjudicated by a third "
-                    "reading.", STYLES["settled"])
+        return CaseView(case, own, False, head + f"discordant ({reasons}) — queued for a third, adjudicating "
+                        "reading.", STYLES["discordant"])
+    return CaseView(case, own, False, head + f"discordant ({reasons}), adjudicated by a third reading.",
+                    STYLES["settled"])
 
 
 class DoubleReadingStatus(QLabel):

@@ -40,6 +40,8 @@ def test_a_blind_reader_sees_no_ai_result_until_they_sign(qtbot, factory, tmp_pa
     stored = window.ilo.sign_and_save()
     assert stored is not None and not window.ilo.blind
     assert window.panel.result is held  # signed: the result is shown now
+    assert window.ilo.measuring  # and the model's zone evidence is measured for the form that is open
+    qtbot.waitUntil(lambda: not window.ilo.measuring, timeout=RESULT_TIMEOUT_MS)
     assert graded.decision.diagnosed  # the synthetic PA film is read by the tiny head
     expected = ("2", graded.decision.flagged)
     assert (stored.model_category, stored.model_flagged) == expected

@@ -63,7 +63,7 @@ def test_a_second_reader_starts_blind_and_a_discordance_is_queued(qtbot, image: 
     assert not bob.blind and told[-1] is False
     assert "Dr Alice" in bob.history.text() and "B-1001" in bob.history.text()  # signed: the history shows
     text = bob.double_reading.text()
-    assert "Yours is the second reading" in text and "major category differs (1 vs 0)" in text
+    assert "(yours is the second reading)" in text and "major category differs (1 vs 0)" in text
     assert "queued for a third, adjudicating reading" in text
     assert [case.instance_key for case in adjudication_queue(store)] == [instance_key(image.meta)]
 

@@ -46,12 +46,12 @@ class BlindReading(QObject):
                 window.open_image(window.current_path)
                 return
             session.read_blind()
-            window.panel.blind_note = BLIND_NOTE
+            window.panel.set_blind_note(BLIND_NOTE)
             if session.held:
                 window.panel.show_held()
             window.ilo_dock.show()  # the blind reader's first task is the form
         else:
-            window.panel.blind_note = ""
+            window.panel.set_blind_note("")
             if session.blind:  # this image's blindness ends: they have signed (or are a reader who has)
                 session.unblind()
                 window.reveal_result()

@@ -288,6 +288,11 @@ class DiagnosisPanel(QWidget):
         self.headline.setStyleSheet("color: #555")
         self.reveal_button.setVisible(not self.blind_note)
 
+    def set_blind_note(self, text: str) -> None:
+        """A blind double reading: why a held result waits (for the reader's signature, so no Show AI result button);
+        "" when the reading is not blind."""
+        self.blind_note = text
+
     def hide_reveal(self) -> None:
         """Read first: the reader has asked for the result; the Show AI result button goes."""
         self.reveal_button.hide()

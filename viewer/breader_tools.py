@@ -134,6 +134,10 @@ class BReaderTools(QObject):
     # -- double reading --------------------------------------------------------------------------------
     def show_agreement(self) -> AgreementDialog | None:
         """The readers' agreement table (as ``pneumollm readings --agreement``), computed afresh each time."""
+        if self.window.ilo.blind:  # the table and its ratings would show the first reading of the image on screen
+            show_error(self.window, PneumoError("Sign your blind reading of this image first: the agreement "
+                                                "table is built from every reader's readings."))
+            return None
         try:
             rule = load_rule()
             store = self.window.ilo.store

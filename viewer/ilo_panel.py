@@ -314,7 +314,8 @@ class IloPanel(QWidget):
         for button in (self.sr_button, self.pdf_button, self.niosh_button):
             button.setEnabled(saved)
             button.setToolTip("" if saved else "Sign and save the reading first: only a signed reading is exported.")
-        self.csv_button.setEnabled(True)
+        self.csv_button.setEnabled(not self.blind)  # every stored reading, this image's first one too
+        self.csv_button.setToolTip("Sign your reading first: you read this image blind." if self.blind else "")
         self.sign_button.setText("&Amend and save" if saved else "&Sign and save")
 
     # -- exports (only the signed reading) ----------------------------------------------------------------
@@ -323,6 +324,9 @@ class IloPanel(QWidget):
         if kind == "csv":
             from engine.ilo.csv_rows import write_csv
 
+            if self.blind:
+                raise PneumoError("Sign your reading first: the CSV holds every reading, and you read this image "
+                                  "blind.")
             return write_csv(path, [s for key in self.store.instance_keys() for s in self.store.history(key)])
         if self.stored is None or self.image is None:
             raise PneumoError("Sign and save the reading first: only a signed reading is exported.")

@@ -6,16 +6,20 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from engine.ilo.double_reading import adjudication_queue
 from engine.ilo.store import instance_key
 from engine.io import load_image
 from tests.dicom_factory import chest_like, make_dicom
 from tests.engine.ilo.readings import ABNORMAL, NORMAL, reading
 from tests.viewer.helpers import RESULT_TIMEOUT_MS, make_window, wait_for_image, wait_for_result
+from viewer import breader_tools
 from viewer.blind_reading import BLIND_NOTE
 
 
-def test_a_blind_reader_sees_no_ai_result_until_they_sign(qtbot, factory, tmp_path: Path) -> None:
+def test_a_blind_reader_sees_no_ai_result_until_they_sign(qtbot, factory, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     path = make_dicom(tmp_path / "film.dcm", chest_like(300, 280), ViewPosition="PA")
     window = make_window(qtbot, factory, read_first=False)  # results would be shown at once, but for blindness
     key = instance_key(load_image(path).meta)
@@ -30,6 +34,9 @@ def test_a_blind_reader_sees_no_ai_result_until_they_sign(qtbot, factory, tmp_pa
     assert window.ilo.blind and window.ilo_dock.isVisible() and window.ilo.form.reading().small.profusion is None
     assert window.panel.status.text() == BLIND_NOTE and not window.panel.reveal_button.isVisible()
 
+    refused: list[str] = []
+    monkeypatch.setattr(breader_tools, "show_error", lambda _parent, exc: refused.append(exc.user_message))
+    assert window.breader.show_agreement() is None and "blind" in refused[0]  # the table holds the first reading
     window.menus.reveal.trigger()  # Show AI result (A): refused while blind
     window.panel.reveal_requested.emit()
     assert window.panel.result is None and window.result_held

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import PneumoError
 from engine.ilo.double_reading import CaseStatus, DiscordanceRule, adjudication_queue, load_rule, save_rule
 from engine.ilo.form import IloReading
 from engine.ilo.store import ReadingStore, instance_key
@@ -57,10 +58,13 @@ def test_a_second_reader_starts_blind_and_a_discordance_is_queued(qtbot, image: 
     assert "Dr Alice" not in bob.history.text() and "hidden" in bob.history.text()
     assert "Blind second reading" in bob.double_reading.text()
     assert not bob.form.parenchymal_yes.property("suggested")  # no model suggestion either
+    assert not bob.csv_button.isEnabled()  # the CSV of every reading would hold Alice's
+    with pytest.raises(PneumoError, match="blind"):
+        bob.export("csv", tmp_path / "all.csv")
 
     second = sign(bob, NORMAL)  # category 0, no pleural findings: discordant by the default rule
     assert second is not None and second.version == 2 and second.reader_id == "B-2002"
-    assert not bob.blind and told[-1] is False
+    assert not bob.blind and told[-1] is False and bob.csv_button.isEnabled()
     assert "Dr Alice" in bob.history.text() and "B-1001" in bob.history.text()  # signed: the history shows
     text = bob.double_reading.text()
     assert "(yours is the second reading)" in text and "major category differs (1 vs 0)" in text

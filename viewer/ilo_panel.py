@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -191,9 +192,22 @@ class IloPanel(QWidget):
         self.blind_changed.emit(blind)
 
     def _reader_changed(self) -> None:
-        """Another reader at the workstation: the open image is shown as theirs (blind, or their own reading)."""
-        if self.image is not None:
+        """Another reader at the workstation: the open image is shown as theirs (blind, or their own reading) —
+        unless the form holds entries not yet signed (a reader who types their name last): those stay, and only
+        whose reading it would amend, the state and the history follow the new reader."""
+        if self.image is None:
+            return
+        if not self._unsigned_entries():
             self._show_readings()
+            return
+        view = self._case_view()
+        self.stored = None if view is None else view.own
+        self._update_buttons()
+
+    def _unsigned_entries(self) -> bool:
+        """The form holds something the reader entered that is not the signed reading it shows."""
+        shown = None if self.stored is None else replace(self.stored.reading, reader="", read_on="")
+        return self.form.entered and self.form.reading() != shown
 
     def focus_form(self) -> None:
         """The keyboard on the reading form's first field (View > ILO reading form)."""

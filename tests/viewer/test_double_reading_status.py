@@ -101,6 +101,17 @@ def test_the_form_shows_the_readers_own_reading_and_follows_the_reader(qtbot, im
     assert panel.blind and panel.form.reading() == IloReading()
 
 
+def test_entries_made_before_the_name_is_typed_are_kept(qtbot, image: LoadedImage, tmp_path: Path) -> None:
+    store = ReadingStore(tmp_path / "r.sqlite")
+    panel = panel_for(qtbot, store, "")
+    panel.set_image(image)  # nobody has read it: not blind, an empty form
+    panel.form.set_reading(reading(ABNORMAL))
+    panel.reader.setText("Dr Alice")  # the name typed last, then Tab to the Sign button
+    panel.identity.name.editingFinished.emit()
+    assert panel.form.reading().small.profusion == "1/2"  # the entries are still there to sign
+    assert panel.sign_and_save().reader == "Dr Alice"
+
+
 def test_the_reader_is_remembered_after_signing(qtbot, image: LoadedImage, tmp_path: Path) -> None:
     store = ReadingStore(tmp_path / "r.sqlite")
     panel = panel_for(qtbot, store, "Dr Alice", "B-1001")

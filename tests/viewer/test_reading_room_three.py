@@ -36,7 +36,9 @@ def test_a_reveal_during_the_diagnosis_measures_the_zones_when_it_ends(qtbot, fa
     qtbot.waitUntil(lambda: window.ilo.evidence is not None, timeout=180_000)
 
 
-def test_ilo_panel_forgets_the_previous_images_signer(qtbot, dicom_dir: Path, tmp_path: Path) -> None:
+def test_ilo_panel_forgets_the_previous_images_signature(qtbot, dicom_dir: Path, tmp_path: Path) -> None:
+    """Issue 25: "Signed by the reader" and the signed reading stayed on an image nobody had signed. The reader's
+    name is the reader at the workstation (double reading) and stays; what was signed belongs to its image."""
     panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
     qtbot.addWidget(panel)
     signed, unsigned = load_image(dicom_dir / "RG1_UNCR.dcm"), load_image(dicom_dir / "RG1_UNCI.dcm")
@@ -45,10 +47,11 @@ def test_ilo_panel_forgets_the_previous_images_signer(qtbot, dicom_dir: Path, tm
     panel.reader.setText("Dr First")
     assert panel.sign_and_save() is not None and panel.draft_label.text() == SIGNED_LABEL
     panel.set_image(unsigned)  # no saved reading: nobody has signed it
-    assert panel.reader.text() == "" and panel.draft_label.text() == DRAFT_LABEL
-    assert panel.stored is None and "No saved reading" in panel.history.text()
-    panel.set_image(signed)  # its own reading comes back with its signer
-    assert panel.reader.text() == "Dr First" and panel.draft_label.text() == SIGNED_LABEL
+    assert panel.draft_label.text() == DRAFT_LABEL and panel.stored is None and not panel.form.entered
+    assert "No saved reading" in panel.history.text() and panel.report.toPlainText() == ""
+    panel.set_image(signed)  # its own reading comes back, signed
+    assert panel.stored is not None and panel.stored.reader == "Dr First"
+    assert panel.draft_label.text() == SIGNED_LABEL
 
 
 def test_reading_docks_return_after_a_case_opened_from_the_worklist(qtbot, factory, dicom_dir: Path) -> None:

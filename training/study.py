@@ -6,6 +6,11 @@ Draws 630 radiographs (401 pneumonia, 229 normal; seeded; patient ids from file 
 patient-disjoint), runs patient-level 5-fold cross-validation for PneumoLLM-embedded, each ablation and
 the plain CNN baseline — each variant in its own process, so its peak memory is its own — and writes
 ``docs/ablation_study.md`` in the paper's table format. It reports what it measures.
+
+    python -m training.study --data ../shared/data/ilo-phantom/labels.csv --doc docs/ilo_ablation_study.md
+
+runs the same study on an ILO-graded CSV (the ILO phantom, a SIMULATION): whole base films drawn, folds grouped
+by ``patient_id``, Cohen's kappa and the category QWK beside the paper's columns (``training.ilo_study``).
 """
 
 from __future__ import annotations
@@ -55,14 +60,20 @@ def child(name: str, csv_path: Path, out: Path, args: argparse.Namespace) -> dic
     from training.config import CVConfig, FinetuneConfig
     from training.cross_validation import prepare_data, run_cross_validation
     from training.finetune import make_model
+    from training.ilo_study import binary_view, fold_kappas, kappa_summary
 
     config = FinetuneConfig(epochs=args.epochs, seed=args.seed, **VARIANT_CONFIG[name])
     run_dir = out / config.variant
     data = prepare_data(csv_path, folds=args.folds, derive_geometry=True)
+    if config.baseline:  # graded data: the CNN has no ordinal head, so it learns the binary task on the same folds
+        data = binary_view(data)
     cv = run_cross_validation(config, CVConfig(folds=args.folds, seed=args.seed), data, run_dir, resume=True)
-    trainable = count_parameters(make_model(config)[0])[1]
+    grades = 0 if data.grades is None else len(data.dataset.classes)
+    trainable = count_parameters(make_model(config, grades=grades)[0])[1]
+    folds = fold_kappas(run_dir, cv["folds"])
     return {"name": name, "variant": config.variant, "summary": cv["summary"], "trainable": trainable,
-            "peak_memory_mb": cv["peak_memory_mb"], "cv_minutes": cv["minutes"], "folds": cv["folds"]}
+            "peak_memory_mb": cv["peak_memory_mb"], "cv_minutes": cv["minutes"], "folds": folds,
+            "kappa_summary": kappa_summary(folds)}
 
 
 def paired_differences(rows: list[dict[str, Any]]) -> list[str]:
@@ -132,13 +143,19 @@ def main() -> None:
     from training.kermany import paper_scale_draw, write_csv
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "kermany" / "train")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "study")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "kermany" / "train",
+                        help="the Kermany train folder, or an ILO-graded CSV (the ILO phantom's labels.csv)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="run folder (default runs/study, or runs/ilo-study for an ILO-graded CSV)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", help="run only these variants (names as in the table)")
-    parser.add_argument("--table", type=Path, default=ROOT / "docs" / "ablation_study.md")
+    parser.add_argument("--table", "--doc", type=Path, default=None,
+                        help="the doc to write (default docs/ablation_study.md, or docs/ilo_ablation_study.md for "
+                             "an ILO-graded CSV)")
+    parser.add_argument("--films", type=int, default=None,
+                        help="ILO-graded CSV: draw about this many films, by whole patients (default: the paper's 630)")
     parser.add_argument("--table-only", action="store_true",
                         help="rewrite the table from the finished variants in OUT/study.json; train nothing")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -148,6 +165,13 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, args.csv, args.out, args)))  # noqa: T201 - the parent reads it
         return
+    if args.data.suffix.lower() == ".csv":
+        from training.ilo_study import run_ilo_study
+
+        run_ilo_study(args)
+        return
+    args.table = args.table or ROOT / "docs" / "ablation_study.md"
+    args.out = args.out or ROOT / "runs" / "study"
     command = f"python -m training.study --epochs {args.epochs} --folds {args.folds} --seed {args.seed}"
     if args.table_only:
         finished = args.out / "study.json"

@@ -55,7 +55,8 @@ def test_the_draw_takes_whole_patients_seeded(tmp_path: Path) -> None:
     assert summary["per_category"] == {"0": 10, "1": 10, "2": 10, "3": 10}
     assert (summary["abnormal"], summary["normal"], summary["available"]) == (30, 10, 80)
     assert summary["profiles"] == ["dev-T"]
-    assert Path(drawn[0]["path"]).is_absolute() and Path(drawn[0]["path"]).parent == (labels.parent / "images").resolve()
+    first = Path(drawn[0]["path"])
+    assert first.is_absolute() and first.parent == (labels.parent / "images").resolve()
     assert len(draw_films(labels, films=630, seed=0)) == 80  # fewer films than asked for: all of them
 
 

@@ -201,16 +201,18 @@ def write_ilo_table(rows: list[dict[str, Any]], args: argparse.Namespace, comman
         f"films; {_scale_note(draw)}",
         "",
         f"**Protocol.** Patient-level {args.folds}-fold cross-validation grouped by `patient_id` (the base film: the "
-        "8 films of a base are always in the same fold) and stratified by the major category; every variant sees the "
-        "same folds. In each fold, checkpoint selection, the operating threshold (Youden's J) and the temperature "
+        "films of one base are always in the same fold) and stratified by the major category; every variant sees "
+        "the same folds. In each fold, checkpoint selection, the operating threshold (Youden's J) and the temperature "
         "come from a patient-level validation split inside the training folds; the reported fold is never used for "
         "any choice. AdamW (β 0.9/0.95, weight decay 0.02), lr 3e-4, batch 16, 2 warm-up epochs then cosine, "
-        f"**{args.epochs} epochs** (the paper trains 100 on a GPU). The PneumoLLM variants learn abnormal vs normal "
-        "(>= 1/0) together with an ordinal (CORAL) head on the major category, as `pneumollm train` does on an "
-        "ILO-graded CSV; the CNN has no ordinal head and learns abnormal vs normal only. Sens / Spec / Acc / AUC / "
-        "AVG in percent, mean ± std over folds (AVG: the mean of the four); κ: Cohen's kappa of the binary decision "
-        "at the fold's threshold; QWK: quadratic-weighted kappa (scikit-learn `cohen_kappa_score`) of the suggested "
-        "major category 0-3 (— where the variant cannot grade). Minutes: training time summed over the folds.",
+        f"**{args.epochs} epoch{'s' if args.epochs != 1 else ''}** (the paper trains 100 on a GPU). The PneumoLLM "
+        "variants learn abnormal vs normal (>= 1/0) together with an ordinal (CORAL) head on the major category, as "
+        "`pneumollm train` does on an ILO-graded CSV; the CNN has no ordinal head and learns abnormal vs normal "
+        "only. Sens / Spec / Acc / AUC / AVG in percent, mean ± std over folds (AVG: the mean of the four); "
+        "κ: Cohen's kappa of the binary decision at the fold's threshold; QWK: quadratic-weighted kappa "
+        "(scikit-learn `cohen_kappa_score`) of the suggested major category 0-3 (— where the variant cannot grade). "
+        "Peak memory: the process's peak resident memory on a CPU, peak allocated GPU memory on a GPU. Minutes: "
+        "training time summed over the folds.",
         "",
         "| Method | Sens | Spec | Acc | AUC | AVG | κ (binary) | QWK (category) | Trainable params | Peak memory | "
         "Minutes |",

@@ -170,7 +170,8 @@ def paired_kappa_lines(rows: list[dict[str, Any]]) -> list[str]:
     if len(rows) < 2:
         return []
     base = {f["fold"]: f["kappa"] for f in rows[0]["folds"]}
-    lines = ["", "| Method | Δ κ (binary) | better on κ |", "|---|---|---|"]
+    lines = ["", f"**Paired difference in κ from {rows[0]['name']}** (same folds; mean ± std over folds).", "",
+             "| Method | Δ κ (binary) | better on κ |", "|---|---|---|"]
     for row in rows[1:]:
         shared = [f for f in row["folds"] if f["fold"] in base]
         if shared:

@@ -11,6 +11,9 @@ ILO-graded CSV:
   the PneumoLLM variants (stratified by the major category, as theirs are);
 * ``cohen_kappa``: Cohen's kappa of the binary decision at each fold's threshold;
 * ``write_ilo_table``: the paper's table plus the kappas, with the paired per-fold differences.
+
+A smoke run needs at least 7 base films in each fold's training part (the inner validation split cuts 7
+patient-level parts): on the phantom, ``--films 112 --folds 2`` (14 bases) is the smallest that runs.
 """
 
 from __future__ import annotations

@@ -127,14 +127,13 @@ def binary_view(data: PreparedData) -> PreparedData:
 
 
 def cohen_kappa(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Cohen's kappa of two binary ratings (observed vs chance agreement); NaN when chance agreement is total."""
+    """Cohen's kappa of two binary ratings (scikit-learn); NaN when chance agreement is total (one class only)."""
+    from sklearn.metrics import cohen_kappa_score
+
     y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
-    table = np.zeros((2, 2))
-    np.add.at(table, (y_true, y_pred), 1)
-    n = table.sum()
-    observed = np.trace(table) / n
-    chance = float((table.sum(axis=1) * table.sum(axis=0)).sum() / n**2)
-    return float("nan") if chance == 1.0 else float((observed - chance) / (1.0 - chance))
+    if len(set(y_true.tolist()) | set(y_pred.tolist())) < 2:
+        return float("nan")
+    return float(cohen_kappa_score(y_true, y_pred))
 
 
 def fold_kappas(run_dir: Path, folds: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -55,7 +55,8 @@ class BlindReading(QObject):
             if session.blind:  # this image's blindness ends: they have signed (or are a reader who has)
                 session.unblind()
                 window.reveal_result()
-                if window.ilo_dock.isVisible() and window.ilo.evidence is None and not window.diagnosis_running:
+                if (window.ilo_dock.isVisible() and window.ilo.evidence is None and not window.diagnosis_running
+                        and not window.ilo.measuring):  # the reveal may have started it already
                     window.ilo.measure_evidence(window.model, window.panel.result, window.saliency, window.workers)
 
     def _reveal_refused(self, *_args: object) -> None:

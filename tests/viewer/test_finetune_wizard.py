@@ -20,7 +20,7 @@ from engine.model.store import ModelStore
 from engine.progress import format_duration
 from engine.segment import LungSegmenter
 from tests.head_factory import make_tiny_head
-from tests.viewer.helpers import isolate_user_folders, save_screenshot
+from tests.viewer.helpers import isolate_user_folders, save_screenshot, settle
 from training.config import FinetuneConfig
 from training.data import check_readable, load_labelled
 from training.finetune import TrainingEvent
@@ -457,6 +457,7 @@ def test_evaluate_table_is_whole_at_the_wizards_default_size(qtbot, tmp_path: Pa
                                          "avg": 89.1}, "roc": {"fpr": [0, 1], "tpr": [0, 1]}}
     page._show_rows()
     qtbot.waitUntil(lambda: page.table.isVisible())
+    settle()  # the layout passes already posted (column modes, the table's height)
     table = page.table
     rows = sum(table.rowHeight(row) for row in range(table.rowCount()))
     assert table.viewport().height() >= rows and not table.horizontalScrollBar().isVisible()

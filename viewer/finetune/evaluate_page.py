@@ -191,8 +191,12 @@ class EvaluatePage(QWizardPage):
         header = table.horizontalHeader()
         height = header.sizeHint().height() + 2 * table.frameWidth()
         height += sum(table.rowHeight(row) for row in range(table.rowCount()))
-        columns = sum(max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount()))
-        wide = table.verticalHeader().sizeHint().width() + columns + 2 * table.frameWidth()
+        widths = [max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount())]
+        wide = table.verticalHeader().sizeHint().width() + sum(widths) + 2 * table.frameWidth()
+        # Equal columns when the widest figure fits in an equal share, else each as wide as its text.
+        share = (table.width() - table.verticalHeader().sizeHint().width() - 2 * table.frameWidth()) / len(widths)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch if max(widths) <= share
+                                    else QHeaderView.ResizeMode.ResizeToContents)
         if wide > table.width():
             height += table.horizontalScrollBar().sizeHint().height()
         table.setFixedHeight(height)

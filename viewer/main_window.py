@@ -39,7 +39,6 @@ from engine.flags import can_diagnose_anyway, messages
 from engine.io import LoadedImage
 from engine.io.identity import PatientIdentity
 from engine.io.phi import TagRow
-from engine.model.head_card import is_simulation
 from engine.model.local_weights import smollm_is_prepared
 from engine.model_host import LocalModel, ModelClient, ModelInfo
 from engine.model_process import ModelProcess
@@ -47,11 +46,13 @@ from engine.notices import RESEARCH_USE
 from engine.read_first import ReadFirstSession
 from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
 from engine.result import DiagnosisResult
-from viewer.about import DISCLAIMER, show_about
+from viewer.about import show_about
 from viewer.breader_tools import BReaderTools
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportCase, ExportDialog, open_export_dialog
+from viewer.head_banner import HeadBanner
+from viewer.head_choice import HeadChoice
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import MainMenus, MenuSlots
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         self.menus = MainMenus(self, self._menu_slots(), self.view, self.overlay_controls,
                                (self.study_dock, self.tag_dock, self.overlay_dock))
         self.breader = BReaderTools(self)  # the B reader menu: standards side by side, true size, ruler, gauge
+        self.head_choice = HeadChoice(self)  # Model > Use a head folder… (e.g. the ILO phantom head)
         if preload_model:
             self.ensure_diagnoser()
 
@@ -130,9 +132,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
-        self.banner = QLabel(f"⚠ {DISCLAIMER}")  # the one wording, which already asks for a qualified reader
-        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.banner.setStyleSheet("background:#8b0000; color:white; font-weight:bold; padding:5px;")
+        self.banner = HeadBanner()  # SIMULATION first while a head trained on simulated films is active
         layout.addWidget(self.banner)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -416,14 +416,7 @@ class MainWindow(QMainWindow):
         self.diagnoser_error = ""
         self.device_label.setText(f"Model: {info.profile} on {info.device}")
         self.device_label.setToolTip("")
-        self._show_intended_use(info)
-
-    def _show_intended_use(self, info: ModelInfo) -> None:
-        use = info.card.intended_use
-        simulated = is_simulation(info.card)  # a head trained on the ILO phantom: the banner says SIMULATION first
-        self.banner.setText(f"⚠ {use.description} — {DISCLAIMER}" if simulated else f"⚠ {DISCLAIMER}")
-        self.panel.set_intended_use(use.description or f"{use.population} {'/'.join(use.views)} "
-                                    f"{'/'.join(use.modalities)} radiographs; classes {', '.join(info.card.labels)}")
+        self.banner.show_head(info.card, self.panel)
 
     def _diagnoser_failed(self, exc: BaseException) -> None:
         if self._closing:
@@ -473,7 +466,7 @@ class MainWindow(QMainWindow):
             self.panel.show_result(result, list(event.source_names))
             self.ilo.set_result(result)
             if self.model_info is not None:
-                self._show_intended_use(self.model_info)
+                self.banner.show_head(self.model_info.card, self.panel)
             # The film's overlays on the next turn of the event loop: painted in one go with the panel's new
             # text, a result stalled the window ~50 ms (benchmarks/bench_gui.py).
             image = self.current_image

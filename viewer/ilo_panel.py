@@ -41,17 +41,20 @@ from engine.model_host import ModelClient
 from engine.result import DiagnosisResult
 from viewer.error_dialog import show_error
 from viewer.ilo_form import IloForm
+from viewer.ilo_suggestions import SuggestionBox, model_suggestion, suggestion_of
 from viewer.workers import Worker, WorkerSet, bind
 from viewer.zone_chart import ZoneChart
 from viewer.zone_overlay import ZoneOverlay, zone_picture
 
 
 def measure_zone_evidence(client: ModelClient, result: DiagnosisResult,
-                          saliency: np.ndarray | None) -> tuple[ZoneEvidenceReport, np.ndarray]:
+                          saliency: np.ndarray | None) -> tuple[ZoneEvidenceReport | None, np.ndarray]:
     """Model worker: the six zones' evidence, measured by the model (reusing the Grad-CAM the reading already
     computed), and the zone overlay's picture, made here."""
     if result.lung_crop.fallback:
         raise PneumoError("The lungs were not found reliably (fallback crop) — no zones and no zone evidence.")
+    if result.ilo is not None:  # an ILO head answers per zone itself (the chart shows it): no occlusion probe
+        return None, zone_picture(lung_zones(result.lung_mask))
     report = client.run("zone_evidence", result, saliency)
     return report, zone_picture(lung_zones(result.lung_mask))
 
@@ -80,6 +83,8 @@ class IloPanel(QWidget):
             self.show_zones.toggled.connect(overlay.set_visible)
         layout.addWidget(self.show_zones)
         self.form = IloForm()
+        self.suggestions = SuggestionBox(self.form)  # an ILO head's suggestion, amber, never filled in
+        layout.addWidget(self.suggestions)
         scroll = QScrollArea()
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
@@ -136,6 +141,7 @@ class IloPanel(QWidget):
         if self.overlay is not None:
             self.overlay.set_picture(None)
         self.form.clear()
+        self._show_suggestions()
         self.form.set_acquisition(None if image is None else check_acquisition(image.meta))
         self.report.clear()
         if image is not None:
@@ -203,9 +209,12 @@ class IloPanel(QWidget):
             self.set_evidence(None, message)
 
     def _show_suggestions(self) -> None:
+        suggestion = suggestion_of(self.result)  # an ILO head's own zones, else the zones with evidence
         zones = [z.name for z in self.evidence.strongest(min_evidence=EVIDENCE_MIN)] if self.evidence else []
         abnormal = bool(self.result is not None and self.result.decision.flagged)
-        self.form.show_suggestions(zones, abnormal=abnormal)
+        self.form.show_suggestions(list(suggestion.zones) if suggestion else zones, abnormal=abnormal)
+        self.suggestions.show_suggestion(suggestion)
+        self.chart.set_suggestion(suggestion)
 
     # -- draft, signing, history -------------------------------------------------------------------------
     def current_reading(self) -> IloReading:
@@ -235,7 +244,8 @@ class IloPanel(QWidget):
                 return None  # cancelled: the signed reading stays as it was
         try:
             stored = self.store.save(instance_key(self.image.meta), self.current_reading(), amendment_reason=reason,
-                                     report_text=self.report.toPlainText())
+                                     report_text=self.report.toPlainText(),
+                                     model_suggestion=model_suggestion(self.result))  # apart from the reading
         except PneumoError as exc:
             show_error(self, exc)
             return None

@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
     def _replace_model(self) -> None:
         """New settings or a new head: a new model (process) from the next request on; the old one is stopped."""
         old, self.model, self.model_info, self.diagnoser_error = self.model, self._new_model(), None, ""
+        self._loading_model = False  # the new model is loaded anew (ensure_diagnoser)
         retire(old)
         self.triage_tab.set_model_client(self.model)
         self.worklist_tab.set_model_client(self.model)
@@ -387,10 +388,11 @@ class MainWindow(QMainWindow):
             self._prepare_dialog.setMinimumDuration(0)
             self._prepare_dialog.show()
 
-        worker = Worker.reporting(self.model.run, "load")
+        model = self.model  # a load that answers after the head changed is the old head's: dropped
+        worker = Worker.reporting(model.run, "load")
         worker.signals.progress.connect(self._model_progress)
-        worker.signals.finished.connect(self._diagnoser_ready)
-        worker.signals.failed.connect(self._diagnoser_failed)
+        worker.signals.finished.connect(lambda info: model is self.model and self._diagnoser_ready(info))
+        worker.signals.failed.connect(lambda exc: model is self.model and self._diagnoser_failed(exc))
         self.workers.start(worker, model=True)
 
     def _model_progress(self, text: object) -> None:
@@ -412,8 +414,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._close_prepare_dialog()
-        self.model_info = info
-        self.diagnoser_error = ""
+        self.model_info, self.diagnoser_error = info, ""
         self.device_label.setText(f"Model: {info.profile} on {info.device}")
         self.device_label.setToolTip("")
         self.banner.show_head(info.card, self.panel)

@@ -103,5 +103,5 @@ class IloDiagnoser(Diagnoser):
         return replace(result, ilo=suggestion)
 
     def crop_probabilities(self, crops: Any) -> np.ndarray:
-        raise PneumoError("This ILO head reads zone features, not lung crops: its own per-zone answers are shown "
-                          "instead of occlusion evidence.")
+        raise PneumoError("This ILO head reads zone features, not lung crops, so it has no occlusion evidence: its "
+                          "own per-zone answers are in the result (`pneumollm predict --json`: ilo_suggestion).")

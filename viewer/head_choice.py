@@ -49,11 +49,11 @@ class HeadChoice(QObject):
         except ModelLoadError as exc:
             show_error(self.window, exc)
             return False
-        window = self.window
-        before = window.settings.copy()
-        window.settings.head_folder = str(folder) if folder is not None else ""
+        window, settings = self.window, self.window.settings
+        before = settings.copy()
+        settings.head_folder = str(folder) if folder is not None else ""
         window.apply_settings(before)  # a new model process when the head changed; saved with the settings
-        if window.settings.model_differs(before):
+        if settings.model_differs(before):
             window.ilo.forget_result(FORGET)
         window.banner.show_head(card, window.panel)
         return True

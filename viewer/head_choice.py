@@ -5,6 +5,7 @@ head's result and zone answers leave the screen, and the banner says what the ne
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,11 @@ class HeadChoice(QObject):
             add_action(window, menu, "Use the ILO &phantom head (SIMULATION)", lambda: self.use(ILO_PHANTOM_HEAD))
         add_action(window, menu, "Use the &installed head", lambda: self.use(None))
         window.wizards.head_changed.connect(self._installed)
+        # The banner is right from the first frame, before the model process has loaded the head (no head to
+        # describe: the model's own error says so when it loads).
+        with contextlib.suppress(ModelLoadError):
+            window.banner.show_head(load_head_card(Path(window.settings.head_folder) if window.settings.head_folder
+                                                   else active_head_dir()), window.panel)
 
     def choose(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Head folder", str(ILO_PHANTOM_HEAD.parent))

@@ -70,6 +70,14 @@ def test_the_banner_says_simulation_only_while_the_ilo_head_is_active(qtbot, tin
     assert not window.banner.simulation and SIMULATION_USE not in window.banner.text()
 
 
+def test_a_window_opened_with_the_ilo_head_says_simulation_from_the_start(qtbot, tiny_diagnoser) -> None:
+    window = make_window(qtbot, lambda _settings, _progress: tiny_diagnoser, head_folder=str(ILO_HEAD))
+    assert window.model_info is None  # nothing loaded yet: the banner comes from the chosen head's card
+    assert window.banner.simulation and window.banner.text().startswith(f"⚠ {SIMULATION_USE}")
+    plain = make_window(qtbot, lambda _settings, _progress: tiny_diagnoser)
+    assert not plain.banner.simulation and SIMULATION_USE not in plain.banner.text()
+
+
 def test_suggestions_are_shown_and_never_filled_in(qtbot, ilo_result, film: Path, tmp_path: Path) -> None:
     panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
     qtbot.addWidget(panel)

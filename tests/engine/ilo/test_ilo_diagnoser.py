@@ -87,3 +87,23 @@ def test_a_crop_head_still_gets_the_crop_diagnoser(tmp_path: Path) -> None:
         segmenter=LungSegmenter(weights=None))
     assert isinstance(built, Diagnoser) and not isinstance(built, IloDiagnoser)
     assert built.grad_cam_available
+
+
+def test_the_model_process_serves_it_to_the_window(films: list[Path]) -> None:
+    """The viewer's default path: the head in a process of its own; the suggestion crosses the pipe with the result."""
+    from engine.model.head_card import is_simulation
+    from engine.model_process import ModelProcess
+    from engine.reading import ResultReady
+
+    if not (ILO_HEAD / "head.json").exists():
+        pytest.skip("the ILO demonstration head is not in resources/heads/ilo-phantom")
+    process = ModelProcess(DiagnoserSpec.of(ILO_HEAD, device="cpu", threads=1))
+    try:
+        info = process.run("load")
+        assert is_simulation(info.card) and info.source_names[0] == "right upper"
+        events: list[object] = []
+        process.run("read", str(films[0]), progress=events.append)
+    finally:
+        process.close()
+    results = [e.result for e in events if isinstance(e, ResultReady)]
+    assert len(results) == 1 and results[0].ilo is not None and results[0].ilo.simulation

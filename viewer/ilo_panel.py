@@ -33,6 +33,7 @@ from engine.ilo.clues import EVIDENCE_MIN, ModelFacts, build_clues
 from engine.ilo.draft import DRAFT_LABEL, draft_report
 from engine.ilo.form import IloReading, problems
 from engine.ilo.store import ReadingStore, StoredReading, instance_key
+from engine.ilo.suggestion import IloSuggestion
 from engine.ilo.zone_evidence import ZoneEvidenceReport
 from engine.ilo.zones import lung_zones
 from engine.io import LoadedImage
@@ -290,8 +291,10 @@ class IloPanel(QWidget):
         if kind == "sr":
             from engine.ilo.sr import export_reading_sr
 
+            kept = self.stored.model_suggestion  # what the model suggested when the reading was signed
             return export_reading_sr(path, self.image, self.stored.reading, evidence=self.evidence, report_text=text,
-                                     not_diagnosed=facts.note() if facts and not facts.diagnosed else "")
+                                     not_diagnosed=facts.note() if facts and not facts.diagnosed else "",
+                                     suggestion=IloSuggestion.from_json(kept) if kept else None)
         if kind == "pdf":
             from engine.ilo.pdf import export_reading_pdf
 

@@ -91,3 +91,24 @@ def test_dciodvfy_accepts_the_sr_with_ai_findings(ilo_sr: Path) -> None:
     assert not errors, f"dciodvfy: {errors}"
     unexplained = [w for w in warnings if not any(re.search(pattern, w) for pattern in EXPLAINED_WARNINGS)]
     assert not unexplained, f"warnings docs/dicom_conformance.md does not explain: {unexplained}"
+
+
+def test_the_readers_ilo_sr_keeps_the_suggestion_apart_from_the_reading(dicom_dir: Path, tmp_path: Path) -> None:
+    from engine.ilo.sr import export_reading_sr
+    from engine.io import load_image
+    from tests.engine.ilo.readings import NORMAL, reading
+
+    signed = reading(NORMAL)  # the reader saw nothing; the model suggested 1/2 in three zones
+    out = export_reading_sr(tmp_path / "ilo.dcm", load_image(dicom_dir / "RG1_UNCI.dcm"), signed,
+                            suggestion=SUGGESTION)
+    sr = pydicom.dcmread(out)
+    containers = {item.ConceptNameCodeSequence[0].CodeValue: item for item in sr.ContentSequence
+                  if item.ValueType == "CONTAINER"}
+    model = content_items(containers["MODELSUG"])
+    assert code_of(named(model, "Model's suggested profusion")[0]) == (ILO_SCHEME, "1/2")
+    assert [code_of(i)[1] for i in named(model, "Model's suggested zone")] == list(SUGGESTION.zones)
+    reader = content_items(containers["PARSEC"])  # the reader's parenchymal section: the reader's answer only
+    assert not named(reader, "Profusion of small opacities") and not named(reader, "Zone of small opacities")
+    if shutil.which("dciodvfy") is not None:
+        errors, _warnings = dciodvfy(out)
+        assert not errors, f"dciodvfy: {errors}"

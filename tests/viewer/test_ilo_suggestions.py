@@ -145,3 +145,20 @@ def test_the_window_shows_the_ilo_heads_zones_without_occlusion(qtbot, ilo_diagn
     assert window.ilo.chart.suggestion is window.panel.result.ilo
     assert window.ilo.suggestions.isVisible()
     assert window.saliency is None  # no Grad-CAM from pooled features
+
+
+def test_settings_keep_the_head_folder_and_check_it(qtbot, tmp_path: Path) -> None:
+    from viewer.settings import SettingsDialog, ViewerSettings
+
+    settings = ViewerSettings()
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.head.setText(str(tmp_path))  # no head there
+    assert "No trained head" in dialog.validate()
+    dialog.head.setText(str(ILO_HEAD))
+    assert not dialog.validate()
+    dialog._accept()
+    assert settings.head_folder == str(ILO_HEAD)
+    assert settings.model_differs(ViewerSettings())  # another head: another model process
+    settings.save()
+    assert ViewerSettings.load().head_folder == str(ILO_HEAD)

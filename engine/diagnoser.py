@@ -24,6 +24,7 @@ from engine.errors import ModelLoadError, PneumoError, UnsupportedImageError
 from engine.flags import Flag, blocking, messages
 from engine.intended_use import with_intended_use_flags
 from engine.io import ImageMeta, LoadedImage, load_for_model, load_image
+from engine.io.reduced import reduction_for
 from engine.model.checkpoint import HeadCheckpoint, apply_checkpoint, load_checkpoint
 from engine.model.head_card import HeadCard
 from engine.model.pneumollm import build_model, frozen_fingerprints
@@ -118,9 +119,26 @@ class Diagnoser:
                 result's decision is "not diagnosed" with the reason.
         """
         start = time.perf_counter()
-        image = item if isinstance(item, LoadedImage) else _load(item, self.model_side)
+        image = self.model_image(item) if isinstance(item, LoadedImage) else _load(item, self.model_side)
         decode_ms = (time.perf_counter() - start) * 1e3
         return self.predict_batch([image], allow_flagged=allow_flagged, decode_ms=[decode_ms])[0]
+
+    def model_image(self, image: LoadedImage) -> LoadedImage:
+        """``image`` as the model path decodes its file (reduced where ``SpeedOptions.reduced_decode`` says), so a
+        film opened on screen (decoded in full) gets the score that triage and the PACS node give the same file.
+        The screen's image is returned when nothing would be reduced, the file is gone or changed, or its reader
+        (research formats) has no reduced decode."""
+        side, meta = self.model_side, image.meta
+        if side is None or image.reduction != 1 or meta.kind == "research" \
+                or reduction_for(meta.rows, meta.columns, side) == 1 or not meta.path.is_file():
+            return image
+        try:
+            reduced = load_for_model(meta.path, side)
+        except PneumoError:
+            return image
+        same_file = (reduced.meta.rows, reduced.meta.columns, reduced.meta.sop_instance_uid) == \
+            (meta.rows, meta.columns, meta.sop_instance_uid)
+        return replace(reduced, meta=meta) if same_file else image
 
     def predict_batch(self, images: Sequence[LoadedImage], *, allow_flagged: bool = False,
                       decode_ms: Sequence[float] | None = None, intended_use_checked: bool = False

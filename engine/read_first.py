@@ -1,12 +1,19 @@
 """Read first: the reader reads the film before seeing the AI's answer. Qt-free, so the rules have unit tests.
 
 ``ReadFirstSession`` decides, for the case on screen, which of a diagnosis' events (``engine.reading``) still
-count and which are kept back until the reader asks; the window only draws what it is handed.
+count and which are kept back until the reader asks; the window only draws what it is handed. A blind reading
+(double reading, ``engine.ilo.double_reading``) holds them whatever the setting, and asking does not show them:
+only the end of the blindness (the reader has signed) does.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.reading import MapReady, ReadingEvent, ResultReady, SaliencyReady
+
+if TYPE_CHECKING:
+    from engine.result import DiagnosisResult
 
 HELD_BACK = (ResultReady, MapReady, SaliencyReady)  # what the model says about the case; progress lines pass
 
@@ -22,6 +29,7 @@ class ReadFirstSession:
         self._held: list[ReadingEvent] = []
         self._revealed = not read_first
         self._diagnosis = 0  # the token of the diagnosis whose events count
+        self._blind = False  # a blind double reading: held until the reader signs, asking or not
 
     @property
     def revealed(self) -> bool:
@@ -37,6 +45,7 @@ class ReadFirstSession:
         """Another image opens: nothing is held; in read-first mode its result waits for the reader again."""
         self._held = []
         self._revealed = not read_first
+        self._blind = False
 
     def start_diagnosis(self) -> int:
         """A new diagnosis: its token; every earlier diagnosis' events are stale from now on."""
@@ -57,8 +66,28 @@ class ReadFirstSession:
         self._held.append(event)
         return True
 
+    @property
+    def blind(self) -> bool:
+        """True while the reader reads blind: the result waits for their signature, not for their asking."""
+        return self._blind
+
+    def read_blind(self) -> None:
+        """The reader has not signed an image another reader has: hold the model's events until ``unblind``."""
+        self._blind, self._revealed = True, False
+
+    def unblind(self) -> None:
+        """The blind reader has signed: the held events wait only for ``reveal`` again."""
+        self._blind = False
+
+    def held_result(self) -> DiagnosisResult | None:
+        """The held result, if one is in (recorded with a blind reading when it is signed)."""
+        return next((event.result for event in self._held if isinstance(event, ResultReady)), None)
+
     def reveal(self) -> list[ReadingEvent]:
-        """The reader asks: the held events, in the order they came, to draw now; later ones are drawn at once."""
+        """The reader asks: the held events, in the order they came, to draw now; later ones are drawn at once.
+        Nothing while the reading is blind."""
+        if self._blind:
+            return []
         self._revealed = True
         held, self._held = self._held, []
         return held

@@ -1,9 +1,10 @@
 """The B reader's workstation tools on the main window: the ILO standard beside the study, true size, the distance
-tool, the opacity-size gauge and the display calibration, under one "B reader" menu.
+tool, the opacity-size gauge and the display calibration, the readers' agreement and the NIOSH 2.8 form, under one
+"B reader" menu; and the blind second reading (``blind_reading``).
 
 Installed by one call from the main window (``BReaderTools(window)``); the widgets live in ``standard_pane``,
-``measure_tools`` and ``display_calibration``, the rules and maths in ``engine.ilo.standards`` and
-``engine.true_size``.
+``measure_tools``, ``display_calibration`` and ``agreement_dialog``, the rules and maths in ``engine.ilo.standards``,
+``engine.true_size`` and ``engine.ilo.agreement``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSplitter
 
+from engine.errors import PneumoError
+from engine.ilo.double_reading import load_rule
 from engine.ilo.standards import StandardsError, read_standards
+from viewer.agreement_dialog import AgreementDialog
+from viewer.blind_reading import BlindReading
 from viewer.display_calibration import CalibrationDialog
 from viewer.error_dialog import show_error
 from viewer.measure_tools import MeasureTools
@@ -47,6 +52,8 @@ class BReaderTools(QObject):
         self.pane.problem.connect(self._say)
         self.tools.message.connect(self._say)
         self.menu = self._build_menu()
+        self.blind = BlindReading(window)
+        self.agreement_dialog: AgreementDialog | None = None
 
     def _build_menu(self) -> QMenu:
         window = self.window
@@ -68,6 +75,9 @@ class BReaderTools(QObject):
                                        checkable=True)
         menu.addSeparator()
         add_action(window, menu, "Cali&brate display…", self.calibrate)
+        menu.addSeparator()
+        add_action(window, menu, "Reader &agreement…", self.show_agreement)
+        add_action(window, menu, "Export the &NIOSH 2.8 form (PDF)…", self.export_niosh)
         return menu
 
     # -- the standard beside the study ------------------------------------------------------------------
@@ -120,6 +130,34 @@ class BReaderTools(QObject):
         settings.monitor_width_mm = dialog.width_mm
         settings.save()
         return settings.monitor_width_mm is not None
+
+    # -- double reading --------------------------------------------------------------------------------
+    def show_agreement(self) -> AgreementDialog | None:
+        """The readers' agreement table (as ``pneumollm readings --agreement``), computed afresh each time."""
+        if self.window.ilo.blind:  # the table and its ratings would show the first reading of the image on screen
+            show_error(self.window, PneumoError("Sign your blind reading of this image first: the agreement "
+                                                "table is built from every reader's readings."))
+            return None
+        try:
+            rule = load_rule()
+            store = self.window.ilo.store
+        except PneumoError as exc:
+            show_error(self.window, exc)
+            return None
+        if self.agreement_dialog is not None:
+            self.agreement_dialog.close()
+        self.agreement_dialog = AgreementDialog(store, rule, self.window)
+        self.agreement_dialog.show()
+        return self.agreement_dialog
+
+    def export_niosh(self) -> None:
+        """The signed reading of the image on screen on the CDC/NIOSH 2.8 layout."""
+        ilo = self.window.ilo
+        if ilo.stored is None:
+            show_error(self.window, PneumoError("Sign and save your ILO reading of this image first: only a signed "
+                                                "reading goes on the NIOSH form."))
+            return
+        ilo.export_with_dialog("niosh")
 
     def _gauge(self) -> None:
         shown = self.tools.show_gauge(self.gauge_action.isChecked())

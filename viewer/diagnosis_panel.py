@@ -120,6 +120,7 @@ class DiagnosisPanel(QWidget):
         self.reveal_button.clicked.connect(self.reveal_requested.emit)
         self.reveal_button.hide()
         self.has_image = False  # Diagnose stays disabled until an image is open
+        self.blind_note = ""  # a blind double reading: why the result waits (for a signature, not a key)
         for button in (self.reveal_button, self.diagnose_button, self.anyway_button, self.cancel_button):
             top.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(top)
@@ -281,10 +282,16 @@ class DiagnosisPanel(QWidget):
 
     def show_held(self) -> None:
         """Read first: the result is in but not shown until the reader asks."""
-        self.show_idle("The AI result is ready. Read the image first, then press Show AI result (A).")
+        self.show_idle(self.blind_note
+                       or "The AI result is ready. Read the image first, then press Show AI result (A).")
         self.headline.setText("AI result held back — read the image first")
         self.headline.setStyleSheet("color: #555")
-        self.reveal_button.show()
+        self.reveal_button.setVisible(not self.blind_note)
+
+    def set_blind_note(self, text: str) -> None:
+        """A blind double reading: why a held result waits (for the reader's signature, so no Show AI result button);
+        "" when the reading is not blind."""
+        self.blind_note = text
 
     def hide_reveal(self) -> None:
         """Read first: the reader has asked for the result; the Show AI result button goes."""

@@ -150,6 +150,11 @@ class FigureView(QWidget):
         self._request()
 
     @property
+    def waiting_to_be_shown(self) -> bool:
+        """A figure is wanted but nothing renders it until the view is shown (hidden docks cost nothing)."""
+        return self._pending
+
+    @property
     def busy(self) -> bool:
         """A figure is wanted but its picture has not arrived (yet)."""
         return self._draw is not None and self.picture is None

@@ -31,6 +31,7 @@ from engine.ilo.standards import read_standards
 from engine.model.head_card import HeadCard, describe_rule, load_head_card
 from engine.model.local_weights import check_clip_weights, check_llm_folder
 from engine.model.registry import load_profile, profile_names
+from viewer.discordance_rule_editor import RuleEditor
 from viewer.display_calibration import CalibrationDialog
 from viewer.wheel_guard import guard_wheel
 
@@ -210,6 +211,8 @@ class SettingsDialog(QDialog):
         row.addWidget(self.monitor)
         row.addWidget(calibrate)
         form.addRow("Monitor visible width (true size)", monitor_row)
+        self.rule = RuleEditor()  # double reading: when the image goes to a third, adjudicating reader
+        form.addRow("Double reading: discordant when", self.rule)
         note = QLabel("The model profile must match the installed head; weights are never downloaded.")
         note.setWordWrap(True)
         note.setStyleSheet("color: #666")
@@ -307,6 +310,7 @@ class SettingsDialog(QDialog):
         self.settings.deidentified_display = self.deidentified.isChecked()
         self.settings.standards_folder = self.standards.text().strip()
         self.settings.monitor_width_mm = self.monitor.value() or None
+        self.rule.save()
         self.accept()
 
     def _calibrate(self) -> None:

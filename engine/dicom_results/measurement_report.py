@@ -5,7 +5,8 @@ What OHIF, AI-result panels and anything that reads TID 1500 find in it (IHE AI 
 * the observer is a device, the algorithm (TID 1004: its UID, name, manufacturer, model = the head);
 * the image library names the radiograph; every group references it (Source Image for Measurement Group);
 * one image-level group (TID 1501): the finding (SNOMED CT where there is a concept), present / absent / not
-  diagnosed as a qualitative evaluation, the screening decision (coded), the probability and the operating
+  diagnosed as a qualitative evaluation, the screening decision (coded), the probability (only with a verdict: a
+  case held back by the out-of-domain check has no score until the reader asks for one) and the operating
   thresholds as measurements (UCUM ``{probability}``), the algorithm (TID 4019: name, version, head), and as text
   the decision sentence, every warning, why a case was not diagnosed, and the research-use notice;
 * six planar-ROI groups (TID 1410), one per ILO zone: the zone's outline as a closed SCOORD POLYLINE on the
@@ -84,8 +85,9 @@ def measurement_report(reference: Dataset, result: DiagnosisResult, *, pixel_spa
     groups: list = [_image_group(result, source, algorithm)]
     zones = result_zones(result)
     suggestion = result.ilo if result.decision.diagnosed else None  # no AI findings for a case not diagnosed
-    if zones is not None:
-        groups += _zone_groups(zones, source, algorithm, pixel_spacing, evidence, suggestion)
+    if zones is not None:  # the zones are the lungs' (no score); the model's zone evidence only with a verdict
+        groups += _zone_groups(zones, source, algorithm, pixel_spacing,
+                               evidence if result.decision.diagnosed else None, suggestion)
     sr = _report(reference, result, groups)
     if suggestion is not None:
         from engine.dicom_results.ilo_findings import ilo_scheme_identification
@@ -191,12 +193,14 @@ def _image_group(result: DiagnosisResult, source: dict[str, str],
         from engine.dicom_results.ilo_findings import image_evaluations, image_texts
 
         ai_findings, ai_texts = image_evaluations(suggestion), image_texts(suggestion)
+    # A held-back case has no score until the reader asks for one (the screen and triage show none either)
+    scores = [number("PROB", f"Probability of {result.positive_label}", result.probability)] if decision.diagnosed \
+        else []
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"{ALGORITHM} image-level result"),
         finding_type=finding, algorithm_id=algorithm, finding_sites=[hd.sr.FindingSite(codes.SCT.Lung)],
-        measurements=[number("PROB", f"Probability of {result.positive_label}", result.probability),
-                      number("THRESH", "Operating threshold", decision.threshold),
-                      number("MTHRESH", "Model operating threshold", result.model_threshold)],
+        measurements=scores + [number("THRESH", "Operating threshold", decision.threshold),
+                               number("MTHRESH", "Model operating threshold", result.model_threshold)],
         qualitative_evaluations=[hd.sr.QualitativeEvaluation(finding, presence),
                                  hd.sr.QualitativeEvaluation(concept("DECISION", "Screening decision"),
                                                              concept(*VERDICT_CODES[decision.verdict])),

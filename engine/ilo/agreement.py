@@ -44,6 +44,8 @@ MODEL_SCALES: dict[str, Callable[[StoredReading], int | None]] = {
     "abnormal (category >= 1)": lambda s: None if s.model_flagged is None else int(s.model_flagged),
 }
 TABLE_COLUMNS = ("scale", "rater_a", "rater_b", "n", "kappa", "ci_low", "ci_high")
+# The table's headings as people read it (the CLI's text and the viewer's dialog), aligned with ``AgreementRow.cells``.
+TABLE_HEADER = ("scale", "rater A", "rater B", "n", "kappa (quadratic)", "95% bootstrap interval")
 RATING_COLUMNS = ("instance_key", "rater", "role", "profusion", "category", "pleural", "model_category",
                   "model_flagged")
 
@@ -165,9 +167,8 @@ def ratings_rows(cases: Iterable[Case], key: bytes | None = None) -> list[dict[s
 
 def format_table(rows: list[AgreementRow]) -> str:
     """The table as aligned text (what ``pneumollm readings --agreement`` prints)."""
-    header = ("scale", "rater A", "rater B", "n", "kappa (quadratic)", "95% bootstrap interval")
-    cells = [header, *(row.cells() for row in rows)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    cells = [TABLE_HEADER, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_HEADER))]
     return "\n".join("  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip()
                      for line in cells)
 

@@ -9,7 +9,7 @@ are the double reading, a third reader's is the adjudication. A reader who has n
 The programme's rule (``DiscordanceRule``; default: the major category differs, or the profusion differs by more
 than one subcategory of the 12-point scale, or one reader records pleural findings and the other does not) decides
 when two readings disagree; ``load_rule`` reads a programme's own from JSON (``double_reading_rule.json`` in the
-data folder, or a path given).
+data folder, or a path given), ``save_rule`` writes it (the viewer's Settings).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from engine.errors import PneumoError
 from engine.ilo.codes import PROFUSION
 from engine.ilo.form import IloReading
 from engine.ilo.store import ReadingStore, StoredReading, reader_key
-from engine.paths import data_dir
+from engine.paths import data_dir, write_atomic
 
 RULE_FILE = "double_reading_rule.json"
 
@@ -104,6 +104,13 @@ def load_rule(path: str | Path | None = None) -> DiscordanceRule:
     return DiscordanceRule.from_dict(data)
 
 
+def save_rule(rule: DiscordanceRule, path: str | Path | None = None) -> Path:
+    """Write the programme's rule where ``load_rule`` finds it (the viewer's Settings; the CLI reads the same file)."""
+    file = Path(path) if path else data_dir() / RULE_FILE
+    write_atomic(file, (json.dumps(rule.to_dict(), indent=2) + "\n").encode("utf-8"))
+    return file
+
+
 class CaseStatus(Enum):
     UNREAD = "unread"
     AWAITING_SECOND = "awaiting a second reading"
@@ -172,4 +179,4 @@ def adjudication_queue(store: ReadingStore, rule: DiscordanceRule | None = None)
 
 
 __all__ = ["CaseStatus", "Case", "DiscordanceRule", "adjudication_queue", "all_cases", "case_of", "load_rule",
-           "major_category", "profusion_step", "reader_key"]
+           "major_category", "profusion_step", "reader_key", "save_rule"]

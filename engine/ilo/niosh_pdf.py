@@ -32,6 +32,11 @@ MARK = (0.12, 0.32, 0.62)  # a ticked box: filled, its label in white
 BAND = (0.86, 0.88, 0.92)
 MARGIN = 36
 COMMENT_LINES = 4  # lines of comments on the page; more continue on a second page
+# The form's "if not grade 1, mark all boxes that apply" (``QUALITY_REASONS``), short enough for a box.
+REASON_MARKS = {"overexposed": "overexp.", "underexposed": "underexp.", "artifacts": "artifacts",
+                "improper_position": "position", "poor_contrast": "contrast", "poor_processing": "processing",
+                "underinflation": "underinfl.", "mottle": "mottle", "edge_enhancement": "edge enh.",
+                "scapula_overlay": "scapula", "other": "other"}
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,12 @@ def render_niosh_form(reading: IloReading, *, image_key: str = "", reader_id: st
     sheet.label(left + 200, y - 29, "Comment: " + comment[0])
     if comment[1] is not None:
         overflow.append(("1. IMAGE QUALITY - comment", comment[1]))
-    y -= 42
+    sheet.label(left, y - 45, "If not 1, mark", size=6.5)
+    sheet.label(left, y - 52, "all that apply:", size=6.5)
+    reason_width = (width - MARGIN - left - 58 - 2 * (len(REASON_MARKS) - 1)) / len(REASON_MARKS)
+    sheet.row("1 quality reasons", list(REASON_MARKS.values()), {REASON_MARKS[c] for c in reading.quality_reasons},
+              left + 50, y - 52, width=reason_width)
+    y -= 58
 
     sheet.band(y, "2A. ANY PARENCHYMAL ABNORMALITIES CONSISTENT WITH PNEUMOCONIOSIS?")
     sheet.row("2A parenchymal", ["YES", "NO"], _yes_no(reading.parenchymal), left + 330, y - 32, width=28)
@@ -236,7 +246,7 @@ def render_niosh_form(reading: IloReading, *, image_key: str = "", reader_id: st
               left + 330, top - 30)
     sheet.label(left + 330, top - 48, "A: over 10 up to 50 mm; B: over 50 mm, up to the", size=6)
     sheet.label(left + 330, top - 56, "right upper zone; C: exceeding it", size=6)
-    y = top - 28 - 4 * (BOX + 3) - 4
+    y = top - 28 - 3 * (BOX + 3) - 6  # 6 points under the lowest profusion row
     sheet.frame(MARGIN + 4, y, width - 2 * MARGIN - 8, top - y + 2)
     y -= 6
 

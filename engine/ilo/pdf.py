@@ -14,7 +14,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.ilo.codes import DIFFUSE_SITES, LARGE_OPACITIES, PLAQUE_SITES, PROFUSION, SYMBOLS, WIDTH
+from engine.ilo.codes import DIFFUSE_SITES, LARGE_OPACITIES, PLAQUE_SITES, PROFUSION, QUALITY_REASONS, SYMBOLS, WIDTH
 from engine.ilo.form import DiffuseThickening, IloReading, PleuralPlaques, Sides, validate
 from engine.notices import DISCLAIMER
 from engine.paths import write_atomic
@@ -184,6 +184,8 @@ def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: st
 
     page.section("1  RADIOGRAPH QUALITY")
     page.choices("Quality", ["1", "2", "3", "4"], _answer(reading.quality))
+    if reading.quality_reasons:  # the NIOSH form's boxes, when the reader ticked any
+        page.text("Quality reasons", ", ".join(QUALITY_REASONS[code] for code in reading.quality_reasons))
     page.text("Quality comment", reading.quality_comment or "-")
 
     small = reading.small

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engine.dicom_results.scheme import coding_scheme_identification, declare_scheme
 from engine.errors import UnsupportedImageError
-from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES, QUALITY_GRADES, SHAPES, SYMBOLS, ZONE_WORDS
+from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES, QUALITY_GRADES, QUALITY_REASONS, SHAPES, SYMBOLS, ZONE_WORDS
 from engine.ilo.form import IloReading, Sides, validate
 from engine.ilo.suggestion import IloSuggestion
 from engine.ilo.zone_evidence import ZoneEvidenceReport
@@ -30,6 +30,11 @@ SCHEME = "99PNEUMOILO"
 SCHEME_NAME = "PneumoLLM Viewer ILO 2022 classification concepts"
 # Code values are at most 16 characters (VR SH), so pleural sites get short codes.
 SITE_CODES = {"chest_wall_in_profile": "WP", "chest_wall_face_on": "WF", "diaphragm": "DI", "other": "OT"}
+# The NIOSH form's film-quality reasons (``QUALITY_REASONS``), short enough for a code value.
+REASON_CODES = {"overexposed": "OVEREXP", "underexposed": "UNDEREXP", "artifacts": "ARTIFACT",
+                "improper_position": "POSITION", "poor_contrast": "CONTRAST", "poor_processing": "PROCESSING",
+                "underinflation": "UNDERINFL", "mottle": "MOTTLE", "edge_enhancement": "EDGEENH",
+                "scapula_overlay": "SCAPULA", "other": "OTHER"}
 
 
 def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading, *,
@@ -112,6 +117,8 @@ def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading,
                                referenced_sop_class_uid=reference.SOPClassUID,
                                referenced_sop_instance_uid=reference.SOPInstanceUID, relationship_type=contains),
         coded("QUALITY", "Radiograph quality", concept(f"Q{reading.quality}", QUALITY_GRADES[reading.quality])),
+        *(coded("QUALRSN", "Radiograph quality reason", concept(REASON_CODES[code], QUALITY_REASONS[code]))
+          for code in reading.quality_reasons),
         *([text(concept("QUALCOM", "Radiograph quality comment"), reading.quality_comment)]
           if reading.quality_comment else []),
         container("PARSEC", "Parenchymal abnormalities", parenchymal),

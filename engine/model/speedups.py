@@ -17,14 +17,15 @@ ONNX Runtime (``onnx_runtime``, CPU fp32 only): the segmenter and the EfficientN
 adapters) are exported once per weights and run on ONNX Runtime (``engine.model.onnx_cpu``), equal to PyTorch within
 float rounding and 2-3x faster on this project's CPU; without onnxruntime, or if the export fails, PyTorch runs them.
 
-Reduced decoding (``reduced_decode``, opt-in): files the Diagnoser opens by path are decoded at 1/2, 1/4 or 1/8 of
-their size where that keeps the shorter side >= ~500 px and the lung box large enough for the crop
-(``engine.io.reduced``, ``engine.preprocess.model_min_side``). Not exact (a JPEG 2000 LL band or a DCT-scaled JPEG is
-not the full image, a box found on fewer pixels moves by a pixel or two), and ``bench_triage.py`` holds it to median
-|delta p| <= 0.01, decisions flipped on <= 1 % of the radiographs and every labelled set's AUC within 0.005. The
-shipped head did not pass that at first (its probability moved as far under a 4-pixel shift of the lung box on a
-1,400-pixel film); since full-size films are presented at the training films' size (``engine.presentation``) it
-passes (README, "Performance"), and it is still opt-in until the default is switched deliberately.
+Reduced decoding (``reduced_decode``, on by default): files the Diagnoser opens by path are decoded at 1/2, 1/4 or
+1/8 of their size where that keeps the shorter side >= ~500 px and the lung box large enough for the crop
+(``engine.io.reduced``, ``engine.preprocess.model_min_side``); a film the viewer decoded in full for the screen is
+decoded again that way for the model (``Diagnoser.model_image``), so a file gets the same score on screen, in triage
+and from the PACS node. Not exact against full decodes (a JPEG 2000 LL band or a DCT-scaled JPEG is not the full
+image, a box found on fewer pixels moves by a pixel or two): ``bench_triage.py`` holds it to median |delta p| <= 0.01,
+decisions flipped on <= 1 % of the radiographs and every labelled set's AUC within 0.005, which the shipped head passes
+since full-size films are presented at the training films' size (``engine.presentation``; README, "Performance").
+``SpeedOptions(reduced_decode=False)`` decodes every file in full.
 
 Fusing changes the backbone's state dict (BatchNorm buffers gone, conv biases added): apply it after the
 checkpoint's backbone fingerprints were checked, and never to a model that is about to be trained or saved.
@@ -54,7 +55,7 @@ class SpeedOptions:
     channels_last: bool = True  # NHWC memory format for the convolutional networks
     cpu_bfloat16: bool = False  # CPU only: frozen LLM in bf16, the rest under bf16 autocast (opt-in, see above)
     onnx_runtime: bool = True  # CPU fp32 only: segmenter and EfficientNet encoder on ONNX Runtime
-    reduced_decode: bool = False  # opt-in: files decoded for the model at the resolution it needs (see above)
+    reduced_decode: bool = True  # files decoded for the model at the resolution it needs (see above)
 
     @classmethod
     def reference(cls) -> SpeedOptions:

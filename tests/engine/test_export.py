@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,14 @@ import pytest
 from PIL import Image
 
 from engine.audit import AuditLog
+from engine.decision import decide
 from engine.diagnoser import Diagnoser
 from engine.errors import UnsupportedImageError
 from engine.export import export_html_report, export_png, export_secondary_capture, export_structured_report
 from engine.flags import Flag, messages
 from engine.io import load_image
 from engine.notices import DISCLAIMER
-from engine.reference_map import out_of_domain_flag
+from engine.reference_map import domain_flags, out_of_domain_flag
 from engine.segment import LungSegmenter
 from tests.dicom_factory import PHI_VALUES, chest_like, content_items, make_dicom
 from tests.head_factory import make_tiny_head
@@ -62,6 +64,22 @@ def test_structured_report_round_trip(case, tmp_path: Path) -> None:
     text = str(sr)
     assert not any(value in text for value in PHI_VALUES.values())
     assert digest(source) == before
+
+
+def test_a_held_back_case_has_no_score_in_its_sr(case, tmp_path: Path) -> None:
+    """Held back as unlike any training radiograph: the SR says "not diagnosed" and why, and carries no probability
+    (as the screen and triage show none); asked for by the reader, the forced result has its score again."""
+    _, image, result, _ = case
+    held = result.with_warning(domain_flags(99.9)[0])
+    assert not held.decision.diagnosed
+    items = content_items(pydicom.dcmread(export_structured_report(tmp_path / "held.dcm", image, held)))
+    names = [item.ConceptNameCodeSequence[0].CodeMeaning for item in items]
+    assert not any(name.startswith("Probability of") for name in names)
+    texts = {item.ConceptNameCodeSequence[0].CodeMeaning: item.TextValue for item in items if "TextValue" in item}
+    assert texts["PneumoLLM result"] == "not diagnosed" and "reader asks" in texts["Reason not diagnosed"]
+    forced = replace(held, decision=decide(held.probability, held.threshold, held.flags, review_allowed=True))
+    items = content_items(pydicom.dcmread(export_structured_report(tmp_path / "forced.dcm", image, forced)))
+    assert any(item.ConceptNameCodeSequence[0].CodeMeaning.startswith("Probability of") for item in items)
 
 
 def test_identified_export_keeps_demographics(case, tmp_path: Path) -> None:

@@ -78,8 +78,8 @@ def test_a_reduced_decode_is_presented_as_the_full_one(tmp_path: Path) -> None:
 def test_predict_agrees_through_load_for_model_and_load_image(tmp_path: Path,
                                                              shipped_segmenter: LungSegmenter) -> None:
     head = make_tiny_head(tmp_path / "head", preprocess=GRID)
-    exact = Diagnoser(head, segmenter=shipped_segmenter)
-    reducing = Diagnoser(head, segmenter=shipped_segmenter, speed=SpeedOptions(reduced_decode=True))
+    exact = Diagnoser(head, segmenter=shipped_segmenter, speed=SpeedOptions(reduced_decode=False))
+    reducing = Diagnoser(head, segmenter=shipped_segmenter)  # the default decodes for the model reduced
     path = film(tmp_path / "large.jpeg", 1400, 1700)
     via_image = exact.predict(load_image(path), allow_flagged=True)
     via_path = reducing.predict(path, allow_flagged=True)  # decoded by load_for_model
@@ -87,3 +87,23 @@ def test_predict_agrees_through_load_for_model_and_load_image(tmp_path: Path,
     assert abs(via_image.probability - via_path.probability) < 0.01
     assert np.abs(np.subtract(via_image.lung_crop.box, via_path.lung_crop.box)).max() <= 2 * 1700 / 224
     assert via_image.lung_crop.mask.shape == via_path.lung_crop.mask.shape == (1400, 1700)
+
+
+def test_a_film_opened_on_screen_gets_the_score_triage_gives_its_file(tmp_path: Path,
+                                                                      shipped_segmenter: LungSegmenter) -> None:
+    """The viewer decodes in full for the screen; the model still sees the file as triage decodes it."""
+    head = make_tiny_head(tmp_path / "head", preprocess=GRID)
+    diagnoser = Diagnoser(head, segmenter=shipped_segmenter)
+    path = film(tmp_path / "large.jpeg", 1400, 1700)
+    on_screen = load_image(path)
+    model_view = diagnoser.model_image(on_screen)
+    assert on_screen.reduction == 1 and model_view.reduction > 1 and model_view.meta is on_screen.meta
+    via_screen = diagnoser.predict(on_screen, allow_flagged=True)
+    via_path = diagnoser.predict(path, allow_flagged=True)
+    assert via_screen.probability == via_path.probability
+    assert via_screen.lung_crop.box == via_path.lung_crop.box
+    # a film that nothing would reduce, and a file changed since it was opened, keep the screen's decode
+    small = load_image(film(tmp_path / "small.jpeg", 300, 360))
+    assert diagnoser.model_image(small) is small
+    film(path, 1200, 1700, seed=1)
+    assert diagnoser.model_image(on_screen) is on_screen

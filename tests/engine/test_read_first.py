@@ -71,3 +71,18 @@ def test_forget_drops_what_is_held_and_says_whether_there_was_any() -> None:
     assert not session.forget()
     session.hold(events()[1])
     assert session.forget() and not session.held and not session.revealed
+
+
+def test_a_blind_reading_holds_whatever_the_setting_until_the_reader_signs() -> None:
+    session = ReadFirstSession(read_first=False)  # results would be drawn at once ...
+    stage, result, placed, saliency = events()
+    session.read_blind()  # ... but another reader has signed this image and this one has not
+    assert session.blind and session.held_result() is None
+    assert [session.hold(event) for event in (stage, result, placed, saliency)] == [False, True, True, True]
+    assert session.held_result() is RESULT  # what is signed with the reading
+    assert session.reveal() == [] and session.held and not session.revealed  # asking shows nothing
+    session.unblind()  # signed
+    assert not session.blind and session.reveal() == [result, placed, saliency]
+    session.read_blind()
+    session.new_image(read_first=False)  # the next image is not blind unless the panel says so again
+    assert not session.blind and session.revealed

@@ -16,6 +16,7 @@ from engine.ilo.double_reading import (
     case_of,
     load_rule,
     major_category,
+    save_rule,
 )
 from engine.ilo.store import ReadingStore, reader_key
 from tests.engine.ilo.double_readings import filled_store, form
@@ -47,6 +48,13 @@ def test_a_programme_rule_from_json(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         load_rule(tmp_path / "bad.json")
     with pytest.raises(PneumoError, match="does not exist"):
         load_rule(tmp_path / "absent.json")
+
+
+def test_a_saved_rule_is_the_one_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PNEUMOLLM_DATA", str(tmp_path))
+    rule = DiscordanceRule(major_category=True, max_subcategory_steps=2, pleural=False)
+    assert save_rule(rule) == tmp_path / "double_reading_rule.json"  # where the CLI and the viewer look
+    assert load_rule() == rule and load_rule(save_rule(DiscordanceRule(), tmp_path / "own.json")) == DiscordanceRule()
 
 
 def test_a_second_reader_is_no_amendment_and_reads_blind(tmp_path: Path) -> None:

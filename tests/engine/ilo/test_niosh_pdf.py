@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pypdfium2 as pdfium
 
-from engine.ilo.niosh_pdf import export_niosh_pdf, render_niosh_form
+from engine.ilo.codes import QUALITY_REASONS
+from engine.ilo.niosh_pdf import REASON_MARKS, export_niosh_pdf, render_niosh_form
 from engine.notices import DISCLAIMER
 from tests.engine.ilo.readings import ABNORMAL, NORMAL, reading
 
@@ -86,3 +87,21 @@ def test_unanswered_questions_tick_nothing_and_a_long_comment_goes_on_whole(tmp_
                       "4D. OTHER COMMENTS (whole text)", *(f"page {i} of {len(document)}" for i in range(9))):
         rest = rest.replace(furniture, " ")
     assert comments in " ".join(rest.split())  # never cut
+
+
+def test_the_film_quality_reasons_are_marked_as_the_form_asks(tmp_path: Path) -> None:
+    reasons = ("underexposed", "improper_position", "scapula_overlay")
+    form = render_niosh_form(replace(reading(ABNORMAL), quality_reasons=reasons))
+    path = tmp_path / "reasons.pdf"
+    path.write_bytes(form.pdf)
+    page = pdfium.PdfDocument(str(path))[0]
+    pixels = np.asarray(page.render(scale=SCALE).to_pil().convert("RGB"))
+    boxes = [box for box in form.boxes if box.group == "1 quality reasons"]
+    assert list(REASON_MARKS) == list(QUALITY_REASONS)  # every box of the form's list, in its order
+    assert len(boxes) == len(QUALITY_REASONS) and form.pages == 1  # still on one page
+    textpage = page.get_textpage()
+    for box in boxes:
+        assert (_marked_share(pixels, box, page.get_height()) > 0.5) == box.ticked, box.option
+        assert textpage.get_text_bounded(box.x, box.y, box.x + box.width, box.y + box.height).strip() == box.option
+    assert form.ticked("1 quality reasons") == ["underexp.", "position", "scapula"]
+    assert render_niosh_form(reading(NORMAL)).ticked("1 quality reasons") == []

@@ -65,3 +65,13 @@ def test_od_is_a_symbol_box_and_unanswered_questions_fill_none(tmp_path: Path) -
     answered = _marked(_render(export_reading_pdf(tmp_path / "answered.pdf", reading(
         {**NORMAL, "small": {"profusion": "0/0"}, "large": "0"})))[0])
     assert answered > _marked(_pixels)  # the two answers fill two boxes more than none
+
+
+def test_the_film_quality_reasons_are_printed(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    marked = replace(reading(ABNORMAL), quality_reasons=("underexposed", "mottle"))
+    _pixels, text = _render(export_reading_pdf(tmp_path / "reasons.pdf", marked))
+    assert "Quality reasons" in text and "underexposed (light), mottle" in text
+    _pixels, text = _render(export_reading_pdf(tmp_path / "none.pdf", reading(ABNORMAL)))
+    assert "Quality reasons" not in text  # a reading without the boxes prints as it always did

@@ -73,3 +73,23 @@ def test_sr_of_a_reading_the_model_did_not_diagnose(dicom_dir: Path, tmp_path: P
     assert "PARENCH" in names and "QUALITY" in names
     texts = {i.ConceptNameCodeSequence[0].CodeValue: i.TextValue for i in items if i.ValueType == "TEXT"}
     assert texts["EVNOTE"] == reason and "OCCLUSION" not in names
+
+
+def test_sr_carries_the_film_quality_reasons(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from engine.ilo.codes import QUALITY_REASONS
+    from engine.ilo.sr import REASON_CODES
+    from tests.dicom_factory import chest_like, make_dicom
+
+    assert set(REASON_CODES) == set(QUALITY_REASONS) and max(map(len, REASON_CODES.values())) <= 16  # VR SH
+    image = load_image(make_dicom(tmp_path / "film.dcm", chest_like(120, 100), ViewPosition="PA"))
+    marked = replace(reading(ABNORMAL), quality_reasons=("underexposed", "improper_position", "other"),
+                     quality_comment="rotated; motion")
+    items = content_items(pydicom.dcmread(export_reading_sr(tmp_path / "ilo.dcm", image, marked)))
+    reasons = [(i.ConceptCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeMeaning) for i in items
+               if i.ValueType == "CODE" and i.ConceptNameCodeSequence[0].CodeValue == "QUALRSN"]
+    assert reasons == [("UNDEREXP", "underexposed (light)"), ("POSITION", "improper position"),
+                       ("OTHER", "other (say which in the comment)")]
+    texts = {i.ConceptNameCodeSequence[0].CodeValue: i.TextValue for i in items if i.ValueType == "TEXT"}
+    assert texts["QUALCOM"] == "rotated; motion"

@@ -19,6 +19,10 @@ from engine.ilo.zone_evidence import ZoneEvidenceReport
 
 TITLE = "Model evidence by zone (not a reading)"
 SUGGESTION_TITLE = "Model's suggested profusion by zone (not a reading)"
+EVIDENCE_TIP = ("Occlusion evidence: how much the model's probability drops when the zone is blurred out. "
+                "Grad-CAM: the zone's share of the saliency map. Model evidence, not a reading.")
+SUGGESTION_TIP = ("The ILO head's own answer per zone: its suggested profusion there and the probability of small "
+                  "opacities (1/0 or more); suggested zones outlined. A suggestion, not a reading.")
 AMBER = ((255, 255, 255), (255, 236, 179), (255, 202, 40), (230, 149, 0))  # by major category 0-3
 LEVELS = ("upper", "middle", "lower")
 
@@ -39,8 +43,7 @@ class ZoneChart(QWidget):
         self.message = "Diagnose the image to see the model's evidence in each zone."
         self.setMinimumSize(220, 170)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Occlusion evidence: how much the model's probability drops when the zone is blurred out. "
-                        "Grad-CAM: the zone's share of the saliency map. Model evidence, not a reading.")
+        self.setToolTip(EVIDENCE_TIP)
 
     def set_report(self, report: ZoneEvidenceReport | None, message: str = "") -> None:
         self.report = report
@@ -50,6 +53,7 @@ class ZoneChart(QWidget):
     def set_suggestion(self, suggestion: IloSuggestion | None) -> None:
         """An ILO head's per-zone answers (drawn in place of occlusion evidence); None: back to the evidence."""
         self.suggestion = suggestion
+        self.setToolTip(SUGGESTION_TIP if suggestion is not None else EVIDENCE_TIP)
         self.update()
 
     def cell_text(self, name: str) -> str:

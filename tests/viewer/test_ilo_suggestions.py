@@ -162,3 +162,38 @@ def test_settings_keep_the_head_folder_and_check_it(qtbot, tmp_path: Path) -> No
     assert settings.model_differs(ViewerSettings())  # another head: another model process
     settings.save()
     assert ViewerSettings.load().head_folder == str(ILO_HEAD)
+
+
+def test_the_signed_readings_sr_carries_the_suggestion_kept_at_signing(qtbot, tiny_diagnoser, dicom_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """The reader's ILO SR: the reading as signed, and the model's suggestion as stored with it, in its own part."""
+    from dataclasses import replace
+
+    import pydicom
+
+    from engine.ilo.suggestion import IloSuggestion
+    from tests.dicom_factory import content_items
+
+    image = load_image(dicom_dir / "RG1_UNCR.dcm")
+    made = IloSuggestion(profusion="2/1", category=2, zone_probability={z: 0.9 if "upper" in z else 0.1 for z in ZONES},
+                         zone_profusion={z: "2/1" if "upper" in z else "0/0" for z in ZONES}, simulation=True)
+    result = replace(tiny_diagnoser.predict(image), ilo=made)
+    panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
+    qtbot.addWidget(panel)
+    panel.set_image(image)
+    panel.set_result(result)
+    form = panel.form
+    form.quality.setCurrentIndex(form.quality.findData(1))
+    form.parenchymal_no.setChecked(True)
+    form.pleural_no.setChecked(True)
+    panel.reader.setText("Dr Reader")
+    assert panel.sign_and_save() is not None
+    panel.set_result(None)  # the export uses what was kept at signing, not whatever is on screen now
+    sr = pydicom.dcmread(panel.export("sr", tmp_path / "reading.dcm"))
+    parts = {item.ConceptNameCodeSequence[0].CodeValue: item for item in sr.ContentSequence
+             if item.ValueType == "CONTAINER"}
+    model = content_items(parts["MODELSUG"])
+    profusion = [i for i in model if i.ConceptNameCodeSequence[0].CodeValue == "MPROFUS"][0]
+    assert profusion.ConceptCodeSequence[0].CodeValue == "2/1"
+    reader = content_items(parts["PARSEC"])
+    assert not [i for i in reader if i.ConceptNameCodeSequence[0].CodeValue in ("PROFUS", "ZONE")]

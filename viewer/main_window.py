@@ -64,7 +64,7 @@ from viewer.study_browser import StudyBrowser
 from viewer.tag_browser import TagBrowser
 from viewer.triage_tab import TriageTab
 from viewer.wizard_launcher import WizardLauncher
-from viewer.workers import Worker, WorkerSet, model_pool
+from viewer.workers import Worker, WorkerSet, bind, model_pool
 from viewer.worklist_tab import WorklistTab
 from viewer.zone_overlay import ZoneOverlay
 
@@ -391,8 +391,8 @@ class MainWindow(QMainWindow):
         model = self.model  # a load that answers after the head changed is the old head's: dropped
         worker = Worker.reporting(model.run, "load")
         worker.signals.progress.connect(self._model_progress)
-        worker.signals.finished.connect(lambda info: model is self.model and self._diagnoser_ready(info))
-        worker.signals.failed.connect(lambda exc: model is self.model and self._diagnoser_failed(exc))
+        bind(worker, self, finished=lambda _worker, info: model is self.model and self._diagnoser_ready(info),
+             failed=lambda _worker, exc: model is self.model and self._diagnoser_failed(exc))  # while self lives
         self.workers.start(worker, model=True)
 
     def _model_progress(self, text: object) -> None:

@@ -122,6 +122,8 @@ def _model_part(args: argparse.Namespace, have_reading: bool):
         if not have_reading or not exc.flags:  # no reading: the refusal is the answer, as before
             raise
         return ModelFacts.refused(tuple(messages(exc.flags))), None
+    if result.ilo is not None:  # an ILO head answers per zone itself (no occlusion probe of its features)
+        return ModelFacts.from_result(result), None
     try:
         _zones, evidence = evidence_for_result(diagnoser, result)
     except SegmentationError:

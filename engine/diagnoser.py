@@ -55,6 +55,8 @@ class Diagnoser:
             accuracy-checked ones; ``SpeedOptions.reference()`` runs the networks exactly as built.
     """
 
+    grad_cam_available = True  # the reading computes Grad-CAM for this model (not for the ILO heads' features)
+
     def __init__(self, model_dir: str | Path | None = None, *, vision_weights: str | None = None,
                  llm_path: str | None = None, device: str = "auto", segmenter: LungSegmenter | None = None,
                  progress: Callable[[str], None] | None = None, threshold: ThresholdChoice | None = None,
@@ -145,8 +147,7 @@ class Diagnoser:
             images = [self.check_intended_use(image) for image in images]
         for image in images:
             refuse_flagged(image, allow_flagged)
-        cases = prepare_batch(list(images), self.segmenter, self.preprocess)
-        return self._diagnose_cases(cases, allow_flagged, decode_ms)
+        return self._diagnose_cases(self._prepare(list(images)), allow_flagged, decode_ms)
 
     def _diagnose_cases(self, cases: list[PreparedCase], allow_flagged: bool, decode_ms: Sequence[float] | None
                         ) -> list[DiagnosisResult]:
@@ -219,8 +220,8 @@ class Diagnoser:
         ready = [index for index, item in enumerate(decoded) if item.image is not None]
         if ready:
             try:
-                cases: list[PreparedCase | PneumoError] = list(prepare_batch(
-                    [decoded[index].image for index in ready], self.segmenter, self.preprocess))  # type: ignore[misc]
+                cases: list[PreparedCase | PneumoError] = list(self._prepare(
+                    [decoded[index].image for index in ready]))  # type: ignore[misc]
             except PneumoError as exc:  # a batch-wide failure (e.g. segmentation weights) marks each file
                 cases = [exc] * len(ready)
             for index, case in zip(ready, cases, strict=True):
@@ -246,6 +247,14 @@ class Diagnoser:
                 else:
                     outcomes[item.path] = CaseOutcome(item.path, empty, meta=item.meta, result=result)
         return [(item.path, outcomes[item.path]) for item in decoded]
+
+    def _prepare(self, images: list[LoadedImage]) -> list[PreparedCase]:
+        """Segmented, cropped model inputs (``engine.ilo.diagnoser`` prepares zone features instead)."""
+        return prepare_batch(images, self.segmenter, self.preprocess)
+
+    def _extra_outputs(self, output: Any) -> dict[str, np.ndarray | None]:
+        """More of the model's outputs for ``_result`` (none for the crop heads; the ILO heads' zone outputs)."""
+        return {}
 
     def _checks_domain(self) -> bool:
         """The reference map carries whole-radiograph features (heads from this version on)."""
@@ -285,6 +294,7 @@ class Diagnoser:
             "attention": None if output.emitter_attention is None else output.emitter_attention.float().cpu().numpy(),
             "domain": None if domain is None else domain.float().cpu().numpy(),
             "grades": None if getattr(output, "grade_logits", None) is None else _grade_distribution(output),
+            **self._extra_outputs(output),
         }
         return arrays, {"model": model_ms}
 

@@ -58,13 +58,21 @@ class DiagnoserSpec:
 
         Raises:
             ModelLoadError: a missing or damaged head, weights that do not load, an operating point the head
-                does not offer.
+                does not offer. An ILO head (``engine.model.ilo_model``) gets ``engine.ilo.diagnoser.IloDiagnoser``.
         """
         from engine.diagnoser import Diagnoser
+        from engine.model.ilo_model import is_ilo_head
+        from engine.model.store import active_head_dir
 
         if self.threads:
             import torch
 
             torch.set_num_threads(self.threads)
+        folder = self.model_dir or active_head_dir()
+        if is_ilo_head(folder):  # profusion and zones: the same facade, other inputs
+            from engine.ilo.diagnoser import IloDiagnoser
+
+            return IloDiagnoser(folder, device=self.device, segmenter=segmenter, progress=progress,
+                                threshold=self.threshold)
         return Diagnoser(self.model_dir, vision_weights=self.vision_weights, llm_path=self.llm_path,
                          device=self.device, segmenter=segmenter, progress=progress, threshold=self.threshold)

@@ -124,7 +124,7 @@ def read_case(session: ModelSession, image: LoadedImage, *, allow_flagged: bool 
     yield ResultReady(result, tuple(diagnoser.source_names), outline)
     yield StageStarted("Placing the case on the reference map…")
     yield MapReady(place_on_map(diagnoser, result))
-    if saliency:
+    if saliency and diagnoser.grad_cam_available:
         yield StageStarted("Computing the saliency map (Grad-CAM)…")
         yield SaliencyReady(_grad_cam(diagnoser, result))
 

@@ -16,6 +16,7 @@ import numpy as np
 from engine.decision import Decision, ThresholdSource, Verdict, decide
 from engine.errors import PneumoError
 from engine.flags import Flag, codes, messages
+from engine.ilo.suggestion import IloSuggestion
 from engine.io.image import ImageMeta
 from engine.lung_crop import LungCrop
 from engine.model.head_card import BinaryLabels
@@ -43,6 +44,7 @@ class DiagnosisResult(BinaryLabels):
     novelty_percentile: float | None = None  # engine.reference_map: how unlike the training cases (0-100)
     grades: tuple[str, ...] = ()  # ordered grade names when the head has an ordinal head (ILO categories)
     grade_probabilities: tuple[float, ...] | None = None  # P(grade = k), aligned with ``grades``
+    ilo: IloSuggestion | None = None  # an ILO head's profusion / zones suggestion (``engine.ilo.diagnoser``)
 
     @property
     def suggested_grade(self) -> str | None:
@@ -125,6 +127,7 @@ class DiagnosisResult(BinaryLabels):
                           "probabilities": {g: round(p, 6) for g, p in zip(self.grades, self.grade_probabilities,
                                                                              strict=True)}}}
                if self.grade_probabilities is not None else {}),
+            **({"ilo_suggestion": self.ilo.to_json()} if self.ilo is not None else {}),  # ILO heads only
         }
 
 

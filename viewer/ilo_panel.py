@@ -38,6 +38,7 @@ from engine.ilo.double_reading import DiscordanceRule, load_rule
 from engine.ilo.draft import DRAFT_LABEL, draft_report
 from engine.ilo.form import IloReading, problems
 from engine.ilo.store import ReadingStore, StoredReading, instance_key
+from engine.ilo.suggestion import IloSuggestion
 from engine.ilo.zone_evidence import ZoneEvidenceReport
 from engine.ilo.zones import lung_zones
 from engine.io import LoadedImage
@@ -47,6 +48,7 @@ from engine.result import DiagnosisResult
 from viewer.double_reading_status import CaseView, DoubleReadingStatus, case_view
 from viewer.error_dialog import show_error
 from viewer.ilo_form import IloForm
+from viewer.ilo_suggestions import SuggestionBox, model_suggestion, suggestion_of
 from viewer.reader_identity import ReaderFields
 from viewer.workers import Worker, WorkerSet, bind
 from viewer.zone_chart import ZoneChart
@@ -56,11 +58,13 @@ SIGNED_LABEL = "Signed by the reader — this text is exported with the reading.
 
 
 def measure_zone_evidence(client: ModelClient, result: DiagnosisResult,
-                          saliency: np.ndarray | None) -> tuple[ZoneEvidenceReport, np.ndarray]:
+                          saliency: np.ndarray | None) -> tuple[ZoneEvidenceReport | None, np.ndarray]:
     """Model worker: the six zones' evidence, measured by the model (reusing the Grad-CAM the reading already
     computed), and the zone overlay's picture, made here."""
     if result.lung_crop.fallback:
         raise PneumoError("The lungs were not found reliably (fallback crop) — no zones and no zone evidence.")
+    if result.ilo is not None:  # an ILO head answers per zone itself (the chart shows it): no occlusion probe
+        return None, zone_picture(lung_zones(result.lung_mask))
     report = client.run("zone_evidence", result, saliency)
     return report, zone_picture(lung_zones(result.lung_mask))
 
@@ -94,6 +98,8 @@ class IloPanel(QWidget):
             self.show_zones.toggled.connect(overlay.set_visible)
         layout.addWidget(self.show_zones)
         self.form = IloForm()
+        self.suggestions = SuggestionBox(self.form)  # an ILO head's suggestion, amber, never filled in
+        layout.addWidget(self.suggestions)
         scroll = QScrollArea()
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
@@ -161,6 +167,8 @@ class IloPanel(QWidget):
         """The form as the reader at the workstation sees this image: their own reading, or empty (blind or new)."""
         self.stored = None
         self.form.clear()
+        self.suggestions.show_suggestion(None)  # an ILO head's suggestion: shown again below unless read blind
+        self.chart.set_suggestion(None)
         self.form.set_acquisition(None if self.image is None else check_acquisition(self.image.meta))
         self.report.clear()
         self.draft_label.setText(DRAFT_LABEL)  # "Signed by the reader" belongs to the image it was signed on
@@ -264,9 +272,12 @@ class IloPanel(QWidget):
             self.set_evidence(None, message)
 
     def _show_suggestions(self) -> None:
+        suggestion = suggestion_of(self.result)  # an ILO head's own zones, else the zones with evidence
         zones = [z.name for z in self.evidence.strongest(min_evidence=EVIDENCE_MIN)] if self.evidence else []
         abnormal = bool(self.result is not None and self.result.decision.flagged)
-        self.form.show_suggestions(zones, abnormal=abnormal)
+        self.form.show_suggestions(list(suggestion.zones) if suggestion else zones, abnormal=abnormal)
+        self.suggestions.show_suggestion(suggestion)
+        self.chart.set_suggestion(suggestion)
 
     # -- draft, signing, history -------------------------------------------------------------------------
     def current_reading(self) -> IloReading:
@@ -300,7 +311,8 @@ class IloPanel(QWidget):
             stored = self.store.save(instance_key(self.image.meta), self.current_reading(), amendment_reason=reason,
                                      report_text=self.report.toPlainText(), reader_id=self.reader_id.text(),
                                      model_category=None if model is None else model.suggested_grade,
-                                     model_flagged=None if model is None else model.decision.flagged)
+                                     model_flagged=None if model is None else model.decision.flagged,
+                                     model_suggestion=model_suggestion(model))  # an ILO head's, apart
         except PneumoError as exc:
             show_error(self, exc)
             return None
@@ -353,8 +365,10 @@ class IloPanel(QWidget):
         if kind == "sr":
             from engine.ilo.sr import export_reading_sr
 
+            kept = self.stored.model_suggestion  # what the model suggested when the reading was signed
             return export_reading_sr(path, self.image, self.stored.reading, evidence=self.evidence, report_text=text,
-                                     not_diagnosed=facts.note() if facts and not facts.diagnosed else "")
+                                     not_diagnosed=facts.note() if facts and not facts.diagnosed else "",
+                                     suggestion=IloSuggestion.from_json(kept) if kept else None)
         if kind == "pdf":
             from engine.ilo.pdf import export_reading_pdf
 

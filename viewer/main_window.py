@@ -38,7 +38,6 @@ from engine.flags import can_diagnose_anyway, messages
 from engine.io import LoadedImage
 from engine.io.identity import PatientIdentity
 from engine.io.phi import TagRow
-from engine.model.head_card import is_simulation
 from engine.model.local_weights import smollm_is_prepared
 from engine.model_host import LocalModel, ModelClient, ModelInfo
 from engine.model_process import ModelProcess
@@ -46,11 +45,13 @@ from engine.notices import RESEARCH_USE
 from engine.read_first import ReadFirstSession
 from engine.reading import MapReady, ModelSession, ResultReady, SaliencyReady, StageStarted
 from engine.result import DiagnosisResult
-from viewer.about import DISCLAIMER, show_about
+from viewer.about import show_about
 from viewer.breader_tools import BReaderTools
 from viewer.diagnosis_panel import DiagnosisPanel
 from viewer.error_dialog import message_for, show_error
 from viewer.export_dialog import ExportCase, ExportDialog, open_export_dialog
+from viewer.head_banner import HeadBanner
+from viewer.head_choice import HeadChoice
 from viewer.ilo_panel import IloPanel
 from viewer.image_loading import load_for_reading, read_case_for_screen
 from viewer.menu_actions import MainMenus, MenuSlots
@@ -63,7 +64,7 @@ from viewer.study_browser import StudyBrowser
 from viewer.tag_browser import TagBrowser
 from viewer.triage_tab import TriageTab
 from viewer.wizard_launcher import WizardLauncher
-from viewer.workers import Worker, WorkerSet, model_pool
+from viewer.workers import Worker, WorkerSet, bind, model_pool
 from viewer.worklist_tab import WorklistTab
 from viewer.zone_overlay import ZoneOverlay
 
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         self.menus = MainMenus(self, self._menu_slots(), self.view, self.overlay_controls,
                                (self.study_dock, self.tag_dock, self.overlay_dock))
         self.breader = BReaderTools(self)  # the B reader menu: standards side by side, true size, ruler, gauge
+        self.head_choice = HeadChoice(self)  # Model > Use a head folder… (e.g. the ILO phantom head)
         if preload_model:
             self.ensure_diagnoser()
 
@@ -129,9 +131,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
-        self.banner = QLabel(f"⚠ {DISCLAIMER}")  # the one wording, which already asks for a qualified reader
-        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.banner.setStyleSheet("background:#8b0000; color:white; font-weight:bold; padding:5px;")
+        self.banner = HeadBanner()  # SIMULATION first while a head trained on simulated films is active
         layout.addWidget(self.banner)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -248,6 +248,7 @@ class MainWindow(QMainWindow):
     def _replace_model(self) -> None:
         """New settings or a new head: a new model (process) from the next request on; the old one is stopped."""
         old, self.model, self.model_info, self.diagnoser_error = self.model, self._new_model(), None, ""
+        self._loading_model = False  # the new model is loaded anew (ensure_diagnoser)
         retire(old)
         self.triage_tab.set_model_client(self.model)
         self.worklist_tab.set_model_client(self.model)
@@ -376,10 +377,11 @@ class MainWindow(QMainWindow):
             self._prepare_dialog.setMinimumDuration(0)
             self._prepare_dialog.show()
 
-        worker = Worker.reporting(self.model.run, "load")
+        model = self.model  # a load that answers after the head changed is the old head's: dropped
+        worker = Worker.reporting(model.run, "load")
         worker.signals.progress.connect(self._model_progress)
-        worker.signals.finished.connect(self._diagnoser_ready)
-        worker.signals.failed.connect(self._diagnoser_failed)
+        bind(worker, self, finished=lambda _worker, info: model is self.model and self._diagnoser_ready(info),
+             failed=lambda _worker, exc: model is self.model and self._diagnoser_failed(exc))  # while self lives
         self.workers.start(worker, model=True)
 
     def _model_progress(self, text: object) -> None:
@@ -401,18 +403,10 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._close_prepare_dialog()
-        self.model_info = info
-        self.diagnoser_error = ""
+        self.model_info, self.diagnoser_error = info, ""
         self.device_label.setText(f"Model: {info.profile} on {info.device}")
         self.device_label.setToolTip("")
-        self._show_intended_use(info)
-
-    def _show_intended_use(self, info: ModelInfo) -> None:
-        use = info.card.intended_use
-        simulated = is_simulation(info.card)  # a head trained on the ILO phantom: the banner says SIMULATION first
-        self.banner.setText(f"⚠ {use.description} — {DISCLAIMER}" if simulated else f"⚠ {DISCLAIMER}")
-        self.panel.set_intended_use(use.description or f"{use.population} {'/'.join(use.views)} "
-                                    f"{'/'.join(use.modalities)} radiographs; classes {', '.join(info.card.labels)}")
+        self.banner.show_head(info.card, self.panel)
 
     def _diagnoser_failed(self, exc: BaseException) -> None:
         if self._closing:
@@ -462,7 +456,7 @@ class MainWindow(QMainWindow):
             self.panel.show_result(result, list(event.source_names))
             self.ilo.set_result(result)
             if self.model_info is not None:
-                self._show_intended_use(self.model_info)
+                self.banner.show_head(self.model_info.card, self.panel)
             # The film's overlays on the next turn of the event loop: painted in one go with the panel's new
             # text, a result stalled the window ~50 ms (benchmarks/bench_gui.py).
             image = self.current_image

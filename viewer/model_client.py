@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.diagnoser_spec import DiagnoserSpec
@@ -20,12 +21,13 @@ if TYPE_CHECKING:
 
 
 def model_spec(settings: ViewerSettings) -> DiagnoserSpec:
-    """The installed (or shipped) head with the Settings' device, local weight paths and threshold.
+    """The Settings' head folder, else the installed (or shipped) head, with the Settings' device, local weight paths
+    and threshold (an ILO head is served by ``engine.ilo.diagnoser``, in the same model process).
 
     Raises:
-        ModelLoadError: no head installed, or a head for the other profile.
+        ModelLoadError: no head installed, a head folder without a head, or a head for the other profile.
     """
-    folder = active_head_dir()
+    folder = Path(settings.head_folder) if settings.head_folder else active_head_dir()
     profile = load_head_card(folder).profile
     if profile in profile_names() and profile != settings.profile:
         raise ModelLoadError(f"The installed head was trained for the {profile} profile but Settings ask for the "

@@ -28,7 +28,7 @@ from engine.decision import ThresholdChoice
 from engine.diagnoser_spec import DiagnoserSpec
 from engine.errors import ModelLoadError
 from engine.ilo.standards import read_standards
-from engine.model.head_card import HeadCard, describe_rule
+from engine.model.head_card import HeadCard, describe_rule, load_head_card
 from engine.model.local_weights import check_clip_weights, check_llm_folder
 from engine.model.registry import load_profile, profile_names
 from viewer.discordance_rule_editor import RuleEditor
@@ -57,6 +57,7 @@ class ViewerSettings:
     deidentified_display: bool = False  # hide the patient header (teaching, screenshots)
     standards_folder: str = ""  # the ILO standard images on this computer, with their index (never shipped)
     monitor_width_mm: float | None = None  # the display's visible width, for true size (None: not calibrated)
+    head_folder: str = ""  # a head to use instead of the installed one (e.g. the ILO phantom head); "": installed
 
     def threshold_choice(self) -> ThresholdChoice:
         """The operating threshold these settings ask for (checked against the head when the model applies it)."""
@@ -88,15 +89,16 @@ class ViewerSettings:
                    read_first=str(store.value("viewer/read_first", "true")).lower() == "true",
                    deidentified_display=str(store.value("viewer/deidentified_display", "false")).lower() == "true",
                    standards_folder=str(store.value("breader/standards_folder", "")),
-                   monitor_width_mm=_positive(store.value("breader/monitor_width_mm", "")))
+                   monitor_width_mm=_positive(store.value("breader/monitor_width_mm", "")),
+                   head_folder=str(store.value("model/head_folder", "")))
 
     def copy(self) -> ViewerSettings:
         return replace(self)
 
     def model_differs(self, other: ViewerSettings) -> bool:
         """True when switching from ``other`` to these settings needs a new model (not just a new threshold)."""
-        return (self.profile, self.vision_weights, self.llm_path, self.device) != (
-            other.profile, other.vision_weights, other.llm_path, other.device)
+        return (self.profile, self.vision_weights, self.llm_path, self.device, self.head_folder) != (
+            other.profile, other.vision_weights, other.llm_path, other.device, other.head_folder)
 
     def save(self, store: QSettings | None = None) -> None:
         store = store or settings_store()
@@ -104,6 +106,7 @@ class ViewerSettings:
         store.setValue("model/vision_weights", self.vision_weights)
         store.setValue("model/llm_path", self.llm_path)
         store.setValue("model/device", self.device)
+        store.setValue("model/head_folder", self.head_folder)
         store.setValue("model/threshold_override", "" if self.threshold_override is None else self.threshold_override)
         store.setValue("model/operating_point", self.operating_point or "")
         store.setValue("viewer/auto_diagnose", "true" if self.auto_diagnose else "false")
@@ -151,6 +154,10 @@ class SettingsDialog(QDialog):
         self.llm.setPlaceholderText("full profile only: a local Hugging Face LLaMA folder")
         self.llm.editingFinished.connect(self.validate)
         form.addRow("LLaMA folder", self._with_browse(self.llm, folder=True, title="LLaMA folder"))
+        self.head = QLineEdit(settings.head_folder)
+        self.head.setPlaceholderText("empty: the installed head (Model > Use a head folder… sets it too)")
+        self.head.editingFinished.connect(self.validate)
+        form.addRow("Head folder", self._with_browse(self.head, folder=True, title="Head folder"))
         self.device = QComboBox()
         for label, value in (("Automatic (CUDA when present)", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")):
             self.device.addItem(label, value)
@@ -249,6 +256,13 @@ class SettingsDialog(QDialog):
                     checked.append(name)
                 except ModelLoadError as exc:
                     problems.append(exc.user_message)
+        head = self.head.text().strip()
+        if head:
+            try:
+                load_head_card(head)
+                checked.append("head folder")
+            except ModelLoadError as exc:
+                problems.append(exc.user_message)
         standards = self.standards.text().strip()
         if standards:
             found, wrong = read_standards(standards)
@@ -289,6 +303,7 @@ class SettingsDialog(QDialog):
         self.settings.vision_weights = self.vision.text().strip()
         self.settings.llm_path = self.llm.text().strip()
         self.settings.device = self.device.currentData()
+        self.settings.head_folder = self.head.text().strip()
         self.settings.threshold_override = float(text) if text else None
         self.settings.auto_diagnose = self.auto.isChecked()
         self.settings.read_first = self.read_first.isChecked()

@@ -11,7 +11,9 @@ What OHIF, AI-result panels and anything that reads TID 1500 find in it (IHE AI 
   the decision sentence, every warning, why a case was not diagnosed, and the research-use notice;
 * six planar-ROI groups (TID 1410), one per ILO zone: the zone's outline as a closed SCOORD POLYLINE on the
   radiograph, its finding site (SNOMED CT upper / middle / lower zone of lung, with laterality), its area in mm²
-  when the pixel spacing is known and, when given, the model's zone evidence (``engine.ilo.zone_evidence``).
+  when the pixel spacing is known and, when given, the model's zone evidence (``engine.ilo.zone_evidence``);
+* with an ILO head's result (``result.ilo``), its suggested profusion, category and zones, and each zone's
+  probability and profusion, as the algorithm's coded findings (``engine.dicom_results.ilo_findings``).
 
 A case the head refused before it ran (outside its intended use: a lateral view, an adult for a paediatric head)
 gets the same report from ``not_diagnosed_report``: the finding "not diagnosed", the reasons, the algorithm and
@@ -46,6 +48,7 @@ from engine.notices import DISCLAIMER, MANUFACTURER, RESULT_SERIES
 if TYPE_CHECKING:
     import highdicom as hd
 
+    from engine.ilo.suggestion import IloSuggestion
     from engine.ilo.zone_evidence import ZoneEvidenceReport
     from engine.ilo.zones import LungZones
     from engine.result import DiagnosisResult
@@ -81,10 +84,16 @@ def measurement_report(reference: Dataset, result: DiagnosisResult, *, pixel_spa
     algorithm = sr_algorithm(result)
     groups: list = [_image_group(result, source, algorithm)]
     zones = result_zones(result)
+    suggestion = result.ilo if result.decision.diagnosed else None  # no AI findings for a case not diagnosed
     if zones is not None:  # the zones are the lungs' (no score); the model's zone evidence only with a verdict
         groups += _zone_groups(zones, source, algorithm, pixel_spacing,
-                               evidence if result.decision.diagnosed else None)
-    return _report(reference, result, groups)
+                               evidence if result.decision.diagnosed else None, suggestion)
+    sr = _report(reference, result, groups)
+    if suggestion is not None:
+        from engine.dicom_results.ilo_findings import ilo_scheme_identification
+
+        declare_scheme(sr, ilo_scheme_identification())
+    return sr
 
 
 def not_diagnosed_report(reference: Dataset, head: HeadIdentity, reasons: list[str]) -> hd.sr.ComprehensiveSR:
@@ -178,6 +187,12 @@ def _image_group(result: DiagnosisResult, source: dict[str, str],
         return hd.sr.Measurement(name=concept(code, meaning), value=round(float(value), 6), unit=probability,
                                  referenced_images=image)  # the group names the algorithm once
 
+    suggestion = result.ilo if decision.diagnosed else None
+    ai_findings, ai_texts = [], []
+    if suggestion is not None:
+        from engine.dicom_results.ilo_findings import image_evaluations, image_texts
+
+        ai_findings, ai_texts = image_evaluations(suggestion), image_texts(suggestion)
     # A held-back case has no score until the reader asks for one (the screen and triage show none either)
     scores = [number("PROB", f"Probability of {result.positive_label}", result.probability)] if decision.diagnosed \
         else []
@@ -188,7 +203,8 @@ def _image_group(result: DiagnosisResult, source: dict[str, str],
                                number("MTHRESH", "Model operating threshold", result.model_threshold)],
         qualitative_evaluations=[hd.sr.QualitativeEvaluation(finding, presence),
                                  hd.sr.QualitativeEvaluation(concept("DECISION", "Screening decision"),
-                                                             concept(*VERDICT_CODES[decision.verdict]))],
+                                                             concept(*VERDICT_CODES[decision.verdict])),
+                                 *ai_findings],
         source_images=[hd.sr.SourceImageForMeasurementGroup(**source)])
     texts = [("RESULT", "PneumoLLM result", result.label),
              ("DECTEXT", "Decision", decision.describe()),
@@ -198,13 +214,14 @@ def _image_group(result: DiagnosisResult, source: dict[str, str],
              *(("WARNING", "Warning", f"{flag.code}: {flag.message}") for flag in result.flags),
              ("MODEL", "Model", f"{ALGORITHM} {result.profile} head {result.model_id}"),
              *((("GRADE", "Suggested ILO grade (model)", result.suggested_grade),) if result.suggested_grade else ()),
+             *ai_texts,
              ("DISCLAIM", "Disclaimer", DISCLAIMER)]
     _add_texts(group, texts)
     return group
 
 
 def _zone_groups(zones: LungZones, source: dict[str, str], algorithm, pixel_spacing: tuple[float, float] | None,
-                 evidence: ZoneEvidenceReport | None) -> list:
+                 evidence: ZoneEvidenceReport | None, suggestion: IloSuggestion | None = None) -> list:
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
@@ -232,10 +249,16 @@ def _zone_groups(zones: LungZones, source: dict[str, str], algorithm, pixel_spac
             if measured.gradcam_mass is not None:
                 measurements.append(hd.sr.Measurement(name=concept("GCMASS", "Grad-CAM mass (model, not a reading)"),
                                                       value=round(measured.gradcam_mass, 6), unit=codes.UCUM.NoUnits))
+        evaluations = None
+        if suggestion is not None:
+            from engine.dicom_results.ilo_findings import zone_findings
+
+            ai_measurements, evaluations = zone_findings(suggestion, zone.name)
+            measurements += ai_measurements
         region = hd.sr.ImageRegion(graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=outlines[0],
                                    source_image=hd.sr.SourceImageForRegion(**source))
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"ILO zone: {ZONE_WORDS[zone.name]}"),
             referenced_region=region, finding_type=concept("ILOZONE", "ILO lung zone"), finding_sites=[site],
-            algorithm_id=algorithm, measurements=measurements or None))
+            algorithm_id=algorithm, measurements=measurements or None, qualitative_evaluations=evaluations))
     return groups

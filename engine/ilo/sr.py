@@ -7,8 +7,9 @@ categories, pleural sites, symbols) has no standard codes, so it uses the privat
 the SR's Coding Scheme Identification Sequence like ``99PNEUMOLLM`` (``engine.dicom_results.scheme``).
 
 The model's zone evidence, when given, goes in its own container titled as model evidence, apart from the
-reader's findings. Only a signed reading is written, with the reader's own report text when there is one.
-De-identified by default, like every export (``engine.export``).
+reader's findings; so does an ILO head's suggestion kept with the signed reading (``engine.ilo.suggestion``), in a
+container titled as the model's suggestion. Only a signed reading is written, with the reader's own report text
+when there is one. De-identified by default, like every export (``engine.export``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.dicom_results.scheme import coding_scheme_identification, declare_sc
 from engine.errors import UnsupportedImageError
 from engine.ilo.codes import DIFFUSE_SITES, PLAQUE_SITES, QUALITY_GRADES, QUALITY_REASONS, SHAPES, SYMBOLS, ZONE_WORDS
 from engine.ilo.form import IloReading, Sides, validate
+from engine.ilo.suggestion import IloSuggestion
 from engine.ilo.zone_evidence import ZoneEvidenceReport
 from engine.io import LoadedImage
 from engine.io.dicom_write import carry_deidentification, evidence_dataset, reference_dataset, write_dataset
@@ -37,9 +39,11 @@ REASON_CODES = {"overexposed": "OVEREXP", "underexposed": "UNDEREXP", "artifacts
 
 def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading, *,
                       evidence: ZoneEvidenceReport | None = None, report_text: str = "",
-                      identified: bool = False, not_diagnosed: str = "") -> Path:
+                      identified: bool = False, not_diagnosed: str = "",
+                      suggestion: IloSuggestion | None = None) -> Path:
     """Write ``reading`` (validated and signed) as a Comprehensive SR in a new series of the source's study.
-    ``not_diagnosed``: why the model gave no result (the reading is exported all the same)."""
+    ``not_diagnosed``: why the model gave no result (the reading is exported all the same); ``suggestion``: what an ILO
+    head suggested when the reading was signed (``StoredReading.model_suggestion``), written apart from the reading."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
@@ -129,6 +133,8 @@ def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading,
     elif not_diagnosed.strip():
         items.append(container("MODELEV", "Model zone evidence (not a reading)",
                                [text(concept("EVNOTE", "Nature of the evidence"), not_diagnosed)]))
+    if suggestion is not None:
+        items.append(_suggestion_container(suggestion, concept, coded, text))
     items.append(text(concept("DISCLAIM", "Disclaimer"), DISCLAIMER))
     root = hd.sr.ContainerContentItem(name=concept("ILOREAD", "ILO classification of a chest radiograph"),
                                       template_id=None)
@@ -164,6 +170,36 @@ def _evidence_container(evidence: ZoneEvidenceReport, concept):
         item.ContentSequence = hd.sr.ContentSequence(zone_items)
         items.append(item)
     container = hd.sr.ContainerContentItem(name=concept("MODELEV", "Model zone evidence (not a reading)"),
+                                           relationship_type=contains)
+    container.ContentSequence = hd.sr.ContentSequence(items)
+    return container
+
+
+def _suggestion_container(suggestion: IloSuggestion, concept, coded, text):
+    """The model's ILO suggestion (coded in the reading's vocabulary), titled as the model's, never the reader's."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    contains = hd.sr.RelationshipTypeValues.CONTAINS
+    items: list = [text(concept("EVNOTE", "Nature of the evidence"), suggestion.describe()),
+                   coded("MPROFUS", "Model's suggested profusion", concept(suggestion.profusion,
+                                                                          f"profusion {suggestion.profusion}")),
+                   coded("MCATEG", "Model's suggested major category", concept(f"CAT{suggestion.category}",
+                                                                              f"category {suggestion.category}")),
+                   *(coded("MZONE", "Model's suggested zone", concept(zone, ZONE_WORDS[zone]))
+                     for zone in suggestion.zones),
+                   text(concept("MSHAPE", "Model's suggested shape/size"),
+                        suggestion.shape or "not predicted by this head")]
+    for zone in ZONE_WORDS:
+        zone_items = [hd.sr.NumContentItem(name=concept("MZPROB", "Model probability of small opacities"),
+                                           value=round(suggestion.zone_probability[zone], 6),
+                                           unit=codes.UCUM.NoUnits, relationship_type=contains),
+                      coded("MZPROF", "Model's suggested zone profusion",
+                            concept(suggestion.zone_profusion[zone], f"profusion {suggestion.zone_profusion[zone]}"))]
+        item = hd.sr.ContainerContentItem(name=concept(zone, ZONE_WORDS[zone]), relationship_type=contains)
+        item.ContentSequence = hd.sr.ContentSequence(zone_items)
+        items.append(item)
+    container = hd.sr.ContainerContentItem(name=concept("MODELSUG", "Model suggestion (not a reading)"),
                                            relationship_type=contains)
     container.ContentSequence = hd.sr.ContentSequence(items)
     return container

@@ -11,7 +11,8 @@ Double reading (``engine.ilo.double_reading``): every version belongs to a reade
 a programme gives its readers); an amendment is a reader saving again over their *own* reading, while another
 reader's first save on the same image is that reader's own reading, version n + 1 of the image's history. Each
 version also keeps what the model suggested for the image when it was signed (its ordinal head's major category,
-and whether it flagged the image), for the reader-model agreement (``engine.ilo.agreement``).
+and whether it flagged the image), for the reader-model agreement (``engine.ilo.agreement``), and an ILO head's
+whole suggestion (``model_suggestion``: profusion, category, zones, per-zone profusion), kept apart from the reading.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import PneumoError
 from engine.ilo.form import IloReading, validate
@@ -47,6 +49,7 @@ ADDED_COLUMNS: dict[str, str] = {
     "reader_id": "TEXT NOT NULL DEFAULT ''",
     "model_category": "TEXT",  # the ordinal head's suggested major category "0".."3", NULL when none
     "model_flagged": "INTEGER",  # 1/0: the model flagged the image at its operating point; NULL: no result
+    "model_suggestion": "TEXT",  # JSON: an ILO head's suggestion when signed (engine.ilo.suggestion), NULL: none
 }
 COLUMNS = ("instance_key", "version", "reader", "saved_at", "amendment_reason", "reading", "report_text",
            *ADDED_COLUMNS)
@@ -66,6 +69,7 @@ class StoredReading:
     reader_id: str = ""  # the programme's id for the reader (e.g. a B reader number); "" when not given
     model_category: str | None = None  # what the model suggested when this version was signed (see above)
     model_flagged: bool | None = None
+    model_suggestion: dict[str, Any] | None = None  # an ILO head's suggestion (profusion, zones...), not the reading
 
     @property
     def reader_key(self) -> str:
@@ -108,8 +112,8 @@ class ReadingStore:
                               "data folder.", path=self.path) from None
 
     def save(self, key: str, reading: IloReading, *, amendment_reason: str = "", report_text: str = "",
-             reader_id: str = "", model_category: str | None = None, model_flagged: bool | None = None
-             ) -> StoredReading:
+             reader_id: str = "", model_category: str | None = None, model_flagged: bool | None = None,
+             model_suggestion: dict[str, Any] | None = None) -> StoredReading:
         """Save a signed, consistent reading (and the reader's report text) as the next version for ``key``; saving
         again over the same reader's reading is an amendment and needs a reason (another reader's is their own)."""
         validate(reading)
@@ -122,11 +126,13 @@ class ReadingStore:
                 raise PneumoError("You have already signed a reading of this image: give a reason to amend it.")
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             stored = StoredReading(key, latest + 1, reading.reader, now, amendment_reason.strip(), reading,
-                                   report_text.strip(), reader_id.strip(), model_category, model_flagged)
+                                   report_text.strip(), reader_id.strip(), model_category, model_flagged,
+                                   model_suggestion)
             db.execute(f"INSERT INTO readings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                        (key, stored.version, stored.reader, stored.saved_at, stored.amendment_reason,
                         json.dumps(reading.to_dict(), sort_keys=True), stored.report_text, stored.reader_id,
-                        model_category, None if model_flagged is None else int(model_flagged)))
+                        model_category, None if model_flagged is None else int(model_flagged),
+                        None if model_suggestion is None else json.dumps(model_suggestion, sort_keys=True)))
         return stored
 
     def latest(self, key: str) -> StoredReading | None:
@@ -139,7 +145,8 @@ class ReadingStore:
             rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM readings WHERE instance_key = ? ORDER BY version",
                               (key,)).fetchall()
         return [StoredReading(*row[:5], IloReading.from_dict(json.loads(row[5])), row[6], row[7], row[8],
-                              None if row[9] is None else bool(row[9])) for row in rows]
+                              None if row[9] is None else bool(row[9]),
+                              None if row[10] is None else json.loads(row[10])) for row in rows]
 
     def instance_keys(self) -> list[str]:
         with self._connect() as db:

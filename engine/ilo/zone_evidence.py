@@ -130,5 +130,5 @@ def evidence_for_result(diagnoser: Diagnoser, result: DiagnosisResult, *, with_g
         raise SegmentationError("The lungs were not found reliably (centred fallback crop) — no zones to measure.",
                                 path=result.image_path)
     zones = lung_zones(result.lung_mask)
-    cam = grad_cam(diagnoser, result) if with_gradcam else None
+    cam = grad_cam(diagnoser, result) if with_gradcam and diagnoser.grad_cam_available else None
     return zones, zone_evidence(zones, result.lung_crop, diagnoser.crop_probabilities, cam)

@@ -36,7 +36,9 @@ EXPECTED = {
                   ("Export the &NIOSH 2.8 form (PDF)…", [], False)],
     "&Model": [("&Diagnose", ["Ctrl+D"], False), ("&Cancel diagnosis", ["Esc"], False),
                ("&Show AI result (read first)", ["A"], False), "---", ("&Settings…", ["Ctrl+,"], False),
-               ("&Fine-tune a new head…", ["Ctrl+Shift+F"], False)],
+               ("&Fine-tune a new head…", ["Ctrl+Shift+F"], False), "---",  # viewer/head_choice.py
+               ("Use a &head folder…", [], False), ("Use the ILO &phantom head (SIMULATION)", [], False),
+               ("Use the &installed head", [], False)],
     "&Help": [("&About", ["F1"], False)],
 }
 

@@ -179,6 +179,7 @@ class PleuralGroup(QGroupBox):
         self.width = {side: QComboBox() for side in ("right", "left")}
         for side in ("right", "left"):
             self.extent[side].setRange(0, 3)
+            self.extent[side].setSpecialValueText("—")  # 0 is "no extent marked", shown blank, never a chosen 0
             self.extent[side].setToolTip("Extent along the chest wall: 1 up to 1/4, 2 up to 1/2, 3 over 1/2")
             self.width[side].addItems(["", "a", "b", "c"])
             self.width[side].setToolTip("Width of in-profile thickening: a 3-5 mm, b 5-10 mm, c over 10 mm")

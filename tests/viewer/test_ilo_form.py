@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSpinBox
 
 from engine.ilo.store import ReadingStore
 from engine.ilo.zone_evidence import ZoneEvidence, ZoneEvidenceReport
@@ -65,6 +66,8 @@ def test_an_untouched_form_answers_nothing_and_says_what_is_missing(qtbot, monke
     assert not form.parenchymal_yes.isChecked() and not form.parenchymal_no.isChecked()
     assert not form.pleural_yes.isChecked() and not form.pleural_no.isChecked()
     assert {form.quality.currentText(), form.profusion.currentText(), form.large.currentText()} == {"—"}
+    groups = [child for child in form.findChildren(QSpinBox) if child.toolTip().startswith("Extent")]
+    assert groups and {spin.text() for spin in groups} == {"—"}  # no extent looks chosen before the reader acts
     form.quality_comment.setText("x")  # the reader touches the form ...
     form.quality_comment.clear()
     for question in ("1 radiograph quality", "2A parenchymal abnormality", "3 pleural abnormality"):

@@ -35,7 +35,7 @@ from engine.paths import write_atomic
 from training.cross_validation import PreparedData
 from training.ilo_labels import truth_from_row
 from training.metrics import summarise_folds
-from training.study import paired_differences
+from training.study_variants import paired_differences
 
 PAPER_FILMS = 630  # the paper's data set size
 # The variants issue 28 item 4 names (the adapters ablation runs with --only "w/o adapters").
@@ -249,7 +249,7 @@ def ilo_command(args: argparse.Namespace) -> str:
 
 
 def chosen_variants(only: list[str] | None) -> list[str]:
-    from training.study import VARIANT_CONFIG
+    from training.study_variants import VARIANT_CONFIG
 
     if not only:
         return list(ILO_VARIANTS)
@@ -261,7 +261,7 @@ def chosen_variants(only: list[str] | None) -> list[str]:
 
 def run_ilo_study(args: argparse.Namespace) -> None:
     """``python -m training.study --data LABELS.csv``: draw, run each variant in its own process, write the doc."""
-    from training.study import ROOT, run_variant
+    from training.study_variants import ROOT, run_variant
 
     command = ilo_command(args)
     table = args.table or ROOT / DEFAULT_DOC

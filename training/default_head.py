@@ -5,7 +5,9 @@
 Embedded profile on ``../shared/data/kermany/train`` (5,216 paediatric radiographs; patient ids from file names)
 minus a patient-level hold-out (15 % of the patients) that no step of the training sees: patient-level
 cross-validation on the rest for the reported metrics, then the final model on all of the rest with a validation
-split inside it (checkpoint, operating threshold and temperature come from there). The head is then measured on
+split inside it (checkpoint, operating threshold and temperature come from there). That validation split is each
+class's latest-acquired patients (``training.kermany.acquisition_order``), apart from the training films by patient
+and by acquisition batch, as the later films a user sends are. The head is then measured on
 the hold-out (the paper's metrics, the operating points, consistency across resolutions and encodings) and on the
 adult JSRT / covid-v7 radiographs (outside its intended use). Writes the head, its t-SNE reference map, the
 measurements (``evaluation.json``) and ``MODEL_CARD.md``.
@@ -118,7 +120,10 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         f"{cv_cell('avg')} |",
         "",
         f"**Shipped model.** Trained on the training part except a patient-level validation split ({training['n_val']} "
-        f"images) for {training['epochs']} epochs (best epoch {training['best_epoch']}, {training['minutes']} min on a "
+        f"images: {training.get('validation_split', 'patients drawn at random, class-stratified')}; "
+        "`training.cross_validation.latest_split`, patient numbers as `training.kermany.acquisition_order` reads them; "
+        "the cross-validation folds choose their thresholds the same way) for "
+        f"{training['epochs']} epochs (best epoch {training['best_epoch']}, {training['minutes']} min on a "
         f"2-core CPU). Operating threshold {card.threshold:.4f} ({card.threshold_source}); calibration temperature "
         f"{card.temperature:.3f}. On its validation split: sensitivity {val['sensitivity']:.2f}, specificity "
         f"{val['specificity']:.2f}, AUC {val['auc']:.2f} (optimistic: the same split chose the threshold).",
@@ -199,7 +204,7 @@ def on_training_grid(folder: Path) -> None:
 def main() -> None:
     from training.config import CVConfig, FinetuneConfig
     from training.cross_validation import run_training
-    from training.kermany import holdout_split, kermany_rows, write_csv
+    from training.kermany import acquisition_order, holdout_split, kermany_rows, write_csv
     from training.progress_bar import TqdmCallback
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -222,7 +227,7 @@ def main() -> None:
     with TqdmCallback() as callback:
         report = run_training(train_csv, args.run, config, CVConfig(folds=args.folds, seed=args.seed),
                               resume=args.resume, callback=callback, data_note=STAND_IN_NOTE,
-                              intended_use=INTENDED_USE)
+                              intended_use=INTENDED_USE, val_order=acquisition_order)
     on_training_grid(Path(report["model"]))
     evaluation = evaluate_shipped(Path(report["model"]), holdout_csv, len({r[2] for r in holdout_rows}), args.seed,
                                   args.consistency)

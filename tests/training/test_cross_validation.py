@@ -157,3 +157,16 @@ def test_killed_run_resumes_from_its_last_epoch(run: Run, segmenter: LungSegment
     with pytest.raises(TrainingError, match="same settings"):
         run_training(synthetic_set, tmp_path / "killed", FinetuneConfig(**{**config.to_json(), "epochs": 3}),
                      CVConfig(folds=2, seed=3), segmenter=segmenter, resume=True)
+
+
+def test_a_known_acquisition_order_chooses_the_latest_patients_for_validation(
+        synthetic_set: Path, segmenter: LungSegmenter, tmp_path: Path) -> None:
+    # file names number the patients (normal_00 ... normal_11): the latest of each class validate
+    report = run_training(synthetic_set, tmp_path / "run", CONFIG, CVConfig(folds=1, seed=3), segmenter=segmenter,
+                          val_order=lambda patient: Path(patient).stem)
+    card = load_checkpoint(report["model"]).card
+    assert card.training["n_val"] == 6 and card.training["n_val_positive"] == 3  # 3 of 12 per class at 0.25
+    assert "latest-acquired" in card.training["validation_split"] and "latest-acquired" in card.threshold_source
+    with pytest.raises(TrainingError, match="same settings"):  # a resume may not change how validation is chosen
+        run_training(synthetic_set, tmp_path / "run", CONFIG, CVConfig(folds=1, seed=3), segmenter=segmenter,
+                     resume=True)

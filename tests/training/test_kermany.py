@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
-from training.kermany import CLASSES, acquisition_order, holdout_split, paper_scale_draw, patient_of
+from training.kermany import acquisition_order, paper_scale_draw, patient_of
 
 
 def test_patient_ids_from_file_names() -> None:
@@ -34,20 +32,3 @@ def test_acquisition_order_reads_series_and_patient_numbers() -> None:
     assert acquisition_order("csv:person1946") == acquisition_order(patient_of("person1946_bacteria_4874.jpeg"))
     assert acquisition_order("odd name") < acquisition_order("IM-0001")  # unknown: never the latest batch
 
-
-def test_later_batch_is_the_holdouts_films_at_or_after_the_validation_cutoff() -> None:
-    from training.cross_validation import latest_split
-    from training.later_batch import later_batch_rows
-
-    rows = [(Path(f"IM-{n:04d}-0001.jpeg"), "NORMAL", f"IM-{n:04d}") for n in range(1, 81)]
-    rows += [(Path(f"person{n}_bacteria_{n}.jpeg"), "PNEUMONIA", f"person{n}") for n in range(1, 161)]
-    later = later_batch_rows(rows, fraction=0.2, seed=0, val_fraction=0.25)
-    train, holdout = holdout_split(rows, fraction=0.2, seed=0)
-    labels = np.array([CLASSES.index(label) for _, label, _ in train])
-    groups = np.array([patient for _, _, patient in train])
-    fit, _val = latest_split(np.arange(len(train)), labels, groups, 0.25, acquisition_order)
-    assert later and set(later) <= set(holdout) and {label for _, label, _ in later} == set(CLASSES)
-    for label in CLASSES:  # later than every film the head trains on, and every later hold-out film is in it
-        newest_trained = max(acquisition_order(groups[i]) for i in fit if train[i][1] == label)
-        assert all(acquisition_order(p) > newest_trained for _, c, p in later if c == label)
-        assert {r for r in holdout if r[1] == label and acquisition_order(r[2]) > newest_trained} <= set(later)

@@ -43,3 +43,20 @@ def test_the_card_paragraph_is_replaced_and_stays_before_the_full_size_one(tmp_p
     assert text.count("**Later-batch test**") == 1 and "specificity 92.59" in text and "85.19" not in text
     assert text.index("**Later-batch test**") < text.index("**Full-size films**") < text.index("**Reproduce.**")
     assert "from NORMAL2-IM-1142 and person1467 on" in text and "27 normal, 99 pneumonia" in text
+
+
+def test_the_default_heads_card_has_the_later_batch_paragraph_and_says_when_no_cross_validation_ran(
+        tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from training.default_head import ROOT, write_model_card
+
+    folder = tmp_path / "head"
+    shutil.copytree(ROOT / "resources" / "default_head", folder)
+    evaluation = {**json.loads((folder / "evaluation.json").read_text()), "later_batch": block(92.59)}
+    write_model_card(folder, {"cross_validation": None}, evaluation, "python -m training.default_head --folds 1")
+    text = (folder / "MODEL_CARD.md").read_text()
+    assert "**Cross-validation** not run for this head (`--folds 1`)" in text and "| Sens | Spec |" not in text
+    assert text.count("**Later-batch test**") == 1 and "specificity 92.59" in text
+    assert text.index("**Later-batch test**") < text.index("**Full-size films**") < text.index("**Reproduce.**")

@@ -60,8 +60,9 @@ def later_batch_report(diagnoser: Diagnoser, rows: list[Row], *, seed: int = 0) 
     return {"n": report["n"], "n_positive": report["n_positive"], "threshold": report["threshold"],
             "metrics": report["metrics"], "out_of_domain": report["out_of_domain"],
             "seen_in_training": report["seen_in_training"], "per_class": dict(Counter(c for _, c, _ in rows)),
-            "patients": len({p for _, _, p in rows}),
-            "first_patient": first}
+            "patients": len({p for _, _, p in rows}), "first_patient": first,
+            # a head whose validation split was a random draw trained on other patients of these batches
+            "apart_by_batch": "latest-acquired" in str(diagnoser.card.training.get("validation_split", ""))}
 
 
 def card_paragraph(block: dict[str, Any]) -> str:
@@ -69,9 +70,11 @@ def card_paragraph(block: dict[str, Any]) -> str:
     m, ood = block["metrics"], block["out_of_domain"] or {}
     counts = ", ".join(f"{block['per_class'].get(label, 0)} {label.lower()}" for label in CLASSES)
     first = " and ".join(str(patient) for patient in block["first_patient"].values() if patient)
+    apart = ("apart from every training film by patient and by acquisition batch" if block.get("apart_by_batch") else
+             "apart from the training films by patient only: this head's validation split was a random draw, so it "
+             "trained on other patients of these batches")
     return (f"\n**Later-batch test** (`{COMMAND}`; the hold-out films of the patients numbered at or after the "
-            f"validation split's first, from {first} on, so apart from every training film by patient and by "
-            f"acquisition batch; {block['n']} radiographs, {counts}, "
+            f"validation split's first, from {first} on; {apart}; {block['n']} radiographs, {counts}, "
             f"{block['patients']} patients; at the shipped threshold {block['threshold']:.3f}): sensitivity "
             f"{m['sensitivity']:.2f}, specificity {m['specificity']:.2f}, accuracy {m['accuracy']:.2f}, AUC "
             f"{m['auc']:.2f}, AVG {m['avg']:.2f}; the out-of-domain check noted {ood.get('warned', '—')} and held "

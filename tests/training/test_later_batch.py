@@ -31,7 +31,7 @@ def block(specificity: float) -> dict:
     return {"n": 126, "n_positive": 99, "threshold": 0.62, "per_class": {"NORMAL": 27, "PNEUMONIA": 99},
             "patients": 78, "first_patient": {"NORMAL": "NORMAL2-IM-1142", "PNEUMONIA": "person1467"},
             "metrics": {"sensitivity": 98.0, "specificity": specificity, "accuracy": 95.2, "auc": 99.0, "avg": 94.3},
-            "out_of_domain": {"warned": 6, "far": 1}, "seen_in_training": 0}
+            "out_of_domain": {"warned": 6, "far": 1}, "seen_in_training": 0, "apart_by_batch": True}
 
 
 def test_the_card_paragraph_is_replaced_and_stays_before_the_full_size_one(tmp_path: Path) -> None:
@@ -43,6 +43,9 @@ def test_the_card_paragraph_is_replaced_and_stays_before_the_full_size_one(tmp_p
     assert text.count("**Later-batch test**") == 1 and "specificity 92.59" in text and "85.19" not in text
     assert text.index("**Later-batch test**") < text.index("**Full-size films**") < text.index("**Reproduce.**")
     assert "from NORMAL2-IM-1142 and person1467 on" in text and "27 normal, 99 pneumonia" in text
+    assert "by patient and by acquisition batch" in text
+    write_into_card(tmp_path, card_paragraph({**block(85.19), "apart_by_batch": False}))
+    assert "by patient only" in card.read_text()
 
 
 def test_the_default_heads_card_has_the_later_batch_paragraph_and_says_when_no_cross_validation_ran(

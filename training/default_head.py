@@ -124,8 +124,8 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         "",
         f"**Shipped model.** Trained on the training part except a patient-level validation split ({training['n_val']} "
         f"images: {training.get('validation_split', 'patients drawn at random, class-stratified')}; "
-        "`training.cross_validation.latest_split`, patient numbers as `training.kermany.acquisition_order` reads them; "
-        "the cross-validation folds choose their thresholds the same way) for "
+        "`training.cross_validation.latest_split`, patient numbers as `training.kermany.acquisition_order` reads them"
+        + ("; the cross-validation folds choose their thresholds the same way" if cv.get("folds") else "") + ") for "
         f"{training['epochs']} epochs (best epoch {training['best_epoch']}, {training['minutes']} min on a "
         f"2-core CPU). Operating threshold {card.threshold:.4f} ({card.threshold_source}); calibration temperature "
         f"{card.temperature:.3f}. On its validation split: sensitivity {val['sensitivity']:.2f}, specificity "

@@ -3,7 +3,9 @@
 For each fold the reported test part is never seen during training: the training part is split again
 (patient-level) into train and validation, and checkpoint selection, early stopping, the Youden threshold
 and the temperature all come from that inner validation split. (The public reference implementation
-selects its checkpoint on the split it reports; we do not.)
+selects its checkpoint on the split it reports; we do not.) With a ``val_order`` (patient id -> its place in the
+order the films were acquired) that inner split is each class's latest-acquired patients instead of a random
+draw, so the threshold and temperature are chosen on films apart from the training films by acquisition batch too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import platform
 import resource
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -59,6 +62,8 @@ from training.metrics import (
 
 log = logging.getLogger(__name__)
 REFERENCE_MAP_CASES = 2000  # enough for a readable map; placing a case then takes about a second
+# A patient id -> its place in acquisition order (later films compare larger), e.g. training.kermany's.
+ValidationOrder = Callable[[str], Any]
 
 
 @dataclass
@@ -144,6 +149,46 @@ def inner_split(indices: np.ndarray, labels: np.ndarray, groups: np.ndarray, val
     return indices[train], indices[val]
 
 
+def latest_split(indices: np.ndarray, labels: np.ndarray, groups: np.ndarray, val_fraction: float,
+                 order: ValidationOrder) -> tuple[np.ndarray, np.ndarray]:
+    """Train/validation split of ``indices`` whose validation part is, per class, the latest-acquired patients
+    (about ``val_fraction`` of that class's images): apart from the training part by patient and by acquisition
+    batch, as the next films a clinic sends will be. A patient taken for one class takes all their images."""
+    later: set[str] = set()
+    for label in np.unique(labels[indices]):
+        members = indices[labels[indices] == label]
+        images = Counter(groups[members].tolist())
+        if len(images) < 2:
+            raise TrainingError("Too few patients of one class for a validation split inside the training data — "
+                                "add images or use fewer folds.")
+        target, taken = val_fraction * len(members), 0
+        # the newest first; ties by id, so the split does not depend on file order
+        for patient in sorted(images, key=lambda p: (order(p), p), reverse=True)[:len(images) - 1]:
+            if taken >= target:
+                break
+            later.add(patient)
+            taken += images[patient]
+    is_val = np.isin(groups[indices], sorted(later))
+    train, val = indices[~is_val], indices[is_val]
+    if len(np.unique(labels[train])) < len(np.unique(labels[indices])):
+        raise TrainingError("The latest-acquired patients hold every image of one class — add earlier films or "
+                            "use a random validation split.")
+    return train, val
+
+
+def validation_split(indices: np.ndarray, labels: np.ndarray, groups: np.ndarray, val_fraction: float, seed: int,
+                     order: ValidationOrder | None) -> tuple[np.ndarray, np.ndarray]:
+    """The inner split: the latest-acquired patients when their order is known, else a random patient draw."""
+    if order is None:
+        return inner_split(indices, labels, groups, val_fraction, seed)
+    return latest_split(indices, labels, groups, val_fraction, order)
+
+
+def describe_validation(order: ValidationOrder | None) -> str:
+    return ("each class's latest-acquired patients (a later acquisition batch than the training films)"
+            if order is not None else "patients drawn at random, class-stratified")
+
+
 def peak_memory_mb() -> float:
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
@@ -174,7 +219,8 @@ def train_and_report(config: FinetuneConfig, data: PreparedData, train_idx: np.n
 
 def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedData, out_dir: Path, *,
                          resume: bool = False, callback: Callback | None = None,
-                         cancelled: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+                         cancelled: Callable[[], bool] = lambda: False,
+                         val_order: ValidationOrder | None = None) -> dict[str, Any]:
     """Per-fold test metrics (threshold and temperature from each fold's inner validation split)."""
     positive = data.positive
     per_fold, pooled_y, pooled_p = [], [], []
@@ -186,7 +232,8 @@ def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedDat
             record = json.loads(done_file.read_text())
         else:
             assert not set(data.groups[train_all]) & set(data.groups[test]), "patient leak between folds"
-            train, val = inner_split(train_all, data.strata, data.groups, config.val_fraction, cv.seed + fold)
+            train, val = validation_split(train_all, data.strata, data.groups, config.val_fraction, cv.seed + fold,
+                                          val_order)
             result, trainer = train_and_report(config, data, train, val, fold_dir, resume=resume,
                                                callback=callback, cancelled=cancelled, fold=fold, folds=cv.folds)
             logits, _, grade_logits = predict_outputs(result.model, data.crops[test], trainer.preprocess,
@@ -223,10 +270,11 @@ def run_cross_validation(config: FinetuneConfig, cv: CVConfig, data: PreparedDat
 def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path, *, resume: bool = False,
                       callback: Callback | None = None, cancelled: Callable[[], bool] = lambda: False,
                       cv_report: dict[str, Any] | None = None, data_note: str = "",
-                      reference_map: bool = True, intended_use: IntendedUse | None = None) -> Path:
+                      reference_map: bool = True, intended_use: IntendedUse | None = None,
+                      val_order: ValidationOrder | None = None) -> Path:
     """Train on all data (inner validation split), save the installable head to ``out_dir / 'model'``."""
     indices = np.arange(len(data.labels))
-    train, val = inner_split(indices, data.strata, data.groups, config.val_fraction, config.seed)
+    train, val = validation_split(indices, data.strata, data.groups, config.val_fraction, config.seed, val_order)
     result, trainer = train_and_report(config, data, train, val, out_dir / "final", resume=resume,
                                        callback=callback, cancelled=cancelled, fold=None, folds=0)
     model = result.model
@@ -240,14 +288,15 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
         grades=tuple(data.dataset.classes) if data.grades is not None else (),
         positive_index=positive, threshold=result.threshold, temperature=result.temperature,
         fingerprints=frozen_fingerprints(model), variant=config.variant, baseline=config.baseline,
-        threshold_source=f"{describe_rule(config.operating_point)} on the validation split inside the training data",
+        threshold_source=f"{describe_rule(config.operating_point)} on the validation split inside the training data"
+                         + (" (its latest-acquired patients)" if val_order is not None else ""),
         operating_points=operating_point_table(result.val_positive, result.val_probability, OPERATING_RULES,
                                                seed=config.seed),
         intended_use=intended_use or derive_intended_use(data.dataset),
         parameters={"total": total, "trainable": trainable},
         training={**data.dataset.summary(), "note": data_note, "epochs": config.epochs,
                   "best_epoch": result.best_epoch, "n_train": int(len(train)), "n_val": int(len(val)),
-                  "n_val_positive": int(result.val_positive.sum()),
+                  "n_val_positive": int(result.val_positive.sum()), "validation_split": describe_validation(val_order),
                   "config": config.to_json(), "minutes": round(result.seconds / 60, 1),
                   "image_hashes": TRAINING_HASHES,
                   "augmentations": ({"preset": config.augment_preset, **PRESETS[config.augment_preset].describe()}
@@ -279,16 +328,18 @@ def train_final_model(config: FinetuneConfig, data: PreparedData, out_dir: Path,
 def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig, cv: CVConfig, *,
                  resume: bool = False, callback: Callback | None = None, cancelled: Callable[[], bool] = lambda: False,
                  segmenter: LungSegmenter | None = None, data_note: str = "",
-                 intended_use: IntendedUse | None = None) -> dict[str, Any]:
+                 intended_use: IntendedUse | None = None, val_order: ValidationOrder | None = None) -> dict[str, Any]:
     """What ``pneumollm train`` and the wizard run: cross-validation (folds > 1), then the final model.
 
     ``intended_use``: what the head is for, when the caller knows better than the data's tags (else derived).
+    ``val_order``: where each patient stands in acquisition order, when the caller knows (``latest_split``).
     """
     out_dir = Path(out_dir)
     run_file = out_dir / "run.json"
     if resume and run_file.exists():
         previous = json.loads(run_file.read_text())
-        if previous.get("config") != config.to_json() or previous.get("cv") != cv.__dict__:
+        if (previous.get("config") != config.to_json() or previous.get("cv") != cv.__dict__
+                or previous.get("validation", describe_validation(None)) != describe_validation(val_order)):
             raise TrainingError("--resume needs the same settings as the interrupted run (see run.json).")
     elif not resume and ((out_dir / "folds").exists() or (out_dir / "final").exists()):
         raise TrainingError(f"{out_dir} already holds a run — choose another --out or add --resume.")
@@ -297,13 +348,15 @@ def run_training(source: str | Path, out_dir: str | Path, config: FinetuneConfig
                             segmenter=segmenter, callback=callback, cancelled=cancelled)
     if is_main_process():
         write_atomic(run_file, json.dumps({"config": config.to_json(), "cv": cv.__dict__, "source": str(source),
+                                           "validation": describe_validation(val_order),
                                            "data": data.dataset.summary()}, indent=2).encode())
     cv_report = None
     if cv.folds > 1:
         cv_report = run_cross_validation(config, cv, data, out_dir, resume=resume, callback=callback,
-                                         cancelled=cancelled)
+                                         cancelled=cancelled, val_order=val_order)
     model_dir = train_final_model(config, data, out_dir, resume=resume, callback=callback, cancelled=cancelled,
-                                  cv_report=cv_report, data_note=data_note, intended_use=intended_use)
+                                  cv_report=cv_report, data_note=data_note, intended_use=intended_use,
+                                  val_order=val_order)
     report = {"ok": True, "error": None, "model": str(model_dir), "data": data.dataset.summary(),
               "skipped": [{"path": str(p), "reason": r} for p, r in data.dataset.skipped],
               "fallback_crops": int(data.fallback.sum()), "variant": config.variant,

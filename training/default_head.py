@@ -5,7 +5,9 @@
 Embedded profile on ``../shared/data/kermany/train`` (5,216 paediatric radiographs; patient ids from file names)
 minus a patient-level hold-out (15 % of the patients) that no step of the training sees: patient-level
 cross-validation on the rest for the reported metrics, then the final model on all of the rest with a validation
-split inside it (checkpoint, operating threshold and temperature come from there). The head is then measured on
+split inside it (checkpoint, operating threshold and temperature come from there). That validation split is each
+class's latest-acquired patients (``training.kermany.acquisition_order``), apart from the training films by patient
+and by acquisition batch, as the later films a user sends are. The head is then measured on
 the hold-out (the paper's metrics, the operating points, consistency across resolutions and encodings) and on the
 adult JSRT / covid-v7 radiographs (outside its intended use). Writes the head, its t-SNE reference map, the
 measurements (``evaluation.json``) and ``MODEL_CARD.md``.
@@ -29,6 +31,8 @@ from engine.paths import write_atomic
 from training.augment import PRESETS
 from training.full_size import FULL_SIZE_FILMS, card_paragraph, full_size_report
 from training.kermany import COPY_QUALITY, COPY_SIDE
+from training.later_batch import card_paragraph as later_batch_paragraph
+from training.later_batch import later_batch_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -109,16 +113,20 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         f"chosen in `docs/augmentation_study.md`): "
         f"{'; '.join(PRESETS[training['augmentations']['preset']].active())}.",
         "",
-        f"**Cross-validation** ({len(cv.get('folds', []))}-fold, patient-level, on the training part; threshold and "
-        "temperature chosen inside each training fold; mean ± std, percent):",
-        "",
-        "| Sens | Spec | Acc | AUC | AVG |",
-        "|---|---|---|---|---|",
-        f"| {cv_cell('sensitivity')} | {cv_cell('specificity')} | {cv_cell('accuracy')} | {cv_cell('auc')} | "
-        f"{cv_cell('avg')} |",
+        *([f"**Cross-validation** ({len(cv['folds'])}-fold, patient-level, on the training part; threshold and "
+           "temperature chosen inside each training fold; mean ± std, percent):",
+           "",
+           "| Sens | Spec | Acc | AUC | AVG |",
+           "|---|---|---|---|---|",
+           f"| {cv_cell('sensitivity')} | {cv_cell('specificity')} | {cv_cell('accuracy')} | {cv_cell('auc')} | "
+           f"{cv_cell('avg')} |"] if cv.get("folds") else
+          ["**Cross-validation** not run for this head (`--folds 1`): the independent tests below are its measures."]),
         "",
         f"**Shipped model.** Trained on the training part except a patient-level validation split ({training['n_val']} "
-        f"images) for {training['epochs']} epochs (best epoch {training['best_epoch']}, {training['minutes']} min on a "
+        f"images: {training.get('validation_split', 'patients drawn at random, class-stratified')}; "
+        "`training.cross_validation.latest_split`, patient numbers as `training.kermany.acquisition_order` reads them"
+        + ("; the cross-validation folds choose their thresholds the same way" if cv.get("folds") else "") + ") for "
+        f"{training['epochs']} epochs (best epoch {training['best_epoch']}, {training['minutes']} min on a "
         f"2-core CPU). Operating threshold {card.threshold:.4f} ({card.threshold_source}); calibration temperature "
         f"{card.temperature:.3f}. On its validation split: sensitivity {val['sensitivity']:.2f}, specificity "
         f"{val['specificity']:.2f}, AUC {val['auc']:.2f} (optimistic: the same split chose the threshold).",
@@ -160,6 +168,9 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
         "for any clinical use.",
         "",
     ]
+    if "later_batch" in evaluation:  # before the full-size paragraph, which goes in before the limits below
+        lines.insert(lines.index(f"**Reproduce.** `{command}` (measurements in `evaluation.json` beside the head).")
+                     , later_batch_paragraph(evaluation["later_batch"]).strip("\n") + "\n")
     if "full_size" in evaluation:
         lines.insert(lines.index("**Limits.** Children's radiographs from one centre; adult occupational-health films "
                                  "differ. Not validated for any clinical use.") - 2,
@@ -169,7 +180,7 @@ def write_model_card(folder: Path, report: dict[str, Any], evaluation: dict[str,
 
 
 def evaluate_shipped(folder: Path, holdout_csv: Path, holdout_patients: int, seed: int,
-                     consistency_images: int) -> dict[str, Any]:
+                     consistency_images: int, later_rows: list[tuple[Path, str, str]] | None = None) -> dict[str, Any]:
     from engine.diagnoser import Diagnoser
     from training.evaluate import evaluate_head
     from training.external import external_paths, external_report
@@ -183,6 +194,8 @@ def evaluate_shipped(folder: Path, holdout_csv: Path, holdout_patients: int, see
     external = external_report(diagnoser, external_paths(SHARED), consistency_images=consistency_images // 2,
                                seed=seed)
     evaluation = {"holdout": holdout, "holdout_patients": holdout_patients, "holdout_at": at, "external": external}
+    if later_rows:
+        evaluation["later_batch"] = later_batch_report(diagnoser, later_rows, seed=seed)
     if FULL_SIZE_FILMS.is_dir():
         evaluation["full_size"] = full_size_report(diagnoser, FULL_SIZE_FILMS)
     return evaluation
@@ -199,7 +212,8 @@ def on_training_grid(folder: Path) -> None:
 def main() -> None:
     from training.config import CVConfig, FinetuneConfig
     from training.cross_validation import run_training
-    from training.kermany import holdout_split, kermany_rows, write_csv
+    from training.kermany import acquisition_order, holdout_split, kermany_rows, write_csv
+    from training.later_batch import later_batch_rows
     from training.progress_bar import TqdmCallback
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -215,17 +229,19 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.run.mkdir(parents=True, exist_ok=True)
-    train_rows, holdout_rows = holdout_split(kermany_rows(args.data), fraction=HOLDOUT_FRACTION, seed=args.seed)
+    rows = kermany_rows(args.data)
+    train_rows, holdout_rows = holdout_split(rows, fraction=HOLDOUT_FRACTION, seed=args.seed)
     train_csv = write_csv(train_rows, args.run / "kermany_train.csv")
     holdout_csv = write_csv(holdout_rows, args.run / "kermany_holdout.csv")
     config = FinetuneConfig(epochs=args.epochs, seed=args.seed, operating_point=args.operating_point)
     with TqdmCallback() as callback:
         report = run_training(train_csv, args.run, config, CVConfig(folds=args.folds, seed=args.seed),
                               resume=args.resume, callback=callback, data_note=STAND_IN_NOTE,
-                              intended_use=INTENDED_USE)
+                              intended_use=INTENDED_USE, val_order=acquisition_order)
     on_training_grid(Path(report["model"]))
+    later = later_batch_rows(rows, fraction=HOLDOUT_FRACTION, seed=args.seed, val_fraction=config.val_fraction)
     evaluation = evaluate_shipped(Path(report["model"]), holdout_csv, len({r[2] for r in holdout_rows}), args.seed,
-                                  args.consistency)
+                                  args.consistency, later)
     staging = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(report["model"], staging)

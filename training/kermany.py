@@ -2,7 +2,11 @@
 paper-scale draw (630 radiographs: 401 abnormal, 229 normal, as the paper's pneumoconiosis set).
 
 File names carry the patient: ``person1000_bacteria_2931.jpeg`` -> person1000, ``IM-0115-0001.jpeg`` ->
-IM-0115, ``NORMAL2-IM-0383-0001.jpeg`` -> NORMAL2-IM-0383.
+IM-0115, ``NORMAL2-IM-0383-0001.jpeg`` -> NORMAL2-IM-0383 — and where the patient stands in acquisition order
+(``acquisition_order``): the set numbers its patients as they were collected, in series (the normals' ``IM-``
+series, then ``NORMAL2-IM-``; one ``person`` series for the pneumonias). Its later films — the validation and
+full-size films of ``kermany/fullres-dev``, NORMAL2-IM-14xx and person19xx — carry numbers past every training
+film, so the latest-numbered training patients are the nearest stand-in for a later acquisition batch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,21 @@ def patient_of(name: str) -> str:
         if match:
             return match.group(1)
     return Path(name).stem  # unknown pattern: its own patient
+
+
+_SERIES = (re.compile(r"^(?:NORMAL(\d+)-)?IM-(\d+)$"), re.compile(r"^person()(\d+)$"))
+
+
+def acquisition_order(patient: str) -> tuple[int, int]:
+    """(series, patient number) of a Kermany patient id (as ``patient_of`` gives it, or a training CSV's
+    ``csv:``-prefixed id): later-acquired patients compare larger. Unknown names come first, so they are never
+    taken for the latest batch."""
+    name = patient.removeprefix("csv:")
+    for pattern in _SERIES:
+        match = pattern.match(name)
+        if match:
+            return int(match.group(1) or 1), int(match.group(2))
+    return 0, -1
 
 
 def kermany_rows(root: Path) -> list[tuple[Path, str, str]]:

@@ -18,7 +18,7 @@ from engine.segment import LungSegmenter
 from tests.training.conftest import write_synthetic_set
 from training.cache import RegionCache
 from training.config import CVConfig, FinetuneConfig
-from training.cross_validation import inner_split, patient_folds, run_training
+from training.cross_validation import inner_split, latest_split, patient_folds, run_training
 from training.data import load_labelled
 from training.finetune import TrainingEvent
 
@@ -33,6 +33,29 @@ def test_patient_folds_never_share_patients() -> None:
         inner_train, val = inner_split(train, labels, groups, 0.2, seed=1)
         assert not set(groups[inner_train]) & set(groups[val])
         assert set(inner_train) | set(val) == set(train)
+
+
+def test_latest_split_validates_on_each_classs_latest_patients() -> None:
+    # patient number = acquisition order; class 0 patients 0-19, class 1 patients 100-139, two images each
+    groups = np.array([f"p{n}" for n in [*range(20), *range(100, 140)] for _ in range(2)])
+    labels = np.array([0] * 40 + [1] * 80)
+    indices = np.random.default_rng(0).permutation(len(labels))  # file order must not matter
+    train, val = latest_split(indices, labels, groups, 0.25, order=lambda p: int(p[1:]))
+    number = np.array([int(g[1:]) for g in groups])
+    assert set(train) | set(val) == set(indices) and not set(groups[train]) & set(groups[val])
+    for label in (0, 1):
+        val_numbers, train_numbers = number[val][labels[val] == label], number[train][labels[train] == label]
+        assert val_numbers.min() > train_numbers.max()  # a later batch than every training film of its class
+        assert abs(len(val_numbers) - 0.25 * (labels == label).sum()) <= 2
+    assert (number[val] == 19).any() and (number[val] == 139).any() and not (number[val] == 14).any()
+
+
+def test_latest_split_keeps_every_class_in_training() -> None:
+    groups, labels = np.array(["a", "b", "c", "d"]), np.array([0, 0, 1, 1])
+    train, val = latest_split(np.arange(4), labels, groups, 0.9, order=lambda p: p)
+    assert set(labels[train]) == {0, 1} and set(groups[val]) == {"b", "d"}
+    with pytest.raises(TrainingError):
+        latest_split(np.arange(3), np.array([0, 0, 1]), np.array(["a", "b", "c"]), 0.2, order=lambda p: p)
 
 
 def test_crops_are_cached_and_reused(synthetic_set: Path, segmenter: LungSegmenter, tmp_path: Path) -> None:
@@ -134,3 +157,16 @@ def test_killed_run_resumes_from_its_last_epoch(run: Run, segmenter: LungSegment
     with pytest.raises(TrainingError, match="same settings"):
         run_training(synthetic_set, tmp_path / "killed", FinetuneConfig(**{**config.to_json(), "epochs": 3}),
                      CVConfig(folds=2, seed=3), segmenter=segmenter, resume=True)
+
+
+def test_a_known_acquisition_order_chooses_the_latest_patients_for_validation(
+        synthetic_set: Path, segmenter: LungSegmenter, tmp_path: Path) -> None:
+    # file names number the patients (normal_00 ... normal_11): the latest of each class validate
+    report = run_training(synthetic_set, tmp_path / "run", CONFIG, CVConfig(folds=1, seed=3), segmenter=segmenter,
+                          val_order=lambda patient: Path(patient).stem)
+    card = load_checkpoint(report["model"]).card
+    assert card.training["n_val"] == 6 and card.training["n_val_positive"] == 3  # 3 of 12 per class at 0.25
+    assert "latest-acquired" in card.training["validation_split"] and "latest-acquired" in card.threshold_source
+    with pytest.raises(TrainingError, match="same settings"):  # a resume may not change how validation is chosen
+        run_training(synthetic_set, tmp_path / "run", CONFIG, CVConfig(folds=1, seed=3), segmenter=segmenter,
+                     resume=True)

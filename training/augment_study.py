@@ -22,7 +22,6 @@ from engine.paths import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-HOLDOUT_FRACTION = 0.15  # the same patient-level hold-out as training.default_head
 
 
 def draw(rows: list[tuple[Path, str, str]], seed: int, abnormal: int = 401, normal: int = 229
@@ -89,7 +88,7 @@ def table(results: list[dict[str, Any]], command: str) -> str:
 
 
 def main() -> None:
-    from training.kermany import holdout_split, kermany_rows, write_csv
+    from training.kermany import HOLDOUT_FRACTION, holdout_split, kermany_rows, write_csv
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)

@@ -30,7 +30,7 @@ from engine.model.head_card import IntendedUse, load_head_card
 from engine.paths import write_atomic
 from training.augment import PRESETS
 from training.full_size import FULL_SIZE_FILMS, card_paragraph, full_size_report
-from training.kermany import COPY_QUALITY, COPY_SIDE
+from training.kermany import COPY_QUALITY, COPY_SIDE, HOLDOUT_FRACTION
 from training.later_batch import card_paragraph as later_batch_paragraph
 from training.later_batch import later_batch_report
 
@@ -43,7 +43,6 @@ STAND_IN_NOTE = ("Trained on paediatric pneumonia vs normal chest radiographs (K
 INTENDED_USE = IntendedUse(population="paediatric", age_years=(1.0, 5.0), views=("PA", "AP"),
                            modalities=("CR", "DX"),
                            description="paediatric (1–5 years) frontal chest radiographs, as its Kermany training set")
-HOLDOUT_FRACTION = 0.15
 
 
 def pct(value: float | None) -> str:

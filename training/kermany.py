@@ -20,6 +20,7 @@ from engine.paths import write_atomic
 
 _PATIENT = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL\d+-)?IM-\d+)-"))
 CLASSES = ("NORMAL", "PNEUMONIA")
+HOLDOUT_FRACTION = 0.15  # the share of patients the shipped head's hold-out takes (training.default_head)
 
 
 def patient_of(name: str) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 from engine.paths import write_atomic
 from training.config import FinetuneConfig
 from training.cross_validation import latest_split
-from training.kermany import CLASSES, acquisition_order, holdout_split, kermany_rows, write_csv
+from training.kermany import CLASSES, HOLDOUT_FRACTION, acquisition_order, holdout_split, kermany_rows, write_csv
 
 if TYPE_CHECKING:
     from engine.diagnoser import Diagnoser
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 Row = tuple[Path, str, str]
 CARD_BLOCK = re.compile(r"\n\*\*Later-batch test\*\*.*?(?=\n\*\*|\Z)", re.S)
 COMMAND = "python -m training.later_batch --write"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
 
 
 def later_batch_rows(rows: list[Row], *, fraction: float, seed: int, val_fraction: float) -> list[Row]:
@@ -94,8 +96,6 @@ def write_into_card(folder: Path, paragraph: str) -> None:
 
 
 def main() -> None:
-    from training.default_head import HOLDOUT_FRACTION, ROOT, SHARED
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED / "kermany" / "train")
     parser.add_argument("--seed", type=int, default=0, help="training.default_head's --seed")

@@ -27,6 +27,21 @@ def _class_counts(labels: list[str]) -> str:
     return ", ".join(f"{n}× {label}" for label, n in counts.items())
 
 
+LEGEND_CORNERS = {"upper right": (1.0, 1.0), "upper left": (0.0, 1.0), "lower right": (1.0, 0.0),
+                  "lower left": (0.0, 0.0)}
+
+
+def legend_corner(coords: np.ndarray, point: np.ndarray | None) -> str:
+    """The upper right corner unless the case lies in that quarter of the map; then the corner farthest from it."""
+    if point is None or not len(coords):
+        return "upper right"
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    where = (np.asarray(point, dtype=float) - low) / np.maximum(high - low, 1e-9)
+    if not (where[0] > 0.5 and where[1] > 0.5):
+        return "upper right"
+    return max(LEGEND_CORNERS, key=lambda name: float(np.hypot(*(np.subtract(LEGEND_CORNERS[name], where)))))
+
+
 def draw_map(figure: Figure, coords: np.ndarray, classes: np.ndarray, labels: tuple[str, ...],
              point: np.ndarray | None, nearest: np.ndarray | None) -> None:
     """Reference cases (``coords``, ``classes`` indexing ``labels``) coloured by class, the case's nearest
@@ -44,8 +59,9 @@ def draw_map(figure: Figure, coords: np.ndarray, classes: np.ndarray, labels: tu
     if point is not None:
         ax.scatter([point[0]], [point[1]], marker="*", s=320, color=CASE_COLOUR, edgecolor="black",
                    linewidth=1.2, label="this case", zorder=5)
-    # A fixed corner: "best" searches every position against every point, ~0.1 s of text layout per draw.
-    legend = ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
+    # A corner away from the case ("best" searches every position against every point, ~0.1 s of text layout
+    # per draw): a legend over the star would hide the one point the reader looks for.
+    legend = ax.legend(loc=legend_corner(coords, point), fontsize=7, framealpha=0.85)
     for handle in legend.legend_handles:
         if hasattr(handle, "set_sizes"):
             handle.set_sizes([30])

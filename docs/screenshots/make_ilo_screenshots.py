@@ -18,15 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
-DICOM = ROOT.parent / "shared" / "data" / "dicom"
+from shooting import DICOM, HERE, wait
 
 
 def main() -> None:
@@ -40,21 +35,12 @@ def main() -> None:
 
 
 def shoot(image: Path, out: Path) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication, QScrollArea
 
     from viewer.main_window import MainWindow
     from viewer.settings import ViewerSettings
 
     app = QApplication.instance() or QApplication([])
-
-    def wait(condition, seconds: float) -> None:
-        loop = QEventLoop()
-        timer = QTimer()
-        timer.timeout.connect(lambda: loop.quit() if condition() else None)
-        timer.start(100)
-        QTimer.singleShot(int(seconds * 1000), loop.quit)
-        loop.exec()
 
     def no_model(_settings, _progress):
         raise SystemExit("the ILO screenshots run no model")

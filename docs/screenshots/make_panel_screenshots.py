@@ -16,19 +16,13 @@ so the case is held back. Read-first mode is on (the default). Writes next to th
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
-DICOM = ROOT.parent / "shared" / "data" / "dicom"
+from shooting import DICOM, HERE, wait
 
 
 def main() -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from engine.diagnoser import Diagnoser
@@ -44,14 +38,6 @@ def main() -> None:
 
     def factory(settings, progress):
         return Diagnoser(args.head, progress=progress)
-
-    def wait(condition, seconds: float) -> None:
-        loop = QEventLoop()
-        timer = QTimer()
-        timer.timeout.connect(lambda: loop.quit() if condition() else None)
-        timer.start(100)
-        QTimer.singleShot(int(seconds * 1000), loop.quit)
-        loop.exec()
 
     def save(name: str) -> None:
         wait(lambda: False, 1.0)  # plots are drawn off the GUI thread

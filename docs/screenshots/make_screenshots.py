@@ -16,22 +16,16 @@ segmenter, and the real DICOMs in ../shared/data/dicom. Writes next to this scri
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
-DICOM = ROOT.parent / "shared" / "data" / "dicom"
+from shooting import DICOM, HERE, ROOT, wait
+
 SAMPLES = ROOT.parent / "shared" / "data" / "samples"
 
 
 def main() -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from engine.diagnoser import Diagnoser
@@ -48,14 +42,6 @@ def main() -> None:
 
     def factory(settings, progress):
         return Diagnoser(args.head, progress=progress)
-
-    def wait(condition, seconds: float) -> None:
-        loop = QEventLoop()
-        timer = QTimer()
-        timer.timeout.connect(lambda: loop.quit() if condition() else None)
-        timer.start(100)
-        QTimer.singleShot(int(seconds * 1000), loop.quit)
-        loop.exec()
 
     window = MainWindow(settings=ViewerSettings(), diagnoser_factory=factory, preload_model=False)
     window.resize(1600, 1000)

@@ -166,13 +166,8 @@ def _evidence_container(evidence: ZoneEvidenceReport, concept):
             zone_items.append(hd.sr.NumContentItem(name=concept("GCMASS", "Grad-CAM mass"),
                                                    value=round(zone.gradcam_mass, 6), unit=codes.UCUM.NoUnits,
                                                    relationship_type=contains))
-        item = hd.sr.ContainerContentItem(name=concept(zone.name, ZONE_WORDS[zone.name]), relationship_type=contains)
-        item.ContentSequence = hd.sr.ContentSequence(zone_items)
-        items.append(item)
-    container = hd.sr.ContainerContentItem(name=concept("MODELEV", "Model zone evidence (not a reading)"),
-                                           relationship_type=contains)
-    container.ContentSequence = hd.sr.ContentSequence(items)
-    return container
+        items.append(_container(concept(zone.name, ZONE_WORDS[zone.name]), zone_items))
+    return _container(concept("MODELEV", "Model zone evidence (not a reading)"), items)
 
 
 def _suggestion_container(suggestion: IloSuggestion, concept, coded, text):
@@ -196,10 +191,14 @@ def _suggestion_container(suggestion: IloSuggestion, concept, coded, text):
                                            unit=codes.UCUM.NoUnits, relationship_type=contains),
                       coded("MZPROF", "Model's suggested zone profusion",
                             concept(suggestion.zone_profusion[zone], f"profusion {suggestion.zone_profusion[zone]}"))]
-        item = hd.sr.ContainerContentItem(name=concept(zone, ZONE_WORDS[zone]), relationship_type=contains)
-        item.ContentSequence = hd.sr.ContentSequence(zone_items)
-        items.append(item)
-    container = hd.sr.ContainerContentItem(name=concept("MODELSUG", "Model suggestion (not a reading)"),
-                                           relationship_type=contains)
+        items.append(_container(concept(zone, ZONE_WORDS[zone]), zone_items))
+    return _container(concept("MODELSUG", "Model suggestion (not a reading)"), items)
+
+
+def _container(name, items: list):
+    """A CONTAINS container named ``name`` holding ``items``."""
+    import highdicom as hd
+
+    container = hd.sr.ContainerContentItem(name=name, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
     container.ContentSequence = hd.sr.ContentSequence(items)
     return container

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 from matplotlib.axes import Axes
@@ -369,14 +370,19 @@ def tiny_split_head(folder: Path, n_val: int, positives: int | None) -> Path:
     return head
 
 
-def test_validation_figures_carry_their_n_and_a_tiny_split_is_not_trusted(qtbot, tmp_path: Path) -> None:
-    """Issue 17: '100 %' validation metrics from a tiny split, without n."""
+def wizard_with_a_tiny_split(qtbot, tmp_path: Path) -> tuple[FinetuneWizard, Any, dict[str, str]]:
+    """A wizard whose report is a head validated on 6 images (3 abnormal), at its evaluate page."""
     wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
                             config_factory=tiny_config, output_root=tmp_path / "runs")
     qtbot.addWidget(wizard)
-    page = wizard.evaluate_page
     report = {"model": str(tiny_split_head(tmp_path / "tiny", 6, 3))}
     wizard.state.report = report
+    return wizard, wizard.evaluate_page, report
+
+
+def test_validation_figures_carry_their_n_and_a_tiny_split_is_not_trusted(qtbot, tmp_path: Path) -> None:
+    """Issue 17: '100 %' validation metrics from a tiny split, without n."""
+    wizard, page, report = wizard_with_a_tiny_split(qtbot, tmp_path)
     page._fill(report)
     header = page.table.verticalHeaderItem(0).text()
     assert "n=6: 3 abnormal, 3 normal" in header and "too few to be reliable" in header
@@ -442,12 +448,7 @@ def test_install_is_offered_again_after_a_roll_back(qtbot, tmp_path: Path) -> No
 
 def test_evaluate_table_is_whole_at_the_wizards_default_size(qtbot, tmp_path: Path) -> None:
     """Issue 25: the table was a clipped sliver (long row names, the sideways scroll bar over the rows)."""
-    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
-                            config_factory=tiny_config, output_root=tmp_path / "runs")
-    qtbot.addWidget(wizard)
-    page = wizard.evaluate_page
-    report = {"model": str(tiny_split_head(tmp_path / "tiny", 6, 3))}
-    wizard.state.report = report
+    wizard, page, report = wizard_with_a_tiny_split(qtbot, tmp_path)
     page.initializePage = lambda: None  # no evaluation of an installed head: the rows are set here
     wizard.setStartId(FinetuneWizard.EVALUATE)
     wizard.show()

@@ -60,11 +60,8 @@ def load(session: ModelSession, *, progress: Progress, cancelled: Cancelled) -> 
 
 def read(session: ModelSession, image: LoadedImage | str | Path, *, progress: Progress, cancelled: Cancelled,
          allow_flagged: bool = False, saliency: bool = True) -> None:
-    """``engine.reading.read_case`` with each event handed to ``progress``; a path is decoded here."""
-    if not isinstance(image, LoadedImage):
-        from engine.io import load_image
-
-        image = load_image(image)
+    """``engine.reading.read_case`` with each event handed to ``progress``; a path is decoded by the Diagnoser,
+    once, at the resolution the model needs (the screen has its own full decode)."""
     for event in read_case(session, image, allow_flagged=allow_flagged, saliency=saliency):
         if cancelled():
             return

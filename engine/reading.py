@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -107,10 +108,11 @@ class ModelSession:
             return self._diagnoser
 
 
-def read_case(session: ModelSession, image: LoadedImage, *, allow_flagged: bool = False,
+def read_case(session: ModelSession, image: LoadedImage | str | Path, *, allow_flagged: bool = False,
               saliency: bool = True) -> Iterator[ReadingEvent]:
-    """Diagnose ``image`` and compute the reading aids, one event per stage. The operating threshold is the
-    session's model's (``ModelSession.choose_threshold`` carries the reader's Settings).
+    """Diagnose ``image`` (a decoded image, or a file the Diagnoser decodes as its model path does) and compute
+    the reading aids, one event per stage. The operating threshold is the session's model's
+    (``ModelSession.choose_threshold`` carries the reader's Settings).
 
     Raises whatever ``Diagnoser.predict`` raises (``UnsupportedImageError`` for flagged files, ...); a failing
     aid (map, Grad-CAM) is logged and reported as an empty event, never as a lost result.

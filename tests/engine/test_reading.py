@@ -70,3 +70,24 @@ def test_an_operating_point_the_head_lacks_is_refused_not_dropped(session: Model
     with pytest.raises(ModelLoadError, match="no operating point 'sensitivity:0.99'"):
         session.choose_threshold(ThresholdChoice(operating_point="sensitivity:0.99"))
     session.choose_threshold(ThresholdChoice())
+
+
+def test_a_file_is_decoded_once_by_the_model_path(session: ModelSession, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model process gets the viewer's file by path: the Diagnoser decodes it (reduced where the model needs
+    less), with no full screen-sized decode before it."""
+    import engine.io
+    from engine import model_host
+
+    path = make_dicom(tmp_path / "large.dcm", chest_like(1400, 1300), ViewPosition="PA")
+    expected = session.diagnoser().predict(path)
+
+    def no_full_decode(*_args, **_kwargs):
+        raise AssertionError("the model path decoded the file in full first")
+
+    monkeypatch.setattr(engine.io, "load_image", no_full_decode)
+    monkeypatch.setattr("engine.io.load.load_image", no_full_decode)
+    events: list[object] = []
+    model_host.read(session, path, progress=events.append, cancelled=lambda: False, saliency=False)
+    result = next(e for e in events if isinstance(e, ResultReady)).result
+    assert result.probability == expected.probability

@@ -73,14 +73,15 @@ def run(args: argparse.Namespace) -> int:
             from engine.io import load_image
 
             written["sr"] = str(export_reading_sr(args.sr, load_image(args.file), reading, evidence=evidence,
-                                                  report_text=args.report_text,
+                                                  report_text=args.report_text, reader_id=args.reader_id,
                                                   not_diagnosed="" if facts.diagnosed else facts.note()))
         if reading is not None and args.pdf:
             from engine.ilo.pdf import export_reading_pdf
             from engine.io.phi import hash_uid
 
             written["pdf"] = str(export_reading_pdf(args.pdf, reading, source=f"image {hash_uid(str(args.file))}",
-                                                    report_text=args.report_text, model_note=facts.note()))
+                                                    report_text=args.report_text, model_note=facts.note(),
+                                                    reader_id=args.reader_id))
         if reading is not None and args.niosh_pdf:
             from engine.ilo.niosh_pdf import export_niosh_pdf
             from engine.io.phi import hash_uid

@@ -368,13 +368,14 @@ class IloPanel(QWidget):
             kept = self.stored.model_suggestion  # what the model suggested when the reading was signed
             return export_reading_sr(path, self.image, self.stored.reading, evidence=self.evidence, report_text=text,
                                      not_diagnosed=facts.note() if facts and not facts.diagnosed else "",
-                                     suggestion=IloSuggestion.from_json(kept) if kept else None)
+                                     suggestion=IloSuggestion.from_json(kept) if kept else None,
+                                     reader_id=self.stored.reader_id)
         if kind == "pdf":
             from engine.ilo.pdf import export_reading_pdf
 
             source = f"image {hash_uid(str(self.image.meta.path))}"  # file names can identify patients
             return export_reading_pdf(path, self.stored.reading, source=source, report_text=text,
-                                      model_note=facts.note() if facts else "")
+                                      model_note=facts.note() if facts else "", reader_id=self.stored.reader_id)
         if kind == "niosh":
             from engine.ilo.niosh_pdf import export_niosh_pdf
 

@@ -165,10 +165,11 @@ def _pleural_rows(page: _Page, title: str, short: str, record: PleuralPlaques | 
         page.choices("L", options, {left}, x=page.left + 290, label_width=20)
 
 
-def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: str = "", model_note: str = ""
-                       ) -> bytes:
+def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: str = "", model_note: str = "",
+                       reader_id: str = "") -> bytes:
     """The form as PDF bytes: one page, a second when the texts need it. ``model_note`` is the model's part (its
-    score against the operating point, or "not diagnosed" and why), printed apart from the reading."""
+    score against the operating point, or "not diagnosed" and why), printed apart from the reading; ``reader_id``
+    the programme's id for the reader, printed under the name."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen.canvas import Canvas
 
@@ -225,6 +226,8 @@ def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: st
 
     page.section("READER")
     page.text("Reader", reading.reader)
+    if reader_id.strip():
+        page.text("Reader ID", reader_id.strip())
     page.text("Date of reading", reading.read_on)
     if model_note.strip():
         page.section("MODEL  (evidence and suggestions, not a reading)")
@@ -236,7 +239,7 @@ def render_reading_pdf(reading: IloReading, *, source: str = "", report_text: st
 
 
 def export_reading_pdf(path: str | Path, reading: IloReading, *, source: str = "", report_text: str = "",
-                       model_note: str = "") -> Path:
+                       model_note: str = "", reader_id: str = "") -> Path:
     write_atomic(Path(path), render_reading_pdf(reading, source=source, report_text=report_text,
-                                                model_note=model_note))
+                                                model_note=model_note, reader_id=reader_id))
     return Path(path)

@@ -40,8 +40,9 @@ REASON_CODES = {"overexposed": "OVEREXP", "underexposed": "UNDEREXP", "artifacts
 def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading, *,
                       evidence: ZoneEvidenceReport | None = None, report_text: str = "",
                       identified: bool = False, not_diagnosed: str = "",
-                      suggestion: IloSuggestion | None = None) -> Path:
+                      suggestion: IloSuggestion | None = None, reader_id: str = "") -> Path:
     """Write ``reading`` (validated and signed) as a Comprehensive SR in a new series of the source's study.
+    ``reader_id``: the programme's id for the reader (e.g. a NIOSH B reader number), as the observer's identifier.
     ``not_diagnosed``: why the model gave no result (the reading is exported all the same); ``suggestion``: what an ILO
     head suggested when the reading was signed (``StoredReading.model_suggestion``), written apart from the reading."""
     import highdicom as hd
@@ -112,6 +113,10 @@ def export_reading_sr(path: str | Path, image: LoadedImage, reading: IloReading,
         # A free-text name as the family-name component (the trailing caret says so).
         hd.sr.PnameContentItem(name=codes.DCM.PersonObserverName, value=reading.reader.replace("^", " ") + "^",
                                relationship_type=hd.sr.RelationshipTypeValues.HAS_OBS_CONTEXT),
+        # TID 1003's identifier within the observer's role: two readers of one name stay apart in the archive.
+        *([hd.sr.TextContentItem(name=codes.DCM.IdentifierWithinPersonObserverRole, value=reader_id.strip(),
+                                 relationship_type=hd.sr.RelationshipTypeValues.HAS_OBS_CONTEXT)]
+          if reader_id.strip() else []),
         text(concept("READDATE", "Date of reading"), reading.read_on),
         hd.sr.ImageContentItem(name=codes.DCM.SourceImage,
                                referenced_sop_class_uid=reference.SOPClassUID,

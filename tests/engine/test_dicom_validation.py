@@ -91,7 +91,8 @@ def written(radiograph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
             source = image if kind == "sc" else image.meta  # the header-only kinds get what the PACS node has
             name = f"{kind}{'-identified' if identified else ''}"
             out[name] = export_case(kind, folder / f"{name}.dcm", source, result, identified=identified)
-    out["ilo-sr"] = export_reading_sr(folder / "ilo.dcm", image, reading(ABNORMAL), evidence=evidence_report())
+    out["ilo-sr"] = export_reading_sr(folder / "ilo.dcm", image, reading(ABNORMAL), evidence=evidence_report(),
+                                     reader_id="B-12345")
     head = HeadIdentity(result.profile, result.model_id, result.positive_label)  # a case the head refused unseen
     out["sr-not-diagnosed"] = export_not_diagnosed_report(folder / "nd.dcm", image.meta, head,
                                                           ["adult patient (62 years); the head reads 1-5 years"],

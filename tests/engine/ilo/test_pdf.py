@@ -75,3 +75,10 @@ def test_the_film_quality_reasons_are_printed(tmp_path: Path) -> None:
     assert "Quality reasons" in text and "underexposed (light), mottle" in text
     _pixels, text = _render(export_reading_pdf(tmp_path / "none.pdf", reading(ABNORMAL)))
     assert "Quality reasons" not in text  # a reading without the boxes prints as it always did
+
+
+def test_the_reader_id_is_printed_under_the_name(tmp_path: Path) -> None:
+    _, text = _render(export_reading_pdf(tmp_path / "id.pdf", reading(NORMAL), reader_id="B-12345"))
+    assert "Reader ID" in text and "B-12345" in text
+    _, text = _render(export_reading_pdf(tmp_path / "no-id.pdf", reading(NORMAL)))
+    assert "Reader ID" not in text

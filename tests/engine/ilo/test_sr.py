@@ -93,3 +93,14 @@ def test_sr_carries_the_film_quality_reasons(tmp_path: Path) -> None:
                        ("OTHER", "other (say which in the comment)")]
     texts = {i.ConceptNameCodeSequence[0].CodeValue: i.TextValue for i in items if i.ValueType == "TEXT"}
     assert texts["QUALCOM"] == "rotated; motion"
+
+
+def test_sr_names_the_reader_by_id_when_given(dicom_dir: Path, tmp_path: Path) -> None:
+    image = load_image(dicom_dir / "RG1_UNCI.dcm")
+    with_id = content_items(pydicom.dcmread(export_reading_sr(tmp_path / "id.dcm", image, reading(NORMAL),
+                                                              reader_id=" B-12345 ")))
+    identifiers = [i.TextValue for i in with_id if i.ValueType == "TEXT"
+                   and i.ConceptNameCodeSequence[0].CodeValue == "128775"]  # DCM: identifier within the role
+    assert identifiers == ["B-12345"]
+    without = content_items(pydicom.dcmread(export_reading_sr(tmp_path / "no-id.dcm", image, reading(NORMAL))))
+    assert not [i for i in without if i.ConceptNameCodeSequence[0].CodeValue == "128775"]

@@ -73,8 +73,13 @@ class WorklistModel(RowTableModel[WorkItem]):
 
     def __init__(self, parent: QWidget | None = None, *, deidentified: Callable[[], bool] = lambda: False,
                  identities: IdentityCache | None = None) -> None:
-        super().__init__(worklist_columns(identities or IdentityCache(), deidentified), parent,
-                         background=_row_colour)
+        self.identities = identities or IdentityCache()
+        super().__init__(worklist_columns(self.identities, deidentified), parent, background=_row_colour)
+
+    def identities_read(self) -> None:
+        """Some headers were read: repaint the identity columns."""
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, PATIENT), self.index(self.rowCount() - 1, STUDY_DATE))
 
 
 class WorklistTab(QWidget):
@@ -94,6 +99,7 @@ class WorklistTab(QWidget):
         self._model_client = model_client
         self._workers = WorkerSet(self)
         self._drain: Worker | None = None
+        self._identity_reader: Worker | None = None
         self.node: PacsNode | None = None
         self._closing_node: PacsNode | None = None
         self._refusals_seen = 0  # of the running node's refusals, how many were said
@@ -192,10 +198,34 @@ class WorklistTab(QWidget):
                 finally:
                     queue.close()
         self.model.set_rows(items)
+        self._read_identities(items)
         self.counts_label.setText(", ".join(f"{n} {state}" for state, n in counts.items() if n))
         self._say_refusals()
         if self.node is not None and counts.get("queued") and self._drain is None:
             self._start_drain()
+
+    def _read_identities(self, items: list[WorkItem]) -> None:
+        """Headers not read yet are read by a worker, never here: this runs on every poll of the GUI thread."""
+        if self._identity_reader is not None:
+            return  # the next poll asks for what arrived meanwhile
+        keys = self.model.identities.unread(items)
+        if not keys:
+            return
+        # Bound slots of this widget (as the drain's): queued to the GUI thread, gone with the tab.
+        self._identity_reader = Worker(self.model.identities.read, keys)
+        self._identity_reader.signals.progress.connect(self._identities_found)
+        for signal in (self._identity_reader.signals.finished, self._identity_reader.signals.failed,
+                       self._identity_reader.signals.stopped):
+            signal.connect(self._identities_ended)
+        self._workers.start(self._identity_reader)
+
+    def _identities_found(self, batch: dict) -> None:
+        self.model.identities.store(batch)
+        self.model.identities_read()
+
+    def _identities_ended(self, *_: Any) -> None:
+        self._identity_reader = None
+        self.model.identities.forget_asked()  # what a cancelled or failed worker did not read is asked again
 
     def _say_refusals(self) -> None:
         """What the node refused since the last look (an undecodable Secondary Capture, a stranger's AE title):
@@ -355,6 +385,8 @@ class WorklistTab(QWidget):
         self.node_status.emit(text)
 
     def shutdown(self) -> None:
-        """Stop the node and the timer (window closing)."""
+        """Stop the node, the timer and the header reads (window closing)."""
         self.timer.stop()
+        if self._identity_reader is not None:
+            self._identity_reader.cancel()
         self.stop_node()

@@ -86,6 +86,7 @@ def test_a_bad_destination_is_one_line_and_no_node(qtbot, tmp_path: Path) -> Non
 def test_rows_name_the_patient_accession_and_study_date(qtbot, tmp_path: Path) -> None:
     """Issue 25: the Worklist showed only UIDs; a worklist says whose study it is (hidden when de-identified)."""
     from tests.dicom_factory import PHI_VALUES, chest_like, make_dicom
+    from viewer.worklist_columns import PENDING
     from viewer.worklist_tab import ACCESSION, PATIENT, STUDY_DATE
 
     store = tmp_path / "store"
@@ -99,6 +100,7 @@ def test_rows_name_the_patient_accession_and_study_date(qtbot, tmp_path: Path) -
     qtbot.addWidget(tab)
     tab.store_edit.setText(str(store))
     tab.refresh()
+    qtbot.waitUntil(lambda: tab.model.index(0, PATIENT).data() != PENDING, timeout=10_000)  # read by a worker
     assert tab.model.index(0, PATIENT).data() == f"DOE, Jane · {PHI_VALUES['PatientID']}"
     assert tab.model.index(0, ACCESSION).data() == PHI_VALUES["AccessionNumber"]
     assert tab.model.index(0, STUDY_DATE).data() == "2024-03-15"
@@ -131,3 +133,45 @@ def test_an_instance_the_node_refuses_is_said_in_the_tab(qtbot, tiny_diagnoser: 
         assert "refused instance" in tab.status_label.text() and tab.model.rowCount() == 0
     finally:
         tab.stop_node()
+
+
+def test_the_worklist_reads_headers_off_the_gui_thread(qtbot, tmp_path: Path) -> None:
+    """An archive's first refresh names thousands of files: reading their headers on the GUI thread froze the
+    window. Each header is read once, by a worker thread, and a cell says "…" until it is."""
+    import threading
+
+    from engine.io.identity import PatientIdentity
+    from viewer.worklist_columns import PENDING, IdentityCache
+    from viewer.worklist_tab import PATIENT, WorklistModel
+
+    store = tmp_path / "store"
+    store.mkdir()
+    queue = WorkQueue.in_store(store)
+    for i in range(5):
+        queue.enqueue(f"1.2.{i}", "1.9", "", store / f"{i}.dcm", f"h{i}", received_at=1000.0 + i)
+    queue.close()
+    reads: list[tuple[str, bool]] = []
+    release = threading.Event()
+
+    def read(path: str) -> PatientIdentity:
+        release.wait(10)  # a slow disk: the GUI must not wait for it
+        reads.append((Path(path).name, threading.current_thread() is threading.main_thread()))
+        return PatientIdentity(name=f"P{Path(path).stem}")
+
+    tab = WorklistTab(in_process(lambda: None), poll_ms=60_000)
+    tab.model.deleteLater()
+    tab.model = WorklistModel(tab, identities=IdentityCache(read))
+    tab.table.setModel(tab.model)
+    qtbot.addWidget(tab)
+    tab.store_edit.setText(str(store))
+    tab.refresh()  # returns at once although no header can be read yet
+    assert [tab.model.index(row, PATIENT).data() for row in range(5)] == [PENDING] * 5
+    tab.refresh()  # a second poll while the first worker runs asks for nothing more
+    release.set()
+    qtbot.waitUntil(lambda: tab.model.index(4, PATIENT).data() != PENDING, timeout=10_000)
+    assert sorted(tab.model.index(row, PATIENT).data() for row in range(5)) == [f"P{i}" for i in range(5)]
+    assert sorted(name for name, _ in reads) == [f"{i}.dcm" for i in range(5)]  # each header once
+    assert not any(on_main for _, on_main in reads)
+    tab.refresh()
+    qtbot.wait(50)
+    assert len(reads) == 5  # known headers are not read again

@@ -1,6 +1,7 @@
 """The ILO phantom's demonstration head and the zone-resolution vs whole-lung comparison, in one command.
 
     python -m training.ilo_phantom_head [--data ../shared/data/ilo-phantom/labels.csv] [--epochs 40] [--seed 0]
+        [--threads 2]
 
 1. Both views (``zones``, ``whole``) through patient-level 5-fold cross-validation on the same folds; per fold and
    pooled out-of-fold figures, and where they differ (the subtle 0/1-1/2 films, p / q / r / s / t);
@@ -222,15 +223,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.2)
+    parser.add_argument("--threads", type=int, default=IloTrainConfig.threads,
+                        help="torch threads while training (1 on a CPU another job shares: two threads then "
+                             "contend and run ~40x slower)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     command = "python -m training.ilo_phantom_head"
     command += f" --epochs {args.epochs}" if args.epochs != IloTrainConfig.epochs else ""
     command += f" --seed {args.seed}" if args.seed else ""
+    command += f" --threads {args.threads}" if args.threads != IloTrainConfig.threads else ""
     started = time.perf_counter()
     fs = load_feature_set(args.data)
     reports, where = {}, {}
-    base = replace(IloTrainConfig(), epochs=args.epochs, seed=args.seed)
+    base = replace(IloTrainConfig(), epochs=args.epochs, seed=args.seed, threads=args.threads)
     runs = {"zone resolution (six zone tokens)": replace(base, view="zones"),
             "whole lung, 224 crop (the paper's input)": replace(base, view="whole"),
             "zone resolution, without the token engine": replace(base, view="zones", use_token_engine=False)}
@@ -241,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     candidates = list(reports)[:2]  # the head is one of the two views with every part
     best = max(candidates, key=lambda k: reports[k]["pooled"]["kappa_grade"])
     chosen = reports[best]["config"]["view"]
-    config = replace(IloTrainConfig(view=chosen), epochs=args.epochs, seed=args.seed)
+    config = replace(IloTrainConfig(view=chosen), epochs=args.epochs, seed=args.seed, threads=args.threads)
     folder, _ = train_ilo_head(config, fs, args.out, holdout=args.holdout,
                                intended_use=IntendedUse(population="adult", description=SIMULATION_USE),
                                cv_report=reports[best], note="SIMULATION: the ILO phantom dev-A")

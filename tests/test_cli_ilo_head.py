@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.ilo.codes import SHAPES
 from engine.paths import RESOURCES
 
 CLI = [sys.executable, "-m", "commands"]
@@ -41,7 +42,11 @@ def test_predict_adds_the_suggestion_and_keeps_every_field(film: Path, tmp_path:
                   "probabilities", "lung_crop", "quality_flags", "flags", "profile", "model_id", "grade"):
         assert field in payload
     suggestion = payload["ilo_suggestion"]
-    assert suggestion["simulation"] is True and suggestion["shape"] is None
+    assert suggestion["simulation"] is True and suggestion["shape_output"] is True
+    if payload["decision"] == "flagged":  # a shape is suggested only for a film the head calls abnormal
+        assert suggestion["shape"] in SHAPES and 0 < suggestion["shape_probability"] <= 1
+    else:
+        assert suggestion["shape"] is None and suggestion["shape_probability"] is None
     assert suggestion["profusion"] in {"0/-", "0/0", "0/1", "1/0", "1/1", "1/2", "2/1", "2/2", "2/3", "3/2", "3/3",
                                        "3/+"}
     assert set(suggestion["zone_profusion"]) == set(suggestion["zone_probability"]) and len(suggestion["zones"]) <= 6

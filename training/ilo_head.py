@@ -3,8 +3,8 @@ ILO-graded data (cross-validation, then the head).
 
 A head folder is a normal head folder (``head.safetensors`` with the trained weights only, ``head.json``, the
 training films' hashes) whose card carries an ``ilo`` section: the view, the feature settings, the names of the
-grades and zones, and the patients held out of its training (``holdout``), so ``pneumollm evaluate`` can score
-only films the head has never seen.
+grades and zones (and ``shapes`` for a head with a shape output, ``ilo.version`` 2), and the patients held out of
+its training (``holdout``), so ``pneumollm evaluate`` can score only films the head has never seen.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from engine.model.backbones import count_parameters
 from engine.model.checkpoint import save_checkpoint
 from engine.model.config import PreprocessConfig
 from engine.model.head_card import HeadCard, IntendedUse, write_training_hashes
-from engine.model.ilo_model import ILO_KIND, encoder_fingerprints
+from engine.model.ilo_model import ILO_HEAD_VERSION, ILO_KIND, SHAPE_LETTERS, encoder_fingerprints
 from engine.paths import write_atomic
 from training.cross_validation import patient_folds
 from training.ilo_train import FeatureSet, Fitted, IloTrainConfig, cross_validate, fit, inner_split
@@ -47,8 +47,9 @@ def save_ilo_head(folder: Path, fitted: Fitted, config: IloTrainConfig, fs: Feat
     model = fitted.model
     total, trainable = count_parameters(model)
     held_patients = sorted({str(p) for p in fs.truth.groups[held_out]})
-    info = {"kind": ILO_KIND, "view": config.view, "grades": list(PROFUSION), "zones": list(ZONES),
-            "categories": ["0", "1", "2", "3"],
+    info = {"kind": ILO_KIND, "version": ILO_HEAD_VERSION, "view": config.view, "grades": list(PROFUSION),
+            "zones": list(ZONES), "categories": ["0", "1", "2", "3"],
+            **({"shapes": list(SHAPE_LETTERS)} if model.shape_head is not None else {}),
             "features": {"version": FEATURE_VERSION, "encoder": "efficientnet_lite0 (ImageNet), frozen",
                          "taps": list(TAPS), "zone_shape": list(ZONE_SHAPE), "zone_margin": ZONE_MARGIN,
                          "whole_size": 224},
@@ -75,7 +76,7 @@ def save_ilo_head(folder: Path, fitted: Fitted, config: IloTrainConfig, fs: Feat
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     keys = ("auc", "sensitivity", "specificity", "kappa_category", "kappa_grade", "zone_auc", "within_one_subcategory",
-            "n", "n_patients", "ci")
+            "shape_accuracy", "n", "n_patients", "ci")
     return {k: metrics[k] for k in keys if k in metrics}
 
 

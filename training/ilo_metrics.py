@@ -1,4 +1,5 @@
-"""The ILO heads' figures, all from scikit-learn: abnormal vs normal, category and 12-point agreement, zones.
+"""The ILO heads' figures, all from scikit-learn: abnormal vs normal, category and 12-point agreement, zones, and
+(for a head with a shape output) the primary shape among abnormal films whose shape is known.
 
 Units: AUCs, sensitivities, specificities and rates in percent (as ``training.metrics``); kappas as
 scikit-learn's ``cohen_kappa_score(weights="quadratic")`` returns them (-1 ... 1). Intervals are 95 % percentile
@@ -11,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score, roc_auc_score
+from sklearn.metrics import accuracy_score, cohen_kappa_score, recall_score, roc_auc_score
 
-from engine.ilo.codes import PROFUSION, ZONES
+from engine.ilo.codes import PROFUSION, SHAPES, ZONES
 from training.metrics import binary_metrics, softmax, suggested_grades
 
 BOOTSTRAP = 500
@@ -29,10 +30,18 @@ class IloTruthArrays:
     zone_present: np.ndarray  # (N, 6) bool
     zone_grade: np.ndarray  # (N, 6) 0-11
     groups: np.ndarray  # (N,) patient ids
+    shape: np.ndarray | None = None  # (N,) index into SHAPE_LETTERS, -1 where no shape is recorded
 
     def take(self, index: np.ndarray) -> IloTruthArrays:
         return IloTruthArrays(*(getattr(self, k)[index] for k in
-                                ("abnormal", "category", "grade", "zone_present", "zone_grade", "groups")))
+                                ("abnormal", "category", "grade", "zone_present", "zone_grade", "groups")),
+                              shape=None if self.shape is None else self.shape[index])
+
+    def shape_known(self) -> np.ndarray:
+        """The films the shape is learnt and scored on: abnormal (>= 1/0), with a recorded primary shape."""
+        if self.shape is None:
+            return np.zeros(len(self.abnormal), bool)
+        return self.abnormal.astype(bool) & (self.shape >= 0)
 
 
 @dataclass
@@ -42,22 +51,32 @@ class IloPredictions:
     grade: np.ndarray  # (N,) suggested 12-point grade index
     zone_probability: np.ndarray  # (N, 6)
     zone_grade: np.ndarray  # (N, 6) suggested per-zone profusion index
+    shape_probability: np.ndarray | None = None  # (N, 6) softmax over SHAPE_LETTERS; None without a shape head
 
     @classmethod
     def from_outputs(cls, logits: np.ndarray, category_logits: np.ndarray, profusion_logits: np.ndarray,
-                     zone_logits: np.ndarray, zone_profusion_logits: np.ndarray, temperature: float
-                     ) -> IloPredictions:
+                     zone_logits: np.ndarray, zone_profusion_logits: np.ndarray, temperature: float,
+                     shape_logits: np.ndarray | None = None) -> IloPredictions:
         return cls(softmax(logits, temperature)[:, 1], suggested_grades(category_logits),
                    suggested_grades(profusion_logits), 1.0 / (1.0 + np.exp(-zone_logits)),
-                   (np.asarray(zone_profusion_logits) > 0.0).sum(axis=-1))
+                   (np.asarray(zone_profusion_logits) > 0.0).sum(axis=-1),
+                   None if shape_logits is None else softmax(shape_logits, 1.0))
+
+    @property
+    def shape(self) -> np.ndarray | None:
+        """(N,) the suggested primary shape's index into SHAPE_LETTERS."""
+        return None if self.shape_probability is None else np.asarray(self.shape_probability).argmax(axis=-1)
 
     def take(self, index: np.ndarray) -> IloPredictions:
         return IloPredictions(*(getattr(self, k)[index] for k in
-                                ("probability", "category", "grade", "zone_probability", "zone_grade")))
+                                ("probability", "category", "grade", "zone_probability", "zone_grade")),
+                              shape_probability=None if self.shape_probability is None
+                              else self.shape_probability[index])
 
     def to_json(self) -> dict[str, list]:
-        return {k: np.asarray(getattr(self, k)).tolist() for k in
-                ("probability", "category", "grade", "zone_probability", "zone_grade")}
+        keys = ("probability", "category", "grade", "zone_probability", "zone_grade")
+        keys += ("shape_probability",) if self.shape_probability is not None else ()
+        return {k: np.asarray(getattr(self, k)).tolist() for k in keys}
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -69,6 +88,20 @@ def _kappa(a: np.ndarray, b: np.ndarray, labels: list[int]) -> float:
     if len(a) == 0 or (len(set(np.asarray(a).tolist())) < 2 and len(set(np.asarray(b).tolist())) < 2):
         return float("nan")  # one grade on both sides: kappa is undefined
     return float(cohen_kappa_score(a, b, labels=labels, weights="quadratic"))
+
+
+def shape_metrics(truth: IloTruthArrays, pred: IloPredictions) -> dict[str, object]:
+    """Primary-shape accuracy (percent) and per-shape recall (percent, with n) among abnormal films whose shape is
+    known; empty when the head has no shape output or the truth no shapes. Letters no film has are left out."""
+    films = truth.shape_known()
+    if pred.shape is None or not films.any():
+        return {}
+    y, guess = truth.shape[films], pred.shape[films]  # type: ignore[index]
+    letters = sorted(set(y.tolist()))
+    recalls = recall_score(y, guess, labels=letters, average=None, zero_division=0)
+    return {"shape_accuracy": 100.0 * float(accuracy_score(y, guess)), "shape_n": int(films.sum()),
+            "shape": {tuple(SHAPES)[k]: {"recall": 100.0 * float(r), "n": int((y == k).sum())}
+                      for k, r in zip(letters, recalls, strict=True)}}
 
 
 def point_metrics(truth: IloTruthArrays, pred: IloPredictions, threshold: float,
@@ -107,7 +140,8 @@ def point_metrics(truth: IloTruthArrays, pred: IloPredictions, threshold: float,
             "within_one_subcategory": 100.0 * float(np.mean(np.abs(truth.grade - pred.grade) <= 1)),
             "zone_auc": float(np.nanmean(zone_aucs)) if not np.all(np.isnan(zone_aucs)) else float("nan"),
             "zones": zones, "per_category": per_category,
-            "sensitivity_per_category": {k: v["flagged_abnormal"] for k, v in per_category.items() if k != "0"}}
+            "sensitivity_per_category": {k: v["flagged_abnormal"] for k, v in per_category.items() if k != "0"},
+            **shape_metrics(truth, pred)}
 
 
 def ilo_metrics(truth: IloTruthArrays, pred: IloPredictions, threshold: float, *, bootstrap: int = BOOTSTRAP,
@@ -117,7 +151,8 @@ def ilo_metrics(truth: IloTruthArrays, pred: IloPredictions, threshold: float, *
     patients = np.unique(truth.groups)
     members = {p: np.flatnonzero(truth.groups == p) for p in patients}
     rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {k: [] for k in INTERVAL_KEYS}
+    keys = INTERVAL_KEYS + (("shape_accuracy",) if "shape_accuracy" in metrics else ())
+    samples: dict[str, list[float]] = {k: [] for k in keys}
     zone_samples: dict[str, dict[str, list[float]]] = {z: {"auc": [], "kappa": []} for z in ZONES}
     for _ in range(bootstrap if len(patients) > 1 else 0):
         index = np.concatenate([members[p] for p in rng.choice(patients, len(patients))])
@@ -125,8 +160,8 @@ def ilo_metrics(truth: IloTruthArrays, pred: IloPredictions, threshold: float, *
         if not 0 < t.abnormal.sum() < len(index):
             continue
         drawn = point_metrics(t, p, threshold, None if flagged is None else flagged[index])
-        for key in INTERVAL_KEYS:
-            samples[key].append(float(drawn[key]))  # type: ignore[arg-type]
+        for key in keys:
+            samples[key].append(float(drawn.get(key, float("nan"))))  # type: ignore[arg-type]
         for zone in ZONES:
             for key in ("auc", "kappa"):
                 zone_samples[zone][key].append(float(drawn["zones"][zone][key]))  # type: ignore[index]
@@ -149,6 +184,7 @@ def fold_summary(per_fold: list[dict[str, object]]) -> dict[str, dict[str, float
     """Mean and sample standard deviation over folds of the headline figures (the spread over folds)."""
     keys = ("auc", "sensitivity", "specificity", "avg", "kappa_category", "kappa_grade", "zone_auc",
             "within_one_subcategory")
+    keys += ("shape_accuracy",) if per_fold and all("shape_accuracy" in fold for fold in per_fold) else ()
     out = {}
     for key in keys:
         values = np.array([float(fold[key]) for fold in per_fold], float)  # type: ignore[arg-type]

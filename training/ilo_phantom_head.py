@@ -1,6 +1,7 @@
 """The ILO phantom's demonstration head and the zone-resolution vs whole-lung comparison, in one command.
 
     python -m training.ilo_phantom_head [--data ../shared/data/ilo-phantom/labels.csv] [--epochs 40] [--seed 0]
+        [--threads 2]
 
 1. Both views (``zones``, ``whole``) through patient-level 5-fold cross-validation on the same folds; per fold and
    pooled out-of-fold figures, and where they differ (the subtle 0/1-1/2 films, p / q / r / s / t);
@@ -86,6 +87,15 @@ def _row(name: str, report: dict[str, Any]) -> str:
     return f"| {name} | " + " | ".join(cells) + f" | {pooled} |"
 
 
+def _shape_row(name: str, pooled: dict[str, Any]) -> str:
+    if "shape_accuracy" not in pooled:
+        return f"| {name} | — | no shape output | — |"
+    interval = pooled["ci"].get("shape_accuracy")
+    ci = f" [{interval[0]:.1f}, {interval[1]:.1f}]" if interval else ""
+    recalls = ", ".join(f"{k} {v['recall']:.1f} ({v['n']})" for k, v in pooled["shape"].items())
+    return f"| {name} | {pooled['shape_n']} | {pooled['shape_accuracy']:.1f}{ci} | {recalls} |"
+
+
 def write_study(path: Path, reports: dict[str, dict[str, Any]], where: dict[str, dict[str, Any]], command: str,
                 chosen: str, minutes: float) -> None:
     lines = ["# ILO phantom: zone-resolution vs whole-lung model (SIMULATION)", "",
@@ -110,6 +120,10 @@ def write_study(path: Path, reports: dict[str, dict[str, Any]], where: dict[str,
             auc = "—" if g["auc_vs_0/0"] is None else f"{g['auc_vs_0/0']:.1f}"
             lines.append(f"| {name} | {group} | {g['n']} | {auc} | {g['flagged_abnormal']:.1f} | "
                          f"{g['grade_within_one']:.1f} | {g['mean_grade_error']:+.2f} |")
+    lines += ["", "Primary shape (the shape head: abnormal films whose shape is recorded, pooled out-of-fold; accuracy "
+              "and per-shape recall in percent, scikit-learn `accuracy_score` / `recall_score`):", "",
+              "| model | n | shape accuracy | recall per shape (n) |", "|---|---|---|---|"]
+    lines += [_shape_row(name, report["pooled"]) for name, report in reports.items()]
     lines += ["", f"The demonstration head (`resources/heads/ilo-phantom/`) uses the **{chosen}** view, the better "
               "one here by pooled 12-point kappa.", "",
               "Every row is PneumoLLM's trained parts (token engine, adapter neck, heads) on cached frozen-encoder "
@@ -132,6 +146,14 @@ def model_card(report: dict[str, Any], cv: dict[str, Any], config: IloTrainConfi
     zones = "\n".join(f"| {z.replace('_', ' ')} | {v['auc']:.1f} | {v['kappa']:.3f} | {v['n']} ({v['n_present']} with "
                       f"opacities) |" for z, v in m["zones"].items())
     per_cat = ", ".join(f"category {k} {v:.1f} %" for k, v in m["sensitivity_per_category"].items())
+    shape_rows = "| primary shape: no shape output | — |"
+    if "shape_accuracy" in m:
+        recalls = ", ".join(f"{k} {v['recall']:.1f} % (n {v['n']})" for k, v in m["shape"].items())
+        shape_rows = (f"| primary shape accuracy, abnormal films with a recorded shape (%, n {m['shape_n']}) | "
+                      f"{m['shape_accuracy']:.1f}{ci('shape_accuracy')} |\n| primary shape recall, per shape | "
+                      f"{recalls} |")
+    cv_shape = (f", primary shape accuracy {s['shape_accuracy']['mean']:.1f} ± {s['shape_accuracy']['std']:.1f}"
+                if "shape_accuracy" in s else "")
     return f"""# ILO phantom head — SIMULATION
 
 **Intended use: {SIMULATION_USE}.** The viewer shows this line as a banner whenever the head is active.
@@ -139,7 +161,8 @@ def model_card(report: dict[str, Any], cv: dict[str, Any], config: IloTrainConfi
 - What it is: PneumoLLM's token engine, adapter neck and heads on frozen ImageNet EfficientNet-Lite0 features of the
   six ILO zones (`{config.view}` view, `engine/model/ilo_model.py`); variant `{config.variant}` (the frozen LLM
   could not be trained on the shared 2-core CPU; see `docs/ilo_zone_study.md`). Outputs: abnormal (>= 1/0), major
-  category, 12-point profusion, per-zone presence and per-zone profusion.
+  category, 12-point profusion, per-zone presence, per-zone profusion and the primary shape of the small opacities
+  (p q r s t u; learnt on abnormal films only, suggested only for a film the head calls abnormal).
 - Trained on: the ILO phantom `dev-A` (`../shared/data/ilo-phantom`, 76 JSRT base films x 8 simulated films), 80 % of
   the base films; 20 % of them ({report['metrics']['n_patients']} bases, {report['n']} films) held out by patient and
   recorded in `head.json` (`ilo.holdout`). Made by `{command}`.
@@ -165,6 +188,7 @@ On the **held-out patients only** ({report['n']} films, {report['n_positive']} a
 | grade within one subcategory (%) | {m['within_one_subcategory']:.1f}{ci('within_one_subcategory')} |
 | mean zone presence AUC (%) | {m['zone_auc']:.1f}{ci('zone_auc')} |
 | flagged abnormal, per true category | {per_cat} |
+{shape_rows}
 
 | zone | presence AUC (%) | profusion kappa | n |
 |---|---|---|---|
@@ -174,7 +198,7 @@ On the **held-out patients only** ({report['n']} films, {report['n_positive']} a
 
 AUC {s['auc']['mean']:.1f} ± {s['auc']['std']:.1f}, kappa category {s['kappa_category']['mean']:.3f} ±
 {s['kappa_category']['std']:.3f}, kappa 12-point {s['kappa_grade']['mean']:.3f} ± {s['kappa_grade']['std']:.3f},
-zone AUC {s['zone_auc']['mean']:.1f} ± {s['zone_auc']['std']:.1f}.
+zone AUC {s['zone_auc']['mean']:.1f} ± {s['zone_auc']['std']:.1f}{cv_shape}.
 
 ## Against the issue's aims (on the phantom; honest reading)
 
@@ -199,15 +223,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.2)
+    parser.add_argument("--threads", type=int, default=IloTrainConfig.threads,
+                        help="torch threads while training (1 on a CPU another job shares: two threads then "
+                             "contend and run ~40x slower)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     command = "python -m training.ilo_phantom_head"
     command += f" --epochs {args.epochs}" if args.epochs != IloTrainConfig.epochs else ""
     command += f" --seed {args.seed}" if args.seed else ""
+    command += f" --threads {args.threads}" if args.threads != IloTrainConfig.threads else ""
     started = time.perf_counter()
     fs = load_feature_set(args.data)
     reports, where = {}, {}
-    base = replace(IloTrainConfig(), epochs=args.epochs, seed=args.seed)
+    base = replace(IloTrainConfig(), epochs=args.epochs, seed=args.seed, threads=args.threads)
     runs = {"zone resolution (six zone tokens)": replace(base, view="zones"),
             "whole lung, 224 crop (the paper's input)": replace(base, view="whole"),
             "zone resolution, without the token engine": replace(base, view="zones", use_token_engine=False)}
@@ -218,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     candidates = list(reports)[:2]  # the head is one of the two views with every part
     best = max(candidates, key=lambda k: reports[k]["pooled"]["kappa_grade"])
     chosen = reports[best]["config"]["view"]
-    config = replace(IloTrainConfig(view=chosen), epochs=args.epochs, seed=args.seed)
+    config = replace(IloTrainConfig(view=chosen), epochs=args.epochs, seed=args.seed, threads=args.threads)
     folder, _ = train_ilo_head(config, fs, args.out, holdout=args.holdout,
                                intended_use=IntendedUse(population="adult", description=SIMULATION_USE),
                                cv_report=reports[best], note="SIMULATION: the ILO phantom dev-A")

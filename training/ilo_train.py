@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from engine.errors import TrainingError
 from engine.model.config import ModelConfig
-from engine.model.ilo_model import IloOutput, IloPneumoLLM, build_ilo_model
+from engine.model.ilo_model import SHAPE_LETTERS, IloOutput, IloPneumoLLM, build_ilo_model
 from training.cross_validation import patient_folds
 from training.data import LabelledSet, load_labelled
 from training.finetune import lr_factor, ordinal_loss, parameter_groups
@@ -52,7 +52,8 @@ class IloTrainConfig:
     seed: int = 0
     threads: int = 2
     loss_weights: dict[str, float] = field(default_factory=lambda: {
-        "abnormal": 1.0, "category": 1.0, "grade": 1.0, "zones": 1.0, "zone_grade": 1.0})
+        "abnormal": 1.0, "category": 1.0, "grade": 1.0, "zones": 1.0, "zone_grade": 1.0, "shape": 1.0})
+    shape_head: bool = True  # learn the primary shape when the training films record one (abnormal films only)
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(source_width=self.source_width, use_llm=self.use_llm,
@@ -93,9 +94,24 @@ def load_feature_set(source: str | Path | LabelledSet, *, progress: Callable | N
     items = dataset.items
     truth = IloTruthArrays(np.array([i.ilo.abnormal for i in items]), np.array([i.ilo.category for i in items]),
                            np.array([i.ilo.grade for i in items]), np.array([i.ilo.zone_present for i in items]),
-                           np.array([i.ilo.zone_grades for i in items]), np.array([i.patient for i in items]))
+                           np.array([i.ilo.zone_grades for i in items]), np.array([i.patient for i in items]),
+                           shape=shape_indices([i.ilo.shape for i in items]))
     inputs = {"whole": np.stack([f.whole for f in features]), "zones": np.stack([f.zones for f in features])}
     return FeatureSet(dataset, inputs, truth, hashes)
+
+
+def shape_indices(shapes: list[str]) -> np.ndarray:
+    """Each film's primary shape as an index into SHAPE_LETTERS; -1 where none is recorded."""
+    return np.array([SHAPE_LETTERS.index(s) if s in SHAPE_LETTERS else -1 for s in shapes], np.int64)
+
+
+def _shape_loss(output: IloOutput, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy on the abnormal films with a recorded shape (normal films and films without a shape are masked
+    out: a 0/0 film has no small opacities to have a shape, and a 0/1 film's are below ILO's threshold)."""
+    known = (batch["shape"] >= 0) & batch["abnormal"].bool()
+    if not bool(known.any()):
+        return output.shape_logits.sum() * 0.0  # type: ignore[union-attr]
+    return F.cross_entropy(output.shape_logits[known], batch["shape"][known])  # type: ignore[index]
 
 
 def _loss(output: IloOutput, batch: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
@@ -108,7 +124,9 @@ def _loss(output: IloOutput, batch: dict[str, torch.Tensor], weights: dict[str, 
         "zone_grade": ordinal_loss(output.zone_profusion_logits.reshape(-1, output.zone_profusion_logits.shape[-1]),
                                    zone_grades.reshape(-1)),
     }
-    return sum(weights[k] * v for k, v in parts.items())
+    if output.shape_logits is not None and "shape" in batch:
+        parts["shape"] = _shape_loss(output, batch)
+    return sum(weights.get(k, 1.0) * v for k, v in parts.items())
 
 
 def _tensors(fs: FeatureSet, view: str, index: np.ndarray) -> dict[str, torch.Tensor]:
@@ -116,7 +134,13 @@ def _tensors(fs: FeatureSet, view: str, index: np.ndarray) -> dict[str, torch.Te
     return {"x": torch.from_numpy(fs.view(view)[index]).float(), "abnormal": torch.from_numpy(t.abnormal[index]),
             "category": torch.from_numpy(t.category[index]).long(), "grade": torch.from_numpy(t.grade[index]).long(),
             "zone_present": torch.from_numpy(t.zone_present[index]),
-            "zone_grade": torch.from_numpy(t.zone_grade[index]).long()}
+            "zone_grade": torch.from_numpy(t.zone_grade[index]).long(),
+            **({"shape": torch.from_numpy(t.shape[index]).long()} if t.shape is not None else {})}
+
+
+def learns_shape(config: IloTrainConfig, fs: FeatureSet, train: np.ndarray) -> bool:
+    """A shape head is built when asked for and some abnormal training film records its primary shape."""
+    return config.shape_head and bool(fs.truth.shape_known()[train].any())
 
 
 @torch.inference_mode()
@@ -128,15 +152,17 @@ def predict_raw(model: IloPneumoLLM, x: np.ndarray, batch_size: int = 64) -> dic
     for offset in range(0, len(x), batch_size):
         out = model(torch.from_numpy(np.ascontiguousarray(x[offset : offset + batch_size])).float())
         for key, value in (("logits", out.logits), ("category", out.grade_logits), ("profusion", out.profusion_logits),
-                           ("zones", out.zone_logits), ("zone_grade", out.zone_profusion_logits)):
-            parts[key].append(value.float().numpy())
+                           ("zones", out.zone_logits), ("zone_grade", out.zone_profusion_logits),
+                           ("shape", out.shape_logits)):
+            if value is not None:  # no "shape" without a shape head
+                parts.setdefault(key, []).append(value.float().numpy())
     model.train(was)
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def to_predictions(raw: dict[str, np.ndarray], temperature: float) -> IloPredictions:
     return IloPredictions.from_outputs(raw["logits"], raw["category"], raw["profusion"], raw["zones"],
-                                       raw["zone_grade"], temperature)
+                                       raw["zone_grade"], temperature, raw.get("shape"))
 
 
 @dataclass
@@ -155,7 +181,7 @@ def fit(config: IloTrainConfig, fs: FeatureSet, train: np.ndarray, val: np.ndarr
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     started = time.perf_counter()
-    model = build_ilo_model(config.model_config(), config.view)
+    model = build_ilo_model(config.model_config(), config.view, learns_shape(config, fs, train))
     model.sources.standardise_from(torch.from_numpy(fs.view(config.view)[train]))
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr,
                                   betas=(config.beta1, config.beta2))
@@ -228,7 +254,7 @@ def cross_validate(config: IloTrainConfig, fs: FeatureSet, folds: int = 5, seed:
                      f"{metrics['kappa_grade']:.3f}, zone AUC {metrics['zone_auc']:.1f}")
     pooled = IloPredictions(pooled_pred["probability"], pooled_pred["category"].astype(int),
                             pooled_pred["grade"].astype(int), pooled_pred["zone_probability"],
-                            pooled_pred["zone_grade"].astype(int))
+                            pooled_pred["zone_grade"].astype(int), pooled_pred.get("shape_probability"))
     # pooled out-of-fold: every film scored once by the fold model that never saw its patient, decided at that
     # fold's own threshold
     pooled_metrics = ilo_metrics(fs.truth, pooled, 0.5, flagged=pooled_pred["flag"].astype(bool), seed=seed)

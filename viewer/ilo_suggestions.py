@@ -1,5 +1,5 @@
 """An ILO head's suggestion beside the ILO form (``engine.ilo.suggestion``): the 12-point profusion, the major
-category, the zones and the shape, in amber, with the form's own profusion box and zone boxes outlined.
+category, the zones and the shape, in amber, with the form's own profusion box, shape box and zone boxes outlined.
 
 Nothing is filled in: the reader's fields stay empty until the reader chooses, by entering a value or by pressing
 "Take …", which puts that suggestion into the form as the reader's own entry (the reader chose it). What a signed
@@ -55,13 +55,15 @@ class SuggestionBox(QWidget):
         buttons = QHBoxLayout()
         self.take_profusion = QPushButton("Take the profusion")
         self.take_zones = QPushButton("Take the zones")
-        for button in (self.take_profusion, self.take_zones):
+        self.take_shape = QPushButton("Take the shape")
+        for button in (self.take_profusion, self.take_zones, self.take_shape):
             button.setToolTip("Enter the model's suggestion in the form as your own reading (only if you see it)")
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.take_profusion.clicked.connect(self.take_suggested_profusion)
         self.take_zones.clicked.connect(self.take_suggested_zones)
+        self.take_shape.clicked.connect(self.take_suggested_shape)
         self.show_suggestion(None)
 
     def show_suggestion(self, suggestion: IloSuggestion | None) -> None:
@@ -72,13 +74,18 @@ class SuggestionBox(QWidget):
         profusion.setStyleSheet(SUGGESTION_STYLE if suggestion is not None else "")
         profusion.setToolTip(f"The model suggests {suggestion.profusion}. {SUGGESTION_TIP}" if suggestion
                              else "Type it: 1/1 (or 11), 3/+ (or 3+), 0/- (or 0-)")
+        shape = suggestion.shape if suggestion is not None else None
+        self.form.primary.setStyleSheet(SUGGESTION_STYLE if shape else "")
+        self.form.primary.setToolTip(f"The model suggests {shape}. {SUGGESTION_TIP}" if shape else "")
+        self.take_shape.setVisible(suggestion is not None and suggestion.shape_output)
+        self.take_shape.setEnabled(bool(shape))
         if suggestion is None:
             self.text.setText("")
             return
         zones = ", ".join(ZONE_SHORT[zone] for zone in suggestion.zones) or "none"
         self.text.setText(f"{'SIMULATION — ' if suggestion.simulation else ''}<b>Model suggests</b> (not a reading): "
                           f"profusion <b>{suggestion.profusion}</b> · major category <b>{suggestion.category}</b> · "
-                          f"zones <b>{zones}</b> · shape <b>{suggestion.shape or 'not predicted by this head'}</b>")
+                          f"zones <b>{zones}</b> · shape <b>{_shape_words(suggestion)}</b>")
         self.take_zones.setEnabled(bool(suggestion.zones))
 
     def take_suggested_profusion(self) -> None:
@@ -87,8 +94,21 @@ class SuggestionBox(QWidget):
             box = self.form.profusion
             box.setCurrentIndex(box.findData(self.suggestion.profusion))
 
+    def take_suggested_shape(self) -> None:
+        """The reader takes the suggested primary shape (the secondary shape is the reader's to choose)."""
+        if self.suggestion is not None and self.suggestion.shape:
+            box = self.form.primary
+            box.setCurrentIndex(box.findData(self.suggestion.shape))
+
     def take_suggested_zones(self) -> None:
         """The reader takes the suggested zones (ticks them; boxes already ticked stay ticked)."""
         if self.suggestion is not None:
             for zone in self.suggestion.zones:
                 self.form.zones[zone].setChecked(True)
+
+
+def _shape_words(suggestion: IloSuggestion) -> str:
+    if suggestion.shape is not None:
+        chance = "" if suggestion.shape_probability is None else f" ({suggestion.shape_probability:.0%})"
+        return f"{suggestion.shape}{chance}"
+    return "none (not suggested abnormal)" if suggestion.shape_output else "not predicted by this head"

@@ -6,8 +6,9 @@ vocabulary of ``99PNEUMOILO`` (the profusion as the form writes it, e.g. ``1/1``
 SR beside ``99PNEUMOLLM`` (``docs/dicom_conformance.md``).
 
 * image-level group: suggested 12-point profusion and major category (coded), one coded item per suggested zone,
-  shape as text ("not predicted" for today's heads), and the one-line description (SIMULATION first for a head
-  trained on simulated films);
+  the suggested primary shape (coded ``AISHAPEC``, with its probability ``AISHAPEP``, when the head has a shape
+  output and calls the film abnormal), the shape as text ("not predicted by this head" for a head without a shape
+  output), and the one-line description (SIMULATION first for a head trained on simulated films);
 * each zone's group (TID 1410): the head's probability of small opacities (>= 1/0) in the zone, present / absent
   at ``engine.ilo.suggestion.ZONE_PRESENT``, and the zone's suggested profusion.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.dicom_results.scheme import coding_scheme_identification, concept
-from engine.ilo.codes import ZONE_WORDS
+from engine.ilo.codes import SHAPES, ZONE_WORDS
 from engine.ilo.sr import SCHEME as ILO_SCHEME
 from engine.ilo.sr import SCHEME_NAME as ILO_SCHEME_NAME
 
@@ -49,12 +50,24 @@ def image_evaluations(suggestion: IloSuggestion) -> list[hd.sr.QualitativeEvalua
                                                  f"ILO major category {suggestion.category}"))]
     items += [hd.sr.QualitativeEvaluation(concept("AIZONE", "Suggested zone of small opacities (model)"),
                                           ilo_value(zone, ZONE_WORDS[zone])) for zone in suggestion.zones]
+    if suggestion.shape is not None:  # coded as the reader's form codes it (99PNEUMOILO: the ILO letter)
+        items.append(hd.sr.QualitativeEvaluation(
+            concept("AISHAPEC", "Suggested primary shape/size (model, not a reading)"),
+            ilo_value(suggestion.shape, SHAPES[suggestion.shape])))
     return items
+
+
+def image_numbers(suggestion: IloSuggestion) -> list[tuple[str, str, float]]:
+    """(code, meaning, probability) measurements for the image-level group: the suggested shape's probability
+    (none without a suggested shape)."""
+    if suggestion.shape is None or suggestion.shape_probability is None:
+        return []
+    return [("AISHAPEP", "Probability of the suggested shape/size (model)", suggestion.shape_probability)]
 
 
 def image_texts(suggestion: IloSuggestion) -> list[tuple[str, str, str]]:
     """(code, meaning, value) text items for the image-level group."""
-    return [("AISHAPE", "Suggested shape/size (model)", suggestion.shape or "not predicted by this head"),
+    return [("AISHAPE", "Suggested shape/size (model)", suggestion.shape_text),
             ("AISUGGEST", "ILO suggestion (model, not a reading)", suggestion.describe())]
 
 

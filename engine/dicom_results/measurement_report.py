@@ -188,11 +188,12 @@ def _image_group(result: DiagnosisResult, source: dict[str, str],
                                  referenced_images=image)  # the group names the algorithm once
 
     suggestion = result.ilo if decision.diagnosed else None
-    ai_findings, ai_texts = [], []
+    ai_findings, ai_texts, ai_numbers = [], [], []
     if suggestion is not None:
-        from engine.dicom_results.ilo_findings import image_evaluations, image_texts
+        from engine.dicom_results.ilo_findings import image_evaluations, image_numbers, image_texts
 
         ai_findings, ai_texts = image_evaluations(suggestion), image_texts(suggestion)
+        ai_numbers = [number(*item) for item in image_numbers(suggestion)]
     # A held-back case has no score until the reader asks for one (the screen and triage show none either)
     scores = [number("PROB", f"Probability of {result.positive_label}", result.probability)] if decision.diagnosed \
         else []
@@ -200,7 +201,8 @@ def _image_group(result: DiagnosisResult, source: dict[str, str],
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"{ALGORITHM} image-level result"),
         finding_type=finding, algorithm_id=algorithm, finding_sites=[hd.sr.FindingSite(codes.SCT.Lung)],
         measurements=scores + [number("THRESH", "Operating threshold", decision.threshold),
-                               number("MTHRESH", "Model operating threshold", result.model_threshold)],
+                               number("MTHRESH", "Model operating threshold", result.model_threshold),
+                               *ai_numbers],
         qualitative_evaluations=[hd.sr.QualitativeEvaluation(finding, presence),
                                  hd.sr.QualitativeEvaluation(concept("DECISION", "Screening decision"),
                                                              concept(*VERDICT_CODES[decision.verdict])),

@@ -9,7 +9,7 @@ What differs is the model's input and two outputs:
   the head's view) through the frozen encoder;
 * the result's probability is the head's "abnormal (>= 1/0)" output, its grades the major category, and
   ``result.ilo`` holds the head's suggestion (``engine.ilo.suggestion``: 12-point profusion, zones, per-zone
-  profusion);
+  profusion; the primary shape, for a head with a shape output and a film it calls abnormal);
 * there is no Grad-CAM (the ILO model starts from pooled features, not pixels) and no crop probe
   (``crop_probabilities``): the zone chart shows the head's own per-zone outputs instead.
 """
@@ -92,14 +92,18 @@ class IloDiagnoser(Diagnoser):
     def _extra_outputs(self, output: Any) -> dict[str, np.ndarray | None]:
         return {name: getattr(output, attribute).float().cpu().numpy() for name, attribute in (
             ("ilo_category", "grade_logits"), ("ilo_profusion", "profusion_logits"), ("ilo_zones", "zone_logits"),
-            ("ilo_zone_profusion", "zone_profusion_logits"))}
+            ("ilo_zone_profusion", "zone_profusion_logits"), ("ilo_shape", "shape_logits"))
+            if getattr(output, attribute) is not None}  # no "ilo_shape" for a head without a shape output
 
     def _result(self, case: PreparedCase, outputs: dict[str, np.ndarray | None], index: int,
                 timings: dict[str, float], allow_flagged: bool) -> DiagnosisResult:
         result = super()._result(case, outputs, index, timings, allow_flagged)
         rows = [outputs[name] for name in ("ilo_category", "ilo_profusion", "ilo_zones", "ilo_zone_profusion")]
+        shape = outputs.get("ilo_shape")
         suggestion = IloSuggestion.from_outputs(*(row[index] for row in rows),  # type: ignore[index]
-                                                simulation=is_simulation(self.card))
+                                                simulation=is_simulation(self.card),
+                                                shape_logits=None if shape is None else shape[index],
+                                                abnormal=result.decision.flagged)
         return replace(result, ilo=suggestion)
 
     def crop_probabilities(self, crops: Any) -> np.ndarray:

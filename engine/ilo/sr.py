@@ -188,8 +188,14 @@ def _suggestion_container(suggestion: IloSuggestion, concept, coded, text):
                                                                               f"category {suggestion.category}")),
                    *(coded("MZONE", "Model's suggested zone", concept(zone, ZONE_WORDS[zone]))
                      for zone in suggestion.zones),
-                   text(concept("MSHAPE", "Model's suggested shape/size"),
-                        suggestion.shape or "not predicted by this head")]
+                   text(concept("MSHAPE", "Model's suggested shape/size"), suggestion.shape_text)]
+    if suggestion.shape is not None:  # coded in the reading's own shape vocabulary, beside the text
+        items.append(coded("MSHAPEC", "Model's suggested primary shape/size",
+                           concept(suggestion.shape, SHAPES[suggestion.shape])))
+    if suggestion.shape_probability is not None:
+        items.append(hd.sr.NumContentItem(name=concept("MSHAPEP", "Model probability of the suggested shape"),
+                                          value=round(suggestion.shape_probability, 6), unit=codes.UCUM.NoUnits,
+                                          relationship_type=contains))
     for zone in ZONE_WORDS:
         zone_items = [hd.sr.NumContentItem(name=concept("MZPROB", "Model probability of small opacities"),
                                            value=round(suggestion.zone_probability[zone], 6),

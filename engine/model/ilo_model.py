@@ -10,8 +10,12 @@ their zero-initialised identity):
   pooled features, plus a learnt zone embedding), so the token engine mixes zones and the LLM sees zone tokens.
 
 Heads (shapes: B batch, W width): abnormal vs normal (B, 2); the major category, ordinal (B, 3); the 12-point
-profusion, ordinal (B, 11); per-zone presence (B, 6); per-zone profusion, ordinal (B, 6, 11). In the zone view the
-zone heads read each zone token's own output state; in the whole view they read the pooled state.
+profusion, ordinal (B, 11); per-zone presence (B, 6); per-zone profusion, ordinal (B, 6, 11); and, for heads trained
+with it, the primary shape of the small opacities (B, 6: the ILO letters p q r s t u, on the pooled state). In the
+zone view the zone heads read each zone token's own output state; in the whole view they read the pooled state.
+
+Head versions (the card's ``ilo.version``): 1 (or absent) has no shape output; 2 adds it (``ilo.shapes`` names the
+letters). A version-1 head still loads and runs, without a shape.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelLoadError
-from engine.ilo.codes import PROFUSION, ZONES
+from engine.ilo.codes import PROFUSION, SHAPES, ZONES
 from engine.ilo.zone_features import TAP_CHANNELS, WHOLE_DIM, ZONE_DIM
 from engine.model.config import ModelConfig
 from engine.model.head_card import HeadCard, load_head_card
@@ -32,6 +36,8 @@ from engine.model.pneumollm import ModelOutput, OrdinalHead, PneumoLLM
 VIEWS = ("zones", "whole")
 GRADES = len(PROFUSION)  # 12
 CATEGORIES = 4
+SHAPE_LETTERS: tuple[str, ...] = tuple(SHAPES)  # p q r s t u: the shape head's classes, in this order
+ILO_HEAD_VERSION = 2  # the card's ``ilo.version``: 2 adds the shape output (1 or absent: none)
 
 
 @dataclass
@@ -39,6 +45,7 @@ class IloOutput(ModelOutput):
     profusion_logits: torch.Tensor | None = None  # (B, 11) cumulative: P(grade index > k)
     zone_logits: torch.Tensor | None = None  # (B, 6) presence (>= 1/0 in that zone)
     zone_profusion_logits: torch.Tensor | None = None  # (B, 6, 11) cumulative, per zone
+    shape_logits: torch.Tensor | None = None  # (B, 6) primary shape, SHAPE_LETTERS order; None without a shape head
 
 
 class FeatureSources(nn.Module):
@@ -83,7 +90,7 @@ class FeatureSources(nn.Module):
 
 
 class IloPneumoLLM(PneumoLLM):
-    def __init__(self, config: ModelConfig, view: str, decoder: nn.Module | None) -> None:
+    def __init__(self, config: ModelConfig, view: str, decoder: nn.Module | None, shapes: bool = False) -> None:
         config = ModelConfig.from_json({**config.to_json(), "ordinal_grades": CATEGORIES})
         super().__init__(config, FeatureSources(view, config.source_width), decoder)
         self.view = view
@@ -98,6 +105,8 @@ class IloPneumoLLM(PneumoLLM):
             self.zone_presence = nn.Linear(width, zones)
             self.zone_profusion_score = nn.Linear(width, zones, bias=False)
             self.zone_profusion_bias = nn.Parameter(torch.linspace(1.0, -1.0, GRADES - 1).repeat(zones, 1))
+        # The primary shape is one answer per film (the form's "primary"), so it reads the pooled state.
+        self.shape_head = nn.Linear(width, len(SHAPE_LETTERS)) if shapes else None
 
     def forward(self, features: torch.Tensor, output_attentions: bool = False) -> IloOutput:
         hidden, mixing, attention = self.token_states(self.sources(features), output_attentions)
@@ -109,8 +118,9 @@ class IloPneumoLLM(PneumoLLM):
         else:
             zone_logits = self.zone_presence(pooled)  # (B, 6)
             zone_profusion = self.zone_profusion_score(pooled)[..., None] + self.zone_profusion_bias  # (B, 6, 11)
+        shape_logits = self.shape_head(pooled) if self.shape_head is not None else None
         return IloOutput(self.head(pooled), pooled, mixing, attention, self.grade_head(pooled),
-                         self.profusion_head(pooled), zone_logits, zone_profusion)
+                         self.profusion_head(pooled), zone_logits, zone_profusion, shape_logits)
 
     def trained_state_dict(self) -> dict[str, torch.Tensor]:
         """The trained weights and the features' standardisation (set from the training films)."""
@@ -120,14 +130,15 @@ class IloPneumoLLM(PneumoLLM):
         return state
 
 
-def build_ilo_model(config: ModelConfig, view: str) -> IloPneumoLLM:
-    """The ILO model a config describes (the frozen LLM loaded when ``config.use_llm``)."""
+def build_ilo_model(config: ModelConfig, view: str, shapes: bool = False) -> IloPneumoLLM:
+    """The ILO model a config describes (the frozen LLM loaded when ``config.use_llm``; a shape head when
+    ``shapes``)."""
     decoder = None
     if config.use_llm:
         from engine.model.llm import load_decoder
 
         decoder = load_decoder(config.llm, config.llm_path, config.tiny_test_dims)
-    return IloPneumoLLM(config, view, decoder)
+    return IloPneumoLLM(config, view, decoder, shapes)
 
 
 ILO_KIND = "ilo-heads"  # a head card's ``extra["ilo"]["kind"]`` for these heads
@@ -137,6 +148,11 @@ def ilo_info(card: HeadCard) -> dict | None:
     """The card's ILO section (view, feature settings, names), or None for a crop head."""
     info = card.extra.get("ilo")
     return dict(info) if isinstance(info, dict) and info.get("kind") == ILO_KIND else None
+
+
+def has_shape_output(info: dict) -> bool:
+    """Whether the card's ILO section describes a shape head (version 2 heads trained with shapes)."""
+    return list(info.get("shapes") or []) == list(SHAPE_LETTERS)
 
 
 def is_ilo_head(folder: str | Path) -> bool:
@@ -167,6 +183,6 @@ def load_ilo_head(folder: str | Path) -> tuple[IloPneumoLLM, HeadCard]:
     if info is None:
         raise ModelLoadError(f"{Path(folder).name} holds a lung-crop head, not an ILO head — use it with "
                              "`pneumollm predict`, or train an ILO head on ILO-graded films.", path=Path(folder))
-    model = build_ilo_model(checkpoint.card.model, str(info["view"]))
+    model = build_ilo_model(checkpoint.card.model, str(info["view"]), has_shape_output(info))
     apply_checkpoint(model, checkpoint, encoder_fingerprints(checkpoint.card.model, model.decoder))
     return model.eval(), checkpoint.card

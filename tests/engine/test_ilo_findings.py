@@ -28,6 +28,8 @@ SUGGESTION = IloSuggestion(profusion="1/2", category=1,
                                                                 strict=True)},
                            simulation=True)
 
+SHAPED = replace(SUGGESTION, shape="q", shape_probability=0.7125, shape_output=True)
+
 
 def code_of(item) -> tuple[str, str]:
     concept = item.ConceptCodeSequence[0]
@@ -91,6 +93,49 @@ def test_dciodvfy_accepts_the_sr_with_ai_findings(ilo_sr: Path) -> None:
     assert not errors, f"dciodvfy: {errors}"
     unexplained = [w for w in warnings if not any(re.search(pattern, w) for pattern in EXPLAINED_WARNINGS)]
     assert not unexplained, f"warnings docs/dicom_conformance.md does not explain: {unexplained}"
+
+
+def test_a_suggested_shape_is_coded_with_its_probability_and_dciodvfy_accepts_it(radiograph, tmp_path: Path) -> None:
+    image, result = radiograph
+    out = export_case("sr", tmp_path / "shaped.dcm", image.meta, replace(result, ilo=SHAPED))
+    items = content_items(pydicom.dcmread(out))
+    assert code_of(named(items, "Suggested primary shape/size (model, not a reading)")[0]) == (ILO_SCHEME, "q")
+    chance = named(items, "Probability of the suggested shape/size (model)")[0]
+    assert float(chance.MeasuredValueSequence[0].NumericValue) == pytest.approx(0.7125)
+    assert named(items, "Suggested shape/size (model)")[0].TextValue.startswith("q (rounded, 1.5-3 mm")
+    plain = content_items(pydicom.dcmread(export_case("sr", tmp_path / "plain.dcm", image.meta,
+                                                      replace(result, ilo=SUGGESTION))))
+    assert not named(plain, "Suggested primary shape/size (model, not a reading)")
+    assert not named(plain, "Probability of the suggested shape/size (model)")
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy (dicom3tools) is not installed: apt-get install dicom3tools")
+    errors, warnings = dciodvfy(out)
+    assert not errors, f"dciodvfy: {errors}"
+    unexplained = [w for w in warnings if not any(re.search(pattern, w) for pattern in EXPLAINED_WARNINGS)]
+    assert not unexplained, f"warnings docs/dicom_conformance.md does not explain: {unexplained}"
+
+
+def test_the_readers_ilo_sr_carries_the_suggested_shape_in_the_models_container(dicom_dir: Path,
+                                                                                tmp_path: Path) -> None:
+    from engine.ilo.sr import export_reading_sr
+    from engine.io import load_image
+    from tests.engine.ilo.readings import NORMAL, reading
+
+    out = export_reading_sr(tmp_path / "ilo.dcm", load_image(dicom_dir / "RG1_UNCI.dcm"), reading(NORMAL),
+                            suggestion=SHAPED)
+    sr = pydicom.dcmread(out)
+    containers = {item.ConceptNameCodeSequence[0].CodeValue: item for item in sr.ContentSequence
+                  if item.ValueType == "CONTAINER"}
+    model = content_items(containers["MODELSUG"])
+    assert code_of(named(model, "Model's suggested primary shape/size")[0]) == (ILO_SCHEME, "q")
+    assert float(named(model, "Model probability of the suggested shape")[0].MeasuredValueSequence[0]
+                 .NumericValue) == pytest.approx(0.7125)
+    assert named(model, "Model's suggested shape/size")[0].TextValue.startswith("q (")
+    reader = content_items(containers["PARSEC"])
+    assert not named(reader, "Small opacities, primary shape/size")  # the reader chose no shape
+    if shutil.which("dciodvfy") is not None:
+        errors, _warnings = dciodvfy(out)
+        assert not errors, f"dciodvfy: {errors}"
 
 
 def test_the_readers_ilo_sr_keeps_the_suggestion_apart_from_the_reading(dicom_dir: Path, tmp_path: Path) -> None:

@@ -89,11 +89,14 @@ def test_suggestions_are_shown_and_never_filled_in(qtbot, ilo_result, film: Path
     suggestion = ilo_result.ilo
     box, form = panel.suggestions, panel.form
     assert box.isVisible() and f"profusion <b>{suggestion.profusion}</b>" in box.text.text()
-    assert "not predicted" in box.text.text() and "SIMULATION" in box.text.text()
+    assert suggestion.shape_output and suggestion.shape is not None  # the head has a shape output; the film is abnormal
+    assert f"shape <b>{suggestion.shape} (" in box.text.text() and "SIMULATION" in box.text.text()
     assert form.profusion.styleSheet() == SUGGESTION_STYLE and suggestion.profusion in form.profusion.toolTip()
+    assert form.primary.styleSheet() == SUGGESTION_STYLE and box.take_shape.isEnabled()
     assert [z for z in ZONES if form.zones[z].property("suggested")] == list(suggestion.zones)
     reading = form.reading()  # the reader's fields are empty: nothing was filled in
     assert reading.small.profusion is None and reading.small.zones == () and reading.parenchymal is None
+    assert not reading.small.primary
     assert not form.entered
     assert panel.chart.suggestion is suggestion
     for zone in ZONES:
@@ -120,19 +123,21 @@ def test_a_signed_reading_holds_what_the_reader_chose_and_the_suggestion_apart(q
     assert kept.reading == stored.reading
     assert kept.model_suggestion["profusion"] == suggestion.profusion  # the model's answer, apart
     assert kept.model_suggestion["zones"] == list(suggestion.zones)
+    assert kept.model_suggestion["shape"] == suggestion.shape and not stored.reading.small.primary
     assert kept.model_suggestion["model_id"] == ilo_result.model_id
 
     panel.ask_reason = lambda: "second look"  # the reader chooses the suggestion: then it is the reader's entry
     form.parenchymal_yes.setChecked(True)
     panel.suggestions.take_suggested_profusion()
     panel.suggestions.take_suggested_zones()
-    form.primary.setCurrentIndex(form.primary.findData("q"))
+    panel.suggestions.take_suggested_shape()
     form.secondary.setCurrentIndex(form.secondary.findData("q"))
     form.large.setCurrentIndex(form.large.findData("0"))
     amended = panel.sign_and_save()
     assert amended is not None and amended.version == 2
     assert amended.reading.small.profusion == suggestion.profusion
     assert amended.reading.small.zones == suggestion.zones
+    assert amended.reading.small.primary == suggestion.shape
 
 
 def test_the_window_shows_the_ilo_heads_zones_without_occlusion(qtbot, ilo_diagnoser, film: Path) -> None:
@@ -197,3 +202,41 @@ def test_the_signed_readings_sr_carries_the_suggestion_kept_at_signing(qtbot, ti
     assert profusion.ConceptCodeSequence[0].CodeValue == "2/1"
     reader = content_items(parts["PARSEC"])
     assert not [i for i in reader if i.ConceptNameCodeSequence[0].CodeValue in ("PROFUS", "ZONE")]
+
+
+def test_take_the_shape_is_offered_only_for_a_suggested_shape_and_fills_only_the_primary(qtbot, tiny_diagnoser,
+                                                                                          dicom_dir: Path,
+                                                                                          tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from engine.ilo.suggestion import IloSuggestion
+
+    image = load_image(dicom_dir / "RG1_UNCR.dcm")
+    plain = IloSuggestion(profusion="2/1", category=2,
+                          zone_probability={z: 0.9 if "upper" in z else 0.1 for z in ZONES},
+                          zone_profusion={z: "2/1" if "upper" in z else "0/0" for z in ZONES})
+    panel = IloPanel(ReadingStore(tmp_path / "r.sqlite"))
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_image(image)
+    box, form = panel.suggestions, panel.form
+    result = tiny_diagnoser.predict(image)
+    panel.set_result(replace(result, ilo=plain))  # a head without a shape output
+    settle()
+    assert "not predicted by this head" in box.text.text() and not box.take_shape.isVisible()
+    assert form.primary.styleSheet() == ""
+    panel.set_result(replace(result, ilo=replace(plain, shape_output=True)))  # a film the head calls normal
+    settle()
+    assert "none (not suggested abnormal)" in box.text.text()
+    assert box.take_shape.isVisible() and not box.take_shape.isEnabled()
+    shaped = replace(plain, shape="r", shape_probability=0.64, shape_output=True)
+    panel.set_result(replace(result, ilo=shaped))
+    settle()
+    assert "shape <b>r (64%)</b>" in box.text.text() and box.take_shape.isEnabled()
+    assert form.primary.styleSheet() == SUGGESTION_STYLE and "suggests r" in form.primary.toolTip()
+    assert form.primary.currentData() == "" and not form.reading().small.primary  # never pre-filled
+    box.take_suggested_shape()
+    assert form.primary.currentData() == "r" and form.secondary.currentData() == ""  # the primary only
+    assert form.profusion.currentData() in (None, "")  # the other suggestions stay the reader's to take
+    panel.set_result(None)
+    assert form.primary.styleSheet() == "" and form.primary.currentData() == "r"  # the reader's choice stays

@@ -13,6 +13,7 @@ import pytest
 from engine.diagnoser_spec import DiagnoserSpec
 from engine.ilo.codes import PROFUSION, ZONES
 from engine.io import load_image
+from engine.model.ilo_model import SHAPE_LETTERS
 from engine.paths import RESOURCES
 
 ILO_HEAD = RESOURCES / "heads" / "ilo-phantom"
@@ -59,7 +60,12 @@ def test_the_result_is_the_heads_answer_on_its_training_features(ilo_diagnoser, 
         assert suggestion.category == int(expected.category[0]) and result.suggested_grade == str(suggestion.category)
         assert [suggestion.zone_probability[z] for z in ZONES] == pytest.approx(expected.zone_probability[0], abs=1e-5)
         assert [suggestion.zone_profusion[z] for z in ZONES] == [PROFUSION[int(g)] for g in expected.zone_grade[0]]
-        assert suggestion.shape is None  # the heads do not predict shape
+        assert suggestion.shape_output and expected.shape_probability is not None  # the head has a shape output
+        letter = SHAPE_LETTERS[int(expected.shape[0])]
+        assert suggestion.shape == (letter if result.decision.flagged else None)  # only for a film called abnormal
+        if result.decision.flagged:
+            assert suggestion.shape_probability == pytest.approx(float(expected.shape_probability[0].max()), abs=1e-5)
+            assert result.to_json()["ilo_suggestion"]["shape"] == letter
         assert result.lung_crop.mask.shape == load_image(film).pixels.shape[:2]  # zones from the full film
         assert result.to_json()["ilo_suggestion"]["profusion"] == suggestion.profusion
 

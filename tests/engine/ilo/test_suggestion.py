@@ -28,6 +28,31 @@ def test_the_suggestion_reads_the_heads_ordinal_and_zone_outputs() -> None:
     assert found.describe().startswith("SIMULATION - model suggests profusion 1/2")
 
 
+def test_a_head_with_a_shape_output_suggests_a_shape_only_for_a_film_it_calls_abnormal() -> None:
+    plain = suggestion()
+    logits = np.array([0.1, 2.0, 0.5, -1.0, -1.0, -3.0])  # p q r s t u
+    shaped = IloSuggestion.from_outputs(np.array([2.0, -1.0, -4.0]), np.where(np.arange(11) < 5, 3.0, -3.0),
+                                        np.zeros(6), np.zeros((6, 11)), shape_logits=logits, abnormal=True)
+    chances = np.exp(logits) / np.exp(logits).sum()
+    assert shaped.shape == "q" and shaped.shape_probability == pytest.approx(chances[1])
+    assert shaped.shape_output and f"shape: q ({chances[1]:.2f})" in shaped.describe()
+    assert shaped.shape_text.startswith("q (rounded, 1.5-3 mm, probability")
+    normal = IloSuggestion.from_outputs(np.array([-2.0, -3.0, -4.0]), np.full(11, -3.0), np.zeros(6),
+                                        np.zeros((6, 11)), shape_logits=logits, abnormal=False)
+    assert normal.shape is None and normal.shape_probability is None and normal.shape_output
+    assert "shape: none (not suggested abnormal)" in normal.describe()
+    assert not plain.shape_output and plain.shape_text == "not predicted by this head"
+    data = shaped.to_json()
+    assert data["shape"] == "q" and data["shape_probability"] == pytest.approx(chances[1], abs=1e-6)
+    back = IloSuggestion.from_json(data)
+    assert (back.shape, back.shape_output) == ("q", True)
+    assert back.shape_probability == pytest.approx(shaped.shape_probability, abs=1e-6)
+    old = {k: v for k, v in plain.to_json().items() if k not in ("shape_probability", "shape_output")}
+    assert IloSuggestion.from_json(old).shape is None  # a reading stored before heads had a shape
+    with pytest.raises(PneumoError, match="unknown shape"):
+        IloSuggestion.from_json({**data, "shape": "x"})
+
+
 def test_a_signed_reading_stores_it_apart_and_it_reads_back(tmp_path) -> None:
     store = ReadingStore(tmp_path / "r.sqlite")
     kept = suggestion().to_json()

@@ -42,6 +42,16 @@ MAP_MIN_HEIGHT = 240  # the t-SNE map / attention tabs keep at least this much w
 CAUTION_STYLE = "background:#fff3e0; color:#8a4b00; font-weight:bold; padding:3px;"
 
 
+def crop_caption(result: DiagnosisResult) -> str:
+    """What the thumbnail is: the crop the model read, or (an ILO head reads the six zones of the full film) where."""
+    if result.ilo is not None:
+        return ("Lungs found (fallback: centred box)" if result.lung_crop.fallback else "Lungs found") + \
+            " · model input: the six zones at full resolution"
+    side = result.lung_crop.crop.shape[0]
+    return f"Model input: {side}×{side} " + ("centred fallback crop (lungs not found)" if result.lung_crop.fallback
+                                             else "lung crop")
+
+
 class ConfidenceBar(QWidget):
     """0..1 scale with the operating threshold marked and the case's calibrated probability as a pointer."""
 
@@ -356,9 +366,7 @@ class DiagnosisPanel(QWidget):
         crop = QPixmap.fromImage(to_qimage_grey(result.lung_crop.crop))
         self.crop.setPixmap(crop.scaled(CROP_SIDE - 2, CROP_SIDE - 2, Qt.AspectRatioMode.KeepAspectRatio,
                                         Qt.TransformationMode.SmoothTransformation))
-        side = result.lung_crop.crop.shape[0]
-        self.crop_caption.setText(f"Model input: {side}×{side} " + ("centred fallback crop (lungs not found)"
-                                                                 if result.lung_crop.fallback else "lung crop"))
+        self.crop_caption.setText(crop_caption(result))
         self.attention.show_attention(result.emitter_attention, result.token_mixing, self.source_names)
         self.review_note.setText("")
         self._set_review_enabled(result.decision.diagnosed)

@@ -151,3 +151,17 @@ def test_no_empty_amber_box_in_any_state(panel: DiagnosisPanel, result: Diagnosi
     clean = replace(result, warnings=(), image_flags=(), lung_crop=replace(result.lung_crop, flags=()))
     panel.show_decision(clean)  # the same panel, a result without the flag: its box goes, style and all
     assert boxes_say_something() and not panel.domain.isVisible()
+
+
+def test_an_ilo_heads_thumbnail_says_the_zones_are_its_input(panel: DiagnosisPanel, result: DiagnosisResult) -> None:
+    """An ILO head reads the six zones of the full-resolution film: calling the thumbnail its 224 input was wrong."""
+    from dataclasses import replace
+
+    from engine.ilo.codes import ZONES
+    from engine.ilo.suggestion import IloSuggestion
+
+    ilo = IloSuggestion(profusion="1/1", category=1, zone_probability=dict.fromkeys(ZONES, 0.5),
+                        zone_profusion=dict.fromkeys(ZONES, "1/1"), simulation=True)
+    panel.show_result(replace(result, ilo=ilo), [])
+    caption = panel.crop_caption.text()
+    assert "six zones at full resolution" in caption and "224" not in caption

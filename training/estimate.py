@@ -3,8 +3,9 @@
 ``measure`` builds the model a config describes and times a few real optimiser steps (``Trainer._step``, with
 the same augmentation) plus one evaluation forward pass; ``extrapolate`` scales that to the whole run:
 steps per epoch × epochs for every cross-validation fold and the final model, plus the validation passes
-after each epoch, the held-out predictions of each fold and the reference map of the final model. Lung
-segmentation of the data (done once, then cached) is not included.
+after each epoch, the held-out predictions of each fold and the forward passes of the final model's reference map.
+``measure_crops`` and ``measure_map`` time the rest, also on this machine: segmenting the images not cached yet
+(done once, then cached) and the reference map's t-SNE; ``extrapolate_parts`` adds them up.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import math
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import save
 
+from engine.model.config import PreprocessConfig
+from engine.paths import file_sha256
+from engine.segment import LungSegmenter
 from training.augment import RegionAugmenter
-from training.cache import CachedRegion
+from training.cache import CachedRegion, RegionCache
 from training.config import FinetuneConfig
 from training.finetune import Trainer, make_model, predict_logits
 
@@ -34,6 +39,7 @@ class StepTiming:
     device: str
     setup_s: float = 0.0  # building the model and its optimiser, once per fold and for the final model
     save_s: float = 0.0  # writing the epoch's resumable state (weights + optimiser), once per epoch
+    embedding_width: int = 0  # the width of the model's embedding (the reference map's t-SNE input); 0: unknown
 
 
 def measure(config: FinetuneConfig, *, batches: int = 2, crops: np.ndarray | None = None) -> StepTiming:
@@ -70,13 +76,14 @@ def measure(config: FinetuneConfig, *, batches: int = 2, crops: np.ndarray | Non
         if step:  # the first step pays for lazy initialisation
             timings.append(time.perf_counter() - start)
     start = time.perf_counter()
-    predict_logits(model, crops[index], preprocess, trainer.runtime, batch_size=config.batch_size)
+    _, embeddings = predict_logits(model, crops[index], preprocess, trainer.runtime, batch_size=config.batch_size)
     eval_s = (time.perf_counter() - start) / config.batch_size
     start = time.perf_counter()
     state = {k: v.detach().cpu().contiguous() for k, v in model.trained_state_dict().items()}
     save(state)  # weights; the optimiser's two moments are about twice that again
     save_s = 3 * (time.perf_counter() - start)
-    return StepTiming(statistics.median(timings), eval_s, config.batch_size, trainer.runtime.label, setup_s, save_s)
+    return StepTiming(statistics.median(timings), eval_s, config.batch_size, trainer.runtime.label, setup_s, save_s,
+                      int(embeddings.shape[1]) if embeddings.ndim == 2 else 0)
 
 
 def extrapolate(timing: StepTiming, config: FinetuneConfig, n_images: int, folds: int) -> float:
@@ -100,3 +107,108 @@ def estimate_seconds(config: FinetuneConfig, n_images: int, folds: int, *, batch
                      crops: np.ndarray | None = None) -> float:
     """Measured estimate of a whole run (cross-validation folds + the final model), in seconds."""
     return extrapolate(measure(config, batches=batches, crops=crops), config, n_images, folds)
+
+
+# -- the parts outside the training steps: lung crops not cached yet, and the reference map's t-SNE -----------
+MAP_SAMPLE = 300  # points the t-SNE is timed on: a few seconds, and large enough for its n log n to show
+
+
+@dataclass(frozen=True)
+class CropTiming:
+    """The lung crops training still has to make: ``uncached`` images, ``s_per_image`` each (measured)."""
+
+    uncached: int  # images of the data set without a cached region when measuring began
+    s_per_image: float  # segmenting one of them with the cache's own path (0 when none was uncached)
+    timed: int = 0  # of ``uncached``, already made while measuring (cached now: training reads them)
+    error: str = ""  # why it could not be measured ("" when it was)
+
+    @property
+    def seconds(self) -> float:
+        return max(0, self.uncached - self.timed) * self.s_per_image
+
+
+@dataclass(frozen=True)
+class MapTiming:
+    """The reference map's t-SNE: ``sample_s`` measured on ``sample`` points, scaled to ``points``."""
+
+    points: int  # what the final model maps: min(images, REFERENCE_MAP_CASES)
+    sample: int
+    sample_s: float
+    error: str = ""
+
+    @property
+    def seconds(self) -> float:
+        """Scaled by n log n / m log m (openTSNE's Barnes–Hut gradient on a fixed number of iterations)."""
+        if self.error or self.sample < 2 or self.points < 2:
+            return 0.0
+        return self.sample_s * (self.points * math.log(self.points)) / (self.sample * math.log(self.sample))
+
+
+@dataclass(frozen=True)
+class EstimateParts:
+    steps_s: float  # ``extrapolate``: the training steps, evaluations and the final model's forward passes
+    crops_s: float
+    map_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.steps_s + self.crops_s + self.map_s
+
+
+def uncached_paths(cache: RegionCache, paths: list[Path]) -> list[Path]:
+    """The files ``cache.prepare`` would segment (unreadable ones are left to it to report)."""
+    todo = []
+    for path in paths:
+        try:
+            key = file_sha256(path)
+        except OSError:
+            continue
+        if cache.get(key) is None:
+            todo.append(path)
+    return todo
+
+
+def measure_crops(paths: list[Path], segmenter: LungSegmenter, presentation: PreprocessConfig | None, *,
+                  root: Path | None = None, timed: int = 2) -> CropTiming:
+    """Count the images without a cached region and time the cache's own ``prepare`` on up to ``timed`` of them,
+    one at a time (the entries it writes are the ones training would write); with two, the second is used: the
+    first may pay for the segmenter's lazy start."""
+    cache = RegionCache(segmenter, root, presentation)
+    todo = uncached_paths(cache, paths)
+    times = []
+    for path in todo[:timed]:
+        start = time.perf_counter()
+        _, failed = cache.prepare([path])
+        if path not in failed:
+            times.append(time.perf_counter() - start)
+    if todo and not times:
+        return CropTiming(len(todo), 0.0, 0, "the images tried could not be segmented")
+    return CropTiming(len(todo), times[-1] if times else 0.0, len(times))
+
+
+def measure_map(width: int, n_images: int, *, sample: int = MAP_SAMPLE, seed: int = 0) -> MapTiming:
+    """Time ``ReferenceMap.fit`` (openTSNE, as the final model runs it) on random ``width``-wide embeddings."""
+    from engine.reference_map import ReferenceMap
+    from training.cross_validation import REFERENCE_MAP_CASES
+
+    points = min(n_images, REFERENCE_MAP_CASES)
+    sample = min(points, sample)
+    if width < 1 or sample < 2:
+        return MapTiming(points, sample, 0.0, "no embedding width measured" if width < 1 else "")
+    generator = np.random.default_rng(seed)
+    embeddings = generator.standard_normal((sample, width)).astype(np.float32)
+    classes = np.arange(sample) % 2
+    start = time.perf_counter()
+    ReferenceMap.fit(embeddings, classes, ("a", "b"), seed=seed)
+    return MapTiming(points, sample, time.perf_counter() - start)
+
+
+def extrapolate_parts(timing: StepTiming, config: FinetuneConfig, n_images: int, folds: int,
+                      crops: CropTiming | None = None, map_timing: MapTiming | None = None) -> EstimateParts:
+    """``extrapolate`` plus the lung crops still to make and the reference map: its t-SNE and the whole-radiograph
+    forward passes of its cases (``domain_features``, counted at the measured forward pass per image)."""
+    crops_s = crops.seconds if crops is not None and not crops.error else 0.0
+    map_s = 0.0
+    if map_timing is not None and not map_timing.error:
+        map_s = map_timing.seconds + map_timing.points * timing.eval_s_per_image
+    return EstimateParts(extrapolate(timing, config, n_images, folds), crops_s, map_s)

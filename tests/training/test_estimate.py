@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from engine.paths import file_sha256
+from engine.segment import LungSegmenter
+from tests.training.conftest import write_synthetic_set
+from training.cache import RegionCache
 from training.config import FinetuneConfig
-from training.estimate import StepTiming, estimate_seconds, extrapolate
+from training.estimate import (
+    CropTiming,
+    MapTiming,
+    StepTiming,
+    estimate_seconds,
+    extrapolate,
+    extrapolate_parts,
+    measure,
+    measure_crops,
+    measure_map,
+    uncached_paths,
+)
 
 TINY_PROFILE = "tiny-test"  # registered by tests/training/conftest.py
 
@@ -18,6 +36,7 @@ def tiny_config(profile: str, epochs: int) -> FinetuneConfig:
 def test_estimate_is_measured() -> None:
     config = tiny_config(TINY_PROFILE, 2)
     assert estimate_seconds(config, 24, 2, batches=1, crops=np.zeros((3, 224, 224), np.uint8)) > 0
+    assert measure(config, batches=1).embedding_width > 0  # what the reference map's t-SNE is timed at
 
 
 def timing(**costs: float) -> StepTiming:
@@ -46,3 +65,44 @@ def test_extrapolation_counts_each_run_epoch_and_image() -> None:
     assert per_image > 100 and extrapolate(timing(eval_s_per_image=1.0), config, 100, 5) > per_image
     assert extrapolate(timing(step_s=2.0, eval_s_per_image=0.1, setup_s=5.0, save_s=0.5), config, 100, 5) > \
         4 * extrapolate(timing(step_s=2.0, eval_s_per_image=0.1, setup_s=5.0, save_s=0.5), config, 100, 1)
+
+
+def test_parts_add_the_lung_crops_still_to_make_and_the_reference_map() -> None:
+    config, steps = tiny_config(TINY_PROFILE, 2), timing(step_s=1.0, eval_s_per_image=0.01)
+    alone = extrapolate(steps, config, 100, 2)
+    assert extrapolate_parts(steps, config, 100, 2).total_s == pytest.approx(alone)  # nothing more measured
+    # 40 images uncached, 2 of them made while measuring: 38 left at 0.5 s each
+    crops = CropTiming(uncached=40, s_per_image=0.5, timed=2)
+    parts = extrapolate_parts(steps, config, 100, 2, crops)
+    assert parts.steps_s == pytest.approx(alone) and parts.crops_s == pytest.approx(38 * 0.5) and parts.map_s == 0
+    # the t-SNE scaled by n log n from its sample, plus one whole-radiograph forward pass per mapped case
+    tsne = MapTiming(points=1200, sample=300, sample_s=3.0)
+    parts = extrapolate_parts(steps, config, 1200, 2, crops, tsne)
+    scaled = 3.0 * (1200 * math.log(1200)) / (300 * math.log(300))
+    assert parts.map_s == pytest.approx(scaled + 1200 * 0.01)
+    assert parts.total_s == pytest.approx(extrapolate(steps, config, 1200, 2) + 38 * 0.5 + scaled + 1200 * 0.01)
+    assert MapTiming(points=300, sample=300, sample_s=3.0).seconds == pytest.approx(3.0)  # measured as it is
+    # a part that could not be measured adds nothing (the wizard says so) and leaves the rest
+    failed = extrapolate_parts(steps, config, 1200, 2, CropTiming(40, 0.0, 0, "broken"), MapTiming(0, 0, 0.0, "no"))
+    assert failed.total_s == pytest.approx(extrapolate(steps, config, 1200, 2))
+
+
+def test_uncached_images_are_counted_and_one_is_timed(tmp_path: Path, segmenter: LungSegmenter) -> None:
+    data = write_synthetic_set(tmp_path / "data", per_class=3)
+    paths = sorted(data.rglob("*.png"))
+    root = tmp_path / "regions"
+    cache = RegionCache(segmenter, root)
+    cache.prepare(paths[:2])  # two prepared before
+    assert len(uncached_paths(cache, paths)) == 4
+    measured = measure_crops(paths, segmenter, None, root=root, timed=1)
+    assert measured.uncached == 4 and measured.timed == 1 and measured.s_per_image > 0 and not measured.error
+    assert len(uncached_paths(cache, paths)) == 3  # the timed one got its real entry, as training would make it
+    assert cache.get(file_sha256(paths[2])) is not None
+    assert measure_crops(paths[:2], segmenter, None, root=root) == CropTiming(0, 0.0, 0)  # all cached: nothing to do
+
+
+def test_reference_map_is_timed_on_a_sample() -> None:
+    measured = measure_map(16, 50, sample=40)
+    assert (measured.points, measured.sample, measured.error) == (50, 40, "") and measured.sample_s > 0
+    assert measured.seconds > measured.sample_s  # 50 points cost more than the 40 timed
+    assert measure_map(0, 50).error  # no width measured: said, not guessed

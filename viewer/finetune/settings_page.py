@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
 from engine.errors import PneumoError, TrainingError
 from engine.model.head_card import IntendedUse, describe_rule
 from engine.model.registry import load_profile
+from engine.segment import LungSegmenter
 from training.config import FinetuneConfig
 from training.metrics import OPERATING_RULES
 from viewer.error_dialog import message_for
@@ -32,11 +35,28 @@ from viewer.finetune.intended_use_choice import choices, chosen_use
 from viewer.workers import Worker
 
 
-def measure_steps(config: FinetuneConfig, batches: int) -> Any:
-    """Worker: time a few real optimiser steps of this config (training.estimate)."""
-    from training.estimate import measure
+def measure_run(config: FinetuneConfig, batches: int, paths: tuple[Path, ...],
+                segmenter: Callable[[], LungSegmenter]) -> Any:
+    """Worker: the training steps, then the lung crops not cached yet and the reference map's t-SNE; a part that
+    cannot be measured carries its reason and the others still count."""
+    from training.cross_validation import profile_preprocess
+    from training.estimate import CropTiming, MapTiming, measure, measure_crops, measure_map
 
-    return config, measure(config, batches=batches)
+    timing = measure(config, batches=batches)
+    try:
+        crops = measure_crops(list(paths), segmenter(), profile_preprocess(config))
+    except Exception as exc:  # noqa: BLE001 - the estimate says this part is missing, and why
+        crops = CropTiming(0, 0.0, 0, message_for(exc))
+    try:
+        map_timing = measure_map(timing.embedding_width, len(paths), seed=config.seed)
+    except Exception as exc:  # noqa: BLE001 - as above
+        map_timing = MapTiming(0, 0, 0.0, message_for(exc))
+    return config, paths, timing, crops, map_timing
+
+
+def duration(seconds: float) -> str:
+    """'40 s', '3 min': short, for the estimate's parts."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{math.ceil(seconds / 60)} min"
 
 
 class SettingsPage(QWizardPage):
@@ -46,6 +66,8 @@ class SettingsPage(QWizardPage):
         self.setTitle("2 · Settings")
         self.setSubTitle("Choose the model and how long to train. The duration is measured on this machine.")
         self._timing: Any = None  # training.estimate.StepTiming for _timing_key
+        self._crops: Any = None  # training.estimate.CropTiming, measured with _timing
+        self._map: Any = None  # training.estimate.MapTiming, measured with _timing
         self._timing_key: tuple[Any, ...] | None = None
         self._measuring: Worker | None = None
         self._measure_error = ""
@@ -135,6 +157,14 @@ class SettingsPage(QWizardPage):
                              llm_path=self.llm_edit.text().strip() or None)
         return config
 
+    def _paths(self) -> tuple[Path, ...]:
+        check = self.context.state.check
+        return tuple(item.path for item in check.dataset.items) if check is not None else ()
+
+    def _measure_key(self, config: FinetuneConfig, paths: tuple[Path, ...]) -> tuple[Any, ...]:
+        """What a measurement depends on: the model, and the images (which of them are cached, how many)."""
+        return (*self._model_key(config), paths)
+
     def _model_key(self, config: FinetuneConfig) -> tuple[Any, ...]:
         return (config.profile, config.vision_weights, config.llm_path, config.batch_size, config.device,
                 config.variant, config.augment)
@@ -182,27 +212,29 @@ class SettingsPage(QWizardPage):
 
     def measure(self, force: bool = False) -> None:
         config = self.config()
-        key = self._model_key(config)
+        paths = self._paths()
+        key = self._measure_key(config, paths)
         if not force and (key == self._timing_key or self._measuring is not None):
             self._show_estimate()
             return
         self._timing, self._timing_key, self._measure_error = None, None, ""
-        self.estimate_label.setText("Measuring a few training steps on this machine…")
+        self.estimate_label.setText("Measuring a few training steps, a lung crop and a t-SNE on this machine…")
         self.measure_button.setEnabled(False)
-        self._measuring = self.context.run_job(self, measure_steps, config, self.context.options.measure_batches,
-                                               model=True, finished=self._on_measured,
+        self._measuring = self.context.run_job(self, measure_run, config, self.context.options.measure_batches,
+                                               paths, self.context.segmenter, model=True, finished=self._on_measured,
                                                failed=self._on_measure_failed)
 
     def _on_measured(self, job: Worker, result: Any) -> None:
         if job is not self._measuring:
             return
-        config, timing = result
+        config, paths, timing, crops, map_timing = result
         self._measuring = None
         self.measure_button.setEnabled(True)
-        if self._model_key(config) != self._model_key(self.config()):
-            self.measure()  # the profile changed while we measured
+        if self._measure_key(config, paths) != self._measure_key(self.config(), self._paths()):
+            self.measure()  # the profile or the data changed while we measured
             return
-        self._timing, self._timing_key = timing, self._model_key(config)
+        self._timing, self._crops, self._map = timing, crops, map_timing
+        self._timing_key = self._measure_key(config, paths)
         self._show_estimate()
 
     def _on_measure_failed(self, job: Worker, exc: BaseException) -> None:
@@ -213,31 +245,49 @@ class SettingsPage(QWizardPage):
         self._measure_error = message_for(exc)
         self._show_estimate()
 
-    def estimate_seconds(self) -> float | None:
+    def estimate_parts(self) -> Any:
+        """training.estimate.EstimateParts of the measured run, or None before a measurement."""
         check = self.context.state.check
         if self._timing is None or check is None:
             return None
-        from training.estimate import extrapolate
+        from training.estimate import extrapolate_parts
 
-        return extrapolate(self._timing, self.config(), len(check.dataset.items), self.fold_count())
+        return extrapolate_parts(self._timing, self.config(), len(check.dataset.items), self.fold_count(),
+                                 self._crops, self._map)
+
+    def estimate_seconds(self) -> float | None:
+        parts = self.estimate_parts()
+        return None if parts is None else parts.total_s
 
     def _show_estimate(self) -> None:
         if self._measure_error:
             self.estimate_label.setText(coloured(f"Could not measure: {self._measure_error}", BAD_STYLE))
             return
-        seconds = self.estimate_seconds()
-        if seconds is None:
+        parts = self.estimate_parts()
+        if parts is None:
             if self._measuring is None:
                 self.estimate_label.setText("")
             return
-        minutes = max(1, math.ceil(seconds / 60))
+        minutes = max(1, math.ceil(parts.total_s / 60))
         runs = f"{self.fold_count()} folds + the final model" if self.fold_count() > 1 else "one model"
+        timing, crops, tsne = self._timing, self._crops, self._map
+        steps = (f"training steps {duration(parts.steps_s)} ({timing.step_s:.2f} s per step of "
+                 f"{plural(timing.batch_size, 'image')}; {runs})")
+        if crops is None or crops.error:
+            lungs = f"lung crops not measured ({crops.error if crops else 'no data'})"
+        elif crops.uncached:
+            lungs = (f"lung crops of {plural(crops.uncached, 'image')} not prepared before {duration(parts.crops_s)} "
+                     f"({crops.s_per_image:.2f} s each)")
+        else:
+            lungs = "lung crops all prepared before"
+        if tsne is None or tsne.error:
+            mapped = f"reference map not measured ({tsne.error if tsne else 'no data'})"
+        else:
+            mapped = (f"reference map {duration(parts.map_s)} (t-SNE {tsne.sample_s:.1f} s on {tsne.sample} points, "
+                      f"scaled by n log n to {tsne.points})")
         self.estimate_label.setText(
-            f"<b>About {minutes} minute{'s' if minutes != 1 else ''}</b> (measured on this machine: "
-            f"{self._timing.step_s:.2f} s per step of {plural(self._timing.batch_size, 'image')} on "
-            f"{self._timing.device}; "
-            f"{runs}) for the training steps. Not included: lung crops of images not prepared before (once) and "
-            "the final model's reference map (a t-SNE of its images).")
+            f"<b>About {minutes} minute{'s' if minutes != 1 else ''}</b>, measured on this machine "
+            f"({timing.device}): {steps}, {lungs}, {mapped}.")
 
     def _model_changed(self, *_args: object) -> None:
         self._show_full_paths()

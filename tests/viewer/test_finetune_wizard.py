@@ -92,6 +92,11 @@ def test_whole_wizard_trains_evaluates_and_installs(qtbot, tmp_path: Path, segme
     wizard.next()  # settings: a duration measured on this machine, handed on to the train page
     page = wizard.settings_page
     qtbot.waitUntil(lambda: "measured on this machine" in page.estimate_label.text(), timeout=120_000)
+    # every part of the run is measured: the data's 24 images were never segmented in this test's cache
+    assert "lung crops of 24 images not prepared before" in page.estimate_label.text()
+    assert "reference map: " in page.estimate_label.text() and "not measured" not in page.estimate_label.text()
+    parts = page.estimate_parts()
+    assert parts.crops_s > 0 and parts.map_s > 0
     page.operating_point.setCurrentIndex(page.operating_point.findData("sensitivity:0.95"))
     save_screenshot(wizard, tmp_path / "finetune_wizard_settings.png")
 
@@ -100,6 +105,7 @@ def test_whole_wizard_trains_evaluates_and_installs(qtbot, tmp_path: Path, segme
     wizard.next()  # train
     train = wizard.train_page
     assert wizard.state.estimate_s and "Expected duration" in train.plan.text()
+    assert wizard.state.estimate_s == pytest.approx(parts.total_s)  # the lung crops and the map included
     assert wizard.state.intended_use == ADULT_USE  # the PNGs carry no ages: the installed head's limits stay
     said: list[str] = []
     shown = train._on_event

@@ -55,7 +55,9 @@ def measure_run(config: FinetuneConfig, batches: int, paths: tuple[Path, ...],
 
 
 def duration(seconds: float) -> str:
-    """'40 s', '3 min': short, for the estimate's parts."""
+    """'under 1 s', '40 s', '3 min': short, for the estimate's parts."""
+    if seconds < 1:
+        return "under 1 s"
     return f"{seconds:.0f} s" if seconds < 90 else f"{math.ceil(seconds / 60)} min"
 
 
@@ -271,23 +273,24 @@ class SettingsPage(QWizardPage):
         minutes = max(1, math.ceil(parts.total_s / 60))
         runs = f"{self.fold_count()} folds + the final model" if self.fold_count() > 1 else "one model"
         timing, crops, tsne = self._timing, self._crops, self._map
-        steps = (f"training steps {duration(parts.steps_s)} ({timing.step_s:.2f} s per step of "
-                 f"{plural(timing.batch_size, 'image')}; {runs})")
+        steps = (f"training steps: {duration(parts.steps_s)} ({timing.step_s:.2f} s per step of "
+                 f"{plural(timing.batch_size, 'image')}, {runs})")
         if crops is None or crops.error:
-            lungs = f"lung crops not measured ({crops.error if crops else 'no data'})"
+            lungs = f"lung crops: not measured ({crops.error if crops else 'no data'})"
         elif crops.uncached:
-            lungs = (f"lung crops of {plural(crops.uncached, 'image')} not prepared before {duration(parts.crops_s)} "
+            lungs = (f"lung crops of {plural(crops.uncached, 'image')} not prepared before: {duration(parts.crops_s)} "
                      f"({crops.s_per_image:.2f} s each)")
         else:
-            lungs = "lung crops all prepared before"
+            lungs = "lung crops: all prepared before"
         if tsne is None or tsne.error:
-            mapped = f"reference map not measured ({tsne.error if tsne else 'no data'})"
+            mapped = f"reference map: not measured ({tsne.error if tsne else 'no data'})"
         else:
-            mapped = (f"reference map {duration(parts.map_s)} (t-SNE {tsne.sample_s:.1f} s on {tsne.sample} points, "
-                      f"scaled by n log n to {tsne.points})")
+            scaled = f", scaled by n log n to {tsne.points}" if tsne.points > tsne.sample else ""
+            mapped = (f"reference map: {duration(parts.map_s)} (t-SNE {tsne.sample_s:.1f} s on {tsne.sample} "
+                      f"points{scaled})")
         self.estimate_label.setText(
             f"<b>About {minutes} minute{'s' if minutes != 1 else ''}</b>, measured on this machine "
-            f"({timing.device}): {steps}, {lungs}, {mapped}.")
+            f"({timing.device}) — {steps}; {lungs}; {mapped}.")
 
     def _model_changed(self, *_args: object) -> None:
         self._show_full_paths()

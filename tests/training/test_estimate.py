@@ -82,6 +82,15 @@ def test_parts_add_the_lung_crops_still_to_make_and_the_reference_map() -> None:
     assert parts.map_s == pytest.approx(scaled + 1200 * 0.01)
     assert parts.total_s == pytest.approx(extrapolate(steps, config, 1200, 2) + 38 * 0.5 + scaled + 1200 * 0.01)
     assert MapTiming(points=300, sample=300, sample_s=3.0).seconds == pytest.approx(3.0)  # measured as it is
+    # with a second, smaller sample the time is a + b·n log n through both: a fixed cost is not scaled
+    fixed = MapTiming(points=1200, sample=300, sample_s=3.0, small=150, small_s=3.0)
+    assert fixed.seconds == pytest.approx(3.0)
+    b = 1.0 / (300 * math.log(300) - 150 * math.log(150))
+    line = MapTiming(points=1200, sample=300, sample_s=3.0, small=150, small_s=2.0)
+    assert line.seconds == pytest.approx(3.0 - b * 300 * math.log(300) + b * 1200 * math.log(1200))
+    assert MapTiming(1200, 300, 1.0, "", 150, 3.0).seconds == pytest.approx(1.0)  # faster on more points: b = 0
+    steep = MapTiming(points=1200, sample=300, sample_s=3.0, small=150, small_s=0.5)  # a < 0: plain scaling
+    assert steep.seconds == pytest.approx(scaled)
     # a part that could not be measured adds nothing (the wizard says so) and leaves the rest
     failed = extrapolate_parts(steps, config, 1200, 2, CropTiming(40, 0.0, 0, "broken"), MapTiming(0, 0, 0.0, "no"))
     assert failed.total_s == pytest.approx(extrapolate(steps, config, 1200, 2))
@@ -103,6 +112,8 @@ def test_uncached_images_are_counted_and_one_is_timed(tmp_path: Path, segmenter:
 
 def test_reference_map_is_timed_on_a_sample() -> None:
     measured = measure_map(16, 50, sample=40)
-    assert (measured.points, measured.sample, measured.error) == (50, 40, "") and measured.sample_s > 0
-    assert measured.seconds > measured.sample_s  # 50 points cost more than the 40 timed
+    assert (measured.points, measured.sample, measured.small, measured.error) == (50, 40, 20, "")
+    assert measured.sample_s > 0 and measured.small_s > 0
+    assert measured.seconds >= measured.sample_s  # 50 points cost no less than the 40 timed
+    assert measure_map(16, 30, sample=40).small == 0  # the whole map timed: nothing to scale
     assert measure_map(0, 50).error  # no width measured: said, not guessed

@@ -285,9 +285,12 @@ class SettingsPage(QWizardPage):
         if tsne is None or tsne.error:
             mapped = f"reference map: not measured ({tsne.error if tsne else 'no data'})"
         else:
-            scaled = f", scaled by n log n to {tsne.points}" if tsne.points > tsne.sample else ""
-            mapped = (f"reference map: {duration(parts.map_s)} (t-SNE {tsne.sample_s:.1f} s on {tsne.sample} "
-                      f"points{scaled})")
+            timed = f"t-SNE {tsne.sample_s:.1f} s on {tsne.sample} points"
+            if tsne.small:
+                timed += f", {tsne.small_s:.1f} s on {tsne.small}"
+            if tsne.points > tsne.sample:
+                timed += f"; as a + b·n log n to {tsne.points}" if tsne.small else f"; × n log n to {tsne.points}"
+            mapped = f"reference map: {duration(parts.map_s)} ({timed})"
         self.estimate_label.setText(
             f"<b>About {minutes} minute{'s' if minutes != 1 else ''}</b>, measured on this machine "
             f"({timing.device}) — {steps}; {lungs}; {mapped}.")

@@ -186,7 +186,11 @@ def test_train_page_states_the_estimate_left_in_the_state(qtbot, tmp_path: Path)
     wizard.train_page.initializePage()
     plan = wizard.train_page.plan.text()
     assert "3 epochs" in plan and "single validation split" in plan and "20 images" in plan
-    assert f"Expected duration of the training steps: about {format_duration(125.0)} (lung crops" in plan
+    assert f"Expected duration: about {format_duration(125.0)} (training steps, lung crops" in plan
+    assert "not measured" not in plan
+    state.estimate_missing = ("the reference map",)  # page 2 could not time the t-SNE: said, not hidden
+    wizard.train_page.initializePage()
+    assert "the reference map not measured, on top" in wizard.train_page.plan.text()
     state.estimate_s = None
     wizard.train_page.initializePage()
     assert "Expected duration" not in wizard.train_page.plan.text()
@@ -550,3 +554,38 @@ def test_a_simulation_heads_use_is_not_inherited() -> None:
     phantom = IntendedUse(population="adult", description="SIMULATION: trained on ILO phantoms")
     assert [key for _, key in choices(phantom)] == ["data", "adult", "any"]
     assert chosen_use("inherit", phantom) is None
+
+
+def test_estimate_names_each_measured_part_and_a_failed_one_and_fits(qtbot, tmp_path: Path) -> None:
+    """Page 2 adds the lung crops not prepared before and the reference map to the training steps, each with its
+    measured part; a part that could not be measured is said, the rest still counted, and the text stays whole."""
+    from training.estimate import CropTiming, MapTiming, StepTiming, extrapolate
+
+    wizard = FinetuneWizard(store=ModelStore(root=tmp_path / "models"), profiles=(TINY_PROFILE,),
+                            config_factory=tiny_config, output_root=tmp_path / "runs", default_epochs=2,
+                            default_folds=2)
+    qtbot.addWidget(wizard)
+    wizard.state.check = check_readable(training_fixtures.write_synthetic_set(tmp_path / "data", per_class=12))
+    page = wizard.settings_page
+    page.measure = lambda force=False: page._show_estimate()  # type: ignore[method-assign]  # timings set here
+    wizard.setStartId(FinetuneWizard.SETTINGS)
+    wizard.show()
+    timing = StepTiming(2.0, 0.1, 8, "CPU (fp32)", 5.0, 0.5, 64)
+    steps_s = extrapolate(timing, page.config(), 24, page.fold_count())
+    page._timing, page._crops = timing, CropTiming(uncached=20, s_per_image=0.5, timed=2)
+    page._map = MapTiming(points=24, sample=24, sample_s=4.0)
+    page._show_estimate()
+    text = page.estimate_label.text()
+    assert "lung crops of 20 images not prepared before: 9 s (0.50 s each)" in text
+    assert "reference map: 6 s (t-SNE 4.0 s on 24 points)" in text  # 4 s + 24 forward passes of 0.1 s
+    assert page.estimate_seconds() == pytest.approx(steps_s + 18 * 0.5 + 4.0 + 24 * 0.1)
+    settle()
+    label = page.estimate_label
+    assert label.isVisible() and label.height() >= label.heightForWidth(label.width())  # the whole text shows
+    page._map = MapTiming(0, 0, 0.0, "openTSNE is missing")
+    page._show_estimate()
+    assert "reference map: not measured (openTSNE is missing)" in page.estimate_label.text()
+    assert "lung crops of 20 images" in page.estimate_label.text()
+    assert page.estimate_seconds() == pytest.approx(steps_s + 18 * 0.5)
+    page.validatePage()
+    assert wizard.state.estimate_missing == ("the reference map",)

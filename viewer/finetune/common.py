@@ -67,6 +67,7 @@ class WizardState:
     config: FinetuneConfig | None = None
     folds: int = 5
     estimate_s: float | None = None  # the measured duration of the chosen run (page 2), if measured
+    estimate_missing: tuple[str, ...] = ()  # the parts of the run page 2 could not measure ("lung crops", …)
     run_dir: Path | None = None
     report: dict[str, Any] | None = None
     report_key: tuple[Any, ...] | None = None

@@ -184,6 +184,7 @@ class SettingsPage(QWizardPage):
         state = self.context.state
         state.config, state.folds = self.config(), self.fold_count()
         state.estimate_s = self.estimate_seconds()  # the train page states it
+        state.estimate_missing = self.unmeasured_parts()
         state.intended_use = chosen_use(self.intended_use.currentData(), self._installed_use)
         return True
 
@@ -256,6 +257,13 @@ class SettingsPage(QWizardPage):
 
         return extrapolate_parts(self._timing, self.config(), len(check.dataset.items), self.fold_count(),
                                  self._crops, self._map)
+
+    def unmeasured_parts(self) -> tuple[str, ...]:
+        """The parts of the run left out of the estimate because measuring them failed."""
+        if self._timing is None:
+            return ()
+        parts = [("lung crops", self._crops), ("the reference map", self._map)]
+        return tuple(name for name, timing in parts if timing is None or timing.error)
 
     def estimate_seconds(self) -> float | None:
         parts = self.estimate_parts()

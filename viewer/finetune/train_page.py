@@ -95,8 +95,10 @@ class TrainPage(QWizardPage):
         runs = f"{state.folds}-fold cross-validation, then the final model" if state.folds > 1 else \
             "one model with a single validation split"
         estimate = self.context.state.estimate_s
-        guess = (f" Expected duration of the training steps: about {format_duration(estimate)} (lung crops of new "
-                 "images and the final reference map come on top)." if estimate else "")
+        missing = self.context.state.estimate_missing
+        on_top = f"; {' and '.join(missing)} not measured, on top" if missing else ""
+        guess = (f" Expected duration: about {format_duration(estimate)} (training steps, lung crops of images not "
+                 f"prepared before and the reference map, measured on page 2{on_top})." if estimate else "")
         self.plan.setText(f"Profile <b>{config.profile}</b> ({config.variant}), {plural(config.epochs, 'epoch')}, "
                           f"{runs}, on {plural(len(state.check.dataset.items), 'image')}.{guess}")
         self._show_buttons()

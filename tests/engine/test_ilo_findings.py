@@ -115,17 +115,23 @@ def test_a_suggested_shape_is_coded_with_its_probability_and_dciodvfy_accepts_it
     _assert_dciodvfy_accepts(out)
 
 
+def _reading_sr_containers(out: Path) -> dict:
+    """The reader's SR's top containers by code, after dciodvfy found no errors in it (when it is installed)."""
+    if shutil.which("dciodvfy") is not None:
+        errors, _warnings = dciodvfy(out)
+        assert not errors, f"dciodvfy: {errors}"
+    return {item.ConceptNameCodeSequence[0].CodeValue: item for item in pydicom.dcmread(out).ContentSequence
+            if item.ValueType == "CONTAINER"}
+
+
 def test_the_readers_ilo_sr_carries_the_suggested_shape_in_the_models_container(dicom_dir: Path,
                                                                                 tmp_path: Path) -> None:
     from engine.ilo.sr import export_reading_sr
     from engine.io import load_image
     from tests.engine.ilo.readings import NORMAL, reading
 
-    out = export_reading_sr(tmp_path / "ilo.dcm", load_image(dicom_dir / "RG1_UNCI.dcm"), reading(NORMAL),
-                            suggestion=SHAPED)
-    sr = pydicom.dcmread(out)
-    containers = {item.ConceptNameCodeSequence[0].CodeValue: item for item in sr.ContentSequence
-                  if item.ValueType == "CONTAINER"}
+    containers = _reading_sr_containers(export_reading_sr(tmp_path / "ilo.dcm", load_image(
+        dicom_dir / "RG1_UNCI.dcm"), reading(NORMAL), suggestion=SHAPED))
     model = content_items(containers["MODELSUG"])
     assert code_of(named(model, "Model's suggested primary shape/size")[0]) == (ILO_SCHEME, "q")
     assert float(named(model, "Model probability of the suggested shape")[0].MeasuredValueSequence[0]
@@ -133,9 +139,6 @@ def test_the_readers_ilo_sr_carries_the_suggested_shape_in_the_models_container(
     assert named(model, "Model's suggested shape/size")[0].TextValue.startswith("q (")
     reader = content_items(containers["PARSEC"])
     assert not named(reader, "Small opacities, primary shape/size")  # the reader chose no shape
-    if shutil.which("dciodvfy") is not None:
-        errors, _warnings = dciodvfy(out)
-        assert not errors, f"dciodvfy: {errors}"
 
 
 def test_the_readers_ilo_sr_keeps_the_suggestion_apart_from_the_reading(dicom_dir: Path, tmp_path: Path) -> None:
@@ -144,16 +147,10 @@ def test_the_readers_ilo_sr_keeps_the_suggestion_apart_from_the_reading(dicom_di
     from tests.engine.ilo.readings import NORMAL, reading
 
     signed = reading(NORMAL)  # the reader saw nothing; the model suggested 1/2 in three zones
-    out = export_reading_sr(tmp_path / "ilo.dcm", load_image(dicom_dir / "RG1_UNCI.dcm"), signed,
-                            suggestion=SUGGESTION)
-    sr = pydicom.dcmread(out)
-    containers = {item.ConceptNameCodeSequence[0].CodeValue: item for item in sr.ContentSequence
-                  if item.ValueType == "CONTAINER"}
+    containers = _reading_sr_containers(export_reading_sr(tmp_path / "ilo.dcm", load_image(
+        dicom_dir / "RG1_UNCI.dcm"), signed, suggestion=SUGGESTION))
     model = content_items(containers["MODELSUG"])
     assert code_of(named(model, "Model's suggested profusion")[0]) == (ILO_SCHEME, "1/2")
     assert [code_of(i)[1] for i in named(model, "Model's suggested zone")] == list(SUGGESTION.zones)
     reader = content_items(containers["PARSEC"])  # the reader's parenchymal section: the reader's answer only
     assert not named(reader, "Profusion of small opacities") and not named(reader, "Zone of small opacities")
-    if shutil.which("dciodvfy") is not None:
-        errors, _warnings = dciodvfy(out)
-        assert not errors, f"dciodvfy: {errors}"

@@ -176,3 +176,35 @@ def test_the_niosh_form_is_exported_for_the_signed_reading(qtbot, image: LoadedI
     panel.export("niosh", tmp_path / "again.pdf")
     assert calls == [(stored.reading, {"image_key": stored.instance_key, "reader_id": "B-1001"})]
     assert stored.instance_key.startswith("sop:")  # a hashed key, never the file name or the UID
+
+
+def test_a_remembered_reader_is_asked_once_before_signing_under_that_name(qtbot, image: LoadedImage,
+                                                                           tmp_path: Path) -> None:
+    """No login: the workstation fills in the last reader who signed. The first signature under that filled-in name
+    asks who is signing; No leaves nothing saved and the name field ready for the real reader's name."""
+    from viewer import reader_identity
+    from viewer.settings import settings_store
+
+    store = settings_store()
+    store.setValue(reader_identity.NAME_KEY, "Dr Remembered")
+    store.setValue(reader_identity.ID_KEY, "B-7")
+    reader_identity._CONFIRMED.clear()  # a program just started
+    readings = ReadingStore(tmp_path / "r.sqlite")
+    panel = IloPanel(readings)
+    qtbot.addWidget(panel)
+    assert panel.reader.text() == "Dr Remembered"
+    asked: list[str] = []
+    answers = [False, True]
+    panel.identity.ask = lambda _parent, who: asked.append(who) or answers.pop(0)
+    panel.set_image(image)
+    assert sign(panel, NORMAL) is None and readings.history(instance_key(image.meta)) == []
+    assert asked == ["Dr Remembered (B-7)"]
+    signed = sign(panel, NORMAL)
+    assert signed is not None and signed.reader == "Dr Remembered" and len(asked) == 2
+    second = IloPanel(readings)  # the next image, same program run: confirmed, not asked again
+    qtbot.addWidget(second)
+    second.identity.ask = lambda *_: pytest.fail("asked twice in one run")
+    assert second.identity.confirm_signer()
+    typed = panel_for(qtbot, readings, "Dr Other")  # a reader who typed their own name is never asked
+    typed.identity.ask = lambda *_: pytest.fail("a typed name was questioned")
+    assert typed.identity.confirm_signer()

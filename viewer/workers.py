@@ -15,13 +15,15 @@ scans and thumbnails run on ``QThreadPool.globalInstance()``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+import shiboken6
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from engine.errors import Cancelled
 
@@ -127,11 +129,18 @@ class WorkerSet(QObject):
 
 class _Relay(QObject):
     """Passes a worker's signals to callbacks that receive the worker first (so a page can tell its current
-    job from one it replaced). A child of ``context``: once the context is gone, late signals go nowhere."""
+    job from one it replaced), for as long as ``context`` lives: late signals go nowhere.
+
+    Not a child of ``context``: callbacks usually hold the context (a bound method, a lambda over ``self``), and a
+    child relay deleted with the context would free the context's Python wrapper from inside its own C++
+    destructor - a segfault when a widget closes with a job in flight. Kept here until the job's last signal."""
+
+    _alive: set[_Relay] = set()
 
     def __init__(self, context: QObject, worker: Worker, callbacks: dict[str, Callable[..., None] | None]) -> None:
-        super().__init__(context)
-        self.worker, self.callbacks = worker, callbacks
+        super().__init__()
+        self.context, self.worker, self.callbacks = context, worker, callbacks
+        _Relay._alive.add(self)
         worker.signals.progress.connect(self._progress)
         worker.signals.finished.connect(self._finished)
         worker.signals.failed.connect(self._failed)
@@ -139,23 +148,28 @@ class _Relay(QObject):
 
     def _call(self, name: str, *value: Any) -> None:
         callback = self.callbacks.get(name)
-        if callback is not None:
+        if callback is not None and shiboken6.isValid(self.context):
             callback(self.worker, *value)
 
     def _progress(self, value: Any) -> None:
         self._call("progress", value)
 
+    def _end(self, name: str, *value: Any) -> None:
+        try:
+            self._call(name, *value)
+        finally:
+            # Released on the next turn of the event loop, outside this slot and outside any Qt destructor; with
+            # it the callbacks and the context (if it is gone, only its Python wrapper).
+            QTimer.singleShot(0, functools.partial(_Relay._alive.discard, self))
+
     def _finished(self, value: Any) -> None:
-        self._call("finished", value)
-        self.deleteLater()
+        self._end("finished", value)
 
     def _failed(self, exc: BaseException) -> None:
-        self._call("failed", exc)
-        self.deleteLater()
+        self._end("failed", exc)
 
     def _stopped(self) -> None:
-        self._call("stopped")
-        self.deleteLater()
+        self._end("stopped")
 
 
 def bind(worker: Worker, context: QObject, *, progress: Callable[..., None] | None = None,

@@ -116,18 +116,7 @@ class RegionCache:
                 progress: Callable[[Progress], None] | None = None,
                 cancelled: Callable[[], bool] = lambda: False) -> tuple[dict[Path, str], dict[Path, str]]:
         """Make sure every file has a cached region. Returns ({path: key}, {failed path: reason})."""
-        keys: dict[Path, str] = {}
-        failed: dict[Path, str] = {}
-        todo: list[tuple[Path, str]] = []
-        for path in paths:
-            try:
-                key = file_sha256(path)
-            except OSError as exc:
-                failed[path] = f"unreadable ({type(exc).__name__})"
-                continue
-            keys[path] = key
-            if self.get(key) is None:
-                todo.append((path, key))
+        keys, failed, todo = self._sort(paths)
         started = time.perf_counter()
         done = len(paths) - len(todo)
         for offset in range(0, len(todo), batch_size):
@@ -153,6 +142,26 @@ class RegionCache:
             if progress is not None:
                 progress(Progress.of(done, len(paths), started, "Segmenting"))
         return keys, failed
+
+    def uncached(self, paths: list[Path]) -> list[Path]:
+        """The files ``prepare`` would segment (unreadable ones are left to it to report)."""
+        return [path for path, _key in self._sort(paths)[2]]
+
+    def _sort(self, paths: list[Path]) -> tuple[dict[Path, str], dict[Path, str], list[tuple[Path, str]]]:
+        """({path: key}, {unreadable path: reason}, [(path, key) without a cached region]): each file hashed once."""
+        keys: dict[Path, str] = {}
+        failed: dict[Path, str] = {}
+        todo: list[tuple[Path, str]] = []
+        for path in paths:
+            try:
+                key = file_sha256(path)
+            except OSError as exc:
+                failed[path] = f"unreadable ({type(exc).__name__})"
+                continue
+            keys[path] = key
+            if self.get(key) is None:
+                todo.append((path, key))
+        return keys, failed, todo
 
     def _eight_bit(self, image: LoadedImage) -> np.ndarray:
         return image.model_uint8 if self.presentation is None else present(image, self.presentation).pixels

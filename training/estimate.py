@@ -21,7 +21,6 @@ import torch
 from safetensors.torch import save
 
 from engine.model.config import PreprocessConfig
-from engine.paths import file_sha256
 from engine.segment import LungSegmenter
 from training.augment import RegionAugmenter
 from training.cache import CachedRegion, RegionCache
@@ -171,26 +170,13 @@ class EstimateParts:
         return self.steps_s + self.crops_s + self.map_s
 
 
-def uncached_paths(cache: RegionCache, paths: list[Path]) -> list[Path]:
-    """The files ``cache.prepare`` would segment (unreadable ones are left to it to report)."""
-    todo = []
-    for path in paths:
-        try:
-            key = file_sha256(path)
-        except OSError:
-            continue
-        if cache.get(key) is None:
-            todo.append(path)
-    return todo
-
-
 def measure_crops(paths: list[Path], segmenter: LungSegmenter, presentation: PreprocessConfig | None, *,
                   root: Path | None = None, timed: int = 2) -> CropTiming:
     """Count the images without a cached region and time the cache's own ``prepare`` on up to ``timed`` of them,
     one at a time (the entries it writes are the ones training would write); with two, the second is used: the
     first may pay for the segmenter's lazy start."""
     cache = RegionCache(segmenter, root, presentation)
-    todo = uncached_paths(cache, paths)
+    todo = cache.uncached(paths)
     times = []
     for path in todo[:timed]:
         start = time.perf_counter()

@@ -24,9 +24,8 @@ from sklearn.preprocessing import StandardScaler
 
 from engine.ilo.codes import ZONES
 from training.cross_validation import patient_folds
+from training.ilo_phantom_head import DEFAULT_DATA
 from training.ilo_train import FeatureSet, load_feature_set
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ilo-phantom" / "labels.csv"
 
 
 def _with_zone(features: np.ndarray) -> np.ndarray:

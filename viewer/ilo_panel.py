@@ -300,7 +300,7 @@ class IloPanel(QWidget):
         if self.image is None:
             show_error(self, PneumoError("Open an image before signing a reading."))
             return None
-        if self.reader.text().strip() and not self.identity.confirm_signer():
+        if not self.identity.confirm_signer():
             return None  # someone else sits at the workstation: they type their own name first
         reason = ""
         if self.stored is not None:

@@ -23,7 +23,6 @@ from training.estimate import (
     measure,
     measure_crops,
     measure_map,
-    uncached_paths,
 )
 
 TINY_PROFILE = "tiny-test"  # registered by tests/training/conftest.py
@@ -102,10 +101,10 @@ def test_uncached_images_are_counted_and_one_is_timed(tmp_path: Path, segmenter:
     root = tmp_path / "regions"
     cache = RegionCache(segmenter, root)
     cache.prepare(paths[:2])  # two prepared before
-    assert len(uncached_paths(cache, paths)) == 4
+    assert len(cache.uncached(paths)) == 4
     measured = measure_crops(paths, segmenter, None, root=root, timed=1)
     assert measured.uncached == 4 and measured.timed == 1 and measured.s_per_image > 0 and not measured.error
-    assert len(uncached_paths(cache, paths)) == 3  # the timed one got its real entry, as training would make it
+    assert len(cache.uncached(paths)) == 3  # the timed one got its real entry, as training would make it
     assert cache.get(file_sha256(paths[2])) is not None
     assert measure_crops(paths[:2], segmenter, None, root=root) == CropTiming(0, 0.0, 0)  # all cached: nothing to do
 
